@@ -1,0 +1,21 @@
+"""Market events that travel the pipeline with a material's orders."""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from mercato.models.base import WireModel
+from mercato.models.ids import ClientToken
+from mercato.models.money import MaterialId
+
+Minute = Annotated[int, Field(strict=True, ge=0, le=150)]
+"""The match minute, extra time and stoppage included."""
+
+
+class GoalEvent(WireModel):
+    """``POST /events/goals``: a goal by the footballer ``material``, applied once per ``eventId``."""
+
+    event_id: ClientToken
+    material: MaterialId
+    match_id: ClientToken
+    minute: Minute

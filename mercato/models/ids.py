@@ -1,0 +1,43 @@
+"""Identifiers: UUIDv7 order ids (RFC 9562) and the deterministic ids derived from them."""
+
+import threading
+import uuid
+from typing import Annotated, Final
+
+import uuid6
+from pydantic import StringConstraints
+
+UUID7_PATTERN: Final = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+TOKEN_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,64}$"
+"""Client-chosen ids (client order ids, deposit ids, event ids): short, printable, no separators."""
+
+OrderId = Annotated[str, StringConstraints(strict=True, pattern=UUID7_PATTERN)]
+ClientToken = Annotated[str, StringConstraints(strict=True, pattern=TOKEN_PATTERN)]
+PlayerId = Annotated[str, StringConstraints(strict=True, pattern=TOKEN_PATTERN)]
+
+_TRADE_NAMESPACE: Final = uuid.UUID("5b0f4a52-3c1e-4b5e-9a57-6d2c0e4f8a11")
+_lock = threading.Lock()
+
+
+def new_order_id() -> str:
+    """A fresh UUIDv7 as a lower-case string; ids from one process sort in the order they were made.
+
+    ``uuid6.uuid7`` keeps a module-level last timestamp, so calls are serialised here for the
+    embedded stack, which serves requests on several threads.
+    """
+    with _lock:
+        return str(uuid6.uuid7())
+
+
+def order_id_millis(order_id: str) -> int:
+    """The Unix time in milliseconds carried in a UUIDv7's first 48 bits."""
+    return int(order_id[:8] + order_id[9:13], 16)
+
+
+def trade_id(buy_order_id: str, sell_order_id: str) -> str:
+    """The one id a trade between these two orders can have.
+
+    Two orders trade at most once (a fill exhausts one of them), so the pair names the trade, and a
+    replayed settlement writes the same id, which ``attribute_not_exists`` then refuses.
+    """
+    return str(uuid.uuid5(_TRADE_NAMESPACE, f"{buy_order_id}|{sell_order_id}"))

@@ -1,0 +1,135 @@
+"""Orders: the request a game client posts, and the order record the exchange keeps."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Self
+
+from pydantic import AwareDatetime, Field, ValidationInfo, computed_field, field_validator, model_validator
+
+from mercato.models.base import WireModel
+from mercato.models.ids import ClientToken, OrderId, PlayerId
+from mercato.models.money import COINS, MaterialId, NonNegative, Price, Quantity
+
+
+class Side(StrEnum):
+    BUY = "Buy"
+    SELL = "Sell"
+
+    @property
+    def opposite(self) -> "Side":
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class TimeInForce(StrEnum):
+    GTC = "GTC"
+    """Good till cancelled: rests until filled or cancelled (or until ``expiresAt``, if given)."""
+    IOC = "IOC"
+    """Immediate or cancel: trades what it can on arrival; the rest is cancelled."""
+    FOK = "FOK"
+    """Fill or kill: fills completely on arrival or is cancelled completely."""
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not OrderStatus.OPEN
+
+
+class CancelReason(StrEnum):
+    USER = "user"
+    SELF_TRADE = "self_trade"
+    IOC_REMAINDER = "ioc_remainder"
+    FOK_UNFILLED = "fok_unfilled"
+    EXPIRED = "expired"
+    HOUSE_REQUOTE = "house_requote"
+
+    @property
+    def status(self) -> OrderStatus:
+        return OrderStatus.EXPIRED if self is CancelReason.EXPIRED else OrderStatus.CANCELLED
+
+
+class OrderRequest(WireModel):
+    """``POST /orders``: ``{"type": "Sell", "material": "wheat", "quantity": 100, "pricePerUnit": 10}``."""
+
+    side: Side = Field(alias="type")
+    material: MaterialId
+    quantity: Quantity
+    price: Price = Field(alias="pricePerUnit")
+    client_order_id: ClientToken | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    expires_at: AwareDatetime | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expiry_is_for_resting_orders(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        if value is not None and info.data.get("time_in_force", TimeInForce.GTC) is not TimeInForce.GTC:
+            raise ValueError("expiresAt applies only to GTC orders; IOC and FOK never rest")
+        return value
+
+    def reservation(self) -> tuple[str, int]:
+        """What intake escrows for this order: ``(asset, amount)``."""
+        if self.side is Side.BUY:
+            return COINS, self.price * self.quantity
+        return self.material, self.quantity
+
+
+class Order(WireModel):
+    """An order as the exchange keeps it; its wire form is DESIGN §5's ``order`` body."""
+
+    order_id: OrderId
+    player_id: PlayerId = Field(exclude=True)
+    client_order_id: ClientToken | None = None
+    side: Side = Field(alias="type")
+    material: MaterialId
+    quantity: Quantity
+    price: Price = Field(alias="pricePerUnit")
+    time_in_force: TimeInForce = TimeInForce.GTC
+    expires_at: AwareDatetime | None = None
+    status: OrderStatus = OrderStatus.OPEN
+    filled_quantity: NonNegative = 0
+    filled_notional: NonNegative = 0
+    created_at: AwareDatetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def remaining_quantity(self) -> int:
+        """What can still trade: nothing once the order is final."""
+        return 0 if self.status.is_final else self.quantity - self.filled_quantity
+
+    @model_validator(mode="after")
+    def _a_state_the_exchange_can_reach(self) -> Self:
+        if self.filled_quantity > self.quantity:
+            raise ValueError("filledQuantity exceeds quantity")
+        if (self.status is OrderStatus.FILLED) != (self.filled_quantity == self.quantity):
+            raise ValueError("an order is filled exactly when filledQuantity equals quantity")
+        limit = self.filled_quantity * self.price
+        if self.side is Side.BUY and self.filled_notional > limit:
+            raise ValueError("a buy never pays more than its limit")
+        if self.side is Side.SELL and self.filled_notional < limit:
+            raise ValueError("a sell never receives less than its limit")
+        if self.filled_quantity == 0 and self.filled_notional != 0:
+            raise ValueError("filledNotional without a fill")
+        if self.expires_at is not None and self.time_in_force is not TimeInForce.GTC:
+            raise ValueError("expiresAt applies only to GTC orders")
+        return self
+
+    @classmethod
+    def accept(cls, request: OrderRequest, *, order_id: str, player_id: str, created_at: datetime) -> "Order":
+        """The new open order intake writes for an accepted request."""
+        return cls(
+            order_id=order_id,
+            player_id=player_id,
+            client_order_id=request.client_order_id,
+            side=request.side,
+            material=request.material,
+            quantity=request.quantity,
+            price=request.price,
+            time_in_force=request.time_in_force,
+            expires_at=request.expires_at,
+            created_at=created_at,
+        )
