@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from mercato.models.base import WireModel
+from mercato.models.base import RequestModel, WireModel
 from mercato.models.ids import ClientToken, PlayerId
 from mercato.models.money import Amount, Asset, NonNegative
 
@@ -21,7 +21,7 @@ class Account(WireModel):
     balances: dict[str, Balance] = Field(default_factory=dict)
 
 
-class Deposit(WireModel):
+class Deposit(RequestModel):
     """``POST /accounts/{playerId}/deposits``: credit once per ``depositId``."""
 
     deposit_id: ClientToken
@@ -29,7 +29,7 @@ class Deposit(WireModel):
     quantity: Amount
 
 
-class Withdrawal(WireModel):
+class Withdrawal(RequestModel):
     """``POST /accounts/{playerId}/withdrawals``: debit the available amount, never the reserved."""
 
     withdrawal_id: ClientToken

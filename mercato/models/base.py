@@ -1,17 +1,15 @@
-"""The base of every wire type: camelCase on the wire, strict, unknown fields refused."""
+"""The bases of every wire type: camelCase on the wire, strict numbers, unknown fields refused."""
 
-from typing import Self
+from datetime import datetime
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
 
 
 class WireModel(BaseModel):
-    """A request or response body of DESIGN §5.
-
-    Requests are parsed with :meth:`parse`, which accepts only the camelCase names; responses are
-    dumped with :meth:`wire`. Python code builds instances with the snake_case names.
-    """
+    """A body of DESIGN §5 or a record the exchange keeps: Python code builds it by its snake_case
+    names, the wire sees camelCase (:meth:`wire`). Money and ids are strict by their types."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -19,15 +17,31 @@ class WireModel(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
         extra="forbid",
-        strict=True,
         frozen=True,
     )
 
-    @classmethod
-    def parse(cls, body: str | bytes) -> Self:
-        """Validate a JSON body by its wire (camelCase) names only."""
-        return cls.model_validate_json(body, by_alias=True, by_name=False)
-
-    def wire(self) -> dict[str, object]:
+    def wire(self) -> dict[str, Any]:
         """The JSON-ready wire form."""
         return self.model_dump(mode="json")
+
+
+class RequestModel(WireModel):
+    """A request body: accepted by its wire (camelCase) names only, so ``price_per_unit`` is an unknown
+    field rather than a second spelling of ``pricePerUnit``."""
+
+    model_config = ConfigDict(validate_by_name=False)
+
+    @classmethod
+    def parse(cls, body: str | bytes) -> Self:
+        """Validate a JSON body."""
+        return cls.model_validate_json(body)
+
+
+def _iso_8601_only(value: object) -> object:
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("a timestamp is an ISO 8601 string with a time zone, e.g. 2026-06-11T18:00:00Z")
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_8601_only)]
+"""An instant with its time zone; numbers (Unix seconds) are refused as ambiguous."""

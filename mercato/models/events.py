@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from mercato.models.base import WireModel
+from mercato.models.base import RequestModel
 from mercato.models.ids import ClientToken
 from mercato.models.money import MaterialId
 
@@ -12,7 +12,7 @@ Minute = Annotated[int, Field(strict=True, ge=0, le=150)]
 """The match minute, extra time and stoppage included."""
 
 
-class GoalEvent(WireModel):
+class GoalEvent(RequestModel):
     """``POST /events/goals``: a goal by the footballer ``material``, applied once per ``eventId``."""
 
     event_id: ClientToken

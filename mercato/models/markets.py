@@ -2,9 +2,18 @@
 
 from typing import Annotated, Literal
 
-from pydantic import Discriminator, Field, StringConstraints, TypeAdapter, computed_field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    computed_field,
+    field_validator,
+)
 
-from mercato.models.base import WireModel
+from mercato.models.base import RequestModel
 from mercato.models.money import (
     COINS,
     DEFAULT_FEE_BPS,
@@ -22,7 +31,7 @@ PersonId = Annotated[int, Field(strict=True, ge=1)]
 """A football-data.org person id."""
 
 
-class _Listing(WireModel):
+class _Listing(RequestModel):
     material: MaterialId
     name: DisplayName
     fee_bps: FeeBps = DEFAULT_FEE_BPS
@@ -51,8 +60,26 @@ class FootballerListing(_Listing):
     goal_value: Price
 
 
-class FootballerMarket(FootballerListing):
-    """A listed footballer with the goals it has scored so far."""
+class TickerFields(BaseModel):
+    """A market's top of book and trading so far, as the matcher last wrote them; ``None`` where
+    nothing has happened yet."""
+
+    best_bid: Price | None = None
+    best_ask: Price | None = None
+    last_price: Price | None = None
+    volume: NonNegative = 0
+
+
+class CommodityMarket(CommodityListing, TickerFields):
+    """``GET /markets/{material}`` for a commodity."""
+
+    model_config = ConfigDict(validate_by_name=True)
+
+
+class FootballerMarket(FootballerListing, TickerFields):
+    """``GET /markets/{material}`` for a footballer: the ticker, and the goals scored so far."""
+
+    model_config = ConfigDict(validate_by_name=True)
 
     goals: NonNegative = 0
 
@@ -70,13 +97,14 @@ LISTING: TypeAdapter[CommodityListing | FootballerListing] = TypeAdapter(Listing
 
 def parse_listing(body: str | bytes) -> CommodityListing | FootballerListing:
     """Validate a ``POST /markets`` body; ``kind`` picks the shape."""
-    return LISTING.validate_json(body, by_alias=True, by_name=False)
+    return LISTING.validate_json(body)
 
 
-class Ticker(WireModel):
-    """A market's top of book and trading so far; ``None`` where nothing has happened yet."""
+Market = CommodityMarket | FootballerMarket
 
-    best_bid: Price | None = None
-    best_ask: Price | None = None
-    last_price: Price | None = None
-    volume: NonNegative = 0
+
+def market_from(listing: CommodityListing | FootballerListing) -> Market:
+    """The market a listing opens: no trades yet, no goals yet."""
+    if isinstance(listing, FootballerListing):
+        return FootballerMarket.model_validate(listing.model_dump())
+    return CommodityMarket.model_validate(listing.model_dump())

@@ -4,9 +4,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Self
 
-from pydantic import AwareDatetime, Field, ValidationInfo, computed_field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, computed_field, field_validator, model_validator
 
-from mercato.models.base import WireModel
+from mercato.models.base import RequestModel, Timestamp, WireModel
 from mercato.models.ids import ClientToken, OrderId, PlayerId
 from mercato.models.money import COINS, MaterialId, NonNegative, Price, Quantity
 
@@ -53,7 +53,7 @@ class CancelReason(StrEnum):
         return OrderStatus.EXPIRED if self is CancelReason.EXPIRED else OrderStatus.CANCELLED
 
 
-class OrderRequest(WireModel):
+class OrderRequest(RequestModel):
     """``POST /orders``: ``{"type": "Sell", "material": "wheat", "quantity": 100, "pricePerUnit": 10}``."""
 
     side: Side = Field(alias="type")
@@ -62,7 +62,7 @@ class OrderRequest(WireModel):
     price: Price = Field(alias="pricePerUnit")
     client_order_id: ClientToken | None = None
     time_in_force: TimeInForce = TimeInForce.GTC
-    expires_at: AwareDatetime | None = None
+    expires_at: Timestamp | None = None
 
     @field_validator("expires_at")
     @classmethod
@@ -89,11 +89,11 @@ class Order(WireModel):
     quantity: Quantity
     price: Price = Field(alias="pricePerUnit")
     time_in_force: TimeInForce = TimeInForce.GTC
-    expires_at: AwareDatetime | None = None
+    expires_at: Timestamp | None = None
     status: OrderStatus = OrderStatus.OPEN
     filled_quantity: NonNegative = 0
     filled_notional: NonNegative = 0
-    created_at: AwareDatetime
+    created_at: Timestamp
 
     @computed_field  # type: ignore[prop-decorator]
     @property

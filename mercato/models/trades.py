@@ -1,8 +1,8 @@
 """Trades: one per fill, named by the two orders that crossed."""
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from mercato.models.base import WireModel
+from mercato.models.base import Timestamp, WireModel
 from mercato.models.ids import OrderId, PlayerId
 from mercato.models.money import MaterialId, NonNegative, Price, Quantity
 from mercato.models.orders import Side
@@ -16,7 +16,7 @@ class Trade(WireModel):
     price: Price
     quantity: Quantity
     taker_side: Side
-    executed_at: AwareDatetime
+    executed_at: Timestamp
     buy_order_id: OrderId = Field(exclude=True)
     sell_order_id: OrderId = Field(exclude=True)
     buyer_id: PlayerId = Field(exclude=True)

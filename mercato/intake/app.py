@@ -1,0 +1,253 @@
+"""The function URL handler: every route of DESIGN §5 (STYLE rule 1: parse, call one domain function,
+map the result).
+
+Before a request reaches the resolver, :func:`gate` does what must come before validation: the 4 KiB
+body limit (413), strict JSON (400) and the bearer token and its scope (401, 403). The resolver then
+validates bodies, paths and queries against the models (422), which also makes the OpenAPI document.
+Domain errors map to HTTP in one table, :data:`STATUS`.
+"""
+
+import base64
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+from mercato.intake.auth import Principal, authenticate, authorize, required_scope
+from mercato.intake.service import Intake
+from mercato.models.accounts import Deposit, Withdrawal
+from mercato.models.errors import (
+    Conflict,
+    ExchangeError,
+    Forbidden,
+    Invalid,
+    Malformed,
+    NotFound,
+    Throttled,
+    TooLarge,
+    Unauthenticated,
+)
+from mercato.models.events import GoalEvent
+from mercato.models.ids import TOKEN_PATTERN, UUID7_PATTERN
+from mercato.models.jsonwire import check_json
+from mercato.models.markets import CommodityListing, CommodityMarket, FootballerListing, FootballerMarket
+from mercato.models.money import MATERIAL_PATTERN
+from mercato.models.orders import Order, OrderRequest, OrderStatus
+from mercato.models.views import AccountView, BookView, ErrorBody, ErrorDetail, OrderPage, TradesView
+
+MAX_BODY_BYTES = 4096
+STATUS: dict[type[ExchangeError], int] = {
+    Malformed: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    Invalid: 422,
+    Throttled: 429,
+}
+
+Material = Annotated[str, Path(pattern=MATERIAL_PATTERN, description="a material id")]
+OrderIdPath = Annotated[str, Path(pattern=UUID7_PATTERN, description="an order id (UUIDv7)")]
+PlayerPath = Annotated[str, Path(pattern=TOKEN_PATTERN, description="a player id")]
+Listing = CommodityListing | FootballerListing
+MarketBody = CommodityMarket | FootballerMarket
+
+
+def error_body(error: ExchangeError) -> ErrorBody:
+    return ErrorBody(error=ErrorDetail(code=error.code, message=error.message))
+
+
+def error_response(error: ExchangeError) -> Response[ErrorBody]:
+    status = next(code for kind, code in STATUS.items() if isinstance(error, kind))
+    headers = {"Retry-After": "1"} if isinstance(error, Throttled) else None
+    return _json(status, error_body(error), headers)
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
+    """A JSON response; the resolver validates ``body`` against the route's response model and
+    serialises it by its wire (camelCase) names."""
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )
+
+
+def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
+    app = LambdaFunctionUrlResolver(enable_validation=True)
+
+    def principal() -> Principal:
+        found: Principal = app.context["principal"]
+        return found
+
+    @app.exception_handler(ExchangeError)
+    def _domain_error(error: ExchangeError) -> Response[ErrorBody]:
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response[ErrorBody]:
+        problems = []
+        for detail in error.errors():
+            where = ".".join(str(part) for part in detail["loc"] if part not in ("body", "query", "path"))
+            problems.append(f"{where}: {detail['msg']}" if where else detail["msg"])
+        return error_response(Invalid("; ".join(problems), code="invalid_field"))
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response[ErrorBody]:
+        return error_response(NotFound("no such route", code="no_route"))
+
+    # -- orders ------------------------------------------------------------------------------
+
+    @app.post("/orders", summary="Reserve and accept an order", responses=_responses(202, Order))
+    def place_order(request: Annotated[OrderRequest, Body()]) -> Response[Order]:
+        order, created = intake.place_order(principal().player_id, request)
+        return _json(202 if created else 200, order)
+
+    @app.get("/orders/<order_id>", summary="One of your orders", responses=_responses(200, Order))
+    def get_order(order_id: OrderIdPath) -> Response[Order]:
+        return _json(200, intake.order(principal().player_id, order_id))
+
+    @app.get("/orders", summary="Your orders, newest first", responses=_responses(200, OrderPage))
+    def list_orders(
+        status: Annotated[OrderStatus | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    ) -> Response[OrderPage]:
+        return _json(200, intake.orders(principal().player_id, status, limit, cursor))
+
+    @app.delete("/orders/<order_id>", summary="Cancel the rest of an order", responses=_responses(200, Order))
+    def cancel_order(order_id: OrderIdPath) -> Response[Order]:
+        return _json(200, intake.cancel(principal().player_id, order_id))
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    @app.get("/accounts/me", summary="Your balances", responses=_responses(200, AccountView))
+    def my_account() -> Response[AccountView]:
+        return _json(200, intake.account(principal().player_id))
+
+    @app.post(
+        "/accounts/<player_id>/deposits",
+        summary="Credit a player, once per depositId",
+        responses=_responses(201, AccountView),
+    )
+    def deposit(player_id: PlayerPath, body: Annotated[Deposit, Body()]) -> Response[AccountView]:
+        account, created = intake.deposit(player_id, body)
+        return _json(201 if created else 200, account)
+
+    @app.post(
+        "/accounts/<player_id>/withdrawals",
+        summary="Debit a player's available amount",
+        responses=_responses(201, AccountView),
+    )
+    def withdraw(player_id: PlayerPath, body: Annotated[Withdrawal, Body()]) -> Response[AccountView]:
+        account, created = intake.withdraw(player_id, body)
+        return _json(201 if created else 200, account)
+
+    # -- markets -----------------------------------------------------------------------------
+
+    @app.get(
+        "/markets",
+        summary="The catalog with a ticker per market",
+        responses=_responses(200, list[MarketBody]),
+    )
+    def list_markets() -> Response[list[MarketBody]]:
+        return _json(200, list(intake.markets()))
+
+    @app.get("/markets/<material>", summary="One market's ticker", responses=_responses(200, MarketBody))
+    def get_market(material: Material) -> Response[MarketBody]:
+        return _json(200, intake.market(material))
+
+    @app.get(
+        "/markets/<material>/book", summary="Aggregated price levels", responses=_responses(200, BookView)
+    )
+    def get_book(material: Material, depth: Annotated[int, Query(ge=1, le=100)] = 10) -> Response[BookView]:
+        return _json(200, intake.book(material, depth))
+
+    @app.get(
+        "/markets/<material>/trades",
+        summary="Recent trades, newest first",
+        responses=_responses(200, TradesView),
+    )
+    def get_trades(
+        material: Material, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    ) -> Response[TradesView]:
+        return _json(200, intake.trades(material, limit))
+
+    @app.post("/markets", summary="List a material or a footballer", responses=_responses(201, MarketBody))
+    def list_market(listing: Annotated[Listing, Body(discriminator="kind")]) -> Response[MarketBody]:
+        market, created = intake.list_market(listing)
+        return _json(201 if created else 200, market)
+
+    # -- market events -----------------------------------------------------------------------
+
+    @app.post(
+        "/events/goals", summary="A goal event (the feed job's path)", responses=_responses(202, GoalEvent)
+    )
+    def post_goal(event: Annotated[GoalEvent, Body()]) -> Response[GoalEvent]:
+        accepted, created = intake.post_goal(event)
+        return _json(202 if created else 200, accepted)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> Response[Any]:
+        return Response(
+            status_code=200,
+            content_type=content_types.APPLICATION_JSON,
+            body=app.get_openapi_json_schema(title="Mercato", version="1"),
+        )
+
+    return app
+
+
+def _responses(status: int, model: Any) -> dict[int, Any]:
+    error = {"description": "error", "content": {"application/json": {"model": ErrorBody}}}
+    return {
+        status: {"description": "success", "content": {"application/json": {"model": model}}},
+        400: error,
+    }
+
+
+def gate(event: dict[str, Any], secret: str) -> Principal | None:
+    """The checks that come before validation; returns the caller, ``None`` for public reads."""
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    if len(raw) > MAX_BODY_BYTES:
+        raise TooLarge(f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
+    http = event.get("requestContext", {}).get("http", {})
+    needed = required_scope(http.get("method", "GET"), event.get("rawPath", "/"))
+    principal = None
+    if needed is not None:
+        headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+        principal = authenticate(headers.get("authorization"), secret)
+        authorize(principal, needed)
+    if raw:
+        check_json(raw)
+    return principal
+
+
+def build_handler(
+    intake: Intake, secret: Callable[[], str]
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler: the gate, then the resolver."""
+    app = build_app(intake)
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            principal = gate(event, secret())
+        except ExchangeError as error:
+            response = error_response(error)
+            return {
+                "statusCode": response.status_code,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON, **(response.headers or {})},
+                "body": error_body(error).model_dump_json(),
+                "isBase64Encoded": False,
+            }
+        app.append_context(principal=principal)
+        try:
+            result: dict[str, Any] = app.resolve(event, context)
+        finally:
+            app.clear_context()
+        return result
+
+    return handler

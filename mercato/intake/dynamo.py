@@ -1,0 +1,424 @@
+"""The DynamoDB adapter of :class:`~mercato.intake.ports.IntakeStore`."""
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mercato.intake.ports import ClientOrderIdTaken, ClientOrderMarker, Movement, StateMoved
+from mercato.models.accounts import Balance, Deposit, Withdrawal
+from mercato.models.errors import InsufficientBalance, Throttled
+from mercato.models.events import GoalEvent
+from mercato.models.keys import side_prefix
+from mercato.models.markets import Market
+from mercato.models.orders import Order, OrderStatus, Side
+from mercato.models.trades import Trade
+from mercato.models.views import Level
+from mercato.resources import ORDERS
+from mercato.storage.items import (
+    ASSET_PREFIX,
+    CLIENT_PREFIX,
+    DEPOSIT_PREFIX,
+    EVENT_PREFIX,
+    ORDER_PREFIX,
+    WITHDRAWAL_PREFIX,
+    book_key,
+    book_order_item,
+    goal_event_from_item,
+    goal_event_item,
+    market_from_item,
+    market_item,
+    order_from_record,
+    order_record_item,
+    plain,
+    status_key,
+    to_millis,
+    trade_from_item,
+)
+from mercato.storage.names import TableNames
+
+_THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+_LEVEL_PAGE = 200
+
+
+def _cancellation_codes(error: ClientError) -> list[str]:
+    reasons = error.response.get("CancellationReasons", [])
+    return [reason.get("Code", "None") for reason in reasons]
+
+
+def _throttled(error: ClientError) -> bool:
+    code = error.response["Error"]["Code"]
+    return code in _THROTTLING or (
+        code == "TransactionCanceledException"
+        and any(c in _THROTTLING or c == "TransactionConflict" for c in _cancellation_codes(error))
+    )
+
+
+def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(plain(key)).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    return decoded
+
+
+class DynamoIntakeStore:
+    """Intake's storage on DynamoDB, through a boto3 *resource* client (Python types in and out)."""
+
+    def __init__(self, client: Any, tables: TableNames) -> None:
+        self._client = client
+        self._t = tables
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _transact(self, actions: list[dict[str, Any]]) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            if _throttled(error):
+                raise Throttled("the exchange is busy; retry shortly") from error
+            raise
+
+    def _get(self, table: str, key: dict[str, Any], consistent: bool = True) -> dict[str, Any] | None:
+        response = self._client.get_item(TableName=table, Key=key, ConsistentRead=consistent)
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    # -- markets -----------------------------------------------------------------------------
+
+    def get_market(self, material: str) -> Market | None:
+        item = self._get(self._t.markets, {"material": material}, consistent=False)
+        return None if item is None else market_from_item(item)
+
+    def list_markets(self) -> list[Market]:
+        markets: list[Market] = []
+        kwargs: dict[str, Any] = {"TableName": self._t.markets}
+        while True:
+            page = self._client.scan(**kwargs)
+            markets.extend(market_from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(markets, key=lambda m: m.material)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def create_market(self, market: Market) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._t.markets,
+                Item=market_item(market),
+                ConditionExpression="attribute_not_exists(material)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # -- orders ------------------------------------------------------------------------------
+
+    def place_order(self, order: Order, *, asset: str, amount: int, fingerprint: str | None) -> None:
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._t.accounts,
+                    "Key": {"playerId": order.player_id, "sk": ASSET_PREFIX + asset},
+                    "UpdateExpression": "SET available = available - :amount, reserved = reserved + :amount",
+                    "ConditionExpression": "available >= :amount",
+                    "ExpressionAttributeValues": {":amount": amount},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._t.book,
+                    "Item": book_order_item(order),
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._t.orders,
+                    "Item": order_record_item(order),
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            },
+        ]
+        if order.client_order_id is not None and fingerprint is not None:
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self._t.orders,
+                        "Item": {
+                            "playerId": order.player_id,
+                            "sk": CLIENT_PREFIX + order.client_order_id,
+                            "orderId": order.order_id,
+                            "fingerprint": fingerprint,
+                        },
+                        "ConditionExpression": "attribute_not_exists(sk)",
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                }
+            )
+        try:
+            self._transact(actions)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons", [])
+            if len(reasons) > 3 and reasons[3].get("Code") == "ConditionalCheckFailed":
+                old = plain(reasons[3].get("Item") or {})
+                marker = (
+                    ClientOrderMarker(old["orderId"], old["fingerprint"])
+                    if old
+                    else self.get_client_order(order.player_id, order.client_order_id or "")
+                )
+                if marker is not None:
+                    raise ClientOrderIdTaken(marker) from None
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise InsufficientBalance(
+                    f"not enough {asset} available: this order reserves {amount}"
+                ) from None
+            raise
+
+    def get_client_order(self, player_id: str, client_order_id: str) -> ClientOrderMarker | None:
+        item = self._get(self._t.orders, {"playerId": player_id, "sk": CLIENT_PREFIX + client_order_id})
+        return None if item is None else ClientOrderMarker(item["orderId"], item["fingerprint"])
+
+    def get_order(self, player_id: str, order_id: str) -> Order | None:
+        item = self._get(self._t.orders, {"playerId": player_id, "sk": ORDER_PREFIX + order_id})
+        return None if item is None else order_from_record(item)
+
+    def list_orders(
+        self, player_id: str, status: OrderStatus | None, limit: int, cursor: str | None
+    ) -> tuple[list[Order], str | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._t.orders,
+            "ScanIndexForward": False,
+            "Limit": limit,
+            "ExpressionAttributeValues": {":player": player_id},
+        }
+        if status is None:
+            kwargs["KeyConditionExpression"] = "playerId = :player AND begins_with(sk, :prefix)"
+            kwargs["ExpressionAttributeValues"][":prefix"] = ORDER_PREFIX
+        else:
+            kwargs["IndexName"] = ORDERS.indexes[0].name
+            kwargs["KeyConditionExpression"] = "playerId = :player AND begins_with(statusKey, :prefix)"
+            kwargs["ExpressionAttributeValues"][":prefix"] = f"{status}#"
+        if cursor:
+            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor)
+        page = self._client.query(**kwargs)
+        orders = [order_from_record(item) for item in page.get("Items", [])]
+        return orders, _encode_cursor(page.get("LastEvaluatedKey"))
+
+    def resting_quantity(self, order: Order) -> int | None:
+        item = self._get(self._t.book, {"material": order.material, "sk": book_key(order)})
+        return None if item is None else int(item["remaining"])
+
+    def cancel_order(self, order: Order, remaining: int, *, at: datetime) -> Order:
+        asset = "coins" if order.side is Side.BUY else order.material
+        released = remaining * order.price if order.side is Side.BUY else remaining
+        cancelled = order.model_copy(update={"status": OrderStatus.CANCELLED})
+        try:
+            self._transact(
+                [
+                    {
+                        "Delete": {
+                            "TableName": self._t.book,
+                            "Key": {"material": order.material, "sk": book_key(order)},
+                            "ConditionExpression": "remaining = :remaining",
+                            "ExpressionAttributeValues": {":remaining": remaining},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._t.accounts,
+                            "Key": {"playerId": order.player_id, "sk": ASSET_PREFIX + asset},
+                            "UpdateExpression": "SET available = available + :released, "
+                            "reserved = reserved - :released",
+                            "ConditionExpression": "reserved >= :released",
+                            "ExpressionAttributeValues": {":released": released},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._t.orders,
+                            "Key": {"playerId": order.player_id, "sk": ORDER_PREFIX + order.order_id},
+                            "UpdateExpression": "SET #status = :cancelled, statusKey = :key, closedAt = :at",
+                            "ConditionExpression": "#status = :open",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":cancelled": str(OrderStatus.CANCELLED),
+                                ":open": str(OrderStatus.OPEN),
+                                ":key": status_key(OrderStatus.CANCELLED, order.order_id),
+                                ":at": to_millis(at),
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "TransactionCanceledException":
+                raise StateMoved(order.order_id) from None
+            raise
+        return cancelled
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def balances(self, player_id: str) -> dict[str, Balance]:
+        page = self._client.query(
+            TableName=self._t.accounts,
+            KeyConditionExpression="playerId = :player AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":player": player_id, ":prefix": ASSET_PREFIX},
+            ConsistentRead=True,
+        )
+        return {
+            item["sk"].removeprefix(ASSET_PREFIX): Balance(
+                available=int(item["available"]), reserved=int(item["reserved"])
+            )
+            for item in page.get("Items", [])
+        }
+
+    def _movement(
+        self,
+        player_id: str,
+        prefix: str,
+        movement_id: str,
+        asset: str,
+        quantity: int,
+        at: datetime,
+        sign: int,
+    ) -> bool:
+        balance_update: dict[str, Any] = {
+            "TableName": self._t.accounts,
+            "Key": {"playerId": player_id, "sk": ASSET_PREFIX + asset},
+            "ExpressionAttributeValues": {":quantity": quantity},
+        }
+        if sign > 0:
+            balance_update["UpdateExpression"] = (
+                "SET available = if_not_exists(available, :zero) + :quantity, "
+                "reserved = if_not_exists(reserved, :zero)"
+            )
+            balance_update["ExpressionAttributeValues"][":zero"] = 0
+        else:
+            balance_update["UpdateExpression"] = "SET available = available - :quantity"
+            balance_update["ConditionExpression"] = "available >= :quantity"
+        try:
+            self._transact(
+                [
+                    {
+                        "Put": {
+                            "TableName": self._t.accounts,
+                            "Item": {
+                                "playerId": player_id,
+                                "sk": prefix + movement_id,
+                                "asset": asset,
+                                "quantity": quantity,
+                                "at": to_millis(at),
+                            },
+                            "ConditionExpression": "attribute_not_exists(sk)",
+                        }
+                    },
+                    {"Update": balance_update},
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            codes = _cancellation_codes(error)
+            if codes[0] == "ConditionalCheckFailed":
+                return False
+            if codes[1] == "ConditionalCheckFailed":
+                raise InsufficientBalance(f"not enough {asset} available to withdraw {quantity}") from None
+            raise
+        return True
+
+    def _get_movement(self, player_id: str, key: str) -> Movement | None:
+        item = self._get(self._t.accounts, {"playerId": player_id, "sk": key})
+        return None if item is None else Movement(item["asset"], int(item["quantity"]))
+
+    def deposit(self, player_id: str, deposit: Deposit, *, at: datetime) -> bool:
+        return self._movement(
+            player_id, DEPOSIT_PREFIX, deposit.deposit_id, deposit.asset, deposit.quantity, at, +1
+        )
+
+    def get_deposit(self, player_id: str, deposit_id: str) -> Movement | None:
+        return self._get_movement(player_id, DEPOSIT_PREFIX + deposit_id)
+
+    def withdraw(self, player_id: str, withdrawal: Withdrawal, *, at: datetime) -> bool:
+        return self._movement(
+            player_id,
+            WITHDRAWAL_PREFIX,
+            withdrawal.withdrawal_id,
+            withdrawal.asset,
+            withdrawal.quantity,
+            at,
+            -1,
+        )
+
+    def get_withdrawal(self, player_id: str, withdrawal_id: str) -> Movement | None:
+        return self._get_movement(player_id, WITHDRAWAL_PREFIX + withdrawal_id)
+
+    # -- market data -------------------------------------------------------------------------
+
+    def book_levels(self, material: str, side: Side, depth: int) -> list[Level]:
+        """Aggregate the best ``depth`` price levels, reading the book in key (priority) order."""
+        levels: list[Level] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._t.book,
+            "KeyConditionExpression": "material = :material AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":material": material, ":prefix": side_prefix(side)},
+            "Limit": _LEVEL_PAGE,
+        }
+        price = quantity = count = 0
+        while True:
+            page = self._client.query(**kwargs)
+            for item in page.get("Items", []):
+                item_price = int(item["price"])
+                if count and item_price != price:
+                    levels.append(Level(price=price, quantity=quantity, orders=count))
+                    if len(levels) == depth:
+                        return levels
+                    quantity = count = 0
+                price = item_price
+                quantity += int(item["remaining"])
+                count += 1
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if count:
+            levels.append(Level(price=price, quantity=quantity, orders=count))
+        return levels[:depth]
+
+    def recent_trades(self, material: str, limit: int) -> list[Trade]:
+        page = self._client.query(
+            TableName=self._t.trades,
+            KeyConditionExpression="material = :material",
+            ExpressionAttributeValues={":material": material},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [trade_from_item(item) for item in page.get("Items", [])]
+
+    # -- market events -----------------------------------------------------------------------
+
+    def put_goal_event(self, event: GoalEvent, *, at: datetime) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._t.book,
+                Item=goal_event_item(event, at),
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            if _throttled(error):
+                raise Throttled("the exchange is busy; retry shortly") from error
+            raise
+        return True
+
+    def get_goal_event(self, material: str, event_id: str) -> GoalEvent | None:
+        item = self._get(self._t.book, {"material": material, "sk": EVENT_PREFIX + event_id})
+        return None if item is None else goal_event_from_item(item)

@@ -1,0 +1,98 @@
+"""The storage port intake's domain functions work through (STYLE rule 4).
+
+Each method is one unit of work with DynamoDB's semantics: a write either happens whole or not at
+all, and a write conditioned on state that has moved reports it instead of applying.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from mercato.models.accounts import Balance, Deposit, Withdrawal
+from mercato.models.events import GoalEvent
+from mercato.models.markets import Market
+from mercato.models.orders import Order, OrderStatus, Side
+from mercato.models.trades import Trade
+from mercato.models.views import Level
+
+
+@dataclass(frozen=True)
+class ClientOrderMarker:
+    """Which order a player's ``clientOrderId`` already names, and a fingerprint of its request."""
+
+    order_id: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Movement:
+    """A recorded deposit or withdrawal."""
+
+    asset: str
+    quantity: int
+
+
+class ClientOrderIdTaken(Exception):
+    def __init__(self, marker: ClientOrderMarker) -> None:
+        super().__init__(marker.order_id)
+        self.marker = marker
+
+
+class StateMoved(Exception):
+    """A conditional write found the state changed since it was read."""
+
+
+class IntakeStore(Protocol):
+    # markets
+    def get_market(self, material: str) -> Market | None: ...
+    def list_markets(self) -> list[Market]: ...
+    def create_market(self, market: Market) -> bool:
+        """Write a new market; ``False`` if the material is already listed."""
+        ...
+
+    # orders
+    def place_order(self, order: Order, *, asset: str, amount: int, fingerprint: str | None) -> None:
+        """Reserve ``amount`` of ``asset`` and write the order, all or nothing.
+
+        Raises :class:`~mercato.models.errors.InsufficientBalance` when the available amount is short
+        and :class:`ClientOrderIdTaken` when the order's client order id is already in use."""
+        ...
+
+    def get_client_order(self, player_id: str, client_order_id: str) -> ClientOrderMarker | None: ...
+    def get_order(self, player_id: str, order_id: str) -> Order | None: ...
+    def list_orders(
+        self, player_id: str, status: OrderStatus | None, limit: int, cursor: str | None
+    ) -> tuple[list[Order], str | None]: ...
+    def resting_quantity(self, order: Order) -> int | None:
+        """What the book still holds of ``order`` (a consistent read); ``None`` once it left the book."""
+        ...
+
+    def cancel_order(self, order: Order, remaining: int, *, at: datetime) -> Order:
+        """Take ``remaining`` off the book and release its reservation, conditional on the book still
+        holding exactly ``remaining``; raise :class:`StateMoved` if it does not."""
+        ...
+
+    # accounts
+    def balances(self, player_id: str) -> dict[str, Balance]: ...
+    def deposit(self, player_id: str, deposit: Deposit, *, at: datetime) -> bool:
+        """Credit once; ``False`` if the deposit id was already used."""
+        ...
+
+    def get_deposit(self, player_id: str, deposit_id: str) -> Movement | None: ...
+    def withdraw(self, player_id: str, withdrawal: Withdrawal, *, at: datetime) -> bool:
+        """Debit the available amount once; ``False`` if the withdrawal id was already used.
+        Raises :class:`~mercato.models.errors.InsufficientBalance` when it is short."""
+        ...
+
+    def get_withdrawal(self, player_id: str, withdrawal_id: str) -> Movement | None: ...
+
+    # market data
+    def book_levels(self, material: str, side: Side, depth: int) -> list[Level]: ...
+    def recent_trades(self, material: str, limit: int) -> list[Trade]: ...
+
+    # market events
+    def put_goal_event(self, event: GoalEvent, *, at: datetime) -> bool:
+        """Write the goal into the footballer's book partition; ``False`` if the event id exists."""
+        ...
+
+    def get_goal_event(self, material: str, event_id: str) -> GoalEvent | None: ...

@@ -1,0 +1,37 @@
+"""Intake's configuration, read once at cold start (STYLE rule 5)."""
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, SecretStr, model_validator
+
+from mercato.resources import ACCOUNTS, BOOK, MARKETS, ORDERS, TRADES
+from mercato.storage.names import TableNames
+
+
+class IntakeSettings(BaseModel):
+    tables: TableNames
+    auth_secret: SecretStr | None = None
+    """The HS256 secret itself (``MERCATO_AUTH_SECRET``, local runs)."""
+    auth_secret_arn: str | None = None
+    """A Secrets Manager secret holding it (``MERCATO_AUTH_SECRET_ARN``, on AWS)."""
+
+    @model_validator(mode="after")
+    def _one_secret_source(self) -> "IntakeSettings":
+        if (self.auth_secret is None) == (self.auth_secret_arn is None):
+            raise ValueError("set exactly one of MERCATO_AUTH_SECRET and MERCATO_AUTH_SECRET_ARN")
+        return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "IntakeSettings":
+        return cls(
+            tables=TableNames(
+                book=env[BOOK.env_var],
+                orders=env[ORDERS.env_var],
+                accounts=env[ACCOUNTS.env_var],
+                trades=env[TRADES.env_var],
+                markets=env[MARKETS.env_var],
+            ),
+            auth_secret=SecretStr(env["MERCATO_AUTH_SECRET"]) if env.get("MERCATO_AUTH_SECRET") else None,
+            auth_secret_arn=env.get("MERCATO_AUTH_SECRET_ARN") or None,
+        )

@@ -1,0 +1,68 @@
+"""Lambda function URL events (payload format 2.0), built from an HTTP request, and back.
+
+The embedded stack serves intake over HTTP by turning each request into exactly the event a function
+URL would deliver; the tests use the same factory.
+"""
+
+import base64
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+
+def function_url_event(
+    method: str,
+    path: str,
+    *,
+    query: Mapping[str, str] | str | None = None,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    raw_query = query if isinstance(query, str) else urlencode(query or {})
+    lowered = {key.lower(): value for key, value in (headers or {}).items()}
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "mercato-local",
+            "domainName": "localhost",
+            "domainPrefix": "localhost",
+            "http": {
+                "method": method.upper(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if raw_query:
+        pairs = parse_qsl(raw_query, keep_blank_values=True)
+        event["queryStringParameters"] = dict(pairs)
+    if body:
+        try:
+            event["body"] = body.decode("utf-8")
+        except UnicodeDecodeError:
+            event["body"] = base64.b64encode(body).decode()
+            event["isBase64Encoded"] = True
+    return event
+
+
+def response_body(response: Mapping[str, Any]) -> bytes:
+    """The bytes of a function URL response."""
+    body = response.get("body") or ""
+    return base64.b64decode(body) if response.get("isBase64Encoded") else str(body).encode()

@@ -1,0 +1,51 @@
+"""Typed domain errors. Each carries a stable machine ``code``; intake maps the class to HTTP once."""
+
+
+class ExchangeError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class Malformed(ExchangeError):
+    """The request is not well-formed JSON (NaN, Infinity, an exponent, a duplicate key included)."""
+
+    code = "malformed_json"
+
+
+class TooLarge(ExchangeError):
+    code = "body_too_large"
+
+
+class Unauthenticated(ExchangeError):
+    code = "unauthenticated"
+
+
+class Forbidden(ExchangeError):
+    code = "forbidden"
+
+
+class NotFound(ExchangeError):
+    code = "not_found"
+
+
+class Conflict(ExchangeError):
+    code = "conflict"
+
+
+class InsufficientBalance(Conflict):
+    code = "insufficient_balance"
+
+
+class Invalid(ExchangeError):
+    """A well-formed request whose fields are out of range or inconsistent."""
+
+    code = "invalid_request"
+
+
+class Throttled(ExchangeError):
+    code = "throttled"

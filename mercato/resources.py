@@ -1,0 +1,64 @@
+"""One definition per resource (DESIGN §1 principle 7): the tables, their keys, streams and indexes.
+
+The CDK app and the local stack both build their tables from these specs, so local runs exercise the
+shape that deploys. Nothing here does I/O.
+"""
+
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+StreamView = Literal["NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"]
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    logical_name: str
+    partition_key: str
+    sort_key: str | None = None
+    stream: StreamView | None = None
+    indexes: tuple[Index, ...] = field(default_factory=tuple)
+
+    @property
+    def env_var(self) -> str:
+        """The environment variable a function reads this table's name from."""
+        return f"MERCATO_{self.logical_name.upper()}_TABLE"
+
+    def name(self, prefix: str) -> str:
+        return f"{prefix}-{self.logical_name}"
+
+    @property
+    def key_attributes(self) -> tuple[str, ...]:
+        keys = [self.partition_key] + ([self.sort_key] if self.sort_key else [])
+        for index in self.indexes:
+            keys += [index.partition_key, index.sort_key]
+        return tuple(dict.fromkeys(keys))
+
+
+BOOK: Final = TableSpec("book", partition_key="material", sort_key="sk", stream="NEW_AND_OLD_IMAGES")
+"""Every material's resting orders (``BUY#…``/``SELL#…``) and market events (``EVENT#…``)."""
+
+ORDERS: Final = TableSpec(
+    "orders",
+    partition_key="playerId",
+    sort_key="sk",
+    indexes=(Index("by-status", partition_key="playerId", sort_key="statusKey"),),
+)
+"""Each player's order records (``ORDER#{orderId}``) and client order id markers (``CLIENT#{id}``)."""
+
+ACCOUNTS: Final = TableSpec("accounts", partition_key="playerId", sort_key="sk")
+"""Balances (``ASSET#{asset}``) and the deposit and withdrawal records that make them idempotent."""
+
+TRADES: Final = TableSpec("trades", partition_key="material", sort_key="sk")
+"""One item per fill, keyed ``{takerOrderId}#{makerBookKey}`` so replays collide and keys sort by time."""
+
+MARKETS: Final = TableSpec("markets", partition_key="material")
+"""The catalog: one item per material with its ticker, fees accrued and footballer state."""
+
+TABLES: Final = (BOOK, ORDERS, ACCOUNTS, TRADES, MARKETS)

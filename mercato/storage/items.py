@@ -1,0 +1,191 @@
+"""The storage edge: DynamoDB items to and from domain types (STYLE rule 3).
+
+boto3 hands numbers back as ``Decimal``; they become ``int`` here, once, and nowhere else. Times are
+stored as Unix milliseconds. No boto3 import: these are plain dicts.
+"""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from mercato.models.events import GoalEvent
+from mercato.models.keys import encode_book_key
+from mercato.models.markets import CommodityMarket, FootballerMarket, Market
+from mercato.models.orders import Order, OrderStatus, Side, TimeInForce
+from mercato.models.trades import Trade
+
+Item = dict[str, Any]
+
+ORDER_PREFIX: Final = "ORDER#"
+CLIENT_PREFIX: Final = "CLIENT#"
+ASSET_PREFIX: Final = "ASSET#"
+DEPOSIT_PREFIX: Final = "DEPOSIT#"
+WITHDRAWAL_PREFIX: Final = "WITHDRAWAL#"
+EVENT_PREFIX: Final = "EVENT#"
+KIND_ORDER: Final = "order"
+KIND_GOAL: Final = "goal"
+
+_MARKET_FIELDS: Final = (
+    "material",
+    "kind",
+    "name",
+    "feeBps",
+    "team",
+    "personId",
+    "baseValue",
+    "goalValue",
+    "goals",
+    "bestBid",
+    "bestAsk",
+    "lastPrice",
+    "volume",
+)
+
+
+def to_millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_millis(millis: int | Decimal) -> datetime:
+    return datetime.fromtimestamp(int(millis) / 1000, tz=UTC)
+
+
+def plain(value: Any) -> Any:
+    """``Decimal`` to ``int`` all the way down (money is never fractional)."""
+    if isinstance(value, Decimal):
+        if value != value.to_integral_value():
+            raise ValueError(f"a fractional number in storage: {value}")
+        return int(value)
+    if isinstance(value, Mapping):
+        return {key: plain(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [plain(inner) for inner in value]
+    return value
+
+
+# -- orders ---------------------------------------------------------------------------------------
+
+
+def book_key(order: Order) -> str:
+    return encode_book_key(order.side, order.price, order.order_id)
+
+
+def book_order_item(order: Order) -> Item:
+    """The order as it rests in the book partition: what the matcher reads and uncrosses."""
+    item: Item = {
+        "material": order.material,
+        "sk": book_key(order),
+        "kind": KIND_ORDER,
+        "orderId": order.order_id,
+        "playerId": order.player_id,
+        "side": str(order.side),
+        "price": order.price,
+        "quantity": order.quantity,
+        "remaining": order.quantity - order.filled_quantity,
+        "timeInForce": str(order.time_in_force),
+        "createdAt": to_millis(order.created_at),
+    }
+    if order.expires_at is not None:
+        item["expiresAt"] = to_millis(order.expires_at)
+    return item
+
+
+def status_key(status: OrderStatus, order_id: str) -> str:
+    return f"{status}#{order_id}"
+
+
+def order_record_item(order: Order) -> Item:
+    """The player's order record: status, fills so far, and the request it came from."""
+    item: Item = {
+        "playerId": order.player_id,
+        "sk": ORDER_PREFIX + order.order_id,
+        "statusKey": status_key(order.status, order.order_id),
+        "orderId": order.order_id,
+        "material": order.material,
+        "side": str(order.side),
+        "price": order.price,
+        "quantity": order.quantity,
+        "timeInForce": str(order.time_in_force),
+        "status": str(order.status),
+        "filledQuantity": order.filled_quantity,
+        "filledNotional": order.filled_notional,
+        "createdAt": to_millis(order.created_at),
+    }
+    if order.client_order_id is not None:
+        item["clientOrderId"] = order.client_order_id
+    if order.expires_at is not None:
+        item["expiresAt"] = to_millis(order.expires_at)
+    return item
+
+
+def order_from_record(item: Mapping[str, Any]) -> Order:
+    item = plain(item)
+    return Order(
+        order_id=item["orderId"],
+        player_id=item["playerId"],
+        client_order_id=item.get("clientOrderId"),
+        side=Side(item["side"]),
+        material=item["material"],
+        quantity=item["quantity"],
+        price=item["price"],
+        time_in_force=TimeInForce(item["timeInForce"]),
+        expires_at=from_millis(item["expiresAt"]) if "expiresAt" in item else None,
+        status=OrderStatus(item["status"]),
+        filled_quantity=item["filledQuantity"],
+        filled_notional=item["filledNotional"],
+        created_at=from_millis(item["createdAt"]),
+    )
+
+
+# -- markets --------------------------------------------------------------------------------------
+
+
+def market_item(market: Market) -> Item:
+    wire = market.wire()
+    return {key: wire[key] for key in _MARKET_FIELDS if wire.get(key) is not None} | {"feesAccrued": 0}
+
+
+def market_from_item(item: Mapping[str, Any]) -> Market:
+    fields = {key: value for key, value in plain(item).items() if key in _MARKET_FIELDS}
+    if fields.get("kind") == "footballer":
+        return FootballerMarket.model_validate(fields, by_alias=True)
+    return CommodityMarket.model_validate(fields, by_alias=True)
+
+
+# -- trades and events ----------------------------------------------------------------------------
+
+
+def trade_from_item(item: Mapping[str, Any]) -> Trade:
+    item = plain(item)
+    return Trade(
+        trade_id=item["tradeId"],
+        material=item["material"],
+        price=item["price"],
+        quantity=item["quantity"],
+        taker_side=Side(item["takerSide"]),
+        executed_at=from_millis(item["executedAt"]),
+        buy_order_id=item["buyOrderId"],
+        sell_order_id=item["sellOrderId"],
+        buyer_id=item["buyerId"],
+        seller_id=item["sellerId"],
+        fee=item.get("fee", 0),
+    )
+
+
+def goal_event_item(event: GoalEvent, at: datetime) -> Item:
+    return {
+        "material": event.material,
+        "sk": EVENT_PREFIX + event.event_id,
+        "kind": KIND_GOAL,
+        "eventId": event.event_id,
+        "matchId": event.match_id,
+        "minute": event.minute,
+        "createdAt": to_millis(at),
+        "applied": False,
+    }
+
+
+def goal_event_from_item(item: Mapping[str, Any]) -> GoalEvent:
+    item = plain(item)
+    return GoalEvent.model_validate({key: item[key] for key in ("eventId", "material", "matchId", "minute")})

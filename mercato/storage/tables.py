@@ -1,0 +1,55 @@
+"""Create the tables of :mod:`mercato.resources` with boto3 (the local stack and the tests).
+
+The CDK app builds the same specs into CloudFormation; both read :data:`mercato.resources.TABLES`.
+"""
+
+from typing import Any
+
+from mercato.resources import ACCOUNTS, BOOK, MARKETS, ORDERS, TABLES, TRADES, TableSpec
+from mercato.storage.names import TableNames
+
+
+def create_table_request(spec: TableSpec, prefix: str) -> dict[str, Any]:
+    key_schema = [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
+    if spec.sort_key:
+        key_schema.append({"AttributeName": spec.sort_key, "KeyType": "RANGE"})
+    request: dict[str, Any] = {
+        "TableName": spec.name(prefix),
+        "KeySchema": key_schema,
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in spec.key_attributes
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if spec.stream:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream}
+    if spec.indexes:
+        request["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in spec.indexes
+        ]
+    return request
+
+
+def create_tables(client: Any, prefix: str) -> TableNames:
+    """Create every table (a low-level or resource client both work) and return their names."""
+    for spec in TABLES:
+        client.create_table(**create_table_request(spec, prefix))
+    return table_names(prefix)
+
+
+def table_names(prefix: str) -> TableNames:
+    return TableNames(
+        book=BOOK.name(prefix),
+        orders=ORDERS.name(prefix),
+        accounts=ACCOUNTS.name(prefix),
+        trades=TRADES.name(prefix),
+        markets=MARKETS.name(prefix),
+    )
