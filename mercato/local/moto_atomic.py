@@ -15,24 +15,30 @@ import threading
 from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 _LOCK = threading.RLock()
 _MARK = "_mercato_atomic"
 
 
 def install() -> None:
-    """Idempotent: wrap ``DynamoHandler.call_action`` in one process-wide lock."""
-    original = DynamoHandler.call_action
-    if getattr(original, _MARK, False):
-        return
+    """Idempotent: serialise every DynamoDB and DynamoDB Streams request on one process-wide lock
+    (the stream reader must not see a transaction half-applied either)."""
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        original = handler.call_action
+        if getattr(original, _MARK, False):
+            continue
+        handler.call_action = _locked(original)  # type: ignore[method-assign]
 
+
+def _locked(original: Any) -> Any:
     @functools.wraps(original)
-    def call_action(self: DynamoHandler) -> Any:
+    def call_action(self: Any) -> Any:
         with _LOCK:
             return original(self)
 
     setattr(call_action, _MARK, True)
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    return call_action
 
 
 def lock() -> threading.RLock:

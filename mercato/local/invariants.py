@@ -1,0 +1,106 @@
+"""The invariants of DESIGN §8, checked over every table (the tests, and ``mercato demo``)."""
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from mercato.models.money import COINS
+from mercato.storage.items import ASSET_PREFIX, DEPOSIT_PREFIX, ORDER_PREFIX, WITHDRAWAL_PREFIX, plain
+from mercato.storage.names import TableNames
+
+
+def scan(client: Any, table: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = client.scan(**kwargs)
+        items.extend(plain(item) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def violations(client: Any, tables: TableNames, *, drained: bool = True) -> list[str]:
+    """Every broken invariant, in words; an empty list when all hold."""
+    problems: list[str] = []
+    accounts = scan(client, tables.accounts)
+    book = [item for item in scan(client, tables.book) if item.get("kind") == "order"]
+    records = [item for item in scan(client, tables.orders) if item["sk"].startswith(ORDER_PREFIX)]
+    trades = scan(client, tables.trades)
+    markets = {item["material"]: item for item in scan(client, tables.markets)}
+
+    # 1. conservation, per asset
+    held: Counter[str] = Counter()
+    flows: Counter[str] = Counter()
+    balances: dict[tuple[str, str], dict[str, int]] = {}
+    for item in accounts:
+        key = item["sk"]
+        if key.startswith(ASSET_PREFIX):
+            asset = key.removeprefix(ASSET_PREFIX)
+            held[asset] += item["available"] + item["reserved"]
+            balances[(item["playerId"], asset)] = item
+            # 3. nothing negative
+            if item["available"] < 0 or item["reserved"] < 0:
+                problems.append(f"negative balance: {item['playerId']} {asset} {item}")
+        elif key.startswith(DEPOSIT_PREFIX):
+            flows[item["asset"]] += item["quantity"]
+        elif key.startswith(WITHDRAWAL_PREFIX):
+            flows[item["asset"]] -= item["quantity"]
+    held[COINS] += sum(market.get("feesAccrued", 0) for market in markets.values())
+    problems += [
+        f"conservation: {asset} held {held[asset]} != deposits - withdrawals {flows[asset]}"
+        for asset in sorted(set(held) | set(flows))
+        if held[asset] != flows[asset]
+    ]
+
+    # 2. escrow matches the book
+    escrow: Counter[tuple[str, str]] = Counter()
+    for order in book:
+        if order["side"] == "Buy":
+            escrow[(order["playerId"], COINS)] += order["remaining"] * order["price"]
+        else:
+            escrow[(order["playerId"], order["material"])] += order["remaining"]
+    for key in set(escrow) | {k for k, v in balances.items() if v["reserved"]}:
+        reserved = balances.get(key, {}).get("reserved", 0)
+        if reserved != escrow[key]:
+            problems.append(f"escrow: {key} reserves {reserved} but its open orders hold {escrow[key]}")
+
+    # 3. no order filled beyond its quantity; filled = the sum of its trades; 4. trades exist once
+    traded: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    trade_ids = Counter(trade["tradeId"] for trade in trades)
+    problems += [f"trade {tid} exists {n} times" for tid, n in trade_ids.items() if n > 1]
+    for trade in trades:
+        for order_id in (trade["buyOrderId"], trade["sellOrderId"]):
+            traded[order_id][0] += trade["quantity"]
+            traded[order_id][1] += trade["quantity"] * trade["price"]
+    resting = {order["orderId"]: order for order in book}
+    for record in records:
+        order_id = record["orderId"]
+        if record["filledQuantity"] > record["quantity"]:
+            problems.append(f"overfilled: {order_id}")
+        if [record["filledQuantity"], record["filledNotional"]] != traded[order_id]:
+            problems.append(
+                f"order {order_id} says filled {record['filledQuantity']} but trades say {traded[order_id]}"
+            )
+        on_book = resting.get(order_id)
+        if record["status"] == "open" and drained and on_book is None:
+            problems.append(f"order {order_id} is open but not on the book")
+        if on_book is not None and record["status"] != "open":
+            problems.append(f"order {order_id} is {record['status']} but still on the book")
+        if on_book is not None and on_book["remaining"] != record["quantity"] - record["filledQuantity"]:
+            problems.append(
+                f"order {order_id}: book remaining {on_book['remaining']} disagrees with its record"
+            )
+
+    # 5. when drained, no book is crossed
+    if drained:
+        best: dict[str, dict[str, int]] = defaultdict(dict)
+        for order in book:
+            side = best[order["material"]]
+            if order["side"] == "Buy":
+                side["bid"] = max(side.get("bid", 0), order["price"])
+            else:
+                side["ask"] = min(side.get("ask", 10**13), order["price"])
+        for material, side in best.items():
+            if "bid" in side and "ask" in side and side["bid"] >= side["ask"]:
+                problems.append(f"{material} is crossed: bid {side['bid']} >= ask {side['ask']}")
+    return problems

@@ -1,0 +1,88 @@
+"""The whole pipeline in one process on moto: intake, the pipe, Kinesis, the mapping, the matcher.
+
+Every resource comes from the definitions the CDK app reads. :meth:`LocalPipeline.drain` moves
+everything through deterministically, which is what the tests (and games' own tests) use.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mercato.intake.app import build_handler
+from mercato.intake.dynamo import DynamoIntakeStore
+from mercato.intake.service import Intake
+from mercato.local.esm import EventSourceMapping
+from mercato.matcher.dynamo import DynamoMatcherStore
+from mercato.matcher.handler import handle_batch
+from mercato.matcher.service import Matcher
+from mercato.pipes.definition import MATCHER_SOURCE, STREAM
+from mercato.pipes.runner import PipeRunner
+from mercato.storage.names import TableNames
+from mercato.storage.tables import create_tables
+
+
+@dataclass
+class LocalPipeline:
+    dynamodb: Any
+    """A boto3 DynamoDB *resource* client (``boto3.resource("dynamodb").meta.client``)."""
+    tables: TableNames
+    intake: Any
+    """The function URL handler."""
+    matcher: Matcher
+    pipe: PipeRunner
+    mapping: EventSourceMapping
+
+    @classmethod
+    def create(
+        cls,
+        session: Any,
+        prefix: str,
+        secret: str,
+        *,
+        intake_clock: Callable[[], datetime] | None = None,
+        new_id: Callable[[], str] | None = None,
+        matcher_clock: Callable[[], int] | None = None,
+    ) -> "LocalPipeline":
+        """Create every resource on the (moto) endpoint ``session`` talks to, and wire them up.
+        The clocks and the id source can be fixed for reproducible runs."""
+        dynamodb = session.resource("dynamodb").meta.client
+        tables = create_tables(dynamodb, prefix)
+        kinesis = session.client("kinesis")
+        stream_name = STREAM.name(prefix)
+        kinesis.create_stream(StreamName=stream_name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+        sqs = session.client("sqs")
+        queue_url = sqs.create_queue(QueueName=f"{prefix}-{MATCHER_SOURCE.on_failure_queue}")["QueueUrl"]
+        stream_arn = dynamodb.describe_table(TableName=tables.book)["Table"]["LatestStreamArn"]
+        matcher = Matcher(DynamoMatcherStore(dynamodb, tables), tables)
+        if matcher_clock is not None:
+            matcher.clock = matcher_clock
+        intake = Intake(DynamoIntakeStore(dynamodb, tables))
+        if intake_clock is not None:
+            intake.clock = intake_clock
+        if new_id is not None:
+            intake.new_id = new_id
+        return cls(
+            dynamodb=dynamodb,
+            tables=tables,
+            intake=build_handler(intake, lambda: secret),
+            matcher=matcher,
+            pipe=PipeRunner(session.client("dynamodbstreams"), kinesis, stream_arn, stream_name),
+            mapping=EventSourceMapping(
+                kinesis,
+                stream_name,
+                lambda event, context: handle_batch(matcher, event),
+                sqs=sqs,
+                on_failure_queue_url=queue_url,
+            ),
+        )
+
+    def drain(self, rounds: int = 1_000) -> None:
+        """Move everything through the pipe and the matcher until nothing is left to do."""
+        for _ in range(rounds):
+            moved = self.pipe.drain()
+            invoked = self.mapping.invocations
+            self.mapping.drain()
+            if not moved and self.mapping.invocations == invoked:
+                return
+        raise RuntimeError("the pipeline did not drain")

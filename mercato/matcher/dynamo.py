@@ -1,0 +1,104 @@
+"""The DynamoDB adapter of :class:`~mercato.matcher.ports.MatcherStore`."""
+
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+from mercato.matcher.book import BookOrder
+from mercato.matcher.ports import BookRead, Busy, MarketState, StateMoved
+from mercato.models.keys import BUY_PREFIX, SELL_PREFIX
+from mercato.models.orders import Side, TimeInForce
+from mercato.storage.names import TableNames
+
+PAGE: Final = 50
+_RETRYABLE: Final = {
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+}
+
+
+def book_order(item: dict[str, Any]) -> BookOrder:
+    expires = item.get("expiresAt")
+    return BookOrder(
+        order_id=item["orderId"],
+        player_id=item["playerId"],
+        side=Side(item["side"]),
+        price=int(item["price"]),
+        quantity=int(item["remaining"]),
+        time_in_force=TimeInForce(item["timeInForce"]),
+        expires_at=None if expires is None else int(expires),
+    )
+
+
+class DynamoMatcherStore:
+    def __init__(self, client: Any, tables: TableNames) -> None:
+        self._client = client
+        self._t = tables
+
+    def market(self, material: str) -> MarketState | None:
+        item = self._client.get_item(
+            TableName=self._t.markets, Key={"material": material}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        bid, ask = item.get("bestBid"), item.get("bestAsk")
+        return MarketState(
+            int(item["feeBps"]), None if bid is None else int(bid), None if ask is None else int(ask)
+        )
+
+    def _page(self, material: str, prefix: str, start: dict[str, Any] | None) -> tuple[list[BookOrder], Any]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._t.book,
+            "KeyConditionExpression": "material = :m AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":m": material, ":p": prefix},
+            "ConsistentRead": True,
+            "Limit": PAGE,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = self._client.query(**kwargs)
+        return [book_order(item) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
+
+    def read_book(self, material: str) -> BookRead:
+        """Read each side from its best price until its prices no longer reach the other side's best."""
+        bids, bid_next = self._page(material, BUY_PREFIX, None)
+        asks, ask_next = self._page(material, SELL_PREFIX, None)
+        while bid_next and asks and bids[-1].price >= asks[0].price:
+            more, bid_next = self._page(material, BUY_PREFIX, bid_next)
+            bids += more
+        while ask_next and bids and asks[-1].price <= bids[0].price:
+            more, ask_next = self._page(material, SELL_PREFIX, ask_next)
+            asks += more
+        return BookRead(bids + asks, bids_complete=not bid_next, asks_complete=not ask_next)
+
+    def read_orders(self, material: str, keys: list[str]) -> list[BookOrder]:
+        found = []
+        for key in keys:
+            item = self._client.get_item(
+                TableName=self._t.book, Key={"material": material, "sk": key}, ConsistentRead=True
+            ).get("Item")
+            if item is not None:
+                found.append(book_order(item))
+        return found
+
+    def best_price(self, material: str, buy: bool) -> int | None:
+        orders, _ = self._page(material, BUY_PREFIX if buy else SELL_PREFIX, None)
+        return orders[0].price if orders else None
+
+    def commit(self, actions: list[dict[str, Any]]) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code != "TransactionCanceledException":
+                if code in _RETRYABLE or (code.endswith("Exception") and "Throttl" in code):
+                    raise Busy(code) from error
+                raise
+            reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons:
+                raise StateMoved(", ".join(reasons)) from error
+            if any(reason in _RETRYABLE for reason in reasons):
+                raise Busy(", ".join(reasons)) from error
+            raise

@@ -1,0 +1,271 @@
+"""Stage 2: turn the engine's fills and cancels into conditional ``TransactWriteItems`` (pure).
+
+Each transaction is self-contained: a fill's trade, both orders, all four balance moves and the
+market's fee accrue together, so every committed prefix of a batch conserves value. Every book item
+write is conditional on the ``remaining`` the matcher read (or left in the previous transaction); each
+trade is written with ``attribute_not_exists``. A replayed batch therefore either finds its fills
+already settled (the book no longer crosses) or fails a condition and re-reads: never a double fill.
+
+Actions on one item are merged, because DynamoDB refuses two actions on one item in a transaction,
+and transactions are cut at the 100-action limit only between events.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from mercato.matcher.book import BookOrder, Cancel, Event, Fill
+from mercato.models.ids import trade_id
+from mercato.models.keys import encode_book_key
+from mercato.models.money import COINS
+from mercato.models.orders import OrderStatus, Side
+from mercato.storage.items import ASSET_PREFIX, ORDER_PREFIX, status_key
+from mercato.storage.names import TableNames
+
+MAX_ACTIONS: Final = 100
+Action = dict[str, Any]
+
+
+@dataclass
+class _Pending:
+    """One transaction being assembled."""
+
+    book: dict[str, int] = field(default_factory=dict)
+    """order id -> remaining after this transaction."""
+    start: dict[str, int] = field(default_factory=dict)
+    """order id -> remaining before it (the condition)."""
+    filled: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    """order id -> [quantity, notional] filled in this transaction."""
+    finished: dict[str, OrderStatus] = field(default_factory=dict)
+    balances: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    """(player, asset) -> [available delta, reserved delta]."""
+    trades: list[Action] = field(default_factory=list)
+    fees: int = 0
+    volume: int = 0
+    last_price: int | None = None
+
+    def size(self) -> int:
+        return (
+            len(self.book)
+            + len(set(self.filled) | set(self.finished))
+            + len(self.balances)
+            + len(self.trades)
+            + 1
+        )
+
+
+@dataclass(frozen=True)
+class Ticker:
+    best_bid: int | None
+    best_ask: int | None
+
+
+class Planner:
+    """Plans the transactions for one material's uncrossing."""
+
+    def __init__(self, material: str, orders: dict[str, BookOrder], tables: TableNames, now_ms: int) -> None:
+        self.material = material
+        self.orders = orders
+        """Every order the engine saw, as read: ``quantity`` is the remaining read from the book."""
+        self.tables = tables
+        self.now_ms = now_ms
+        self.remaining = {order_id: order.quantity for order_id, order in orders.items()}
+
+    def plan(self, events: list[Event], ticker: Ticker) -> list[list[Action]]:
+        """The transactions, in order; the last one also sets the ticker."""
+        transactions: list[list[Action]] = []
+        pending = _Pending()
+        for event in events:
+            trial = self._with(pending, event)
+            if trial.size() > MAX_ACTIONS:
+                transactions.append(self._actions(pending, None))
+                trial = self._with(_Pending(), event)
+            pending = trial
+        transactions.append(self._actions(pending, ticker))
+        return transactions
+
+    # -- folding events into a pending transaction -------------------------------------------
+
+    def _with(self, pending: _Pending, event: Event) -> _Pending:
+        trial = _Pending(
+            book=dict(pending.book),
+            start=dict(pending.start),
+            filled=defaultdict(lambda: [0, 0], {k: list(v) for k, v in pending.filled.items()}),
+            finished=dict(pending.finished),
+            balances=defaultdict(lambda: [0, 0], {k: list(v) for k, v in pending.balances.items()}),
+            trades=list(pending.trades),
+            fees=pending.fees,
+            volume=pending.volume,
+            last_price=pending.last_price,
+        )
+        if isinstance(event, Fill):
+            self._fill(trial, event)
+        else:
+            self._cancel(trial, event)
+        return trial
+
+    def _take(self, pending: _Pending, order_id: str, quantity: int) -> int:
+        if order_id not in pending.book:
+            pending.start[order_id] = pending.book[order_id] = self.remaining[order_id]
+        pending.book[order_id] -= quantity
+        return pending.book[order_id]
+
+    def _fill(self, pending: _Pending, fill: Fill) -> None:
+        material = self.material
+        notional = fill.notional
+        for order_id in (fill.buy_order_id, fill.sell_order_id):
+            left = self._take(pending, order_id, fill.quantity)
+            pending.filled[order_id][0] += fill.quantity
+            pending.filled[order_id][1] += notional
+            if left == 0:
+                pending.finished[order_id] = OrderStatus.FILLED
+        buyer_coins = pending.balances[(fill.buyer_id, COINS)]
+        buyer_coins[0] += fill.buyer_refund
+        buyer_coins[1] -= notional + fill.buyer_refund
+        pending.balances[(fill.buyer_id, material)][0] += fill.quantity
+        pending.balances[(fill.seller_id, material)][1] -= fill.quantity
+        pending.balances[(fill.seller_id, COINS)][0] += notional - fill.fee
+        taker, maker = (
+            (fill.buy_order_id, fill.sell_order_id)
+            if fill.taker_side is Side.BUY
+            else (fill.sell_order_id, fill.buy_order_id)
+        )
+        maker_order = self.orders[maker]
+        pending.trades.append(
+            {
+                "material": material,
+                "sk": f"{taker}#{encode_book_key(maker_order.side, maker_order.price, maker)}",
+                "tradeId": trade_id(fill.buy_order_id, fill.sell_order_id),
+                "price": fill.price,
+                "quantity": fill.quantity,
+                "takerSide": str(fill.taker_side),
+                "executedAt": self.now_ms,
+                "buyOrderId": fill.buy_order_id,
+                "sellOrderId": fill.sell_order_id,
+                "buyerId": fill.buyer_id,
+                "sellerId": fill.seller_id,
+                "fee": fill.fee,
+            }
+        )
+        pending.fees += fill.fee
+        pending.volume += fill.quantity
+        pending.last_price = fill.price
+
+    def _cancel(self, pending: _Pending, cancel: Cancel) -> None:
+        self._take(pending, cancel.order_id, cancel.quantity)
+        pending.finished[cancel.order_id] = cancel.reason.status
+        asset = COINS if cancel.side is Side.BUY else self.material
+        released = cancel.released
+        balance = pending.balances[(cancel.player_id, asset)]
+        balance[0] += released
+        balance[1] -= released
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def _actions(self, pending: _Pending, ticker: Ticker | None) -> list[Action]:
+        for order_id, left in pending.book.items():
+            self.remaining[order_id] = left
+        actions: list[Action] = [self._book_action(order_id, pending) for order_id in pending.book]
+        actions += [
+            self._record_action(order_id, pending) for order_id in {**pending.filled, **pending.finished}
+        ]
+        actions += [
+            self._balance_action(player, asset, delta) for (player, asset), delta in pending.balances.items()
+        ]
+        actions += [
+            {
+                "Put": {
+                    "TableName": self.tables.trades,
+                    "Item": trade,
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            }
+            for trade in pending.trades
+        ]
+        actions.append(self._market_action(pending, ticker))
+        return actions
+
+    def _book_action(self, order_id: str, pending: _Pending) -> Action:
+        order = self.orders[order_id]
+        key = {"material": self.material, "sk": encode_book_key(order.side, order.price, order_id)}
+        condition = {":was": pending.start[order_id]}
+        if pending.book[order_id] == 0:
+            return {
+                "Delete": {
+                    "TableName": self.tables.book,
+                    "Key": key,
+                    "ConditionExpression": "remaining = :was",
+                    "ExpressionAttributeValues": condition,
+                }
+            }
+        return {
+            "Update": {
+                "TableName": self.tables.book,
+                "Key": key,
+                "UpdateExpression": "SET remaining = :left",
+                "ConditionExpression": "remaining = :was",
+                "ExpressionAttributeValues": condition | {":left": pending.book[order_id]},
+            }
+        }
+
+    def _record_action(self, order_id: str, pending: _Pending) -> Action:
+        order = self.orders[order_id]
+        quantity, notional = pending.filled.get(order_id, [0, 0])
+        sets = ["filledQuantity = filledQuantity + :q", "filledNotional = filledNotional + :n"]
+        values: dict[str, Any] = {":q": quantity, ":n": notional, ":open": str(OrderStatus.OPEN)}
+        status = pending.finished.get(order_id)
+        if status is not None:
+            sets += ["#status = :status", "statusKey = :key", "closedAt = :at"]
+            values |= {":status": str(status), ":key": status_key(status, order_id), ":at": self.now_ms}
+        return {
+            "Update": {
+                "TableName": self.tables.orders,
+                "Key": {"playerId": order.player_id, "sk": ORDER_PREFIX + order_id},
+                "UpdateExpression": "SET " + ", ".join(sets),
+                "ConditionExpression": "#status = :open",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _balance_action(self, player: str, asset: str, delta: list[int]) -> Action:
+        available, reserved = delta
+        update: Action = {
+            "TableName": self.tables.accounts,
+            "Key": {"playerId": player, "sk": ASSET_PREFIX + asset},
+            "UpdateExpression": "SET available = if_not_exists(available, :zero) + :a, "
+            "reserved = if_not_exists(reserved, :zero) + :r",
+            "ExpressionAttributeValues": {":a": available, ":r": reserved, ":zero": 0},
+        }
+        if reserved < 0:
+            update["ConditionExpression"] = "reserved >= :release"
+            update["ExpressionAttributeValues"][":release"] = -reserved
+        return {"Update": update}
+
+    def _market_action(self, pending: _Pending, ticker: Ticker | None) -> Action:
+        sets = [
+            "feesAccrued = if_not_exists(feesAccrued, :zero) + :fees",
+            "volume = if_not_exists(volume, :zero) + :v",
+        ]
+        values: dict[str, Any] = {":fees": pending.fees, ":v": pending.volume, ":zero": 0}
+        removes: list[str] = []
+        if pending.last_price is not None:
+            sets.append("lastPrice = :last")
+            values[":last"] = pending.last_price
+        if ticker is not None:
+            for name, value in (("bestBid", ticker.best_bid), ("bestAsk", ticker.best_ask)):
+                if value is None:
+                    removes.append(name)
+                else:
+                    sets.append(f"{name} = :{name}")
+                    values[f":{name}"] = value
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        return {
+            "Update": {
+                "TableName": self.tables.markets,
+                "Key": {"material": self.material},
+                "UpdateExpression": expression,
+                "ConditionExpression": "attribute_exists(material)",
+                "ExpressionAttributeValues": values,
+            }
+        }

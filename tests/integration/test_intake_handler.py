@@ -1,0 +1,49 @@
+"""The deployed entry point: configuration read from the environment once, at cold start."""
+
+import importlib
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from mercato.intake.auth import Scope, issue_token
+from mercato.intake.settings import IntakeSettings
+from mercato.local.function_url import function_url_event
+from mercato.resources import TABLES
+from mercato.storage.names import TableNames
+
+
+def test_the_lambda_handler_reads_its_tables_and_secret_from_the_environment(
+    tables: TableNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for spec in TABLES:
+        monkeypatch.setenv(spec.env_var, getattr(tables, spec.logical_name))
+    monkeypatch.setenv("MERCATO_AUTH_SECRET", "cold-start-secret-of-32-bytes-at-least")
+    sys.modules.pop("mercato.intake.handler", None)
+    handler: Any = importlib.import_module("mercato.intake.handler")
+    token = issue_token("cold-start-secret-of-32-bytes-at-least", "alice", Scope.TRADE)
+
+    response = handler.handler(
+        function_url_event("GET", "/accounts/me", headers={"Authorization": f"Bearer {token}"}), _Context()
+    )
+
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"playerId": "alice", "balances": {}}
+
+
+def test_settings_need_exactly_one_secret_source() -> None:
+    env = {spec.env_var: spec.logical_name for spec in TABLES}
+
+    with pytest.raises(ValueError, match="exactly one"):
+        IntakeSettings.from_env(env)
+    with pytest.raises(ValueError, match="exactly one"):
+        IntakeSettings.from_env(env | {"MERCATO_AUTH_SECRET": "s", "MERCATO_AUTH_SECRET_ARN": "arn:x"})
+    assert IntakeSettings.from_env(env | {"MERCATO_AUTH_SECRET_ARN": "arn:x"}).auth_secret_arn == "arn:x"
+
+
+class _Context:
+    function_name = "intake"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:intake"
+    aws_request_id = "req-1"

@@ -1,0 +1,326 @@
+"""intake -> stream -> pipe -> Kinesis -> event source mapping -> matcher, on moto, drained
+deterministically: every matching rule of DESIGN §3 settled, and the invariants of §8 after each."""
+
+import itertools
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mercato.local import moto_atomic
+from mercato.local.invariants import violations
+from mercato.local.pipeline import LocalPipeline
+from mercato.matcher.handler import handle_batch
+from tests.integration.conftest import SECRET, Api
+
+START = datetime(2026, 6, 11, 18, 0, tzinfo=UTC)
+
+
+class Exchange(Api):
+    """The API plus the pipeline behind it."""
+
+    def __init__(self, pipeline: LocalPipeline) -> None:
+        super().__init__(pipeline.intake, pipeline.dynamodb, pipeline.tables)
+        self.pipeline = pipeline
+        self.delivered: list[dict[str, Any]] = []
+
+    def drain(self) -> None:
+        self.pipeline.drain()
+        assert violations(self.client, self.tables) == []
+
+    def order_status(self, player: str, order_id: str) -> tuple[str, int, int]:
+        body = self.call("GET", f"/orders/{order_id}", player=player).body
+        return body["status"], body["filledQuantity"], body["filledNotional"]
+
+    def trades(self, material: str = "wheat") -> list[tuple[int, int, str]]:
+        body = self.call("GET", f"/markets/{material}/trades", query={"limit": "200"}).body
+        return [(t["price"], t["quantity"], t["takerSide"]) for t in reversed(body["trades"])]
+
+
+def deterministic_ids() -> Callable[[], str]:
+    counter = itertools.count(1)
+    return lambda: str(uuid.UUID(int=(1_780_000_000_000 << 80) | (0x7 << 76) | (0b10 << 62) | next(counter)))
+
+
+def make_exchange(**clocks: Any) -> Exchange:
+    pipeline = LocalPipeline.create(boto3.Session(), "test", SECRET, **clocks)
+    exchange = Exchange(pipeline)
+    exchange.list_market("wheat")
+    exchange.list_market("copper", feeBps=0)
+    for player in ("alice", "bob", "carol", "dave"):
+        exchange.deposit(player, "coins", 100_000)
+        exchange.deposit(player, "wheat", 1_000)
+        exchange.deposit(player, "copper", 1_000)
+    return exchange
+
+
+@pytest.fixture
+def exchange() -> Iterator[Exchange]:
+    moto_atomic.install()
+    with mock_aws():
+        yield make_exchange()
+
+
+# -- the rules, end to end --------------------------------------------------------------------
+
+
+def test_a_trade_settles_at_the_resting_price_and_refunds_the_buyer(exchange: Exchange) -> None:
+    sell = exchange.order("bob", "Sell", 10, 20).body["orderId"]
+    buy = exchange.order("alice", "Buy", 10, 25).body["orderId"]
+
+    exchange.drain()
+
+    assert exchange.trades() == [(20, 10, "Buy")]
+    assert exchange.order_status("alice", buy) == ("filled", 10, 200)
+    assert exchange.order_status("bob", sell) == ("filled", 10, 200)
+    assert exchange.balances("alice")["coins"] == {"available": 100_000 - 200, "reserved": 0}
+    assert exchange.balances("alice")["wheat"] == {"available": 1_010, "reserved": 0}
+    assert exchange.balances("bob")["coins"] == {"available": 100_000 + 200 - 4, "reserved": 0}
+    market = exchange.call("GET", "/markets/wheat").body
+    assert (market["lastPrice"], market["volume"], market["bestBid"], market["bestAsk"]) == (
+        20,
+        10,
+        None,
+        None,
+    )
+
+
+def test_fills_take_the_best_price_then_the_oldest_order(exchange: Exchange) -> None:
+    exchange.order("bob", "Sell", 5, 21)
+    first = exchange.order("carol", "Sell", 5, 20).body["orderId"]
+    second = exchange.order("dave", "Sell", 5, 20).body["orderId"]
+    exchange.drain()
+
+    exchange.order("alice", "Buy", 7, 30)
+    exchange.drain()
+
+    assert exchange.trades() == [(20, 5, "Buy"), (20, 2, "Buy")]
+    assert exchange.order_status("carol", first) == ("filled", 5, 100)
+    assert exchange.order_status("dave", second) == ("open", 2, 40)
+
+
+def test_self_trade_prevention_cancels_the_newer_order(exchange: Exchange) -> None:
+    resting = exchange.order("alice", "Sell", 5, 20).body["orderId"]
+    newer = exchange.order("alice", "Buy", 5, 20).body["orderId"]
+
+    exchange.drain()
+
+    assert exchange.trades() == []
+    assert exchange.order_status("alice", newer) == ("cancelled", 0, 0)
+    assert exchange.order_status("alice", resting) == ("open", 0, 0)
+    assert exchange.balances("alice")["coins"] == {"available": 100_000, "reserved": 0}
+
+
+def test_ioc_trades_what_it_can_and_releases_the_rest(exchange: Exchange) -> None:
+    exchange.order("bob", "Sell", 3, 20)
+    ioc = exchange.order("alice", "Buy", 10, 20, timeInForce="IOC").body["orderId"]
+
+    exchange.drain()
+
+    assert exchange.order_status("alice", ioc) == ("cancelled", 3, 60)
+    assert exchange.balances("alice")["coins"] == {"available": 100_000 - 60, "reserved": 0}
+
+
+def test_an_ioc_that_crosses_nothing_is_cancelled_not_left_resting(exchange: Exchange) -> None:
+    exchange.order("bob", "Sell", 3, 50)
+    ioc = exchange.order("alice", "Buy", 10, 20, timeInForce="IOC").body["orderId"]
+
+    exchange.drain()
+
+    assert exchange.order_status("alice", ioc) == ("cancelled", 0, 0)
+    assert exchange.call("GET", "/markets/wheat/book").body["bids"] == []
+
+
+def test_fok_fills_completely_or_not_at_all(exchange: Exchange) -> None:
+    exchange.order("bob", "Sell", 6, 20)
+    killed = exchange.order("alice", "Buy", 10, 20, timeInForce="FOK").body["orderId"]
+    exchange.drain()
+    filled = exchange.order("carol", "Buy", 6, 20, timeInForce="FOK").body["orderId"]
+    exchange.drain()
+
+    assert exchange.order_status("alice", killed) == ("cancelled", 0, 0)
+    assert exchange.order_status("carol", filled) == ("filled", 6, 120)
+
+
+def test_an_expired_order_never_trades_and_its_reservation_is_released() -> None:
+    moto_atomic.install()
+    now = [START]
+    with mock_aws():
+        exchange = make_exchange(
+            intake_clock=lambda: now[0], matcher_clock=lambda: int(now[0].timestamp() * 1000)
+        )
+        stale = exchange.order(
+            "bob", "Sell", 5, 20, expiresAt=(START + timedelta(minutes=1)).isoformat()
+        ).body["orderId"]
+        exchange.drain()
+        now[0] = START + timedelta(minutes=2)
+
+        exchange.order("alice", "Buy", 5, 20)
+        exchange.drain()
+
+        assert exchange.trades() == []
+        assert exchange.order_status("bob", stale) == ("expired", 0, 0)
+        assert exchange.balances("bob")["wheat"] == {"available": 1_000, "reserved": 0}
+
+
+def test_the_fee_is_rounded_down_and_accrues_to_the_market(exchange: Exchange) -> None:
+    exchange.order("bob", "Sell", 3, 33)
+    exchange.order("alice", "Buy", 3, 33)
+
+    exchange.drain()
+
+    market = exchange.client.get_item(TableName=exchange.tables.markets, Key={"material": "wheat"})["Item"]
+    assert market["feesAccrued"] == 1  # 99 x 2 % = 1.98
+    assert exchange.balances("bob")["coins"]["available"] == 100_000 + 98
+
+
+def test_a_large_sweep_is_settled_across_several_transactions(exchange: Exchange) -> None:
+    for n in range(40):
+        exchange.order(("bob", "carol", "dave")[n % 3], "Sell", 1, 100 + n)
+    exchange.drain()
+
+    exchange.order("alice", "Buy", 40, 200)
+    exchange.drain()
+
+    assert len(exchange.trades()) == 40
+    assert exchange.balances("alice")["wheat"]["available"] == 1_040
+
+
+# -- exactly once under at-least-once delivery --------------------------------------------------
+
+
+def captured_batches(exchange: Exchange) -> list[dict[str, Any]]:
+    """Run the pipe and the mapping, keeping every event the matcher was handed."""
+    mapping = exchange.pipeline.mapping
+    original = mapping.handler
+    batches: list[dict[str, Any]] = []
+
+    def keep(event: dict[str, Any], context: Any) -> dict[str, Any] | None:
+        batches.append(event)
+        return original(event, context)
+
+    mapping.handler = keep
+    exchange.pipeline.drain()
+    mapping.handler = original
+    return batches
+
+
+def place_a_busy_book(exchange: Exchange) -> None:
+    rng = random.Random(5)
+    for _ in range(30):
+        material = rng.choice(["wheat", "copper"])
+        player = rng.choice(["alice", "bob", "carol", "dave"])
+        side = rng.choice(["Buy", "Sell"])
+        tif = rng.choice(["GTC", "GTC", "GTC", "IOC", "FOK"])
+        assert (
+            exchange.order(
+                player, side, rng.randint(1, 9), rng.randint(18, 22), material, timeInForce=tif
+            ).status
+            == 202
+        )
+
+
+def test_redelivering_batches_twice_shuffled_or_split_changes_nothing(exchange: Exchange) -> None:
+    place_a_busy_book(exchange)
+    batches = captured_batches(exchange)
+    settled = exchange.snapshot()
+    assert violations(exchange.client, exchange.tables) == []
+    records = [record for batch in batches for record in batch["Records"]]
+    assert {r["kinesis"]["partitionKey"] for r in records} == {"wheat", "copper"}, "two materials interleaved"
+
+    matcher = exchange.pipeline.matcher
+    for batch in batches:
+        handle_batch(matcher, batch)
+    handle_batch(matcher, {"Records": list(reversed(records))})
+    for half in (records[: len(records) // 2], records[len(records) // 2 :]):
+        handle_batch(matcher, {"Records": half})
+
+    assert exchange.snapshot() == settled
+
+
+def run_with_delivery(deliver: Callable[[LocalPipeline, list[dict[str, Any]]], None]) -> dict[str, Any]:
+    """One reproducible session (fixed ids and clocks) whose Kinesis records the matcher receives as
+    ``deliver`` decides; return the final state of every table."""
+    moto_atomic.install()
+    with mock_aws():
+        exchange = make_exchange(
+            intake_clock=lambda: START, new_id=deterministic_ids(), matcher_clock=lambda: 1_781_200_000_000
+        )
+        place_a_busy_book(exchange)
+        pipeline = exchange.pipeline
+        pipeline.pipe.drain()
+        mapping = pipeline.mapping
+        mapping.fetch()
+        records = [record for lane in mapping._lanes.values() for record in lane.records]
+        deliver(pipeline, records)
+        for lane in mapping._lanes.values():
+            lane.records.clear()
+        pipeline.drain()
+        assert violations(exchange.client, exchange.tables) == []
+        state = exchange.snapshot()
+        return {name.removeprefix("test-"): items for name, items in state.items()}
+
+
+def test_the_same_records_delivered_in_any_shape_settle_to_the_same_state() -> None:
+    def once(pipeline: LocalPipeline, records: list[dict[str, Any]]) -> None:
+        handle_batch(pipeline.matcher, {"Records": records})
+
+    def twice_shuffled(pipeline: LocalPipeline, records: list[dict[str, Any]]) -> None:
+        shuffled = list(records)
+        random.Random(3).shuffle(shuffled)
+        handle_batch(pipeline.matcher, {"Records": shuffled})
+        handle_batch(pipeline.matcher, {"Records": records})
+
+    def one_by_one_backwards(pipeline: LocalPipeline, records: list[dict[str, Any]]) -> None:
+        for record in reversed(records):
+            handle_batch(pipeline.matcher, {"Records": [record]})
+
+    states = [run_with_delivery(deliver) for deliver in (once, twice_shuffled, one_by_one_backwards)]
+
+    assert states[0]["trades"], "the session did trade"
+    assert states[1] == states[0]
+    assert states[2] == states[0]
+
+
+def test_a_record_that_arrives_after_its_order_was_matched_is_harmless(exchange: Exchange) -> None:
+    exchange.order("bob", "Sell", 5, 20)
+    exchange.order("alice", "Buy", 5, 20)
+    pipeline = exchange.pipeline
+    pipeline.pipe.drain()
+    pipeline.mapping.fetch()
+    lanes = [lane for lane in pipeline.mapping._lanes.values() if lane.records]
+    records = [record for lane in lanes for record in lane.records]
+    for lane in lanes:
+        lane.records.clear()
+
+    handle_batch(pipeline.matcher, {"Records": records[1:]})  # the buy's wake-up matches both
+    matched = exchange.snapshot()
+    handle_batch(pipeline.matcher, {"Records": records[:1]})  # the sell's wake-up, late
+
+    assert exchange.trades() == [(20, 5, "Buy")]
+    assert exchange.snapshot() == matched
+    assert violations(exchange.client, exchange.tables) == []
+
+
+def test_the_pipe_forwards_only_new_orders_keyed_by_material(exchange: Exchange) -> None:
+    exchange.order("bob", "Sell", 5, 20)
+    exchange.order("alice", "Buy", 5, 20)
+    exchange.order("carol", "Buy", 5, 20, "copper")
+    pipeline = exchange.pipeline
+
+    pipeline.pipe.drain()
+    forwarded = pipeline.pipe.forwarded
+    pipeline.mapping.fetch()
+    keys = sorted(
+        r["kinesis"]["partitionKey"] for lane in pipeline.mapping._lanes.values() for r in lane.records
+    )
+    exchange.drain()  # settlement deletes both wheat orders: two REMOVE records on the stream
+
+    assert (forwarded, keys) == (3, ["copper", "wheat", "wheat"])
+    assert pipeline.pipe.forwarded == 3, "settlement never wakes the matcher"
+    assert pipeline.pipe.filtered_out == 2

@@ -1,0 +1,88 @@
+"""The matcher handler settles each material once per batch and reports failures per record."""
+
+import base64
+import json
+from typing import Any
+
+from mercato.matcher.handler import handle_batch
+from mercato.matcher.service import Matcher, Settled
+from mercato.storage.names import TableNames
+
+TABLES = TableNames("b", "o", "a", "t", "m")
+
+
+def kinesis_event(records: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """A Kinesis event as the event source mapping hands it over: (partition key, payload) pairs."""
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": key,
+                    "sequenceNumber": f"{49_000 + n}",
+                    "data": base64.b64encode(json.dumps(payload).encode()).decode(),
+                    "approximateArrivalTimestamp": 1_780_000_000.0,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"shardId-000000000000:{49_000 + n}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/matcher",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/book-events",
+            }
+            for n, (key, payload) in enumerate(records)
+        ]
+    }
+
+
+def order_insert(material: str, sk: str, tif: str) -> dict[str, Any]:
+    return {
+        "eventName": "INSERT",
+        "dynamodb": {
+            "Keys": {"material": {"S": material}},
+            "NewImage": {"sk": {"S": sk}, "timeInForce": {"S": tif}},
+        },
+    }
+
+
+class ScriptedMatcher(Matcher):
+    def __init__(self, failing: set[str]) -> None:
+        super().__init__(store=None, tables=TABLES)  # type: ignore[arg-type]
+        self.failing = failing
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def settle(self, material: str, hints: Any = ()) -> Settled:
+        self.calls.append((material, list(hints)))
+        if material in self.failing:
+            raise RuntimeError(f"{material} is unavailable")
+        return Settled(material, 0, 0, 0, 1)
+
+
+def test_each_material_is_settled_once_with_its_ioc_and_fok_hints() -> None:
+    matcher = ScriptedMatcher(failing=set())
+    event = kinesis_event(
+        [
+            ("wheat", order_insert("wheat", "BUY#1", "GTC")),
+            ("copper", order_insert("copper", "SELL#2", "IOC")),
+            ("wheat", order_insert("wheat", "SELL#3", "FOK")),
+            ("copper", {"not": "an order"}),
+        ]
+    )
+
+    response = handle_batch(matcher, event)
+
+    assert response == {"batchItemFailures": []}
+    assert matcher.calls == [("wheat", ["SELL#3"]), ("copper", ["SELL#2"])]
+
+
+def test_a_failing_material_reports_each_of_its_records_and_the_others_succeed() -> None:
+    matcher = ScriptedMatcher(failing={"copper"})
+    event = kinesis_event([("wheat", {}), ("copper", {}), ("wheat", {}), ("copper", {})])
+
+    response = handle_batch(matcher, event)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "49001"}, {"itemIdentifier": "49003"}]}
+    assert [material for material, _ in matcher.calls] == ["wheat", "copper"], (
+        "copper is tried once per batch"
+    )
