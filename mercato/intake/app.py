@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from pydantic.alias_generators import to_camel
 
 from mercato.intake.auth import Principal, authenticate, authorize, required_scope
 from mercato.intake.service import Intake
@@ -90,7 +91,10 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     def _invalid(error: RequestValidationError) -> Response[ErrorBody]:
         problems = []
         for detail in error.errors():
-            where = ".".join(str(part) for part in detail["loc"] if part not in ("body", "query", "path"))
+            source, *place = detail["loc"]
+            # body errors already carry wire names; path and query parameters carry Python ones
+            rename = to_camel if source in ("path", "query") else str
+            where = ".".join(rename(part) if isinstance(part, str) else str(part) for part in place)
             problems.append(f"{where}: {detail['msg']}" if where else detail["msg"])
         return error_response(Invalid("; ".join(problems), code="invalid_field"))
 

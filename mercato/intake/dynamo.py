@@ -62,8 +62,16 @@ def _encode_cursor(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(plain(key)).encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> dict[str, Any]:
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+def _decode_cursor(cursor: str, player_id: str) -> dict[str, Any]:
+    """A cursor this API returned for this player, or ``ValueError``."""
+    decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    if (
+        not isinstance(decoded, dict)
+        or decoded.get("playerId") != player_id
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in decoded.items())
+        or not set(decoded) <= {"playerId", "sk", "statusKey"}
+    ):
+        raise ValueError("not a cursor of this player's orders")
     return decoded
 
 
@@ -208,7 +216,7 @@ class DynamoIntakeStore:
             kwargs["KeyConditionExpression"] = "playerId = :player AND begins_with(statusKey, :prefix)"
             kwargs["ExpressionAttributeValues"][":prefix"] = f"{status}#"
         if cursor:
-            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor)
+            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, player_id)
         page = self._client.query(**kwargs)
         orders = [order_from_record(item) for item in page.get("Items", [])]
         return orders, _encode_cursor(page.get("LastEvaluatedKey"))

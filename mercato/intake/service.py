@@ -78,14 +78,14 @@ class Intake:
         """Reserve and accept ``request`` (stage 1). Returns the order and whether it is new: a
         resend with the same ``clientOrderId`` and body returns the original order instead."""
         self.market(request.material)
-        now = self.clock()
-        if request.expires_at is not None and request.expires_at <= now:
-            raise Invalid("expiresAt is already in the past", code="expiry_in_past")
         print_ = fingerprint(request) if request.client_order_id is not None else None
         if request.client_order_id is not None:
             replay = self._replayed(player_id, request.client_order_id, print_)
             if replay is not None:
                 return replay, False
+        now = self.clock()
+        if request.expires_at is not None and request.expires_at <= now:
+            raise Invalid("expiresAt is already in the past", code="expiry_in_past")
         order = Order.accept(request, order_id=self.new_id(), player_id=player_id, created_at=now)
         asset, amount = request.reservation()
         try:
@@ -120,7 +120,7 @@ class Intake:
     def orders(self, player_id: str, status: OrderStatus | None, limit: int, cursor: str | None) -> OrderPage:
         try:
             orders, next_cursor = self.store.list_orders(player_id, status, limit, cursor)
-        except (ValueError, KeyError) as error:
+        except (ValueError, UnicodeDecodeError) as error:
             raise Invalid("the cursor is not one this API returned", code="bad_cursor") from error
         return OrderPage(orders=orders, next_cursor=next_cursor)
 

@@ -6,24 +6,43 @@ can interleave, and both pass their conditions, a double spend AWS would never a
 every DynamoDB request (parsing, conditions, writes and the response) restores the guarantee. The
 GIL already serialises moto's pure-Python work, so the lock costs next to nothing.
 
-Written against moto 5.2.5 (pinned); ``tests/integration/test_moto_atomic.py`` shows the race it
-closes.
+Written against moto 5.2.5 (pinned). ``tests/integration/test_moto_transactions.py`` runs the same
+transactions through moto's implementation and this one and requires identical tables, stream
+records and errors; the concurrency tests of intake show the races the lock closes.
 """
 
+import copy
 import functools
 import threading
 from typing import Any
 
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.validators import UpdateExpressionValidator
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 _LOCK = threading.RLock()
 _MARK = "_mercato_atomic"
+MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items
+"""moto's own implementation, kept for the equivalence tests and the benchmark."""
 
 
 def install() -> None:
     """Idempotent: serialise every DynamoDB and DynamoDB Streams request on one process-wide lock
-    (the stream reader must not see a transaction half-applied either)."""
+    (the stream reader must not see a transaction half-applied either), and replace moto's
+    ``TransactWriteItems`` with :func:`transact_write_items`."""
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         original = handler.call_action
         if getattr(original, _MARK, False):
@@ -44,3 +63,126 @@ def _locked(original: Any) -> Any:
 def lock() -> threading.RLock:
     """The lock, for other emulated services that read DynamoDB state directly (the stream poller)."""
     return _LOCK
+
+
+# -- a transaction path that does not copy whole tables ------------------------------------------
+
+
+def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    """``TransactWriteItems`` with AWS's semantics, without moto's per-action deep copy of every
+    table the transaction names (which makes each transaction linear in the tables' size).
+
+    1. Every action is parsed and its condition evaluated against the state before the transaction
+       (DynamoDB refuses two actions on one item, so no action sees another's effect).
+    2. If any condition fails, nothing is applied: ``TransactionCanceledException`` with one reason
+       per action, in order, exactly as moto reports them.
+    3. Otherwise the actions are applied in order; each write adds its stream record. Should a write
+       still fail (a malformed update expression), the items it touched and the stream records it
+       added are restored before the error is raised, so a failed transaction leaves no trace.
+
+    Callers hold the request lock installed by :func:`install`, so no other request interleaves.
+    """
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    seen: set[tuple[str, str]] = set()
+    planned: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = []
+    errors: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+    for item in transact_items:
+        if len(item) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(item.items()))
+        table_name = op["TableName"]
+        original_item: dict[str, Any] | None = None
+        try:
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            if op_type == "Put":
+                table = self.get_table(table_name)
+                key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = op["Item"][table.range_key_attr]
+            else:
+                key = op["Key"]
+            identity = (str(table_name), str(dict(sorted(key.items()))))
+            if identity in seen:
+                raise MultipleTransactionsException()
+            seen.add(identity)
+            current = self.get_item(table_name, key)
+            condition = op.get("ConditionExpression")
+            if condition is not None:
+                check = get_filter_expression(
+                    condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                )
+                if not check.expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+            if op_type == "Update":
+                _validate_update(self, table_name, key, current, op)
+            planned.append((op_type, op, table_name, key))
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            raise
+        except ConditionalCheckFailed as failed:
+            errors.append(("ConditionalCheckFailed", str(failed.message), original_item))
+        except Exception as error:
+            errors.append((type(error).__name__, str(error), original_item))
+    if any(code is not None for code, _, _ in errors):
+        raise TransactionCanceledException(errors)
+
+    saved = [
+        (table_name, key, copy.deepcopy(self.get_item(table_name, key))) for _, _, table_name, key in planned
+    ]
+    streams = {
+        name: len(self.get_table(name).stream_shard.items)  # type: ignore[union-attr]
+        for name in {table_name for _, _, table_name, _ in planned}
+        if self.get_table(name).stream_shard is not None
+    }
+    try:
+        for op_type, op, table_name, key in planned:
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"])
+            elif op_type == "Delete":
+                self.delete_item(table_name, key)
+            elif op_type == "Update":
+                self.update_item(
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=names,  # type: ignore[arg-type]  # None, as moto passes it
+                    expression_attribute_values=values,  # type: ignore[arg-type]
+                )
+    except Exception:
+        for table_name, key, before in saved:
+            table = self.get_table(table_name)
+            if before is None:
+                if self.get_item(table_name, key) is not None:
+                    table.delete_item(*_key_values(table, key))
+            else:
+                table.put_item(before.to_json()["Attributes"])
+        for name, length in streams.items():
+            del self.get_table(name).stream_shard.items[length:]  # type: ignore[union-attr]
+        raise
+
+
+def _validate_update(
+    backend: DynamoDBBackend, table_name: str, key: dict[str, Any], current: Item | None, op: dict[str, Any]
+) -> None:
+    """What moto's ``update_item`` validates before it writes, run on a copy of the one item, so an
+    invalid update cancels the transaction before anything is applied (``ValidationException``)."""
+    table = backend.get_table(table_name)
+    hash_value, range_value = _key_values(table, key)
+    UpdateExpressionValidator(
+        UpdateExpressionParser.make(op["UpdateExpression"]),
+        expression_attribute_names=op.get("ExpressionAttributeNames"),  # type: ignore[arg-type]
+        expression_attribute_values=op.get("ExpressionAttributeValues"),  # type: ignore[arg-type]
+        item=copy.deepcopy(current) if current is not None else Item(hash_value, range_value, attrs={}),
+        table=table,
+    ).validate()
+
+
+def _key_values(table: Any, key: dict[str, Any]) -> tuple[Any, Any]:
+    hash_value = DynamoType(key[table.hash_key_attr])
+    range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+    return hash_value, range_value

@@ -32,7 +32,15 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def check_json(body: str | bytes) -> Any:
-    """Parse ``body`` strictly; raise :class:`Malformed` with a human message if it is not acceptable."""
+    """Parse ``body`` strictly; raise :class:`Malformed` with a human message if it is not acceptable.
+    Bytes must be UTF-8 without a byte-order mark (RFC 8259 §8.1), not UTF-16 or UTF-32."""
+    if isinstance(body, bytes):
+        if body.startswith(b"\xef\xbb\xbf"):
+            raise Malformed("the body starts with a byte-order mark; send plain UTF-8")
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Malformed("the body is not UTF-8") from None
     try:
         return json.loads(body, parse_constant=_constant, parse_float=_number, object_pairs_hook=_object)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError; Malformed passes through
