@@ -27,6 +27,7 @@ from typing import Any
 from mercato.pipes.definition import MATCHER_SOURCE, MatcherSourceSpec
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any] | None]
+SHARD_REFRESH_SECONDS = 5.0
 
 
 @dataclass
@@ -54,6 +55,8 @@ class EventSourceMapping:
     max_keys_in_flight: int = field(default=0, init=False)
     """The most batches of one partition key seen running at once (the tests assert it stays 1)."""
     _in_flight: dict[str, int] = field(default_factory=dict, init=False)
+    _description: dict[str, Any] | None = field(default=None, init=False)
+    _described_at: float = field(default=0.0, init=False)
 
     # -- reading the stream --------------------------------------------------------------------
 
@@ -75,18 +78,14 @@ class EventSourceMapping:
                     ShardId=shard_id,
                     ShardIteratorType=self.spec.starting_position,
                 )["ShardIterator"]
-            while True:
-                response = self.kinesis.get_records(ShardIterator=self._iterators[shard_id], Limit=10_000)
-                self._iterators[shard_id] = response["NextShardIterator"]
-                records = response["Records"]
-                for record in records:
-                    lane = zlib.crc32(record["PartitionKey"].encode()) % self.spec.parallelization_factor
-                    self._lanes.setdefault((shard_id, lane), _Lane()).records.append(
-                        self._event_record(record, shard_id, stream["StreamARN"])
-                    )
-                arrived += len(records)
-                if not records:
-                    break
+            response = self.kinesis.get_records(ShardIterator=self._iterators[shard_id], Limit=10_000)
+            self._iterators[shard_id] = response["NextShardIterator"]
+            for record in response["Records"]:
+                lane = zlib.crc32(record["PartitionKey"].encode()) % self.spec.parallelization_factor
+                self._lanes.setdefault((shard_id, lane), _Lane()).records.append(
+                    self._event_record(record, shard_id, stream["StreamARN"])
+                )
+            arrived += len(response["Records"])
         return arrived
 
     def _event_record(self, record: dict[str, Any], shard_id: str, stream_arn: str) -> dict[str, Any]:

@@ -34,6 +34,8 @@ from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 _LOCK = threading.RLock()
 _MARK = "_mercato_atomic"
+REQUESTS: dict[str, int] = {}
+"""Requests served per service (``dynamodb``, ``dynamodbstreams``) since the lock was installed."""
 MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items
 """moto's own implementation, kept for the equivalence tests and the benchmark."""
 
@@ -54,6 +56,7 @@ def _locked(original: Any) -> Any:
     @functools.wraps(original)
     def call_action(self: Any) -> Any:
         with _LOCK:
+            REQUESTS[self.service_name] = REQUESTS.get(self.service_name, 0) + 1
             return original(self)
 
     setattr(call_action, _MARK, True)

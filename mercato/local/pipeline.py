@@ -43,15 +43,16 @@ class LocalPipeline:
         intake_clock: Callable[[], datetime] | None = None,
         new_id: Callable[[], str] | None = None,
         matcher_clock: Callable[[], int] | None = None,
+        endpoint_url: str | None = None,
     ) -> "LocalPipeline":
         """Create every resource on the (moto) endpoint ``session`` talks to, and wire them up.
         The clocks and the id source can be fixed for reproducible runs."""
-        dynamodb = session.resource("dynamodb").meta.client
+        dynamodb = session.resource("dynamodb", endpoint_url=endpoint_url).meta.client
         tables = create_tables(dynamodb, prefix)
-        kinesis = session.client("kinesis")
+        kinesis = session.client("kinesis", endpoint_url=endpoint_url)
         stream_name = STREAM.name(prefix)
         kinesis.create_stream(StreamName=stream_name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
-        sqs = session.client("sqs")
+        sqs = session.client("sqs", endpoint_url=endpoint_url)
         queue_url = sqs.create_queue(QueueName=f"{prefix}-{MATCHER_SOURCE.on_failure_queue}")["QueueUrl"]
         stream_arn = dynamodb.describe_table(TableName=tables.book)["Table"]["LatestStreamArn"]
         matcher = Matcher(DynamoMatcherStore(dynamodb, tables), tables)
@@ -67,7 +68,9 @@ class LocalPipeline:
             tables=tables,
             intake=build_handler(intake, lambda: secret),
             matcher=matcher,
-            pipe=PipeRunner(session.client("dynamodbstreams"), kinesis, stream_arn, stream_name),
+            pipe=PipeRunner(
+                session.client("dynamodbstreams", endpoint_url=endpoint_url), kinesis, stream_arn, stream_name
+            ),
             mapping=EventSourceMapping(
                 kinesis,
                 stream_name,
@@ -76,6 +79,15 @@ class LocalPipeline:
                 on_failure_queue_url=queue_url,
             ),
         )
+
+    def pump(self, fetch: bool = True) -> bool:
+        """One step of the background loop: move what the pipe and the mapping have; return whether
+        anything was there to move. Only the pipe writes to Kinesis here, so the mapping need not
+        poll Kinesis when the pipe moved nothing (``fetch=False``)."""
+        moved = self.pipe.poll()
+        arrived = self.mapping.fetch() if moved or fetch else 0
+        ran = self.mapping.step()
+        return bool(moved or arrived or ran)
 
     def drain(self, rounds: int = 1_000) -> None:
         """Move everything through the pipe and the matcher until nothing is left to do."""

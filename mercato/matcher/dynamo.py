@@ -10,7 +10,9 @@ from mercato.models.keys import BUY_PREFIX, SELL_PREFIX
 from mercato.models.orders import Side, TimeInForce
 from mercato.storage.names import TableNames
 
-PAGE: Final = 50
+FIRST_PAGE: Final = 10
+"""The top of each side: usually all the crossing there is."""
+PAGE: Final = 100
 _RETRYABLE: Final = {
     "TransactionConflict",
     "ThrottlingError",
@@ -48,13 +50,15 @@ class DynamoMatcherStore:
             int(item["feeBps"]), None if bid is None else int(bid), None if ask is None else int(ask)
         )
 
-    def _page(self, material: str, prefix: str, start: dict[str, Any] | None) -> tuple[list[BookOrder], Any]:
+    def _page(
+        self, material: str, prefix: str, start: dict[str, Any] | None, limit: int = PAGE
+    ) -> tuple[list[BookOrder], Any]:
         kwargs: dict[str, Any] = {
             "TableName": self._t.book,
             "KeyConditionExpression": "material = :m AND begins_with(sk, :p)",
             "ExpressionAttributeValues": {":m": material, ":p": prefix},
             "ConsistentRead": True,
-            "Limit": PAGE,
+            "Limit": limit,
         }
         if start:
             kwargs["ExclusiveStartKey"] = start
@@ -63,8 +67,8 @@ class DynamoMatcherStore:
 
     def read_book(self, material: str) -> BookRead:
         """Read each side from its best price until its prices no longer reach the other side's best."""
-        bids, bid_next = self._page(material, BUY_PREFIX, None)
-        asks, ask_next = self._page(material, SELL_PREFIX, None)
+        bids, bid_next = self._page(material, BUY_PREFIX, None, FIRST_PAGE)
+        asks, ask_next = self._page(material, SELL_PREFIX, None, FIRST_PAGE)
         while bid_next and asks and bids[-1].price >= asks[0].price:
             more, bid_next = self._page(material, BUY_PREFIX, bid_next)
             bids += more
@@ -84,7 +88,7 @@ class DynamoMatcherStore:
         return found
 
     def best_price(self, material: str, buy: bool) -> int | None:
-        orders, _ = self._page(material, BUY_PREFIX if buy else SELL_PREFIX, None)
+        orders, _ = self._page(material, BUY_PREFIX if buy else SELL_PREFIX, None, 1)
         return orders[0].price if orders else None
 
     def commit(self, actions: list[dict[str, Any]]) -> None:

@@ -9,6 +9,7 @@ checkpoints a shard only after Kinesis accepted the records. Delivery is at leas
 """
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from moto.events.models import EventPattern
 from mercato.pipes.definition import PIPE, PipeSpec, partition_key
 
 MAX_PUT_ATTEMPTS = 10
+SHARD_REFRESH_SECONDS = 5.0
 
 
 def _jsonable(value: Any) -> Any:
@@ -39,6 +41,9 @@ class PipeRunner:
     region: str = "us-east-1"
     _pattern: EventPattern = field(init=False)
     _checkpoints: dict[str, str | None] = field(default_factory=dict, init=False)
+    _iterators: dict[str, str] = field(default_factory=dict, init=False)
+    _shard_ids: list[str] = field(default_factory=list, init=False)
+    _shards_read_at: float = field(default=0.0, init=False)
     forwarded: int = field(default=0, init=False)
     filtered_out: int = field(default=0, init=False)
 
@@ -46,10 +51,17 @@ class PipeRunner:
         self._pattern = EventPattern.load(self.spec.filter_pattern)
 
     def _shards(self) -> list[str]:
-        description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
-        return [shard["ShardId"] for shard in description["Shards"]]
+        """The stream's shards, looked up again every few seconds (shards split and close)."""
+        if not self._shard_ids or time.monotonic() - self._shards_read_at > SHARD_REFRESH_SECONDS:
+            description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+            self._shard_ids = [shard["ShardId"] for shard in description["Shards"]]
+            self._shards_read_at = time.monotonic()
+        return self._shard_ids
 
     def _iterator(self, shard: str) -> str:
+        """The iterator the last read returned, or one from the checkpoint (a fresh start)."""
+        if shard in self._iterators:
+            return self._iterators[shard]
         checkpoint = self._checkpoints.get(shard)
         if checkpoint is None:
             response = self.streams.get_shard_iterator(
@@ -69,10 +81,12 @@ class PipeRunner:
         """Move one batch per shard; return how many stream records were read."""
         read = 0
         for shard in self._shards():
-            records = self.streams.get_records(
+            response = self.streams.get_records(
                 ShardIterator=self._iterator(shard), Limit=self.spec.batch_size
-            )["Records"]
+            )
+            records = response["Records"]
             if not records:
+                self._iterators[shard] = response["NextShardIterator"]
                 continue
             read += len(records)
             entries = []
@@ -89,8 +103,13 @@ class PipeRunner:
                     )
                 else:
                     self.filtered_out += 1
-            self._put(entries)
+            try:
+                self._put(entries)
+            except Exception:
+                self._iterators.pop(shard, None)  # resume from the checkpoint: at least once
+                raise
             self._checkpoints[shard] = records[-1]["dynamodb"]["SequenceNumber"]
+            self._iterators[shard] = response["NextShardIterator"]
         return read
 
     def _put(self, entries: list[dict[str, Any]]) -> None:

@@ -1,0 +1,87 @@
+"""A small HTTP client for the Mercato API (the CLI, the demo's traders and the tests use it)."""
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        super().__init__(f"{status} {error.get('code', '')}: {error.get('message', body)}")
+        self.status = status
+        self.code = error.get("code", "")
+        self.body = body
+
+
+@dataclass
+class Client:
+    url: str
+    token: str | None = None
+    timeout: float = 10.0
+
+    def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Any:
+        target = self.url.rstrip("/") + path
+        if query:
+            target += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(target, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                text = response.read()
+        except urllib.error.HTTPError as error:
+            text = error.read()
+            raise ApiError(error.code, json.loads(text) if text else None) from None
+        return json.loads(text) if text else None
+
+    # -- the API -------------------------------------------------------------------------------
+
+    def place(self, side: str, material: str, quantity: int, price: int, **options: Any) -> dict[str, Any]:
+        body = {"type": side, "material": material, "quantity": quantity, "pricePerUnit": price}
+        result: dict[str, Any] = self.request(
+            "POST", "/orders", body | {k: v for k, v in options.items() if v}
+        )
+        return result
+
+    def cancel(self, order_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("DELETE", f"/orders/{order_id}")
+        return result
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", f"/orders/{order_id}")
+        return result
+
+    def orders(self, status: str | None = None, limit: int = 50) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/orders", query={"status": status, "limit": limit})
+        return result
+
+    def balances(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/accounts/me")
+        return result
+
+    def markets(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.request("GET", "/markets")
+        return result
+
+    def market(self, material: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", f"/markets/{material}")
+        return result
+
+    def book(self, material: str, depth: int = 10) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", f"/markets/{material}/book", query={"depth": depth})
+        return result
+
+    def trades(self, material: str, limit: int = 20) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", f"/markets/{material}/trades", query={"limit": limit})
+        return result
+
+    def deposit(self, player: str, asset: str, quantity: int, deposit_id: str) -> dict[str, Any]:
+        body = {"depositId": deposit_id, "asset": asset, "quantity": quantity}
+        result: dict[str, Any] = self.request("POST", f"/accounts/{player}/deposits", body)
+        return result

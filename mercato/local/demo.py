@@ -1,0 +1,193 @@
+"""``mercato demo``: the embedded stack with simulated game clients trading over HTTP.
+
+Each trader is a thread with its own token. Makers post GTC orders a few ticks either side of a fair
+price that random-walks per material; takers send IOC orders through it; everyone cancels some of
+their own resting orders. At the end the pipeline is drained and the figures and the invariants of
+DESIGN §8 are computed from the tables themselves.
+"""
+
+import random
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from mercato.local import moto_atomic
+from mercato.local.client import ApiError, Client
+from mercato.local.invariants import scan, violations
+from mercato.local.stack import EmbeddedStack
+
+MATERIALS = ("wheat", "copper", "iron")
+THINK_SECONDS = (0.02, 0.12)
+"""A player's pause between two actions: game clients act, they do not spin."""
+
+
+@dataclass
+class Tally:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self.lock:
+            self.counts[name] += n
+
+
+@dataclass(frozen=True)
+class Figures:
+    seconds: float
+    accepted: int
+    rejected: int
+    cancels: int
+    fills: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    dynamodb_requests: int
+    problems: list[str]
+
+    @property
+    def orders_per_second(self) -> float:
+        return self.accepted / self.seconds
+
+    @property
+    def requests_per_fill(self) -> float:
+        return self.dynamodb_requests / self.fills if self.fills else float("nan")
+
+
+class Trader(threading.Thread):
+    def __init__(
+        self, name: str, client: Client, fair: dict[str, int], until: float, tally: Tally, seed: int
+    ) -> None:
+        super().__init__(daemon=True, name=name)
+        self.client, self.fair, self.until, self.tally = client, fair, until, tally
+        self.rng = random.Random(seed)
+        self.resting: list[str] = []
+
+    def run(self) -> None:
+        rng = self.rng
+        while time.monotonic() < self.until:
+            time.sleep(rng.uniform(*THINK_SECONDS))
+            roll = rng.random()
+            try:
+                if self.resting and roll < 0.2:
+                    self.client.cancel(self.resting.pop(rng.randrange(len(self.resting))))
+                    self.tally.add("cancels")
+                    continue
+                material = rng.choice(MATERIALS)
+                fair = self.fair[material]
+                side = rng.choice(("Buy", "Sell"))
+                toward = 1 if side == "Buy" else -1
+                if roll < 0.45:  # a taker crossing the spread
+                    price = fair + toward * rng.randint(1, 4)
+                    self.client.place(side, material, rng.randint(1, 10), price, timeInForce="IOC")
+                else:  # a maker resting near the touch
+                    price = max(1, fair - toward * rng.randint(0, 5))
+                    order = self.client.place(side, material, rng.randint(1, 20), price)
+                    self.resting.append(order["orderId"])
+                    self.resting = self.resting[-15:]
+                self.tally.add("accepted")
+            except ApiError as error:
+                self.tally.add("rejected" if error.status == 409 else f"error {error.status}")
+
+
+def _walk(fair: dict[str, int], until: float, seed: int) -> None:
+    rng = random.Random(seed)
+    while time.monotonic() < until:
+        material = rng.choice(MATERIALS)
+        fair[material] = max(10, fair[material] + rng.choice((-1, 0, 1)))
+        time.sleep(0.05)
+
+
+def run_demo(seconds: float = 30.0, traders: int = 12, seed: int = 7, out: TextIO = sys.stdout) -> Figures:
+    tty = out.isatty()
+    with EmbeddedStack() as stack:
+        admin = Client(stack.url, stack.token("game-server", admin=True))
+        names = [f"player-{n:02d}" for n in range(traders)]
+        for name in names:
+            admin.deposit(name, "coins", 5_000_000, f"start-{name}")
+            for material in MATERIALS:
+                admin.deposit(name, material, 50_000, f"start-{name}-{material}")
+        print(
+            f"Mercato demo: {traders} traders on {', '.join(MATERIALS)} at {stack.url} for {seconds:.0f} s",
+            file=out,
+        )
+        requests_before = moto_atomic.REQUESTS.get("dynamodb", 0)
+        tally = Tally()
+        fair = dict.fromkeys(MATERIALS, 100)
+        started = time.monotonic()
+        until = started + seconds
+        workers: list[threading.Thread] = [
+            Trader(name, Client(stack.url, stack.token(name)), fair, until, tally, seed + n)
+            for n, name in enumerate(names)
+        ]
+        workers.append(threading.Thread(target=_walk, args=(fair, until, seed), daemon=True))
+        for worker in workers:
+            worker.start()
+        while any(worker.is_alive() for worker in workers):
+            time.sleep(1.0)
+            elapsed = time.monotonic() - started
+            volume = sum(market["volume"] for market in admin.markets())
+            line = (
+                f"  {elapsed:5.1f} s  orders {tally.counts['accepted']:6d}"
+                f"  cancels {tally.counts['cancels']:5d}"
+                f"  volume {volume:7d}  " + "  ".join(f"{m} {fair[m]}" for m in MATERIALS)
+            )
+            print("\r" + line if tty else line, end="" if tty else "\n", file=out, flush=True)
+        elapsed = time.monotonic() - started
+        stack.drain()
+        figures = _figures(stack, tally, elapsed, moto_atomic.REQUESTS.get("dynamodb", 0) - requests_before)
+    _report(figures, out, tty)
+    return figures
+
+
+def _figures(stack: EmbeddedStack, tally: Tally, elapsed: float, requests: int) -> Figures:
+    client, tables = stack.pipeline.dynamodb, stack.pipeline.tables
+    trades = scan(client, tables.trades)
+    created = {
+        item["orderId"]: item["createdAt"]
+        for item in scan(client, tables.orders)
+        if item["sk"].startswith("ORDER#")
+    }
+    latencies = sorted(
+        trade["executedAt"] - created[trade["buyOrderId" if trade["takerSide"] == "Buy" else "sellOrderId"]]
+        for trade in trades
+    )
+    p50 = statistics.median(latencies) if latencies else float("nan")
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
+    return Figures(
+        seconds=elapsed,
+        accepted=tally.counts["accepted"],
+        rejected=tally.counts["rejected"],
+        cancels=tally.counts["cancels"],
+        fills=len(trades),
+        latency_p50_ms=p50,
+        latency_p99_ms=p99,
+        dynamodb_requests=requests,
+        problems=violations(client, tables),
+    )
+
+
+def _report(figures: Figures, out: TextIO, tty: bool) -> None:
+    if tty:
+        print(file=out)
+    print(
+        f"""
+orders accepted      {figures.accepted:8d}   ({figures.orders_per_second:.0f} per second)
+orders refused (409) {figures.rejected:8d}
+cancels              {figures.cancels:8d}
+fills                {figures.fills:8d}
+order-to-fill        {figures.latency_p50_ms:8.0f} ms median, {figures.latency_p99_ms:.0f} ms 99th percentile
+DynamoDB requests    {figures.dynamodb_requests:8d}   ({figures.requests_per_fill:.1f} per fill)""",
+        file=out,
+    )
+    if figures.problems:
+        print("INVARIANTS BROKEN:", file=out)
+        for problem in figures.problems:
+            print("  " + problem, file=out)
+    else:
+        print(
+            "invariants hold: conservation, escrow = open orders, no overfill, trades once, no crossed book",
+            file=out,
+        )

@@ -1,0 +1,102 @@
+"""The embedded stack over real HTTP on 127.0.0.1: `mercato up` as a process, the pytest fixture
+games use, and the demo."""
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mercato.intake.auth import Scope, issue_token
+from mercato.local.client import ApiError, Client
+from mercato.local.demo import run_demo
+from mercato.local.stack import EmbeddedStack
+
+pytest_plugins = ["mercato.local.testing"]
+SECRET = "an-e2e-secret-that-is-long-enough-0123456789"
+
+
+def wait_for_trade(client: Client, material: str, timeout: float = 20.0) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        trades: list[dict[str, object]] = client.trades(material)["trades"]
+        if trades:
+            return trades
+        time.sleep(0.05)
+    raise AssertionError("no trade within the timeout")
+
+
+def test_mercato_up_serves_matches_and_stops_cleanly() -> None:
+    env = dict(os.environ, MERCATO_AUTH_SECRET=SECRET)
+    command = [sys.executable, "-m", "mercato.local.cli", "up", "--port", "0"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as process:
+        assert process.stdout is not None
+        try:
+            line = process.stdout.readline()
+            assert line.startswith("Mercato is up at http://127.0.0.1:"), line
+            url = line.split()[4]
+            port = int(url.rsplit(":", 1)[1])
+            admin = Client(url, issue_token(SECRET, "game-server", Scope.ADMIN))
+            admin.deposit("alice", "coins", 1_000, "d-1")
+            admin.deposit("bob", "wheat", 10, "d-2")
+            Client(url, issue_token(SECRET, "bob")).place("Sell", "wheat", 10, 20)
+            Client(url, issue_token(SECRET, "alice")).place("Buy", "wheat", 10, 25)
+
+            (trade,) = wait_for_trade(Client(url), "wheat")
+
+            assert (trade["price"], trade["quantity"]) == (20, 10)
+            alice = Client(url, issue_token(SECRET, "alice")).balances()["balances"]
+            assert alice["wheat"]["available"] == 10
+        finally:
+            process.send_signal(signal.SIGINT)
+            output, _ = process.communicate(timeout=20)
+        assert process.returncode == 0
+        assert "Mercato stopped" in output
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        pass
+
+
+def test_mercato_up_refuses_to_start_without_a_secret() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MERCATO_AUTH_SECRET"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mercato.local.cli", "up", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "MERCATO_AUTH_SECRET" in result.stderr
+
+
+def test_the_fixture_gives_a_game_a_stack_it_can_drain(mercato: EmbeddedStack) -> None:
+    admin = mercato.client("game-server", admin=True)
+    admin.deposit("bob", "wheat", 10, "grant-1")
+    admin.deposit("alice", "coins", 1_000, "grant-2")
+    mercato.client("bob").place("Sell", "wheat", 10, 20)
+    mercato.client("alice").place("Buy", "wheat", 10, 20)
+
+    mercato.drain()
+
+    assert mercato.client("bob").balances()["balances"]["coins"]["available"] == 196
+    assert mercato.url.startswith("http://127.0.0.1:")
+    with pytest.raises(ApiError) as refused:
+        mercato.client("alice").place("Buy", "wheat", 10_000, 20)
+    assert refused.value.code == "insufficient_balance"
+
+
+def test_the_demo_trades_and_ends_with_the_invariants_holding() -> None:
+    out = io.StringIO()
+
+    figures = run_demo(seconds=4, traders=3, out=out)
+
+    assert figures.problems == []
+    assert figures.accepted > 20
+    assert figures.fills > 0
+    assert "invariants hold" in out.getvalue()
