@@ -37,6 +37,22 @@ def _bench_core(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_moto(args: argparse.Namespace) -> int:
+    from mercato.local.bench_moto import bench_moto
+
+    figures = bench_moto()
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    print("one 4-action TransactWriteItems, median ms, with every table already holding N items")
+    print(f"  {'N':>7}  {'moto':>9}  {'mercato':>9}  {'ratio':>6}")
+    for n, theirs, ours, ratio in zip(
+        figures["sizes"], figures["moto_ms"], figures["mercato_ms"], figures["ratio"], strict=True
+    ):
+        print(f"  {n:>7,}  {theirs:>9.2f}  {ours:>9.2f}  {ratio:>5.1f}x")
+    return 0
+
+
 def _quiet() -> None:
     """The matcher logs every batch at INFO, which is right on AWS and noise in a terminal."""
     from mercato.matcher.handler import logger
@@ -180,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     core.add_argument("--seed", type=int, default=7)
     core.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     core.set_defaults(handler=_bench_core)
+
+    moto = targets.add_parser("moto", help="TransactWriteItems on growing tables: moto's path and Mercato's")
+    moto.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    moto.set_defaults(handler=_bench_moto)
 
     demo = commands.add_parser("demo", help="run the embedded stack with simulated traders")
     demo.add_argument("--seconds", type=float, default=30.0, help="how long the traders trade (default 30)")

@@ -117,3 +117,13 @@ def test_the_fast_path_is_indistinguishable_from_motos_own(seed: int) -> None:
     )
     assert len(stream) > 10
     assert sum(e is None for e in errors) > 10, "some transactions committed"
+
+
+def test_the_benchmark_measures_both_paths_on_the_same_sizes() -> None:
+    from mercato.local.bench_moto import bench_moto
+
+    figures = bench_moto([0, 100])
+
+    assert figures["sizes"] == [0, 100]
+    assert len(figures["moto_ms"]) == len(figures["mercato_ms"]) == len(figures["ratio"]) == 2
+    assert all(ms > 0 for ms in figures["moto_ms"] + figures["mercato_ms"])
