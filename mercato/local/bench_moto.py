@@ -44,10 +44,10 @@ def _transaction(tables: Any, n: int) -> list[dict[str, Any]]:
 
 def measure(implementation: Any, sizes: list[int], samples: int = 15) -> dict[int, float]:
     """Median milliseconds per transaction when each table already holds ``size`` items."""
-    DynamoDBBackend.transact_write_items = implementation
+    DynamoDBBackend.transact_write_items = implementation  # type: ignore[method-assign]
     results: dict[int, float] = {}
     with mock_aws():
-        client = boto3.resource("dynamodb", region_name="us-east-1").meta.client
+        client: Any = boto3.resource("dynamodb", region_name="us-east-1").meta.client
         tables = create_tables(client, "bench")
         client.put_item(TableName=tables.markets, Item={"material": "wheat", "volume": 0})
         for p in range(50):
