@@ -5,7 +5,6 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, SecretStr, model_validator
 
-from mercato.resources import ACCOUNTS, BOOK, MARKETS, ORDERS, TRADES
 from mercato.storage.names import TableNames
 
 
@@ -25,13 +24,7 @@ class IntakeSettings(BaseModel):
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "IntakeSettings":
         return cls(
-            tables=TableNames(
-                book=env[BOOK.env_var],
-                orders=env[ORDERS.env_var],
-                accounts=env[ACCOUNTS.env_var],
-                trades=env[TRADES.env_var],
-                markets=env[MARKETS.env_var],
-            ),
+            tables=TableNames.from_env(env),
             auth_secret=SecretStr(env["MERCATO_AUTH_SECRET"]) if env.get("MERCATO_AUTH_SECRET") else None,
             auth_secret_arn=env.get("MERCATO_AUTH_SECRET_ARN") or None,
         )

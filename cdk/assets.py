@@ -1,0 +1,65 @@
+"""Lambda code without Docker: dependencies pip-installed for Linux arm64 into a cached layer per
+function, and Mercato's own source copied beside the handler.
+
+pip is asked for exactly the packages a function imports (pinned by ``constraints.txt``) as
+manylinux aarch64 CPython 3.11 wheels, so pydantic's compiled core is the Linux arm64 build. The
+dependency directory is keyed by a hash of that request and kept under ``.cache/lambda-assets``:
+the first synth downloads, later ones run offline.
+"""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache" / "lambda-assets"
+PLATFORM = "manylinux2014_aarch64"
+PYTHON_VERSION = "3.11"
+
+FUNCTION_PACKAGES: dict[str, tuple[str, ...]] = {
+    "intake": ("aws-lambda-powertools", "pydantic", "pyjwt", "uuid6"),
+    "matcher": ("aws-lambda-powertools", "pydantic", "sortedcontainers", "uuid6"),
+}
+"""What each function needs beyond the Lambda runtime (which has boto3)."""
+
+SOURCE_EXCLUDES = ("local", "__pycache__")
+"""The embedded stack (moto, HTTP servers) never ships to Lambda."""
+
+
+def dependencies(function: str) -> Path:
+    """The directory of ``function``'s dependencies for Lambda arm64, built once per pin set."""
+    packages = FUNCTION_PACKAGES[function]
+    constraints = (ROOT / "constraints.txt").read_text()
+    key = hashlib.sha256("\n".join([PLATFORM, PYTHON_VERSION, *packages, constraints]).encode()).hexdigest()[
+        :16
+    ]
+    target = CACHE / f"{function}-deps-{key}"
+    if (target / ".complete").exists():
+        return target
+    building = target.with_name(target.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--platform", PLATFORM, "--implementation", "cp", "--python-version", PYTHON_VERSION,
+            "--only-binary=:all:", "--target", str(building / "python"),
+            "-c", str(ROOT / "constraints.txt"), *packages,
+        ],
+        check=True,
+    )  # fmt: skip
+    (building / ".complete").touch()
+    shutil.rmtree(target, ignore_errors=True)
+    building.rename(target)
+    return target
+
+
+def source() -> Path:
+    """Mercato's package as the functions import it (rebuilt every synth: it is small)."""
+    target = CACHE / "source"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(
+        ROOT / "mercato", target / "mercato", ignore=shutil.ignore_patterns(*SOURCE_EXCLUDES, "*.pyc")
+    )
+    return target

@@ -1,0 +1,44 @@
+"""The intake function behind a function URL (auth NONE: the function verifies the JWT itself)."""
+
+from aws_cdk import CfnOutput
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from cdk.constructs.functions import python_function
+from cdk.constructs.tables import Tables
+
+
+class Intake(Construct):
+    def __init__(self, scope: Construct, id: str, *, prefix: str, tables: Tables) -> None:
+        super().__init__(scope, id)
+        self.secret = secretsmanager.Secret(
+            self,
+            "SigningSecret",
+            secret_name=f"{prefix}/auth-signing-secret",
+            description="HS256 secret the game server signs Mercato tokens with",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=48, exclude_punctuation=True
+            ),
+        )
+        self.function = python_function(
+            self,
+            "Function",
+            name="intake",
+            handler="mercato.intake.handler.handler",
+            environment=tables.environment() | {"MERCATO_AUTH_SECRET_ARN": self.secret.secret_arn},
+        )
+        self.secret.grant_read(self.function)
+        for name in ("book", "orders", "accounts", "markets"):
+            tables.by_name[name].grant_read_write_data(self.function)
+        tables.by_name["trades"].grant_read_data(self.function)
+        self.url = self.function.add_function_url(
+            auth_type=lambda_.FunctionUrlAuthType.NONE,
+            cors=lambda_.FunctionUrlCorsOptions(
+                allowed_origins=["*"],
+                allowed_methods=[lambda_.HttpMethod.GET, lambda_.HttpMethod.POST, lambda_.HttpMethod.DELETE],
+                allowed_headers=["Authorization", "Content-Type"],
+            ),
+        )
+        CfnOutput(self, "Url", value=self.url.url, description="Mercato's API")
+        CfnOutput(self, "SecretArn", value=self.secret.secret_arn, description="the token signing secret")

@@ -1,0 +1,41 @@
+"""The stack only composes: one construct per capability (STYLE rule 8)."""
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from cdk.constructs.intake import Intake
+from cdk.constructs.matcher import MatcherFunction
+from cdk.constructs.monitoring import Monitoring
+from cdk.constructs.pipe import BookPipe
+from cdk.constructs.stream import BookEvents
+from cdk.constructs.tables import Tables
+from cdk.settings import DeploySettings
+
+
+class MercatoStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, settings: DeploySettings) -> None:
+        super().__init__(scope, id)
+        prefix = settings.prefix
+        self.tables = Tables(self, "Tables", prefix=prefix)
+        self.events = BookEvents(self, "BookEvents", prefix=prefix, shard_count=settings.shard_count)
+        self.pipe = BookPipe(self, "Pipe", prefix=prefix, book=self.tables.book, stream=self.events.stream)
+        self.intake = Intake(self, "Intake", prefix=prefix, tables=self.tables)
+        self.matcher = MatcherFunction(
+            self,
+            "Matcher",
+            prefix=prefix,
+            tables=self.tables,
+            stream=self.events.stream,
+            parallelization_factor=settings.parallelization_factor,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            prefix=prefix,
+            functions={"intake": self.intake.function, "matcher": self.matcher.function},
+            matcher=self.matcher.function,
+            on_failure=self.matcher.on_failure,
+            tables=self.tables.by_name,
+            iterator_age_ms=settings.iterator_age_alarm_ms,
+            errors_threshold=settings.errors_alarm_threshold,
+        )

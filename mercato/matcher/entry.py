@@ -1,0 +1,18 @@
+"""The matcher Lambda's entry point: clients and configuration built once per cold start."""
+
+from typing import Any
+
+import boto3
+
+from mercato.matcher.dynamo import DynamoMatcherStore
+from mercato.matcher.handler import handle_batch, logger
+from mercato.matcher.service import Matcher
+from mercato.storage.names import TableNames
+
+tables = TableNames.from_env()
+matcher = Matcher(DynamoMatcherStore(boto3.resource("dynamodb").meta.client, tables), tables)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle_batch(matcher, event)

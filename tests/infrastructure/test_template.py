@@ -1,0 +1,299 @@
+"""Template assertions for every property Mercato's guarantees rest on, and a check that the local
+stack and the deployment read the same definitions."""
+
+import ast
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from aws_cdk.assertions import Match, Template
+
+from cdk import assets
+from cdk.app import build
+from mercato.pipes.definition import MATCHER_SOURCE, PIPE
+from mercato.resources import BOOK, TABLES
+
+
+def synth(context: dict[str, object] | None = None) -> Template:
+    app = build(context)
+    stage = (context or {}).get("stage", "dev")
+    return Template.from_stack(app.node.find_child(f"Mercato-{stage}"))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return synth()
+
+
+def resources(template: Template, kind: str) -> dict[str, Any]:
+    return dict(template.find_resources(kind))
+
+
+def only(template: Template, kind: str) -> dict[str, Any]:
+    (resource,) = resources(template, kind).values()
+    properties: dict[str, Any] = resource["Properties"]
+    return properties
+
+
+def policy_statements(template: Template, role_fragment: str) -> list[dict[str, Any]]:
+    statements = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        roles = json.dumps(policy["Properties"]["Roles"])
+        if role_fragment in roles:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def actions(statements: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for statement in statements:
+        value = statement["Action"]
+        found.update([value] if isinstance(value, str) else value)
+    return found
+
+
+# -- tables -----------------------------------------------------------------------------------
+
+
+def test_every_table_is_on_demand_with_point_in_time_recovery_and_the_shared_keys(template: Template) -> None:
+    tables = {
+        props["TableName"]: props
+        for props in (r["Properties"] for r in resources(template, "AWS::DynamoDB::Table").values())
+    }
+    assert set(tables) == {spec.name("mercato-dev") for spec in TABLES}
+    for spec in TABLES:
+        table = tables[spec.name("mercato-dev")]
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        keys = {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]}
+        assert keys == {spec.partition_key: "HASH"} | ({spec.sort_key: "RANGE"} if spec.sort_key else {})
+        indexes = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+        assert indexes == {index.name for index in spec.indexes}
+
+
+def test_the_book_table_streams_new_and_old_images(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "TableName": BOOK.name("mercato-dev"),
+            "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+        },
+    )
+
+
+# -- the pipe ---------------------------------------------------------------------------------
+
+
+def test_the_pipe_filters_keys_and_targets_exactly_as_the_local_runner(template: Template) -> None:
+    pipe = only(template, "AWS::Pipes::Pipe")
+    source = pipe["SourceParameters"]
+    assert json.loads(source["FilterCriteria"]["Filters"][0]["Pattern"]) == json.loads(PIPE.filter_pattern)
+    assert source["DynamoDBStreamParameters"] == {
+        "StartingPosition": PIPE.starting_position,
+        "BatchSize": PIPE.batch_size,
+        "MaximumBatchingWindowInSeconds": PIPE.maximum_batching_window_seconds,
+    }
+    assert pipe["TargetParameters"] == {
+        "KinesisStreamParameters": {"PartitionKey": "$.dynamodb.Keys.material.S"}
+    }
+    assert "StreamArn" in json.dumps(pipe["Source"])
+    assert "Book" in json.dumps(pipe["Source"])
+    assert "BookEventsStream" in json.dumps(pipe["Target"])
+
+
+def test_the_pipe_role_may_read_the_book_stream_and_write_kinesis_only(template: Template) -> None:
+    granted = actions(policy_statements(template, "PipeRole"))
+    assert {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "kinesis:PutRecords"} <= granted
+    assert not {
+        a
+        for a in granted
+        if a.startswith(("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "kinesis:Get"))
+    }
+
+
+# -- the matcher's event source ---------------------------------------------------------------
+
+
+def test_the_event_source_mapping_has_the_shared_settings(template: Template) -> None:
+    mapping = only(template, "AWS::Lambda::EventSourceMapping")
+    assert mapping["ParallelizationFactor"] == MATCHER_SOURCE.parallelization_factor
+    assert mapping["BisectBatchOnFunctionError"] is MATCHER_SOURCE.bisect_batch_on_function_error
+    assert mapping["MaximumRetryAttempts"] == MATCHER_SOURCE.maximum_retry_attempts
+    assert mapping["MaximumRecordAgeInSeconds"] == MATCHER_SOURCE.maximum_record_age_seconds
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == MATCHER_SOURCE.batch_size
+    assert mapping["StartingPosition"] == MATCHER_SOURCE.starting_position
+    destination = json.dumps(mapping["DestinationConfig"]["OnFailure"]["Destination"])
+    assert "MatcherOnFailure" in destination
+
+
+def test_the_kinesis_stream_is_on_demand_by_default_and_sized_by_context() -> None:
+    provisioned = synth({"stage": "load", "shardCount": "4", "parallelizationFactor": "3"})
+
+    only_stream = only(provisioned, "AWS::Kinesis::Stream")
+    assert only_stream["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
+    assert only_stream["ShardCount"] == 4
+    assert only(provisioned, "AWS::Lambda::EventSourceMapping")["ParallelizationFactor"] == 3
+
+
+def test_the_default_stream_is_on_demand(template: Template) -> None:
+    assert only(template, "AWS::Kinesis::Stream")["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+
+
+# -- functions --------------------------------------------------------------------------------
+
+
+def test_the_function_url_is_public_and_the_function_checks_tokens_itself(template: Template) -> None:
+    url = only(template, "AWS::Lambda::Url")
+    assert url["AuthType"] == "NONE"
+    assert url["Cors"]["AllowOrigins"] == ["*"]
+    assert set(url["Cors"]["AllowHeaders"]) == {"Authorization", "Content-Type"}
+    intake = next(
+        r["Properties"]
+        for r in resources(template, "AWS::Lambda::Function").values()
+        if r["Properties"]["Handler"] == "mercato.intake.handler.handler"
+    )
+    assert "MERCATO_AUTH_SECRET_ARN" in intake["Environment"]["Variables"]
+    assert "MERCATO_AUTH_SECRET" not in intake["Environment"]["Variables"], "no secret in the template"
+
+
+def test_every_function_is_arm64_python311_with_json_logs(template: Template) -> None:
+    functions = [r["Properties"] for r in resources(template, "AWS::Lambda::Function").values()]
+    handlers = {f["Handler"] for f in functions}
+    assert {"mercato.intake.handler.handler", "mercato.matcher.entry.handler"} <= handlers
+    for function in functions:
+        if function["Handler"].startswith("mercato."):
+            assert function["Architectures"] == ["arm64"]
+            assert function["Runtime"] == "python3.11"
+            assert function["LoggingConfig"]["LogFormat"] == "JSON"
+            assert function["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+
+
+def test_intake_cannot_touch_kinesis_and_reads_the_signing_secret(template: Template) -> None:
+    granted = actions(policy_statements(template, "IntakeFunction"))
+    assert not {a for a in granted if a.startswith("kinesis:")}
+    assert "secretsmanager:GetSecretValue" in granted
+
+
+def written_resources(statements: list[dict[str, Any]]) -> set[str]:
+    """Logical ids of the resources a policy lets its role write (DynamoDB writes)."""
+    written: set[str] = set()
+    for statement in statements:
+        granted = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        if any(
+            a.startswith(("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "dynamodb:BatchWrite"))
+            for a in granted
+        ):
+            text = json.dumps(statement["Resource"])
+            written |= {part for part in text.split('"') if part.startswith("Tables") or part.endswith("Arn")}
+    return {w for w in written if w.startswith("Tables")}
+
+
+def table_of(logical_id: str) -> str:
+    return next(
+        spec.logical_name for spec in TABLES if logical_id.startswith(f"Tables{spec.logical_name.title()}")
+    )
+
+
+def test_the_matcher_reads_kinesis_writes_only_the_tables_it_settles_and_never_the_secret(
+    template: Template,
+) -> None:
+    statements = policy_statements(template, "MatcherFunction")
+    granted = actions(statements)
+
+    assert not {a for a in granted if a.startswith(("secretsmanager:", "kinesis:Put"))}
+    assert {"kinesis:GetRecords", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= granted
+    assert {table_of(w) for w in written_resources(statements)} == {
+        "book",
+        "orders",
+        "accounts",
+        "trades",
+        "markets",
+    }
+
+
+def test_intake_writes_every_table_but_trades(template: Template) -> None:
+    written = {table_of(w) for w in written_resources(policy_statements(template, "IntakeFunction"))}
+
+    assert written == {"book", "orders", "accounts", "markets"}
+
+
+# -- alarms -----------------------------------------------------------------------------------
+
+
+def test_alarms_watch_the_iterator_age_the_failure_queue_errors_throttles_and_dynamodb(
+    template: Template,
+) -> None:
+    alarms = [r["Properties"] for r in resources(template, "AWS::CloudWatch::Alarm").values()]
+    metrics = {(a.get("Namespace"), a.get("MetricName")) for a in alarms}
+    assert ("AWS/Lambda", "IteratorAge") in metrics
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in metrics
+    assert ("AWS/Lambda", "Errors") in metrics
+    assert ("AWS/Lambda", "Throttles") in metrics
+    assert ("AWS/DynamoDB", "WriteThrottleEvents") in metrics
+    assert ("AWS/DynamoDB", "ReadThrottleEvents") in metrics
+    iterator = next(a for a in alarms if a.get("MetricName") == "IteratorAge")
+    assert iterator["Threshold"] == 60_000
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    template.has_resource_properties(
+        "AWS::SQS::Queue", {"QueueName": Match.string_like_regexp("matcher-dlq$")}
+    )
+
+
+# -- the code assets --------------------------------------------------------------------------
+
+
+def third_party_imports(package_root: Path, module: str, seen: set[str] | None = None) -> set[str]:
+    """Top-level non-Mercato modules imported, transitively through Mercato's own modules."""
+    seen = seen if seen is not None else set()
+    if module in seen:
+        return set()
+    seen.add(module)
+    path = package_root / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        path = package_root / module.replace(".", "/") / "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module]
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+            else []
+        )
+        for name in names:
+            if name.startswith("mercato"):
+                parts = name.split(".")
+                for end in range(2, len(parts) + 1):
+                    found |= third_party_imports(package_root, ".".join(parts[:end]), seen)
+            else:
+                found.add(name.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("function", "entry"), [("intake", "mercato.intake.handler"), ("matcher", "mercato.matcher.entry")]
+)
+def test_each_asset_holds_a_linux_arm64_pydantic_core_and_everything_its_code_imports(
+    template: Template, function: str, entry: str
+) -> None:
+    layer = assets.dependencies(function) / "python"
+    cores = list((layer / "pydantic_core").glob("_pydantic_core.*.so"))
+    assert [core.name for core in cores] == ["_pydantic_core.cpython-311-aarch64-linux-gnu.so"]
+    source = assets.CACHE / "source"
+    assert not (source / "mercato" / "local").exists(), "the embedded stack (moto) never ships"
+    imported = third_party_imports(source, entry)
+    provided_by_lambda = {"boto3", "botocore"}
+    missing = {
+        name
+        for name in imported - set(sys.stdlib_module_names) - provided_by_lambda
+        if not (layer / name).exists() and not (layer / f"{name}.py").exists()
+    }
+    assert missing == set()
+    assert "moto" not in imported
