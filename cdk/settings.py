@@ -14,6 +14,8 @@ class DeploySettings(BaseModel):
     parallelization_factor: int = Field(default=MATCHER_SOURCE.parallelization_factor, ge=1, le=10)
     iterator_age_alarm_ms: int = Field(default=60_000, ge=1_000)
     errors_alarm_threshold: int = Field(default=1, ge=1)
+    feed_competition: str = Field(default="WC", pattern=r"^[A-Z0-9]{2,8}$")
+    """The football-data.org competition code the feed follows."""
 
     @property
     def prefix(self) -> str:
@@ -28,9 +30,10 @@ class DeploySettings(BaseModel):
             "parallelization_factor": "parallelizationFactor",
             "iterator_age_alarm_ms": "iteratorAgeAlarmMs",
             "errors_alarm_threshold": "errorsAlarmThreshold",
+            "feed_competition": "feedCompetition",
         }
         given = {name: get(key) for name, key in fields.items() if get(key) is not None}
         for name in given:
-            if name != "stage":
+            if name not in ("stage", "feed_competition"):
                 given[name] = int(given[name])
         return cls(**given)

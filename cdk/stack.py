@@ -3,6 +3,7 @@
 from aws_cdk import Stack
 from constructs import Construct
 
+from cdk.constructs.feed import GoalFeed
 from cdk.constructs.intake import Intake
 from cdk.constructs.matcher import MatcherFunction
 from cdk.constructs.monitoring import Monitoring
@@ -28,11 +29,18 @@ class MercatoStack(Stack):
             stream=self.events.stream,
             parallelization_factor=settings.parallelization_factor,
         )
+        self.feed = GoalFeed(
+            self, "Feed", prefix=prefix, tables=self.tables, competition=settings.feed_competition
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             prefix=prefix,
-            functions={"intake": self.intake.function, "matcher": self.matcher.function},
+            functions={
+                "intake": self.intake.function,
+                "matcher": self.matcher.function,
+                "feed": self.feed.function,
+            },
             matcher=self.matcher.function,
             on_failure=self.matcher.on_failure,
             tables=self.tables.by_name,

@@ -28,6 +28,7 @@ from mercato.storage.items import (
     book_order_item,
     goal_event_from_item,
     goal_event_item,
+    listing_event_item,
     market_from_item,
     market_item,
     order_from_record,
@@ -426,6 +427,17 @@ class DynamoIntakeStore:
                 raise Throttled("the exchange is busy; retry shortly") from error
             raise
         return True
+
+    def put_listing_event(self, material: str, *, at: datetime) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._t.book,
+                Item=listing_event_item(material, at),
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def get_goal_event(self, material: str, event_id: str) -> GoalEvent | None:
         item = self._get(self._t.book, {"material": material, "sk": EVENT_PREFIX + event_id})

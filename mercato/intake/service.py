@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mercato.intake.ports import ClientOrderIdTaken, IntakeStore, Movement, StateMoved
+from mercato.matcher.house import house_player, is_house
 from mercato.models.accounts import Deposit, Withdrawal
-from mercato.models.errors import Conflict, Invalid, NotFound
+from mercato.models.errors import Conflict, Forbidden, Invalid, NotFound
 from mercato.models.events import GoalEvent
 from mercato.models.ids import new_order_id
 from mercato.models.markets import CommodityListing, FootballerListing, FootballerMarket, Market, market_from
@@ -50,15 +51,32 @@ class Intake:
         return self.store.list_markets()
 
     def list_market(self, listing: CommodityListing | FootballerListing) -> tuple[Market, bool]:
-        """List a material; listing the same thing again is a no-op, listing it differently a 409."""
+        """List a material; listing the same thing again is a no-op, listing it differently a 409.
+
+        A footballer's house is endowed with its shares and coin budget (recorded as deposits, so
+        conservation holds), and a listing event in the book partition wakes the matcher, which
+        posts the house's first ladder. Both steps are idempotent, so a retried listing completes."""
         market = market_from(listing)
-        if self.store.create_market(market):
-            return market, True
-        existing = self.market(listing.material)
-        asked, kept = listing.model_dump(), existing.model_dump()
-        if any(kept.get(name) != value for name, value in asked.items()):
-            raise Conflict(f"'{listing.material}' is already listed differently", code="market_exists")
-        return existing, False
+        created = self.store.create_market(market)
+        if not created:
+            market = self.market(listing.material)
+            asked, kept = listing.model_dump(), market.model_dump()
+            if any(kept.get(name) != value for name, value in asked.items()):
+                raise Conflict(f"'{listing.material}' is already listed differently", code="market_exists")
+        if isinstance(listing, FootballerListing):
+            self._open_house(listing)
+        return market, created
+
+    def _open_house(self, listing: FootballerListing) -> None:
+        house = house_player(listing.material)
+        at = self.clock()
+        for asset, quantity in ((listing.material, listing.house.inventory), (COINS, listing.house.budget)):
+            if quantity > 0:
+                endowment = Deposit.model_validate(
+                    {"depositId": f"house-endowment-{asset}", "asset": asset, "quantity": quantity}
+                )
+                self.store.deposit(house, endowment, at=at)
+        self.store.put_listing_event(listing.material, at=at)
 
     def book(self, material: str, depth: int) -> BookView:
         self.market(material)
@@ -147,12 +165,14 @@ class Intake:
     def account(self, player_id: str) -> AccountView:
         return AccountView(player_id=player_id, balances=self.store.balances(player_id))
 
-    def _asset(self, asset: str) -> None:
+    def _asset(self, player_id: str, asset: str) -> None:
+        if is_house(player_id):
+            raise Forbidden("the house's accounts are the exchange's own", code="reserved_player")
         if asset != COINS:
             self.market(asset)
 
     def deposit(self, player_id: str, deposit: Deposit) -> tuple[AccountView, bool]:
-        self._asset(deposit.asset)
+        self._asset(player_id, deposit.asset)
         created = self.store.deposit(player_id, deposit, at=self.clock())
         if not created:
             _same_movement(
@@ -161,7 +181,7 @@ class Intake:
         return self.account(player_id), created
 
     def withdraw(self, player_id: str, withdrawal: Withdrawal) -> tuple[AccountView, bool]:
-        self._asset(withdrawal.asset)
+        self._asset(player_id, withdrawal.asset)
         created = self.store.withdraw(player_id, withdrawal, at=self.clock())
         if not created:
             _same_movement(

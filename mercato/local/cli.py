@@ -82,7 +82,7 @@ def _up(args: argparse.Namespace) -> int:
 
     if not args.verbose:
         _quiet()
-    stack = EmbeddedStack(port=args.port, secret=_secret()).start()
+    stack = EmbeddedStack(port=args.port, secret=_secret(), replay_speed=args.replay_speed).start()
     print(f"Mercato is up at {stack.url}  (Ctrl-C stops it)", flush=True)
     stop = threading.Event()
     for stopping in (signal.SIGINT, signal.SIGTERM):
@@ -212,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=8080, help="the HTTP port on 127.0.0.1 (default 8080; 0 = any)"
     )
     up.add_argument("--verbose", action="store_true", help="log every matcher batch")
+    up.add_argument(
+        "--replay-speed",
+        type=float,
+        default=1.0,
+        help="match minutes per second for the 2022 final's goal replay (default 1; 0 = no replay)",
+    )
     up.set_defaults(handler=_up)
 
     token = commands.add_parser("token", help="print a token signed with $MERCATO_AUTH_SECRET")

@@ -20,7 +20,9 @@ from mercato.local.client import ApiError, Client
 from mercato.local.invariants import scan, violations
 from mercato.local.stack import EmbeddedStack
 
-MATERIALS = ("wheat", "copper", "iron")
+MATERIALS = ("wheat", "copper", "iron", "lionel-messi", "kylian-mbappe")
+FOOTBALLERS = ("lionel-messi", "kylian-mbappe")
+MATCH_MINUTES = 125
 THINK_SECONDS = (0.02, 0.12)
 """A player's pause between two actions: game clients act, they do not spin."""
 
@@ -92,17 +94,22 @@ class Trader(threading.Thread):
                 self.tally.add("rejected" if error.status == 409 else f"error {error.status}")
 
 
-def _walk(fair: dict[str, int], until: float, seed: int) -> None:
+def _walk(fair: dict[str, int], until: float, seed: int, client: Client) -> None:
+    """Commodities drift at random; a footballer's fair price is its fundamental value, read back
+    from the exchange, so it jumps when a goal lands."""
     rng = random.Random(seed)
     while time.monotonic() < until:
-        material = rng.choice(MATERIALS)
-        fair[material] = max(10, fair[material] + rng.choice((-1, 0, 1)))
-        time.sleep(0.05)
+        for _ in range(20):
+            material = rng.choice([m for m in MATERIALS if m not in FOOTBALLERS])
+            fair[material] = max(10, fair[material] + rng.choice((-1, 0, 1)))
+            time.sleep(0.05)
+        for footballer in FOOTBALLERS:
+            fair[footballer] = client.market(footballer)["fundamentalValue"]
 
 
 def run_demo(seconds: float = 30.0, traders: int = 12, seed: int = 7, out: TextIO = sys.stdout) -> Figures:
     tty = out.isatty()
-    with EmbeddedStack() as stack:
+    with EmbeddedStack(replay_speed=MATCH_MINUTES / seconds) as stack:
         admin = Client(stack.url, stack.token("game-server", admin=True))
         names = [f"player-{n:02d}" for n in range(traders)]
         for name in names:
@@ -110,34 +117,46 @@ def run_demo(seconds: float = 30.0, traders: int = 12, seed: int = 7, out: TextI
             for material in MATERIALS:
                 admin.deposit(name, material, 50_000, f"start-{name}-{material}")
         print(
-            f"Mercato demo: {traders} traders on {', '.join(MATERIALS)} at {stack.url} for {seconds:.0f} s",
+            f"Mercato demo: {traders} traders on {', '.join(MATERIALS)} at {stack.url} for {seconds:.0f} s;"
+            " the 2022 final's goals are replayed meanwhile",
             file=out,
         )
         requests_before = moto_atomic.REQUESTS.get("dynamodb", 0)
         tally = Tally()
-        fair = dict.fromkeys(MATERIALS, 100)
+        fair = dict.fromkeys(MATERIALS, 100) | {f: admin.market(f)["fundamentalValue"] for f in FOOTBALLERS}
         started = time.monotonic()
         until = started + seconds
         workers: list[threading.Thread] = [
             Trader(name, Client(stack.url, stack.token(name)), fair, until, tally, seed + n)
             for n, name in enumerate(names)
         ]
-        workers.append(threading.Thread(target=_walk, args=(fair, until, seed), daemon=True))
+        workers.append(
+            threading.Thread(target=_walk, args=(fair, until, seed, Client(stack.url)), daemon=True)
+        )
         for worker in workers:
             worker.start()
         while any(worker.is_alive() for worker in workers):
             time.sleep(1.0)
             elapsed = time.monotonic() - started
-            volume = sum(market["volume"] for market in admin.markets())
+            markets = admin.markets()
+            volume = sum(market["volume"] for market in markets)
+            goals = sum(market.get("goals", 0) for market in markets)
             line = (
                 f"  {elapsed:5.1f} s  orders {tally.counts['accepted']:6d}"
-                f"  cancels {tally.counts['cancels']:5d}"
-                f"  volume {volume:7d}  " + "  ".join(f"{m} {fair[m]}" for m in MATERIALS)
+                f"  cancels {tally.counts['cancels']:5d}  volume {volume:7d}  goals {goals}  "
+                + "  ".join(f"{m} {fair[m]}" for m in MATERIALS)
             )
             print("\r" + line if tty else line, end="" if tty else "\n", file=out, flush=True)
         elapsed = time.monotonic() - started
         stack.drain()
         figures = _figures(stack, tally, elapsed, moto_atomic.REQUESTS.get("dynamodb", 0) - requests_before)
+        for footballer in FOOTBALLERS:
+            market = admin.market(footballer)
+            print(
+                f"{footballer}: {market['goals']} goals, fundamental value {market['fundamentalValue']},"
+                f" last trade {market['lastPrice']}, volume {market['volume']}",
+                file=out,
+            )
     _report(figures, out, tty)
     return figures
 

@@ -29,6 +29,8 @@ class LocalPipeline:
     tables: TableNames
     intake: Any
     """The function URL handler."""
+    service: Intake
+    """The domain functions behind it (the feed posts goals through these)."""
     matcher: Matcher
     pipe: PipeRunner
     mapping: EventSourceMapping
@@ -67,6 +69,7 @@ class LocalPipeline:
             dynamodb=dynamodb,
             tables=tables,
             intake=build_handler(intake, lambda: secret),
+            service=intake,
             matcher=matcher,
             pipe=PipeRunner(
                 session.client("dynamodbstreams", endpoint_url=endpoint_url), kinesis, stream_arn, stream_name

@@ -14,6 +14,9 @@ from typing import Any
 import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+from mercato.feed.dynamo import DynamoFeedStore
+from mercato.feed.job import FeedJob
+from mercato.feed.sources import ReplaySource
 from mercato.intake.auth import Scope, issue_token
 from mercato.local import moto_atomic
 from mercato.local.catalog import DEFAULT_CATALOG
@@ -25,6 +28,7 @@ LOOPBACK = "127.0.0.1"
 PREFIX = "mercato"
 IDLE_PAUSE_SECONDS = 0.005
 MAX_IDLE_PAUSE_SECONDS = 0.05
+FEED_POLL_SECONDS = 0.5
 
 
 def _session() -> boto3.Session:
@@ -83,6 +87,9 @@ class EmbeddedStack:
     prefix: str = PREFIX
     """Resource names start with this; stacks in one process (moto's backends are global) need
     different prefixes."""
+    replay_speed: float = 0.0
+    """Match minutes per second for the 2022 final's goal replay; 0 plays no replay."""
+    feed: FeedJob | None = field(default=None, init=False)
     pipeline: LocalPipeline = field(init=False)
     _moto: ThreadedMotoServer = field(init=False)
     _http: _IntakeServer = field(init=False)
@@ -109,7 +116,15 @@ class EmbeddedStack:
         if self.catalog:
             self._list_catalog()
         self._http = _IntakeServer(self.port, self.pipeline.intake)
-        for target in (self._http.serve_forever, self._pump):
+        targets: list[Callable[[], None]] = [self._http.serve_forever, self._pump]
+        if self.replay_speed > 0:
+            self.feed = FeedJob(
+                ReplaySource.wc2022_final(self.replay_speed),
+                DynamoFeedStore(self.pipeline.dynamodb, self.pipeline.tables),
+                self.pipeline.service,
+            )
+            targets.append(self._replay)
+        for target in targets:
             thread = threading.Thread(target=target, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -139,6 +154,15 @@ class EmbeddedStack:
             pause = IDLE_PAUSE_SECONDS if busy else min(pause * 2, MAX_IDLE_PAUSE_SECONDS)
             if not busy:
                 self._stop.wait(pause)
+
+    def _replay(self) -> None:
+        """Poll the replay like the scheduled feed polls football-data.org, until the match ends."""
+        assert self.feed is not None
+        source = self.feed.source
+        while not self._stop.wait(FEED_POLL_SECONDS):
+            self.feed.poll()
+            if isinstance(source, ReplaySource) and source.finished():
+                return
 
     def drain(self) -> None:
         """Everything accepted so far is matched and settled when this returns."""

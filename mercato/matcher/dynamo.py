@@ -5,9 +5,11 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from mercato.matcher.book import BookOrder
-from mercato.matcher.ports import BookRead, Busy, MarketState, StateMoved
+from mercato.matcher.ports import BookRead, Busy, FootballerState, MarketState, StateMoved
 from mercato.models.keys import BUY_PREFIX, SELL_PREFIX
+from mercato.models.markets import HouseParams
 from mercato.models.orders import Side, TimeInForce
+from mercato.storage.items import ASSET_PREFIX, EVENT_PREFIX, KIND_GOAL, plain
 from mercato.storage.names import TableNames
 
 FIRST_PAGE: Final = 10
@@ -45,10 +47,50 @@ class DynamoMatcherStore:
         ).get("Item")
         if item is None:
             return None
-        bid, ask = item.get("bestBid"), item.get("bestAsk")
-        return MarketState(
-            int(item["feeBps"]), None if bid is None else int(bid), None if ask is None else int(ask)
-        )
+        item = plain(item)
+        footballer = None
+        if item.get("kind") == "footballer":
+            footballer = FootballerState(
+                base_value=item["baseValue"],
+                goal_value=item["goalValue"],
+                goals=item.get("goals", 0),
+                house=HouseParams.model_validate(item.get("house", {})),
+                house_quotes=dict(item.get("houseQuotes", {})),
+            )
+        return MarketState(item["feeBps"], item.get("bestBid"), item.get("bestAsk"), footballer)
+
+    def pending_goals(self, material: str) -> list[str]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._t.book,
+            "KeyConditionExpression": "material = :m AND begins_with(sk, :p)",
+            "FilterExpression": "kind = :goal AND applied = :no",
+            "ExpressionAttributeValues": {
+                ":m": material,
+                ":p": EVENT_PREFIX,
+                ":goal": KIND_GOAL,
+                ":no": False,
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._client.query(**kwargs)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [item["eventId"] for item in sorted(items, key=lambda i: (int(i["createdAt"]), i["sk"]))]
+
+    def holdings(self, player_id: str, assets: tuple[str, str]) -> tuple[int, int]:
+        totals = []
+        for asset in assets:
+            item = self._client.get_item(
+                TableName=self._t.accounts,
+                Key={"playerId": player_id, "sk": ASSET_PREFIX + asset},
+                ConsistentRead=True,
+            ).get("Item")
+            totals.append(0 if item is None else int(item["available"]) + int(item["reserved"]))
+        return totals[0], totals[1]
 
     def _page(
         self, material: str, prefix: str, start: dict[str, Any] | None, limit: int = PAGE

@@ -11,12 +11,17 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from mercato.matcher.book import uncross
-from mercato.matcher.ports import Busy, MatcherStore, StateMoved
-from mercato.matcher.settlement import Planner, Ticker
+from mercato.matcher.book import BookOrder, Cancel, Fill, uncross
+from mercato.matcher.house import Quote, house_player, is_house, ladder
+from mercato.matcher.ports import Busy, FootballerState, MatcherStore, StateMoved
+from mercato.matcher.settlement import GoalApplied, PlanEvent, Planner, Post, Ticker
+from mercato.models.ids import new_order_id
+from mercato.models.money import COINS
+from mercato.models.orders import CancelReason, TimeInForce
 from mercato.storage.names import TableNames
 
 MAX_ROUNDS = 8
+MAX_REQUOTES = 3
 MAX_BUSY_RETRIES = 6
 
 
@@ -43,21 +48,39 @@ class Matcher:
     tables: TableNames
     clock: Callable[[], int] = field(default=_millis)
     sleep: Callable[[float], None] = field(default=time.sleep)
+    new_id: Callable[[], str] = field(default=new_order_id)
 
     def settle(self, material: str, hints: Iterable[str] = ()) -> Settled:
         """Uncross ``material`` once. ``hints`` are book keys of orders the batch announced (IOC and
-        FOK arrivals that may not cross): they are read too, so they are cancelled if they rest."""
+        FOK arrivals that may not cross): they are read too, so they are cancelled if they rest.
+
+        For a footballer, the same step first applies any goal not yet applied and brings the
+        house's quotes to the ladder its state calls for (cancelling the old, posting the new), so no
+        order ever meets a stale house quote. When a fill empties a house quote, the round runs again
+        so the house re-quotes (at most ``MAX_REQUOTES`` times per call)."""
         hinted = sorted(set(hints))
-        for round_ in range(1, MAX_ROUNDS + 1):
+        fills = cancels = transactions = requotes = 0
+        for round_ in range(1, MAX_ROUNDS + MAX_REQUOTES + 1):
             market = self.store.market(material)
             if market is None:
-                return Settled(material, 0, 0, 0, round_)
+                return Settled(material, fills, cancels, transactions, round_)
             read = self.store.read_book(material)
             seen = {order.order_id for order in read.orders}
-            extra = [o for o in self.store.read_orders(material, hinted) if o.order_id not in seen]
+            wanted = hinted + sorted(market.footballer.house_quotes.values() if market.footballer else [])
+            extra = [o for o in self.store.read_orders(material, wanted) if o.order_id not in seen]
             orders = {order.order_id: order for order in [*read.orders, *extra]}
             now = self.clock()
-            result = uncross(orders.values(), fee_bps=market.fee_bps, now=now)
+            pre: list[PlanEvent] = []
+            forget: frozenset[str] = frozenset()
+            if market.footballer is not None:
+                pre, forget = self._house_step(material, market.footballer, orders)
+            book_orders = [
+                o
+                for o in orders.values()
+                if not any(isinstance(e, Cancel) and e.order_id == o.order_id for e in pre)
+            ]
+            book_orders += [event.order for event in pre if isinstance(event, Post)]
+            result = uncross(book_orders, fee_bps=market.fee_bps, now=now)
             ticker = Ticker(
                 result.book.best_bid()
                 if result.book.best_bid() is not None or read.bids_complete
@@ -66,16 +89,66 @@ class Matcher:
                 if result.book.best_ask() is not None or read.asks_complete
                 else self.store.best_price(material, buy=False),
             )
-            if not result.events and (ticker.best_bid, ticker.best_ask) == (market.best_bid, market.best_ask):
-                return Settled(material, 0, 0, 0, round_)
-            transactions = Planner(material, orders, self.tables, now).plan(result.events, ticker)
+            events: list[PlanEvent] = [*pre, *result.events]
+            if (
+                not events
+                and not forget
+                and (ticker.best_bid, ticker.best_ask) == (market.best_bid, market.best_ask)
+            ):
+                return Settled(material, fills, cancels, transactions, round_)
+            plan = Planner(material, orders, self.tables, now, forget_quotes=forget).plan(events, ticker)
             try:
-                for actions in transactions:
+                for actions in plan:
                     self._commit(actions)
             except StateMoved:
                 continue
-            return Settled(material, len(result.fills), len(result.cancels), len(transactions), round_)
+            fills += len(result.fills)
+            cancels += len(result.cancels)
+            transactions += len(plan)
+            consumed = any(
+                isinstance(f, Fill) and (is_house(f.buyer_id) or is_house(f.seller_id)) for f in result.fills
+            )
+            if market.footballer is None or not consumed or requotes == MAX_REQUOTES:
+                return Settled(material, fills, cancels, transactions, round_)
+            requotes += 1
         raise SettlementFailed(f"{material}: the book kept changing through {MAX_ROUNDS} rounds")
+
+    def _house_step(
+        self, material: str, footballer: FootballerState, orders: dict[str, BookOrder]
+    ) -> tuple[list[PlanEvent], frozenset[str]]:
+        """Apply pending goals and diff the house's quotes against its ladder."""
+        goals = self.store.pending_goals(material)
+        fundamental = footballer.fundamental(len(goals))
+        player = house_player(material)
+        shares, coins = self.store.holdings(player, (material, COINS))
+        wanted = ladder(fundamental, footballer.house, shares, coins)
+        resting = [o for o in orders.values() if o.player_id == player]
+        events: list[PlanEvent] = [GoalApplied(event_id) for event_id in goals]
+        kept: list[Quote] = []
+        for order in sorted(resting, key=lambda o: o.order_id):
+            quote = Quote(order.side, order.price, order.quantity)
+            if quote in wanted and quote not in kept:
+                kept.append(quote)
+            else:
+                events.append(
+                    Cancel(
+                        order.order_id,
+                        player,
+                        order.side,
+                        order.price,
+                        order.quantity,
+                        CancelReason.HOUSE_REQUOTE,
+                    )
+                )
+        missing = list(wanted)
+        for quote in kept:
+            missing.remove(quote)
+        events += [
+            Post(BookOrder(self.new_id(), player, quote.side, quote.price, quote.quantity, TimeInForce.GTC))
+            for quote in missing
+        ]
+        forget = frozenset(footballer.house_quotes) - {o.order_id for o in resting}
+        return events, forget
 
     def _commit(self, actions: list[dict[str, object]]) -> None:
         for attempt in range(MAX_BUSY_RETRIES + 1):

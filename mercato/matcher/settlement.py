@@ -12,18 +12,43 @@ and transactions are cut at the 100-action limit only between events.
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from mercato.matcher.book import BookOrder, Cancel, Event, Fill
+from mercato.matcher.house import is_house
 from mercato.models.ids import trade_id
 from mercato.models.keys import encode_book_key
 from mercato.models.money import COINS
-from mercato.models.orders import OrderStatus, Side
-from mercato.storage.items import ASSET_PREFIX, ORDER_PREFIX, status_key
+from mercato.models.orders import Order, OrderStatus, Side
+from mercato.storage.items import (
+    ASSET_PREFIX,
+    EVENT_PREFIX,
+    ORDER_PREFIX,
+    ORIGIN_HOUSE,
+    book_order_item,
+    from_millis,
+    order_record_item,
+    status_key,
+)
 from mercato.storage.names import TableNames
 
 MAX_ACTIONS: Final = 100
 Action = dict[str, Any]
+
+
+class Post(NamedTuple):
+    """The house posts a quote: a new resting order, reserved from its account."""
+
+    order: BookOrder
+
+
+class GoalApplied(NamedTuple):
+    """A goal event is applied to its footballer: F rises by the goal value, once."""
+
+    event_id: str
+
+
+PlanEvent = Event | Post | GoalApplied
 
 
 @dataclass
@@ -43,15 +68,13 @@ class _Pending:
     fees: int = 0
     volume: int = 0
     last_price: int | None = None
+    new: set[str] = field(default_factory=set)
+    """Orders posted in this transaction: their book item and record are written whole."""
+    goals: list[str] = field(default_factory=list)
 
     def size(self) -> int:
-        return (
-            len(self.book)
-            + len(set(self.filled) | set(self.finished))
-            + len(self.balances)
-            + len(self.trades)
-            + 1
-        )
+        records = len(set(self.filled) | set(self.finished) | self.new)
+        return len(self.book) + records + len(self.balances) + len(self.trades) + len(self.goals) + 1
 
 
 @dataclass(frozen=True)
@@ -63,15 +86,25 @@ class Ticker:
 class Planner:
     """Plans the transactions for one material's uncrossing."""
 
-    def __init__(self, material: str, orders: dict[str, BookOrder], tables: TableNames, now_ms: int) -> None:
+    def __init__(
+        self,
+        material: str,
+        orders: dict[str, BookOrder],
+        tables: TableNames,
+        now_ms: int,
+        *,
+        forget_quotes: frozenset[str] = frozenset(),
+    ) -> None:
         self.material = material
-        self.orders = orders
+        self.orders = dict(orders)
         """Every order the engine saw, as read: ``quantity`` is the remaining read from the book."""
         self.tables = tables
         self.now_ms = now_ms
         self.remaining = {order_id: order.quantity for order_id, order in orders.items()}
+        self.forget_quotes: set[str] = set(forget_quotes)
+        """House quotes the market item lists that are no longer on the book."""
 
-    def plan(self, events: list[Event], ticker: Ticker) -> list[list[Action]]:
+    def plan(self, events: list[PlanEvent], ticker: Ticker) -> list[list[Action]]:
         """The transactions, in order; the last one also sets the ticker."""
         transactions: list[list[Action]] = []
         pending = _Pending()
@@ -86,7 +119,7 @@ class Planner:
 
     # -- folding events into a pending transaction -------------------------------------------
 
-    def _with(self, pending: _Pending, event: Event) -> _Pending:
+    def _with(self, pending: _Pending, event: PlanEvent) -> _Pending:
         trial = _Pending(
             book=dict(pending.book),
             start=dict(pending.start),
@@ -97,12 +130,33 @@ class Planner:
             fees=pending.fees,
             volume=pending.volume,
             last_price=pending.last_price,
+            new=set(pending.new),
+            goals=list(pending.goals),
         )
         if isinstance(event, Fill):
             self._fill(trial, event)
-        else:
+        elif isinstance(event, Cancel):
             self._cancel(trial, event)
+        elif isinstance(event, Post):
+            self._post(trial, event.order)
+        else:
+            trial.goals.append(event.event_id)
         return trial
+
+    def _post(self, pending: _Pending, order: BookOrder) -> None:
+        self.orders[order.order_id] = order
+        self.remaining[order.order_id] = 0
+        pending.new.add(order.order_id)
+        pending.start[order.order_id] = 0
+        pending.book[order.order_id] = order.quantity
+        asset, amount = (
+            (COINS, order.price * order.quantity)
+            if order.side is Side.BUY
+            else (self.material, order.quantity)
+        )
+        balance = pending.balances[(order.player_id, asset)]
+        balance[0] -= amount
+        balance[1] += amount
 
     def _take(self, pending: _Pending, order_id: str, quantity: int) -> int:
         if order_id not in pending.book:
@@ -165,9 +219,24 @@ class Planner:
     def _actions(self, pending: _Pending, ticker: Ticker | None) -> list[Action]:
         for order_id, left in pending.book.items():
             self.remaining[order_id] = left
-        actions: list[Action] = [self._book_action(order_id, pending) for order_id in pending.book]
+        actions: list[Action] = [
+            action
+            for order_id in pending.book
+            if (action := self._book_action(order_id, pending)) is not None
+        ]
+        records = dict.fromkeys([*pending.filled, *pending.finished, *pending.new])
+        actions += [self._record_action(order_id, pending) for order_id in records]
         actions += [
-            self._record_action(order_id, pending) for order_id in {**pending.filled, **pending.finished}
+            {
+                "Update": {
+                    "TableName": self.tables.book,
+                    "Key": {"material": self.material, "sk": EVENT_PREFIX + event_id},
+                    "UpdateExpression": "SET applied = :yes, appliedAt = :at",
+                    "ConditionExpression": "applied = :no",
+                    "ExpressionAttributeValues": {":yes": True, ":no": False, ":at": self.now_ms},
+                }
+            }
+            for event_id in pending.goals
         ]
         actions += [
             self._balance_action(player, asset, delta) for (player, asset), delta in pending.balances.items()
@@ -185,8 +254,36 @@ class Planner:
         actions.append(self._market_action(pending, ticker))
         return actions
 
-    def _book_action(self, order_id: str, pending: _Pending) -> Action:
+    def _new_order(self, order: BookOrder, pending: _Pending) -> Order:
+        quantity, notional = pending.filled.get(order.order_id, [0, 0])
+        status = pending.finished.get(order.order_id, OrderStatus.OPEN)
+        return Order(
+            order_id=order.order_id,
+            player_id=order.player_id,
+            side=order.side,
+            material=self.material,
+            quantity=order.quantity,
+            price=order.price,
+            time_in_force=order.time_in_force,
+            status=status,
+            filled_quantity=quantity,
+            filled_notional=notional,
+            created_at=from_millis(self.now_ms),
+        )
+
+    def _book_action(self, order_id: str, pending: _Pending) -> Action | None:
         order = self.orders[order_id]
+        if order_id in pending.new:
+            if pending.book[order_id] == 0:
+                return None  # posted and gone in the same transaction
+            item = book_order_item(self._new_order(order, pending)) | {"origin": ORIGIN_HOUSE}
+            return {
+                "Put": {
+                    "TableName": self.tables.book,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            }
         key = {"material": self.material, "sk": encode_book_key(order.side, order.price, order_id)}
         condition = {":was": pending.start[order_id]}
         if pending.book[order_id] == 0:
@@ -210,6 +307,14 @@ class Planner:
 
     def _record_action(self, order_id: str, pending: _Pending) -> Action:
         order = self.orders[order_id]
+        if order_id in pending.new:
+            return {
+                "Put": {
+                    "TableName": self.tables.orders,
+                    "Item": order_record_item(self._new_order(order, pending)),
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            }
         quantity, notional = pending.filled.get(order_id, [0, 0])
         sets = ["filledQuantity = filledQuantity + :q", "filledNotional = filledNotional + :n"]
         values: dict[str, Any] = {":q": quantity, ":n": notional, ":open": str(OrderStatus.OPEN)}
@@ -237,9 +342,15 @@ class Planner:
             "reserved = if_not_exists(reserved, :zero) + :r",
             "ExpressionAttributeValues": {":a": available, ":r": reserved, ":zero": 0},
         }
+        conditions = []
         if reserved < 0:
-            update["ConditionExpression"] = "reserved >= :release"
+            conditions.append("reserved >= :release")
             update["ExpressionAttributeValues"][":release"] = -reserved
+        if available < 0:
+            conditions.append("available >= :spend")
+            update["ExpressionAttributeValues"][":spend"] = -available
+        if conditions:
+            update["ConditionExpression"] = " AND ".join(conditions)
         return {"Update": update}
 
     def _market_action(self, pending: _Pending, ticker: Ticker | None) -> Action:
@@ -248,7 +359,22 @@ class Planner:
             "volume = if_not_exists(volume, :zero) + :v",
         ]
         values: dict[str, Any] = {":fees": pending.fees, ":v": pending.volume, ":zero": 0}
+        names: dict[str, str] = {}
         removes: list[str] = []
+        if pending.goals:
+            sets.append("goals = if_not_exists(goals, :zero) + :goals")
+            values[":goals"] = len(pending.goals)
+        gone = {o for o, left in pending.book.items() if left == 0 and is_house(self.orders[o].player_id)}
+        gone |= self.forget_quotes
+        self.forget_quotes = set()
+        for n, order_id in enumerate(sorted(gone - pending.new)):
+            names[f"#gone{n}"] = order_id
+            removes.append(f"houseQuotes.#gone{n}")
+        for n, order_id in enumerate(sorted(o for o in pending.new if pending.book[o] > 0)):
+            order = self.orders[order_id]
+            names[f"#quote{n}"] = order_id
+            values[f":quote{n}"] = encode_book_key(order.side, order.price, order_id)
+            sets.append(f"houseQuotes.#quote{n} = :quote{n}")
         if pending.last_price is not None:
             sets.append("lastPrice = :last")
             values[":last"] = pending.last_price
@@ -260,12 +386,13 @@ class Planner:
                     sets.append(f"{name} = :{name}")
                     values[f":{name}"] = value
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        return {
-            "Update": {
-                "TableName": self.tables.markets,
-                "Key": {"material": self.material},
-                "UpdateExpression": expression,
-                "ConditionExpression": "attribute_exists(material)",
-                "ExpressionAttributeValues": values,
-            }
+        update: Action = {
+            "TableName": self.tables.markets,
+            "Key": {"material": self.material},
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(material)",
+            "ExpressionAttributeValues": values,
         }
+        if names:
+            update["ExpressionAttributeNames"] = names
+        return {"Update": update}

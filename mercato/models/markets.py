@@ -13,11 +13,12 @@ from pydantic import (
     field_validator,
 )
 
-from mercato.models.base import RequestModel
+from mercato.models.base import RequestModel, WireModel
 from mercato.models.money import (
     COINS,
     DEFAULT_FEE_BPS,
     MAX_PRICE,
+    MAX_QUANTITY,
     FeeBps,
     MaterialId,
     NonNegative,
@@ -50,14 +51,42 @@ class CommodityListing(_Listing):
     kind: Literal["commodity"]
 
 
+class HouseParams(WireModel):
+    """How the house makes a footballer's market (DESIGN §6). All quantities in shares, money in coins.
+
+    The house quotes ``levels`` bids and asks of ``size`` shares each, ``spread`` coins either side of
+    the fundamental value F (at least 1) and ``step`` coins apart, never selling below F nor buying
+    above it. It starts with ``inventory`` shares and ``budget`` coins and never holds more than
+    ``max_inventory`` shares. Since goals only raise F and the house never sells below F, its loss
+    on a goal is at most the shares it could have sold at stale quotes, times the goal value:
+    ``max_inventory × goalValue`` (the worst case per goal).
+    """
+
+    model_config = ConfigDict(validate_by_name=True)
+
+    levels: Annotated[int, Field(strict=True, ge=1, le=10)] = 3
+    size: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] = 10
+    spread_bps: Annotated[int, Field(strict=True, ge=0, le=5_000)] = 100
+    step_bps: Annotated[int, Field(strict=True, ge=1, le=5_000)] = 50
+    inventory: Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY)] = 100
+    max_inventory: Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY)] = 200
+    budget: Annotated[int, Field(strict=True, ge=0, le=10**15)] = 500_000
+
+    def worst_case_loss(self, goal_value: int) -> int:
+        return self.max_inventory * goal_value
+
+
 class FootballerListing(_Listing):
-    """``POST /markets`` for a footballer: a stock whose fundamental value rises with each goal."""
+    """``POST /markets`` for a footballer: a stock whose fundamental value rises with each goal.
+    ``personId`` (football-data.org) lets the live scorers feed follow the player; without it only
+    posted or replayed goals move the price."""
 
     kind: Literal["footballer"]
     team: DisplayName
-    person_id: PersonId
+    person_id: PersonId | None = None
     base_value: Price
     goal_value: Price
+    house: HouseParams = Field(default_factory=HouseParams)
 
 
 class TickerFields(BaseModel):

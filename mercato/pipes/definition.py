@@ -9,16 +9,22 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from mercato.resources import BOOK
-from mercato.storage.items import KIND_GOAL, KIND_ORDER
+from mercato.storage.items import KIND_GOAL, KIND_LISTING, KIND_ORDER
 
 StartingPosition = Literal["LATEST", "TRIM_HORIZON"]
 
 PIPE_FILTER: Final[dict[str, Any]] = {
     "eventName": ["INSERT"],
-    "dynamodb": {"NewImage": {"kind": {"S": [KIND_ORDER, KIND_GOAL]}}},
+    "dynamodb": {
+        "NewImage": {
+            "kind": {"S": [KIND_ORDER, KIND_GOAL, KIND_LISTING]},
+            "origin": {"S": [{"exists": False}]},
+        }
+    },
 }
-"""Only new orders and new market events wake the matcher. Its own writes are MODIFYs and REMOVEs of
-those items (and the other tables have no stream), so settling never wakes it again."""
+"""Only new orders and new market events (a goal, a footballer's listing) wake the matcher. Its own
+writes are MODIFYs and REMOVEs of those items, and the house quotes it posts carry ``origin`` (the
+``exists`` test sits on the leaf, as EventBridge requires), so settling never wakes it again."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ WITHDRAWAL_PREFIX: Final = "WITHDRAWAL#"
 EVENT_PREFIX: Final = "EVENT#"
 KIND_ORDER: Final = "order"
 KIND_GOAL: Final = "goal"
+KIND_LISTING: Final = "listing"
+LISTING_KEY: Final = EVENT_PREFIX + "listing"
+ORIGIN_HOUSE: Final = "house"
 
 _MARKET_FIELDS: Final = (
     "material",
@@ -35,6 +38,7 @@ _MARKET_FIELDS: Final = (
     "personId",
     "baseValue",
     "goalValue",
+    "house",
     "goals",
     "bestBid",
     "bestAsk",
@@ -69,6 +73,11 @@ def plain(value: Any) -> Any:
 
 def book_key(order: Order) -> str:
     return encode_book_key(order.side, order.price, order.order_id)
+
+
+def listing_event_item(material: str, at: datetime) -> Item:
+    """Written once when a footballer is listed: it wakes the matcher, which posts the house's ladder."""
+    return {"material": material, "sk": LISTING_KEY, "kind": KIND_LISTING, "createdAt": to_millis(at)}
 
 
 def book_order_item(order: Order) -> Item:
@@ -143,7 +152,10 @@ def order_from_record(item: Mapping[str, Any]) -> Order:
 
 def market_item(market: Market) -> Item:
     wire = market.wire()
-    return {key: wire[key] for key in _MARKET_FIELDS if wire.get(key) is not None} | {"feesAccrued": 0}
+    return {key: wire[key] for key in _MARKET_FIELDS if wire.get(key) is not None} | {
+        "feesAccrued": 0,
+        "houseQuotes": {},
+    }
 
 
 def market_from_item(item: Mapping[str, Any]) -> Market:

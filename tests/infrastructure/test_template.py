@@ -166,7 +166,11 @@ def test_the_function_url_is_public_and_the_function_checks_tokens_itself(templa
 def test_every_function_is_arm64_python311_with_json_logs(template: Template) -> None:
     functions = [r["Properties"] for r in resources(template, "AWS::Lambda::Function").values()]
     handlers = {f["Handler"] for f in functions}
-    assert {"mercato.intake.handler.handler", "mercato.matcher.entry.handler"} <= handlers
+    assert {
+        "mercato.intake.handler.handler",
+        "mercato.matcher.entry.handler",
+        "mercato.feed.handler.handler",
+    } <= handlers
     for function in functions:
         if function["Handler"].startswith("mercato."):
             assert function["Architectures"] == ["arm64"]
@@ -224,6 +228,22 @@ def test_intake_writes_every_table_but_trades(template: Template) -> None:
     assert written == {"book", "orders", "accounts", "markets"}
 
 
+def test_the_feed_runs_every_minute_and_may_only_touch_markets_and_book(template: Template) -> None:
+    rule = only(template, "AWS::Events::Rule")
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    assert "FeedFunction" in json.dumps(rule["Targets"])
+    statements = policy_statements(template, "FeedFunction")
+    assert {table_of(w) for w in written_resources(statements)} == {"markets", "book"}
+    assert not {a for a in actions(statements) if a.startswith("kinesis:")}
+    feed = next(
+        r["Properties"]
+        for r in resources(template, "AWS::Lambda::Function").values()
+        if r["Properties"]["Handler"] == "mercato.feed.handler.handler"
+    )
+    assert feed["Environment"]["Variables"]["MERCATO_FEED_COMPETITION"] == "WC"
+    assert "MERCATO_FEED_API_KEY_ARN" in feed["Environment"]["Variables"]
+
+
 # -- alarms -----------------------------------------------------------------------------------
 
 
@@ -278,7 +298,12 @@ def third_party_imports(package_root: Path, module: str, seen: set[str] | None =
 
 
 @pytest.mark.parametrize(
-    ("function", "entry"), [("intake", "mercato.intake.handler"), ("matcher", "mercato.matcher.entry")]
+    ("function", "entry"),
+    [
+        ("intake", "mercato.intake.handler"),
+        ("matcher", "mercato.matcher.entry"),
+        ("feed", "mercato.feed.handler"),
+    ],
 )
 def test_each_asset_holds_a_linux_arm64_pydantic_core_and_everything_its_code_imports(
     template: Template, function: str, entry: str

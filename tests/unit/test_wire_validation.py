@@ -446,7 +446,7 @@ def test_a_footballer_listing_parses_its_camel_case_fields() -> None:
     assert "goals" not in listing.wire(), "a new listing has scored nothing; goals come from goal events"
 
 
-@pytest.mark.parametrize("field", ["team", "personId", "baseValue", "goalValue"])
+@pytest.mark.parametrize("field", ["team", "baseValue", "goalValue"])
 def test_a_footballer_without_a_required_field_is_rejected_naming_it(field: str) -> None:
     assert rejected(parse_listing, body(FOOTBALLER, **{field: None})) == [("missing", ("footballer", field))]
 
@@ -830,3 +830,10 @@ def test_an_order_record_in_a_state_the_exchange_cannot_reach_is_rejected(
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         order_record(**changes)  # type: ignore[arg-type]
+
+
+def test_a_footballer_without_a_person_id_is_listed_but_not_followed_by_the_live_feed() -> None:
+    listing = parse_listing(body(FOOTBALLER, personId=None))
+
+    assert isinstance(listing, FootballerListing)
+    assert listing.person_id is None

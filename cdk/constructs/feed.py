@@ -1,0 +1,38 @@
+"""The goal feed: a function polling football-data.org's scorers once a minute."""
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from cdk.constructs.functions import python_function
+from cdk.constructs.tables import Tables
+
+
+class GoalFeed(Construct):
+    def __init__(self, scope: Construct, id: str, *, prefix: str, tables: Tables, competition: str) -> None:
+        super().__init__(scope, id)
+        self.api_key = secretsmanager.Secret(
+            self,
+            "ApiKey",
+            secret_name=f"{prefix}/football-data-api-key",
+            description="football-data.org API key: set it with `aws secretsmanager put-secret-value`",
+        )
+        self.function = python_function(
+            self,
+            "Function",
+            name="feed",
+            handler="mercato.feed.handler.handler",
+            environment=tables.environment()
+            | {"MERCATO_FEED_API_KEY_ARN": self.api_key.secret_arn, "MERCATO_FEED_COMPETITION": competition},
+        )
+        self.api_key.grant_read(self.function)
+        tables.by_name["markets"].grant_read_write_data(self.function)
+        tables.by_name["book"].grant_read_write_data(self.function)
+        self.schedule = events.Rule(
+            self,
+            "EveryMinute",
+            schedule=events.Schedule.rate(Duration.minutes(1)),
+            targets=[targets.LambdaFunction(self.function)],
+        )

@@ -1,0 +1,47 @@
+"""The DynamoDB adapter of :class:`~mercato.feed.job.FeedStore`: the counts live on market items."""
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mercato.feed.job import Followed
+from mercato.storage.items import plain
+from mercato.storage.names import TableNames
+
+
+class DynamoFeedStore:
+    def __init__(self, client: Any, tables: TableNames) -> None:
+        self._client = client
+        self._t = tables
+
+    def followed(self) -> list[Followed]:
+        found: list[Followed] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._t.markets,
+            "FilterExpression": "kind = :footballer",
+            "ExpressionAttributeValues": {":footballer": "footballer"},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._client.scan(**kwargs)
+            items = [plain(i) for i in page.get("Items", [])]
+            found += [Followed(i["material"], i.get("personId"), i.get("feedGoals", 0)) for i in items]
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def save(self, material: str, *, was: int, now: int) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._t.markets,
+                Key={"material": material},
+                UpdateExpression="SET feedGoals = :now",
+                ConditionExpression="attribute_exists(material) AND (feedGoals = :was OR "
+                "(attribute_not_exists(feedGoals) AND :was = :zero))",
+                ExpressionAttributeValues={":now": now, ":was": was, ":zero": 0},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

@@ -1,0 +1,46 @@
+"""The feed Lambda, run each minute by a schedule: one poll of football-data.org's scorers."""
+
+import os
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parameters import get_secret
+
+from mercato.feed.dynamo import DynamoFeedStore
+from mercato.feed.job import FeedJob
+from mercato.feed.sources import ScorersSource
+from mercato.intake.dynamo import DynamoIntakeStore
+from mercato.intake.service import Intake
+from mercato.storage.names import TableNames
+
+logger = Logger(service="feed")
+metrics = Metrics(namespace="Mercato", service="feed")
+tables = TableNames.from_env()
+client = boto3.resource("dynamodb").meta.client
+
+
+@cache
+def _api_key() -> str:
+    return str(get_secret(os.environ["MERCATO_FEED_API_KEY_ARN"], max_age=3600))
+
+
+def _count(name: str, n: int) -> None:
+    metrics.add_metric(name=f"Feed{name}", unit=MetricUnit.Count, value=n)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    job = FeedJob(
+        ScorersSource(_api_key(), os.environ.get("MERCATO_FEED_COMPETITION", "WC")),
+        DynamoFeedStore(client, tables),
+        Intake(DynamoIntakeStore(client, tables)),
+        _count,
+    )
+    result = job.poll()
+    metrics.add_metric(name="FeedGoalsPosted", unit=MetricUnit.Count, value=len(result.posted))
+    logger.info("polled", posted=result.posted, rejected=dict(result.rejected))
+    return {"posted": result.posted, "rejected": dict(result.rejected)}

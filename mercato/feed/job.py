@@ -1,0 +1,110 @@
+"""The feed job: turn each rise in a player's cumulative goals into goal events, exactly once.
+
+Each poll reads a snapshot from the source and, per footballer, compares it with the last count it
+stored on the market item (``feedGoals``). A rise of n yields n goal events whose ids are derived
+from the competition or match, the player and the goal number, posted through the same domain
+function as ``POST /events/goals`` (so a re-poll, or a crash between posting and storing, can only
+repeat an id, which is refused as a duplicate). Then it stores the new count, conditional on the old.
+
+Bad input changes nothing: a source error, a player the catalog does not know, or a count that went
+down is logged and counted, nothing is posted for it, the last good count stays, and the next poll
+carries on.
+"""
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from mercato.feed.sources import FeedError, Snapshot, Source
+from mercato.intake.service import Intake
+from mercato.models.errors import ExchangeError
+from mercato.models.events import GoalEvent
+
+log = logging.getLogger("mercato.feed")
+
+
+@dataclass(frozen=True)
+class Followed:
+    material: str
+    person_id: int | None
+    feed_goals: int
+    """The cumulative count this job last stored for the player."""
+
+
+class FeedStore(Protocol):
+    def followed(self) -> list[Followed]: ...
+    def save(self, material: str, *, was: int, now: int) -> bool:
+        """Store the new count if the stored one is still ``was``; ``False`` if it moved."""
+        ...
+
+
+@dataclass
+class PollResult:
+    posted: list[str] = field(default_factory=list)
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class FeedJob:
+    source: Source
+    store: FeedStore
+    intake: Intake
+    count: Callable[[str, int], None] = lambda name, n: None
+    """Where rejections are counted (the Lambda wires Powertools Metrics here)."""
+
+    def poll(self) -> PollResult:
+        result = PollResult()
+        try:
+            snapshot = self.source.fetch()
+        except FeedError as error:
+            log.warning("feed source failed; keeping the last good snapshot", extra={"error": str(error)})
+            self._reject(result, "SourceFailed")
+            return result
+        followed = self.store.followed()
+        index = {
+            (str(f.person_id) if snapshot.by_person_id else f.material): f
+            for f in followed
+            if not snapshot.by_person_id or f.person_id is not None
+        }
+        for key, goals in sorted(snapshot.goals.items()):
+            player = index.get(key)
+            if player is None:
+                log.warning("the feed names a player the catalog does not list", extra={"player": key})
+                self._reject(result, "UnknownPlayer")
+                continue
+            if goals < player.feed_goals:
+                log.warning(
+                    "a goal count went down; ignored",
+                    extra={"player": key, "stored": player.feed_goals, "reported": goals},
+                )
+                self._reject(result, "GoalsWentDown")
+                continue
+            if goals == player.feed_goals:
+                continue
+            self._post(snapshot, key, player, goals, result)
+        return result
+
+    def _post(self, snapshot: Snapshot, key: str, player: Followed, goals: int, result: PollResult) -> None:
+        for number in range(player.feed_goals + 1, goals + 1):
+            event = GoalEvent.model_validate(
+                {
+                    "eventId": f"{snapshot.match_id}:{key}:{number}",
+                    "material": player.material,
+                    "matchId": snapshot.match_id,
+                    "minute": snapshot.minutes.get((key, number), 0),
+                }
+            )
+            try:
+                self.intake.post_goal(event)
+            except ExchangeError as error:
+                log.warning("a goal was refused", extra={"event": event.event_id, "error": error.message})
+                self._reject(result, "GoalRefused")
+                return
+            result.posted.append(event.event_id)
+        self.store.save(player.material, was=player.feed_goals, now=goals)
+
+    def _reject(self, result: PollResult, reason: str) -> None:
+        result.rejected[reason] += 1
+        self.count(reason, 1)

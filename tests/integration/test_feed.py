@@ -1,0 +1,202 @@
+"""The goal feed: scorers diffed into goal events exactly once; bad input changes nothing."""
+
+import io
+import json
+import urllib.error
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mercato.feed.dynamo import DynamoFeedStore
+from mercato.feed.job import FeedJob
+from mercato.feed.sources import FeedError, ReplaySource, ScorersSource, Snapshot, parse_scorers
+from mercato.local import moto_atomic
+from mercato.local.pipeline import LocalPipeline
+from tests.integration.conftest import SECRET, Api
+
+MESSI = "lionel-messi"
+
+
+@dataclass
+class Scripted:
+    """A source that answers from a script: snapshots, or errors to raise."""
+
+    answers: list[dict[str, int] | Exception] = field(default_factory=list)
+
+    def fetch(self) -> Snapshot:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return Snapshot(answer, by_person_id=True, match_id="WC-scorers")
+
+
+@pytest.fixture
+def world() -> Iterator[tuple[Api, LocalPipeline]]:
+    moto_atomic.install()
+    with mock_aws():
+        pipeline = LocalPipeline.create(boto3.Session(), "test", SECRET)
+        api = Api(pipeline.intake, pipeline.dynamodb, pipeline.tables)
+        api.list_footballer(MESSI)  # personId 44
+        yield api, pipeline
+
+
+def job(pipeline: LocalPipeline, source: Any, counted: list[str] | None = None) -> FeedJob:
+    sink = counted if counted is not None else []
+    return FeedJob(
+        source,
+        DynamoFeedStore(pipeline.dynamodb, pipeline.tables),
+        pipeline.service,
+        lambda n, _: sink.append(n),
+    )
+
+
+def goals(api: Api) -> int:
+    pipeline_goals: int = api.call("GET", f"/markets/{MESSI}").body["goals"]
+    return pipeline_goals
+
+
+def test_a_rise_of_n_goals_posts_n_events_named_by_competition_person_and_number(
+    world: tuple[Api, LocalPipeline],
+) -> None:
+    api, pipeline = world
+    feed = job(pipeline, Scripted([{"44": 2}, {"44": 2}, {"44": 3}]))
+
+    first, again, third = feed.poll(), feed.poll(), feed.poll()
+    pipeline.drain()
+
+    assert first.posted == ["WC-scorers:44:1", "WC-scorers:44:2"]
+    assert again.posted == [], "a re-poll of the same counts posts nothing"
+    assert third.posted == ["WC-scorers:44:3"]
+    assert goals(api) == 3
+    assert api.call("GET", f"/markets/{MESSI}").body["fundamentalValue"] == 1_300
+
+
+def test_a_crash_between_posting_and_storing_only_repeats_ids_that_are_refused(
+    world: tuple[Api, LocalPipeline],
+) -> None:
+    api, pipeline = world
+    feed = job(pipeline, Scripted([{"44": 1}, {"44": 1}]))
+    feed.poll()
+    pipeline.dynamodb.update_item(  # as if the count had never been stored
+        TableName=pipeline.tables.markets, Key={"material": MESSI}, UpdateExpression="REMOVE feedGoals"
+    )
+
+    repeat = feed.poll()
+    pipeline.drain()
+
+    assert repeat.posted == ["WC-scorers:44:1"], "posted again under the same id"
+    assert goals(api) == 1
+
+
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        ([FeedError("timed out"), {"44": 1}], "SourceFailed"),
+        ([{"99": 1}, {"44": 1}], "UnknownPlayer"),
+    ],
+    ids=["source-fails", "unknown-person"],
+)
+def test_bad_input_posts_nothing_and_the_next_poll_carries_on(
+    world: tuple[Api, LocalPipeline], script: list[dict[str, int] | Exception], reason: str
+) -> None:
+    api, pipeline = world
+    counted: list[str] = []
+    feed = job(pipeline, Scripted(list(script)), counted)
+
+    bad = feed.poll()
+    good = feed.poll()
+    pipeline.drain()
+
+    assert bad.posted == []
+    assert bad.rejected == {reason: 1}
+    assert counted == [reason]
+    assert good.posted == ["WC-scorers:44:1"]
+    assert goals(api) == 1
+
+
+def test_a_goal_count_that_goes_down_is_ignored_and_the_last_good_count_kept(
+    world: tuple[Api, LocalPipeline],
+) -> None:
+    api, pipeline = world
+    feed = job(pipeline, Scripted([{"44": 2}, {"44": 1}, {"44": 3}]))
+
+    feed.poll()
+    down = feed.poll()
+    up = feed.poll()
+    pipeline.drain()
+
+    assert (down.posted, dict(down.rejected)) == ([], {"GoalsWentDown": 1})
+    assert up.posted == ["WC-scorers:44:3"], "counted from the last good snapshot"
+    assert goals(api) == 3
+
+
+# -- the sources ------------------------------------------------------------------------------
+
+
+class Response(io.BytesIO):
+    def __enter__(self) -> "Response":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def test_the_scorers_source_asks_football_data_with_the_key_and_reads_the_counts() -> None:
+    asked: list[Any] = []
+
+    def opener(request: Any, timeout: float) -> Response:
+        asked.append((request.full_url, request.get_header("X-auth-token"), timeout))
+        payload = {"scorers": [{"player": {"id": 44, "name": "Lionel Messi"}, "goals": 7}]}
+        return Response(json.dumps(payload).encode())
+
+    snapshot = ScorersSource("key-1", "WC", opener=opener).fetch()
+
+    assert snapshot.goals == {"44": 7}
+    assert asked == [("https://api.football-data.org/v4/competitions/WC/scorers?limit=200", "key-1", 10.0)]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        urllib.error.URLError("unreachable"),
+        TimeoutError("timed out"),
+        b"<html>busy</html>",
+        b'{"scorers": [{"player": {"id": 44}, "goals": -1}]}',
+        b'{"scorers": [{"player": {}, "goals": 1}]}',
+        b'{"errorCode": 429}',
+    ],
+    ids=["unreachable", "timeout", "not-json", "negative", "no-id", "wrong-shape"],
+)
+def test_a_failing_or_malformed_scorers_response_is_a_feed_error(answer: Exception | bytes) -> None:
+    def opener(request: Any, timeout: float) -> Response:
+        if isinstance(answer, Exception):
+            raise answer
+        return Response(answer)
+
+    with pytest.raises(FeedError):
+        ScorersSource("key", opener=opener).fetch()
+
+
+def test_parse_scorers_reads_every_row() -> None:
+    payload = {"scorers": [{"player": {"id": 1}, "goals": 8}, {"player": {"id": 2}, "goals": 0}]}
+
+    assert parse_scorers(payload) == {"1": 8, "2": 0}
+
+
+def test_the_2022_final_replays_its_goals_at_the_chosen_speed() -> None:
+    now = [0.0]
+    replay = ReplaySource.wc2022_final(speed=10.0, clock=lambda: now[0])
+
+    now[0] = 8.5  # minute 85
+    at_85 = replay.fetch()
+    now[0] = 12.5  # minute 125
+    at_end = replay.fetch()
+
+    assert at_85.goals == {"lionel-messi": 1, "angel-di-maria": 1, "kylian-mbappe": 2}
+    assert at_end.goals == {"lionel-messi": 2, "angel-di-maria": 1, "kylian-mbappe": 3}
+    assert at_end.minutes[("kylian-mbappe", 3)] == 118
+    assert replay.finished()

@@ -1,0 +1,178 @@
+"""Footballer stocks through the whole pipeline on moto: the house's ladder, goals applied exactly
+once, trades against the house, and a goal landing in a rush of buy orders (DESIGN §6)."""
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mercato.local import moto_atomic
+from mercato.local.invariants import scan, violations
+from mercato.local.pipeline import LocalPipeline
+from mercato.matcher.handler import handle_batch
+from mercato.matcher.house import house_player
+from tests.integration.conftest import SECRET, Api
+
+MESSI = "lionel-messi"
+HOUSE = house_player(MESSI)
+
+
+class Exchange(Api):
+    def __init__(self, pipeline: LocalPipeline) -> None:
+        super().__init__(pipeline.intake, pipeline.dynamodb, pipeline.tables)
+        self.pipeline = pipeline
+
+    def drain(self) -> None:
+        self.pipeline.drain()
+        assert violations(self.client, self.tables) == []
+
+    def market(self) -> dict[str, Any]:
+        body: dict[str, Any] = self.call("GET", f"/markets/{MESSI}").body
+        return body
+
+    def house_quotes(self) -> list[tuple[str, int, int]]:
+        items = self.client.query(
+            TableName=self.tables.book,
+            KeyConditionExpression="material = :m",
+            ExpressionAttributeValues={":m": MESSI},
+            ConsistentRead=True,
+        )["Items"]
+        return sorted(
+            (i["side"], int(i["price"]), int(i["remaining"])) for i in items if i.get("playerId") == HOUSE
+        )
+
+    def goal(self, event_id: str, minute: int = 23) -> int:
+        body = {"eventId": event_id, "material": MESSI, "matchId": "final", "minute": minute}
+        return self.call("POST", "/events/goals", body, admin=True).status
+
+
+@pytest.fixture
+def exchange() -> Iterator[Exchange]:
+    moto_atomic.install()
+    with mock_aws():
+        exchange = Exchange(LocalPipeline.create(boto3.Session(), "test", SECRET))
+        assert exchange.list_footballer(MESSI).status == 201  # base 1000, 100 a goal
+        exchange.drain()
+        yield exchange
+
+
+def test_listing_a_footballer_makes_the_house_quote_around_its_fundamental_value(exchange: Exchange) -> None:
+    quotes = exchange.house_quotes()
+    market = exchange.market()
+
+    assert market["fundamentalValue"] == 1_000
+    assert quotes == [
+        ("Buy", 980, 10),
+        ("Buy", 985, 10),
+        ("Buy", 990, 10),
+        ("Sell", 1_010, 10),
+        ("Sell", 1_015, 10),
+        ("Sell", 1_020, 10),
+    ]
+    assert (market["bestBid"], market["bestAsk"]) == (990, 1_010)
+    refused = exchange.call("GET", "/accounts/me", player=HOUSE)
+    assert (refused.status, refused.code) == (403, "reserved_player"), "nobody can sign in as the house"
+    house = {i["sk"]: i for i in scan(exchange.client, exchange.tables.accounts) if i["playerId"] == HOUSE}
+    assert house["ASSET#lionel-messi"]["reserved"] == 30
+    assert house["ASSET#coins"]["reserved"] == 10 * (980 + 985 + 990)
+    assert {k for k in house if k.startswith("DEPOSIT#")} == {
+        "DEPOSIT#house-endowment-lionel-messi",
+        "DEPOSIT#house-endowment-coins",
+    }
+
+
+def test_a_goal_raises_f_once_and_replaces_the_ladder_above_the_old_one(exchange: Exchange) -> None:
+    old = exchange.house_quotes()
+
+    assert exchange.goal("wc:44:1") == 202
+    exchange.drain()
+
+    market = exchange.market()
+    new = exchange.house_quotes()
+    assert (market["goals"], market["fundamentalValue"]) == (1, 1_100)
+    assert min(price for side, price, _ in new if side == "Buy") > max(price for _, price, _ in old)
+    assert all(price >= 1_100 for side, price, _ in new if side == "Sell")
+    assert all(price <= 1_100 for side, price, _ in new if side == "Buy")
+    records = [
+        r
+        for r in scan(exchange.client, exchange.tables.orders)
+        if r.get("playerId") == HOUSE and "status" in r
+    ]
+    assert sorted(r["status"] for r in records) == ["cancelled"] * 6 + ["open"] * 6
+    event = exchange.client.get_item(
+        TableName=exchange.tables.book, Key={"material": MESSI, "sk": "EVENT#wc:44:1"}
+    )
+    assert event["Item"]["applied"] is True
+
+
+def test_a_goal_posted_again_redelivered_or_replayed_counts_once(exchange: Exchange) -> None:
+    pipeline = exchange.pipeline
+    assert exchange.goal("wc:44:1") == 202
+    pipeline.pipe.drain()
+    pipeline.mapping.fetch()
+    records = [r for lane in pipeline.mapping._lanes.values() for r in lane.records]
+    pipeline.drain()
+    settled = exchange.snapshot()
+
+    assert exchange.goal("wc:44:1") == 200, "posted again: the same event"
+    handle_batch(pipeline.matcher, {"Records": records})  # delivered twice
+    handle_batch(pipeline.matcher, {"Records": records + records})  # replayed
+    exchange.drain()
+
+    assert exchange.market()["goals"] == 1
+    assert exchange.snapshot() == settled
+
+
+def test_a_trade_against_the_house_settles_with_escrow_and_conservation(exchange: Exchange) -> None:
+    exchange.deposit("alice", "coins", 100_000)
+    exchange.deposit("bob", MESSI, 5)
+
+    buy = exchange.order("alice", "Buy", 15, 1_030, MESSI).body["orderId"]
+    sell = exchange.order("bob", "Sell", 5, 900, MESSI).body["orderId"]
+    exchange.drain()
+
+    trades = {
+        (t["price"], t["quantity"]) for t in exchange.call("GET", f"/markets/{MESSI}/trades").body["trades"]
+    }
+    assert {(1_010, 10), (1_015, 5)} <= trades, "alice bought the house's two best asks"
+    assert exchange.call("GET", f"/orders/{buy}", player="alice").body["status"] == "filled"
+    assert exchange.call("GET", f"/orders/{sell}", player="bob").body["status"] == "filled"
+    assert exchange.balances("alice")[MESSI]["available"] == 15
+    ladder = exchange.house_quotes()
+    assert len(ladder) == 6, "the house re-quoted what was consumed"
+
+
+def test_a_goal_in_a_rush_of_a_thousand_buy_orders_moves_f_once_and_nobody_meets_a_stale_quote(
+    exchange: Exchange,
+) -> None:
+    rng = random.Random(11)
+    players = [f"fan-{n:04d}" for n in range(1_000)]
+    for player in players:
+        exchange.deposit(player, "coins", 10_000)
+    exchange.drain()
+    # Given 1,000 fans send buy orders as the goal goes in: all of them reach the book before
+    # the matcher runs, together with the goal
+    for player in players:
+        assert (
+            exchange.order(player, "Buy", rng.randint(1, 3), rng.randint(1_000, 1_150), MESSI).status == 202
+        )
+    assert exchange.goal("wc:44:1", minute=36) == 202
+
+    exchange.drain()
+
+    market = exchange.market()
+    assert (market["goals"], market["fundamentalValue"]) == (1, 1_100)
+    trades = scan(exchange.client, exchange.tables.trades)
+    assert trades, "fans bought from the house at its new prices"
+    assert all(t["sellerId"] == HOUSE for t in trades), "only the house sells here"
+    assert all(t["price"] >= 1_100 for t in trades), "no fill at a pre-goal price"
+    assert market["bestBid"] is None or market["bestAsk"] is None or market["bestBid"] < market["bestAsk"]
+    house_shares = next(
+        i
+        for i in scan(exchange.client, exchange.tables.accounts)
+        if i["playerId"] == HOUSE and i["sk"] == f"ASSET#{MESSI}"
+    )
+    assert house_shares["available"] + house_shares["reserved"] >= 0
