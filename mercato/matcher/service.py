@@ -66,7 +66,8 @@ class Matcher:
                 return Settled(material, fills, cancels, transactions, round_)
             read = self.store.read_book(material)
             seen = {order.order_id for order in read.orders}
-            wanted = hinted + sorted(market.footballer.house_quotes.values() if market.footballer else [])
+            quotes = market.footballer.house_quotes if market.footballer else {}
+            wanted = hinted + sorted(key for order_id, key in quotes.items() if order_id not in seen)
             extra = [o for o in self.store.read_orders(material, wanted) if o.order_id not in seen]
             orders = {order.order_id: order for order in [*read.orders, *extra]}
             now = self.clock()
