@@ -93,6 +93,20 @@ class DynamoIntakeStore:
                 raise Throttled("the exchange is busy; retry shortly") from error
             raise
 
+    def _put_new(self, table: str, item: dict[str, Any], key: str) -> bool:
+        """Write ``item`` unless its key exists; ``False`` if it did."""
+        try:
+            self._client.put_item(
+                TableName=table, Item=item, ConditionExpression=f"attribute_not_exists({key})"
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            if _throttled(error):
+                raise Throttled("the exchange is busy; retry shortly") from error
+            raise
+        return True
+
     def _get(self, table: str, key: dict[str, Any], consistent: bool = True) -> dict[str, Any] | None:
         response = self._client.get_item(TableName=table, Key=key, ConsistentRead=consistent)
         item: dict[str, Any] | None = response.get("Item")
@@ -115,17 +129,7 @@ class DynamoIntakeStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def create_market(self, market: Market) -> bool:
-        try:
-            self._client.put_item(
-                TableName=self._t.markets,
-                Item=market_item(market),
-                ConditionExpression="attribute_not_exists(material)",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._put_new(self._t.markets, market_item(market), "material")
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -414,30 +418,10 @@ class DynamoIntakeStore:
     # -- market events -----------------------------------------------------------------------
 
     def put_goal_event(self, event: GoalEvent, *, at: datetime) -> bool:
-        try:
-            self._client.put_item(
-                TableName=self._t.book,
-                Item=goal_event_item(event, at),
-                ConditionExpression="attribute_not_exists(sk)",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            if _throttled(error):
-                raise Throttled("the exchange is busy; retry shortly") from error
-            raise
-        return True
+        return self._put_new(self._t.book, goal_event_item(event, at), "sk")
 
     def put_listing_event(self, material: str, *, at: datetime) -> None:
-        try:
-            self._client.put_item(
-                TableName=self._t.book,
-                Item=listing_event_item(material, at),
-                ConditionExpression="attribute_not_exists(sk)",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        self._put_new(self._t.book, listing_event_item(material, at), "sk")
 
     def get_goal_event(self, material: str, event_id: str) -> GoalEvent | None:
         item = self._get(self._t.book, {"material": material, "sk": EVENT_PREFIX + event_id})
