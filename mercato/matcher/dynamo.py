@@ -57,7 +57,9 @@ class DynamoMatcherStore:
                 house=HouseParams.model_validate(item.get("house", {})),
                 house_quotes=dict(item.get("houseQuotes", {})),
             )
-        return MarketState(item["feeBps"], item.get("bestBid"), item.get("bestAsk"), footballer)
+        return MarketState(
+            item["feeBps"], item.get("bestBid"), item.get("bestAsk"), footballer, item.get("version", 0)
+        )
 
     def pending_goals(self, material: str) -> list[str]:
         items: list[dict[str, Any]] = []
@@ -107,17 +109,53 @@ class DynamoMatcherStore:
         page = self._client.query(**kwargs)
         return [book_order(item) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
 
-    def read_book(self, material: str) -> BookRead:
-        """Read each side from its best price until its prices no longer reach the other side's best."""
+    def read_book(
+        self, material: str, *, bid_floor: int | None = None, ask_ceiling: int | None = None
+    ) -> BookRead:
+        """Read each side from its best price until its prices no longer reach the other side's best
+        (or the quotes about to be posted)."""
         bids, bid_next = self._page(material, BUY_PREFIX, None, FIRST_PAGE)
         asks, ask_next = self._page(material, SELL_PREFIX, None, FIRST_PAGE)
-        while bid_next and asks and bids[-1].price >= asks[0].price:
+        lowest_ask = min(
+            [p for p in (asks[0].price if asks else None, bid_floor) if p is not None], default=None
+        )
+        highest_bid = max(
+            [p for p in (bids[0].price if bids else None, ask_ceiling) if p is not None], default=None
+        )
+        while bid_next and lowest_ask is not None and bids[-1].price >= lowest_ask:
             more, bid_next = self._page(material, BUY_PREFIX, bid_next)
             bids += more
-        while ask_next and bids and asks[-1].price <= bids[0].price:
+        while ask_next and highest_bid is not None and asks[-1].price <= highest_bid:
             more, ask_next = self._page(material, SELL_PREFIX, ask_next)
             asks += more
-        return BookRead(bids + asks, bids_complete=not bid_next, asks_complete=not ask_next)
+        return BookRead(
+            bids + asks,
+            bids_complete=not bid_next,
+            asks_complete=not ask_next,
+            lowest_bid_read=bids[-1].price if bids else None,
+            highest_ask_read=asks[-1].price if asks else None,
+        )
+
+    def set_ticker(self, material: str, best_bid: int | None, best_ask: int | None) -> None:
+        sets, removes, values = [], [], {}
+        for name, value in (("bestBid", best_bid), ("bestAsk", best_ask)):
+            if value is None:
+                removes.append(name)
+            else:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        expression = ("SET " + ", ".join(sets) if sets else "") + (
+            " REMOVE " + ", ".join(removes) if removes else ""
+        )
+        kwargs: dict[str, Any] = {
+            "TableName": self._t.markets,
+            "Key": {"material": material},
+            "UpdateExpression": expression.strip(),
+            "ConditionExpression": "attribute_exists(material)",
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        self._client.update_item(**kwargs)
 
     def read_orders(self, material: str, keys: list[str]) -> list[BookOrder]:
         found = []

@@ -36,6 +36,9 @@ class MarketState:
     best_bid: int | None
     best_ask: int | None
     footballer: FootballerState | None = None
+    version: int = 0
+    """Bumped by every settlement transaction and required by the next: a second writer on the same
+    market can only fail its condition (DESIGN §1 principle 2)."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +49,31 @@ class BookRead:
     orders: list[BookOrder]
     bids_complete: bool
     asks_complete: bool
+    lowest_bid_read: int | None = None
+    """On a side not read to its end, every unread order is at or beyond the last price read."""
+    highest_ask_read: int | None = None
+
+    def knows_best_bid(self, bid: int | None) -> bool:
+        """Whether ``bid``, the engine's best bid over what was read, is the book's best bid."""
+        return self.bids_complete or (
+            bid is not None and self.lowest_bid_read is not None and bid >= self.lowest_bid_read
+        )
+
+    def knows_best_ask(self, ask: int | None) -> bool:
+        return self.asks_complete or (
+            ask is not None and self.highest_ask_read is not None and ask <= self.highest_ask_read
+        )
 
 
 class MatcherStore(Protocol):
     def market(self, material: str) -> MarketState | None: ...
-    def read_book(self, material: str) -> BookRead: ...
+    def read_book(
+        self, material: str, *, bid_floor: int | None = None, ask_ceiling: int | None = None
+    ) -> BookRead:
+        """Each side from its best price down to where it can no longer cross the other side, or the
+        ``bid_floor`` / ``ask_ceiling`` of quotes about to be posted."""
+        ...
+
     def read_orders(self, material: str, keys: list[str]) -> list[BookOrder]:
         """The orders still in the book under these sort keys (consistent reads)."""
         ...
@@ -62,6 +85,10 @@ class MatcherStore(Protocol):
 
     def holdings(self, player_id: str, assets: tuple[str, str]) -> tuple[int, int]:
         """Available plus reserved of each asset (consistent reads)."""
+        ...
+
+    def set_ticker(self, material: str, best_bid: int | None, best_ask: int | None) -> None:
+        """Record the top of book read after a settlement (not a settlement write)."""
         ...
 
     def commit(self, actions: list[dict[str, Any]]) -> None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from mercato.matcher.book import BookOrder, Cancel, Fill, uncross
 from mercato.matcher.house import Quote, house_player, is_house, ladder
 from mercato.matcher.ports import Busy, FootballerState, MatcherStore, StateMoved
-from mercato.matcher.settlement import GoalApplied, PlanEvent, Planner, Post, Ticker
+from mercato.matcher.settlement import FokTooLarge, GoalApplied, PlanEvent, Planner, Post, Ticker
 from mercato.models.ids import new_order_id
 from mercato.models.money import COINS
-from mercato.models.orders import CancelReason, TimeInForce
+from mercato.models.orders import CancelReason, Side, TimeInForce
 from mercato.storage.names import TableNames
 
 MAX_ROUNDS = 8
@@ -60,49 +60,68 @@ class Matcher:
         so the house re-quotes (at most ``MAX_REQUOTES`` times per call)."""
         hinted = sorted(set(hints))
         fills = cancels = transactions = requotes = 0
+        too_large: set[str] = set()
         for round_ in range(1, MAX_ROUNDS + MAX_REQUOTES + 1):
             market = self.store.market(material)
             if market is None:
                 return Settled(material, fills, cancels, transactions, round_)
-            read = self.store.read_book(material)
-            seen = {order.order_id for order in read.orders}
-            quotes = market.footballer.house_quotes if market.footballer else {}
-            wanted = hinted + sorted(key for order_id, key in quotes.items() if order_id not in seen)
-            extra = [o for o in self.store.read_orders(material, wanted) if o.order_id not in seen]
-            orders = {order.order_id: order for order in [*read.orders, *extra]}
-            now = self.clock()
             pre: list[PlanEvent] = []
             forget: frozenset[str] = frozenset()
+            house_resting: list[BookOrder] = []
             if market.footballer is not None:
-                pre, forget = self._house_step(material, market.footballer, orders)
-            book_orders = [
-                o
-                for o in orders.values()
-                if not any(isinstance(e, Cancel) and e.order_id == o.order_id for e in pre)
-            ]
-            book_orders += [event.order for event in pre if isinstance(event, Post)]
-            result = uncross(book_orders, fee_bps=market.fee_bps, now=now)
-            ticker = Ticker(
-                result.book.best_bid()
-                if result.book.best_bid() is not None or read.bids_complete
-                else self.store.best_price(material, buy=True),
-                result.book.best_ask()
-                if result.book.best_ask() is not None or read.asks_complete
-                else self.store.best_price(material, buy=False),
+                house_resting = self.store.read_orders(
+                    material, sorted(market.footballer.house_quotes.values())
+                )
+                pre, forget = self._house_step(material, market.footballer, house_resting)
+            posted = [event.order for event in pre if isinstance(event, Post)]
+            read = self.store.read_book(
+                material,
+                bid_floor=min((o.price for o in posted if o.side is Side.SELL), default=None),
+                ask_ceiling=max((o.price for o in posted if o.side is Side.BUY), default=None),
             )
+            seen = {order.order_id for order in read.orders}
+            extra = [o for o in self.store.read_orders(material, hinted) if o.order_id not in seen]
+            orders = {order.order_id: order for order in [*read.orders, *extra, *house_resting]}
+            removed = {event.order_id for event in pre if isinstance(event, Cancel)}
+            for order_id in sorted(too_large & set(orders)):
+                order = orders[order_id]
+                pre.append(
+                    Cancel(
+                        order_id,
+                        order.player_id,
+                        order.side,
+                        order.price,
+                        order.quantity,
+                        CancelReason.FOK_UNFILLED,
+                    )
+                )
+                removed.add(order_id)
+            now = self.clock()
+            book_orders = [o for o in orders.values() if o.order_id not in removed] + posted
+            result = uncross(book_orders, fee_bps=market.fee_bps, now=now)
+            bid, ask = result.book.best_bid(), result.book.best_ask()
+            ticker = Ticker(bid, ask, read.knows_best_bid(bid), read.knows_best_ask(ask))
             events: list[PlanEvent] = [*pre, *result.events]
-            if (
-                not events
-                and not forget
-                and (ticker.best_bid, ticker.best_ask) == (market.best_bid, market.best_ask)
-            ):
+            unchanged = (
+                ticker.bid_known and ticker.ask_known and (bid, ask) == (market.best_bid, market.best_ask)
+            )
+            if not events and not forget and unchanged:
                 return Settled(material, fills, cancels, transactions, round_)
-            plan = Planner(material, orders, self.tables, now, forget_quotes=forget).plan(events, ticker)
+            planner = Planner(
+                material, orders, self.tables, now, forget_quotes=forget, version=market.version
+            )
+            try:
+                plan = planner.plan(events, ticker)
+            except FokTooLarge as error:
+                too_large.add(error.order_id)
+                continue
             try:
                 for actions in plan:
                     self._commit(actions)
             except StateMoved:
                 continue
+            if not (ticker.bid_known and ticker.ask_known):
+                self._refresh_ticker(material, ticker)
             fills += len(result.fills)
             cancels += len(result.cancels)
             transactions += len(plan)
@@ -114,16 +133,21 @@ class Matcher:
             requotes += 1
         raise SettlementFailed(f"{material}: the book kept changing through {MAX_ROUNDS} rounds")
 
+    def _refresh_ticker(self, material: str, ticker: Ticker) -> None:
+        """A side the matcher did not see to its end: read its top now that the plan is committed."""
+        bid = ticker.best_bid if ticker.bid_known else self.store.best_price(material, buy=True)
+        ask = ticker.best_ask if ticker.ask_known else self.store.best_price(material, buy=False)
+        self.store.set_ticker(material, bid, ask)
+
     def _house_step(
-        self, material: str, footballer: FootballerState, orders: dict[str, BookOrder]
+        self, material: str, footballer: FootballerState, resting: list[BookOrder]
     ) -> tuple[list[PlanEvent], frozenset[str]]:
-        """Apply pending goals and diff the house's quotes against its ladder."""
+        """Apply pending goals and diff the house's resting quotes against its ladder."""
         goals = self.store.pending_goals(material)
         fundamental = footballer.fundamental(len(goals))
         player = house_player(material)
         shares, coins = self.store.holdings(player, (material, COINS))
         wanted = ladder(fundamental, footballer.house, shares, coins)
-        resting = [o for o in orders.values() if o.player_id == player]
         events: list[PlanEvent] = [GoalApplied(event_id) for event_id in goals]
         kept: list[Quote] = []
         for order in sorted(resting, key=lambda o: o.order_id):

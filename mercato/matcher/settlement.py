@@ -19,7 +19,7 @@ from mercato.matcher.house import is_house
 from mercato.models.ids import trade_id
 from mercato.models.keys import encode_book_key
 from mercato.models.money import COINS
-from mercato.models.orders import Order, OrderStatus, Side
+from mercato.models.orders import Order, OrderStatus, Side, TimeInForce
 from mercato.storage.items import (
     ASSET_PREFIX,
     EVENT_PREFIX,
@@ -81,6 +81,17 @@ class _Pending:
 class Ticker:
     best_bid: int | None
     best_ask: int | None
+    bid_known: bool = True
+    ask_known: bool = True
+    """A side the matcher could not see to its end is written after the commit, from a fresh read."""
+
+
+class FokTooLarge(Exception):
+    """A fill-or-kill order's fills cannot settle in one transaction, so they cannot be all or nothing."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(order_id)
+        self.order_id = order_id
 
 
 class Planner:
@@ -94,6 +105,7 @@ class Planner:
         now_ms: int,
         *,
         forget_quotes: frozenset[str] = frozenset(),
+        version: int = 0,
     ) -> None:
         self.material = material
         self.orders = dict(orders)
@@ -103,19 +115,47 @@ class Planner:
         self.remaining = {order_id: order.quantity for order_id, order in orders.items()}
         self.forget_quotes: set[str] = set(forget_quotes)
         """House quotes the market item lists that are no longer on the book."""
+        self.version = version
+        """The market item's version as read; each transaction requires it and bumps it."""
 
     def plan(self, events: list[PlanEvent], ticker: Ticker) -> list[list[Action]]:
-        """The transactions, in order; the last one also sets the ticker."""
+        """The transactions, in order; the last one also sets the ticker. A transaction is cut only
+        between units: a fill-or-kill order's fills are one unit, every other event its own."""
         transactions: list[list[Action]] = []
         pending = _Pending()
-        for event in events:
-            trial = self._with(pending, event)
+        self.orders |= {event.order.order_id: event.order for event in events if isinstance(event, Post)}
+        for unit in self._units(events):
+            trial = pending
+            for event in unit:
+                trial = self._with(trial, event)
             if trial.size() > MAX_ACTIONS:
                 transactions.append(self._actions(pending, None))
-                trial = self._with(_Pending(), event)
+                trial = _Pending()
+                for event in unit:
+                    trial = self._with(trial, event)
+                if trial.size() > MAX_ACTIONS:
+                    raise FokTooLarge(self._taker(unit[0]) if isinstance(unit[0], Fill) else "")
             pending = trial
         transactions.append(self._actions(pending, ticker))
         return transactions
+
+    def _taker(self, fill: Fill) -> str:
+        return fill.buy_order_id if fill.taker_side is Side.BUY else fill.sell_order_id
+
+    def _units(self, events: list[PlanEvent]) -> list[list[PlanEvent]]:
+        units: list[list[PlanEvent]] = []
+        for event in events:
+            if (
+                isinstance(event, Fill)
+                and units
+                and isinstance(units[-1][0], Fill)
+                and self._taker(units[-1][0]) == self._taker(event)
+                and self.orders[self._taker(event)].time_in_force is TimeInForce.FOK
+            ):
+                units[-1].append(event)
+            else:
+                units.append([event])
+        return units
 
     # -- folding events into a pending transaction -------------------------------------------
 
@@ -379,18 +419,29 @@ class Planner:
             sets.append("lastPrice = :last")
             values[":last"] = pending.last_price
         if ticker is not None:
-            for name, value in (("bestBid", ticker.best_bid), ("bestAsk", ticker.best_ask)):
+            sides = (
+                ("bestBid", ticker.best_bid, ticker.bid_known),
+                ("bestAsk", ticker.best_ask, ticker.ask_known),
+            )
+            for name, value, known in sides:
+                if not known:
+                    continue
                 if value is None:
                     removes.append(name)
                 else:
                     sets.append(f"{name} = :{name}")
                     values[f":{name}"] = value
+        values[":version"] = self.version
+        self.version += 1
+        values[":next"] = self.version
+        sets.append("version = :next")
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         update: Action = {
             "TableName": self.tables.markets,
             "Key": {"material": self.material},
             "UpdateExpression": expression,
-            "ConditionExpression": "attribute_exists(material)",
+            "ConditionExpression": "attribute_exists(material) AND "
+            "(version = :version OR (attribute_not_exists(version) AND :version = :zero))",
             "ExpressionAttributeValues": values,
         }
         if names:
