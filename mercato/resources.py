@@ -41,8 +41,16 @@ class TableSpec:
         return tuple(dict.fromkeys(keys))
 
 
-BOOK: Final = TableSpec("book", partition_key="material", sort_key="sk", stream="NEW_AND_OLD_IMAGES")
-"""Every material's resting orders (``BUY#…``/``SELL#…``) and market events (``EVENT#…``)."""
+BOOK: Final = TableSpec(
+    "book",
+    partition_key="material",
+    sort_key="sk",
+    stream="NEW_AND_OLD_IMAGES",
+    indexes=(Index("by-expiry", partition_key="material", sort_key="expiry"),),
+)
+"""Every material's resting orders (``BUY#…``/``SELL#…``) and market events (``EVENT#…``). The sparse
+``by-expiry`` index holds only good-till-date orders, keyed ``{expiresAt:013d}#{orderId}``, so the
+matcher finds the due ones wherever they rest."""
 
 ORDERS: Final = TableSpec(
     "orders",

@@ -9,12 +9,15 @@ from mercato.matcher.ports import BookRead, Busy, FootballerState, MarketState, 
 from mercato.models.keys import BUY_PREFIX, SELL_PREFIX
 from mercato.models.markets import HouseParams
 from mercato.models.orders import Side, TimeInForce
+from mercato.resources import BOOK
 from mercato.storage.items import ASSET_PREFIX, EVENT_PREFIX, KIND_GOAL, plain
 from mercato.storage.names import TableNames
 
 FIRST_PAGE: Final = 10
 """The top of each side: usually all the crossing there is."""
 PAGE: Final = 100
+DUE_PAGE: Final = 50
+"""Expired orders released per settlement, at most (the rest follow at the next)."""
 _RETRYABLE: Final = {
     "TransactionConflict",
     "ThrottlingError",
@@ -135,6 +138,17 @@ class DynamoMatcherStore:
             lowest_bid_read=bids[-1].price if bids else None,
             highest_ask_read=asks[-1].price if asks else None,
         )
+
+    def due(self, material: str, now: int) -> list[str]:
+        page = self._client.query(
+            TableName=self._t.book,
+            IndexName=BOOK.indexes[0].name,
+            KeyConditionExpression="material = :m AND expiry <= :now",
+            ExpressionAttributeValues={":m": material, ":now": f"{now:013d}~"},
+            ProjectionExpression="sk",
+            Limit=DUE_PAGE,
+        )
+        return [item["sk"] for item in page.get("Items", [])]
 
     def set_ticker(self, material: str, best_bid: int | None, best_ask: int | None) -> None:
         sets, removes, values = [], [], {}

@@ -80,7 +80,9 @@ class Matcher:
                 ask_ceiling=max((o.price for o in posted if o.side is Side.BUY), default=None),
             )
             seen = {order.order_id for order in read.orders}
-            extra = [o for o in self.store.read_orders(material, hinted) if o.order_id not in seen]
+            now = self.clock()
+            due = [key for key in self.store.due(material, now) if key not in hinted]
+            extra = [o for o in self.store.read_orders(material, hinted + due) if o.order_id not in seen]
             orders = {order.order_id: order for order in [*read.orders, *extra, *house_resting]}
             removed = {event.order_id for event in pre if isinstance(event, Cancel)}
             for order_id in sorted(too_large & set(orders)):
@@ -96,7 +98,6 @@ class Matcher:
                     )
                 )
                 removed.add(order_id)
-            now = self.clock()
             book_orders = [o for o in orders.values() if o.order_id not in removed] + posted
             result = uncross(book_orders, fee_bps=market.fee_bps, now=now)
             bid, ask = result.book.best_bid(), result.book.best_ask()

@@ -97,7 +97,13 @@ def book_order_item(order: Order) -> Item:
     }
     if order.expires_at is not None:
         item["expiresAt"] = to_millis(order.expires_at)
+        item["expiry"] = expiry_key(item["expiresAt"], order.order_id)
     return item
+
+
+def expiry_key(expires_at_ms: int, order_id: str) -> str:
+    """The ``by-expiry`` index's sort key: due orders sort first."""
+    return f"{expires_at_ms:013d}#{order_id}"
 
 
 def status_key(status: OrderStatus, order_id: str) -> str:

@@ -1,8 +1,6 @@
 """Review findings on the settlement path (DESIGN §1, §3, §6, §8), pinned on moto.
 
-Each finding was first pinned by a failing test and then fixed; the one still marked
-``xfail(strict=True)`` is a known limit (expiry below the read window), documented in the README.
-The other tests cover boundaries of the settlement that turned out correct: a transaction of exactly
+Each finding was first pinned by a failing test and then fixed. The other tests cover boundaries of the settlement that turned out correct: a transaction of exactly
 100 actions, a house quote posted and filled in one transaction, a burst of goals applied across
 several transactions."""
 
@@ -248,11 +246,6 @@ def test_a_second_writer_cannot_post_a_second_house_ladder(exchange: Exchange) -
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="expiry happens only to orders the matcher reads (the top of the book), so a good-till-date "
-    "order below the read window stays open with its coins reserved long after expiresAt",
-)
 def test_a_good_till_date_order_below_the_top_of_the_book_expires(monkeypatch: pytest.MonkeyPatch) -> None:
     moto_atomic.install()
     now = [START]
