@@ -1,8 +1,8 @@
 """Review findings on the settlement path (DESIGN §1, §3, §6, §8), pinned on moto.
 
-Each finding was first pinned by a failing test and then fixed. The other tests cover boundaries of the settlement that turned out correct: a transaction of exactly
-100 actions, a house quote posted and filled in one transaction, a burst of goals applied across
-several transactions."""
+Each finding was first pinned by a failing test and then fixed. The other tests cover boundaries of
+the settlement that turned out correct: a transaction of exactly 100 actions, a house quote posted
+and filled in one transaction, a burst of goals applied across several transactions."""
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
