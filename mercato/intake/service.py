@@ -155,9 +155,10 @@ class Intake:
             if remaining is None:
                 continue  # the matcher finished it between the two reads: read the record again
             try:
-                return self.store.cancel_order(order, remaining, at=self.clock())
+                self.store.cancel_order(order, remaining, at=self.clock())
             except StateMoved:
                 continue
+            return self.order(player_id, order_id)  # as cancelled, with any fill that came first
         raise Conflict(f"order {order_id} kept changing; try again", code="order_busy")
 
     # -- accounts ----------------------------------------------------------------------------

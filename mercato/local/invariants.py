@@ -91,6 +91,22 @@ def violations(client: Any, tables: TableNames, *, drained: bool = True) -> list
                 f"order {order_id}: book remaining {on_book['remaining']} disagrees with its record"
             )
 
+    # fees accrued on each market are exactly the fees of its trades; every book order has a record
+    fees: Counter[str] = Counter()
+    for trade in trades:
+        fees[trade["material"]] += trade.get("fee", 0)
+    problems += [
+        f"{material} accrued {market.get('feesAccrued', 0)} in fees but its trades paid {fees[material]}"
+        for material, market in sorted(markets.items())
+        if market.get("feesAccrued", 0) != fees[material]
+    ]
+    recorded = {record["orderId"] for record in records}
+    problems += [
+        f"book order {order['orderId']} has no order record"
+        for order in book
+        if order["orderId"] not in recorded
+    ]
+
     # 5. when drained, no book is crossed
     if drained:
         best: dict[str, dict[str, int]] = defaultdict(dict)
