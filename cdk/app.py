@@ -4,7 +4,10 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Run as a script, Python puts cdk/ itself first on the path; the repository root is what the app's
+# imports (cdk.*, mercato.*) are relative to.
+_HERE = str(Path(__file__).resolve().parent)
+sys.path[:] = [str(Path(_HERE).parent)] + [p for p in sys.path if Path(p or ".").resolve() != Path(_HERE)]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aws_cdk import App

@@ -3,13 +3,13 @@
 from aws_cdk import Stack
 from constructs import Construct
 
-from cdk.constructs.feed import GoalFeed
-from cdk.constructs.intake import Intake
-from cdk.constructs.matcher import MatcherFunction
-from cdk.constructs.monitoring import Monitoring
-from cdk.constructs.pipe import BookPipe
-from cdk.constructs.stream import BookEvents
-from cdk.constructs.tables import Tables
+from cdk.capabilities.feed import GoalFeed
+from cdk.capabilities.intake import Intake
+from cdk.capabilities.matcher import MatcherFunction
+from cdk.capabilities.monitoring import Monitoring
+from cdk.capabilities.pipe import BookPipe
+from cdk.capabilities.stream import BookEvents
+from cdk.capabilities.tables import Tables
 from cdk.settings import DeploySettings
 
 

@@ -5,8 +5,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdk.constructs.functions import python_function
-from cdk.constructs.tables import Tables
+from cdk.capabilities.functions import python_function
+from cdk.capabilities.tables import Tables
 
 
 class Intake(Construct):

@@ -7,8 +7,8 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk.constructs.functions import python_function
-from cdk.constructs.tables import Tables
+from cdk.capabilities.functions import python_function
+from cdk.capabilities.tables import Tables
 from mercato.pipes.definition import MATCHER_SOURCE
 
 _START = {"TRIM_HORIZON": lambda_.StartingPosition.TRIM_HORIZON, "LATEST": lambda_.StartingPosition.LATEST}

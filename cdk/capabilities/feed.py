@@ -6,8 +6,8 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdk.constructs.functions import python_function
-from cdk.constructs.tables import Tables
+from cdk.capabilities.functions import python_function
+from cdk.capabilities.tables import Tables
 
 
 class GoalFeed(Construct):
