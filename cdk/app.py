@@ -10,10 +10,10 @@ _HERE = str(Path(__file__).resolve().parent)
 sys.path[:] = [str(Path(_HERE).parent)] + [p for p in sys.path if Path(p or ".").resolve() != Path(_HERE)]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from aws_cdk import App
+from aws_cdk import App  # noqa: E402  (after the path fix above)
 
-from cdk.settings import DeploySettings
-from cdk.stack import MercatoStack
+from cdk.settings import DeploySettings  # noqa: E402
+from cdk.stack import MercatoStack  # noqa: E402
 
 
 def build(context: dict[str, object] | None = None) -> App:
