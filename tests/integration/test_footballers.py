@@ -176,3 +176,18 @@ def test_a_goal_in_a_rush_of_a_thousand_buy_orders_moves_f_once_and_nobody_meets
         if i["playerId"] == HOUSE and i["sk"] == f"ASSET#{MESSI}"
     )
     assert house_shares["available"] + house_shares["reserved"] >= 0
+
+
+@pytest.mark.parametrize("movement", ["deposits", "withdrawals"])
+def test_the_game_server_cannot_credit_or_debit_a_house_account(exchange: Exchange, movement: str) -> None:
+    before = exchange.snapshot()
+    body = {
+        ("depositId" if movement == "deposits" else "withdrawalId"): "x-1",
+        "asset": "coins",
+        "quantity": 5,
+    }
+
+    reply = exchange.call("POST", f"/accounts/{HOUSE}/{movement}", body, admin=True)
+
+    assert (reply.status, reply.code) == (403, "reserved_player")
+    assert exchange.snapshot() == before
