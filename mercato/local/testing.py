@@ -12,8 +12,9 @@ In the game's ``conftest.py``::
         mercato.drain()  # every order so far is matched and settled
         assert mercato.client("bob").balances()["balances"]["coins"]["available"] == 196
 
-Each test gets its own stack (its own tables, about 1 s to start, the catalog listed); ``mercato.url`` is the base URL
-for the game's own HTTP client and ``mercato.token(player)`` a bearer token for it.
+Each test gets its own stack (its own tables, about 1 s to start, the catalog listed);
+``mercato.url`` is the base URL for the game's own HTTP client and ``mercato.token(player)`` a bearer
+token for it.
 """
 
 import secrets
