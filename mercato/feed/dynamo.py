@@ -7,6 +7,7 @@ from botocore.exceptions import ClientError
 from mercato.feed.job import Followed
 from mercato.storage.items import plain
 from mercato.storage.names import TableNames
+from mercato.storage.pages import items
 
 
 class DynamoFeedStore:
@@ -15,20 +16,16 @@ class DynamoFeedStore:
         self._t = tables
 
     def followed(self) -> list[Followed]:
-        found: list[Followed] = []
         kwargs: dict[str, Any] = {
             "TableName": self._t.markets,
             "FilterExpression": "kind = :footballer",
             "ExpressionAttributeValues": {":footballer": "footballer"},
             "ConsistentRead": True,
         }
-        while True:
-            page = self._client.scan(**kwargs)
-            items = [plain(i) for i in page.get("Items", [])]
-            found += [Followed(i["material"], i.get("personId"), i.get("feedGoals", 0)) for i in items]
-            if "LastEvaluatedKey" not in page:
-                return found
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [
+            Followed(item["material"], item.get("personId"), item.get("feedGoals", 0))
+            for item in map(plain, items(self._client.scan, **kwargs))
+        ]
 
     def save(self, material: str, *, was: int, now: int) -> bool:
         try:

@@ -13,7 +13,7 @@ from mercato.models.errors import InsufficientBalance, Throttled
 from mercato.models.events import GoalEvent
 from mercato.models.keys import side_prefix
 from mercato.models.markets import Market
-from mercato.models.orders import Order, OrderStatus, Side
+from mercato.models.orders import Order, OrderStatus, Side, escrow
 from mercato.models.trades import Trade
 from mercato.models.views import Level
 from mercato.resources import ORDERS
@@ -39,6 +39,7 @@ from mercato.storage.items import (
     trade_from_item,
 )
 from mercato.storage.names import TableNames
+from mercato.storage.pages import items
 
 _THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 _LEVEL_PAGE = 200
@@ -119,14 +120,8 @@ class DynamoIntakeStore:
         return None if item is None else market_from_item(item)
 
     def list_markets(self) -> list[Market]:
-        markets: list[Market] = []
-        kwargs: dict[str, Any] = {"TableName": self._t.markets}
-        while True:
-            page = self._client.scan(**kwargs)
-            markets.extend(market_from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return sorted(markets, key=lambda m: m.material)
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        markets = map(market_from_item, items(self._client.scan, TableName=self._t.markets))
+        return sorted(markets, key=lambda m: m.material)
 
     def create_market(self, market: Market) -> bool:
         return self._put_new(self._t.markets, market_item(market), "material")
@@ -230,10 +225,8 @@ class DynamoIntakeStore:
         item = self._get(self._t.book, {"material": order.material, "sk": book_key(order)})
         return None if item is None else int(item["remaining"])
 
-    def cancel_order(self, order: Order, remaining: int, *, at: datetime) -> Order:
-        asset = "coins" if order.side is Side.BUY else order.material
-        released = remaining * order.price if order.side is Side.BUY else remaining
-        cancelled = order.model_copy(update={"status": OrderStatus.CANCELLED})
+    def cancel_order(self, order: Order, remaining: int, *, at: datetime) -> None:
+        asset, released = escrow(order.side, order.material, order.price, remaining)
         try:
             self._transact(
                 [
@@ -276,7 +269,6 @@ class DynamoIntakeStore:
             if error.response["Error"]["Code"] == "TransactionCanceledException":
                 raise StateMoved(order.order_id) from None
             raise
-        return cancelled
 
     # -- accounts ----------------------------------------------------------------------------
 
@@ -386,21 +378,16 @@ class DynamoIntakeStore:
             "Limit": _LEVEL_PAGE,
         }
         price = quantity = count = 0
-        while True:
-            page = self._client.query(**kwargs)
-            for item in page.get("Items", []):
-                item_price = int(item["price"])
-                if count and item_price != price:
-                    levels.append(Level(price=price, quantity=quantity, orders=count))
-                    if len(levels) == depth:
-                        return levels
-                    quantity = count = 0
-                price = item_price
-                quantity += int(item["remaining"])
-                count += 1
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in items(self._client.query, **kwargs):
+            item_price = int(item["price"])
+            if count and item_price != price:
+                levels.append(Level(price=price, quantity=quantity, orders=count))
+                if len(levels) == depth:
+                    return levels
+                quantity = count = 0
+            price = item_price
+            quantity += int(item["remaining"])
+            count += 1
         if count:
             levels.append(Level(price=price, quantity=quantity, orders=count))
         return levels[:depth]

@@ -67,7 +67,7 @@ class IntakeStore(Protocol):
         """What the book still holds of ``order`` (a consistent read); ``None`` once it left the book."""
         ...
 
-    def cancel_order(self, order: Order, remaining: int, *, at: datetime) -> Order:
+    def cancel_order(self, order: Order, remaining: int, *, at: datetime) -> None:
         """Take ``remaining`` off the book and release its reservation, conditional on the book still
         holding exactly ``remaining``; raise :class:`StateMoved` if it does not."""
         ...

@@ -6,17 +6,11 @@ from typing import Any
 from mercato.models.money import COINS
 from mercato.storage.items import ASSET_PREFIX, DEPOSIT_PREFIX, ORDER_PREFIX, WITHDRAWAL_PREFIX, plain
 from mercato.storage.names import TableNames
+from mercato.storage.pages import items
 
 
 def scan(client: Any, table: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = client.scan(**kwargs)
-        items.extend(plain(item) for item in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [plain(item) for item in items(client.scan, TableName=table, ConsistentRead=True)]
 
 
 def violations(client: Any, tables: TableNames, *, drained: bool = True) -> list[str]:

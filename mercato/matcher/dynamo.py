@@ -12,6 +12,7 @@ from mercato.models.orders import Side, TimeInForce
 from mercato.resources import BOOK
 from mercato.storage.items import ASSET_PREFIX, EVENT_PREFIX, KIND_GOAL, plain
 from mercato.storage.names import TableNames
+from mercato.storage.pages import items
 
 FIRST_PAGE: Final = 10
 """The top of each side: usually all the crossing there is."""
@@ -65,7 +66,6 @@ class DynamoMatcherStore:
         )
 
     def pending_goals(self, material: str) -> list[str]:
-        items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self._t.book,
             "KeyConditionExpression": "material = :m AND begins_with(sk, :p)",
@@ -78,13 +78,8 @@ class DynamoMatcherStore:
             },
             "ConsistentRead": True,
         }
-        while True:
-            page = self._client.query(**kwargs)
-            items += page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [item["eventId"] for item in sorted(items, key=lambda i: (int(i["createdAt"]), i["sk"]))]
+        events = sorted(items(self._client.query, **kwargs), key=lambda i: (int(i["createdAt"]), i["sk"]))
+        return [event["eventId"] for event in events]
 
     def holdings(self, player_id: str, assets: tuple[str, str]) -> tuple[int, int]:
         totals = []

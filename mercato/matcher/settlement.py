@@ -19,7 +19,7 @@ from mercato.matcher.house import is_house
 from mercato.models.ids import trade_id
 from mercato.models.keys import encode_book_key
 from mercato.models.money import COINS
-from mercato.models.orders import Order, OrderStatus, Side, TimeInForce
+from mercato.models.orders import Order, OrderStatus, Side, TimeInForce, escrow
 from mercato.storage.items import (
     ASSET_PREFIX,
     EVENT_PREFIX,
@@ -189,11 +189,7 @@ class Planner:
         pending.new.add(order.order_id)
         pending.start[order.order_id] = 0
         pending.book[order.order_id] = order.quantity
-        asset, amount = (
-            (COINS, order.price * order.quantity)
-            if order.side is Side.BUY
-            else (self.material, order.quantity)
-        )
+        asset, amount = escrow(order.side, self.material, order.price, order.quantity)
         balance = pending.balances[(order.player_id, asset)]
         balance[0] -= amount
         balance[1] += amount
@@ -248,8 +244,7 @@ class Planner:
     def _cancel(self, pending: _Pending, cancel: Cancel) -> None:
         self._take(pending, cancel.order_id, cancel.quantity)
         pending.finished[cancel.order_id] = cancel.reason.status
-        asset = COINS if cancel.side is Side.BUY else self.material
-        released = cancel.released
+        asset, released = escrow(cancel.side, self.material, cancel.price, cancel.quantity)
         balance = pending.balances[(cancel.player_id, asset)]
         balance[0] += released
         balance[1] -= released

@@ -20,6 +20,14 @@ class Side(StrEnum):
         return Side.SELL if self is Side.BUY else Side.BUY
 
 
+def escrow(side: Side, material: str, price: int, quantity: int) -> tuple[str, int]:
+    """What ``quantity`` of an order holds in reserve, as ``(asset, amount)``: coins at its limit price
+    for a buy, the items themselves for a sell. Placing reserves it; a cancel or expiry releases it."""
+    if side is Side.BUY:
+        return COINS, price * quantity
+    return material, quantity
+
+
 class TimeInForce(StrEnum):
     GTC = "GTC"
     """Good till cancelled: rests until filled or cancelled (or until ``expiresAt``, if given)."""
@@ -73,9 +81,7 @@ class OrderRequest(RequestModel):
 
     def reservation(self) -> tuple[str, int]:
         """What intake escrows for this order: ``(asset, amount)``."""
-        if self.side is Side.BUY:
-            return COINS, self.price * self.quantity
-        return self.material, self.quantity
+        return escrow(self.side, self.material, self.price, self.quantity)
 
 
 class Order(WireModel):
