@@ -8,9 +8,11 @@ Domain errors map to HTTP in one table, :data:`STATUS`.
 """
 
 import base64
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -39,6 +41,7 @@ from mercato.models.money import MATERIAL_PATTERN
 from mercato.models.orders import Order, OrderRequest, OrderStatus
 from mercato.models.views import AccountView, BookView, ErrorBody, ErrorDetail, OrderPage, TradesView
 
+logger = Logger(service="intake")
 MAX_BODY_BYTES = 4096
 STATUS: dict[type[ExchangeError], int] = {
     Malformed: 400,
@@ -62,10 +65,13 @@ def error_body(error: ExchangeError) -> ErrorBody:
     return ErrorBody(error=ErrorDetail(code=error.code, message=error.message))
 
 
+def error_status(error: ExchangeError) -> int:
+    return next(code for kind, code in STATUS.items() if isinstance(error, kind))
+
+
 def error_response(error: ExchangeError) -> Response[ErrorBody]:
-    status = next(code for kind, code in STATUS.items() if isinstance(error, kind))
     headers = {"Retry-After": "1"} if isinstance(error, Throttled) else None
-    return _json(status, error_body(error), headers)
+    return _json(error_status(error), error_body(error), headers)
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -230,28 +236,49 @@ def gate(event: dict[str, Any], secret: str) -> Principal | None:
     return principal
 
 
+def _plain_response(status: int, error: ExchangeError) -> dict[str, Any]:
+    """A function URL response outside the resolver, in the one error shape."""
+    headers = {"Content-Type": content_types.APPLICATION_JSON}
+    if isinstance(error, Throttled):
+        headers["Retry-After"] = "1"
+    return {
+        "statusCode": status,
+        "headers": headers,
+        "body": error_body(error).model_dump_json(),
+        "isBase64Encoded": False,
+    }
+
+
+INTERNAL_ERROR = ExchangeError(
+    "an internal error; a request with a clientOrderId, depositId or withdrawalId is safe to retry",
+    code="internal_error",
+)
+
+
 def build_handler(
     intake: Intake, secret: Callable[[], str]
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda handler: the gate, then the resolver."""
+    """The Lambda handler: the gate, then the resolver.
+
+    Powertools keeps the request being resolved on its ``BaseRouter`` *class* (``current_event``,
+    ``lambda_context``, the middleware frames) and the caller in the resolver's ``context``: state
+    shared by every resolver in the process. So a process resolves one request at a time, as one Lambda
+    execution environment does; the gate (body size, strict JSON, the token) runs before, in parallel.
+    The local HTTP server's threads take turns here."""
     app = build_app(intake)
+    one_at_a_time = threading.Lock()
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
             principal = gate(event, secret())
+            with one_at_a_time:
+                app.append_context(principal=principal)
+                result: dict[str, Any] = app.resolve(event, context)  # it clears the context itself
+            return result
         except ExchangeError as error:
-            response = error_response(error)
-            return {
-                "statusCode": response.status_code,
-                "headers": {"Content-Type": content_types.APPLICATION_JSON, **(response.headers or {})},
-                "body": error_body(error).model_dump_json(),
-                "isBase64Encoded": False,
-            }
-        app.append_context(principal=principal)
-        try:
-            result: dict[str, Any] = app.resolve(event, context)
-        finally:
-            app.clear_context()
-        return result
+            return _plain_response(error_status(error), error)
+        except Exception:  # the last line of defence: a bug answers 500 in the one shape, never a hang
+            logger.exception("unhandled error", path=event.get("rawPath"))
+            return _plain_response(500, INTERNAL_ERROR)
 
     return handler

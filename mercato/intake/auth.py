@@ -58,7 +58,7 @@ def authenticate(authorization: str | None, secret: str) -> Principal:
     except jwt.InvalidTokenError as error:
         raise Unauthenticated(f"the token is not valid: {error}", code="invalid_token") from None
     subject, scope = claims.get("sub"), claims.get("scope")
-    if not isinstance(subject, str) or not _PLAYER.match(subject):
+    if not isinstance(subject, str) or not _PLAYER.fullmatch(subject):
         raise Unauthenticated("the token's sub is not a player id", code="invalid_token")
     if subject.startswith(HOUSE_PREFIX):
         raise Forbidden("the house's accounts are the exchange's own", code="reserved_player")

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mercato.intake.ports import ClientOrderIdTaken, ClientOrderMarker, Movement, StateMoved
+from mercato.intake.ports import ClientOrderIdTaken, ClientOrderMarker, HouseOpening, Movement, StateMoved
 from mercato.models.accounts import Balance, Deposit, Withdrawal
 from mercato.models.errors import InsufficientBalance, Throttled
 from mercato.models.events import GoalEvent
@@ -19,6 +19,7 @@ from mercato.models.views import Level
 from mercato.resources import ORDERS
 from mercato.storage.items import (
     ASSET_PREFIX,
+    CANCELLED_BY_OWNER,
     CLIENT_PREFIX,
     DEPOSIT_PREFIX,
     EVENT_PREFIX,
@@ -26,6 +27,7 @@ from mercato.storage.items import (
     WITHDRAWAL_PREFIX,
     book_key,
     book_order_item,
+    from_wire,
     goal_event_from_item,
     goal_event_item,
     listing_event_item,
@@ -41,7 +43,14 @@ from mercato.storage.items import (
 from mercato.storage.names import TableNames
 from mercato.storage.pages import items
 
-_THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+# Top-level error codes, then the codes a transaction's cancellation reasons use for the same causes.
+_THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceeded",
+    "ThrottlingError",
+}
 _LEVEL_PAGE = 200
 
 
@@ -64,14 +73,18 @@ def _encode_cursor(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(plain(key)).encode()).decode()
 
 
-def _decode_cursor(cursor: str, player_id: str) -> dict[str, Any]:
-    """A cursor this API returned for this player, or ``ValueError``."""
+def _decode_cursor(cursor: str, player_id: str, status: OrderStatus | None) -> dict[str, Any]:
+    """A cursor this API returned for this player's listing (all orders, or those of ``status``): the
+    whole key of the last order of a page, or ``ValueError``."""
     decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    keys = {"playerId", "sk"} if status is None else {"playerId", "sk", "statusKey"}
     if (
         not isinstance(decoded, dict)
-        or decoded.get("playerId") != player_id
-        or not all(isinstance(k, str) and isinstance(v, str) for k, v in decoded.items())
-        or not set(decoded) <= {"playerId", "sk", "statusKey"}
+        or set(decoded) != keys
+        or not all(isinstance(value, str) for value in decoded.values())
+        or decoded["playerId"] != player_id
+        or not decoded["sk"].startswith(ORDER_PREFIX)
+        or (status is not None and not decoded["statusKey"].startswith(f"{status}#"))
     ):
         raise ValueError("not a cursor of this player's orders")
     return decoded
@@ -123,8 +136,46 @@ class DynamoIntakeStore:
         markets = map(market_from_item, items(self._client.scan, TableName=self._t.markets))
         return sorted(markets, key=lambda m: m.material)
 
-    def create_market(self, market: Market) -> bool:
-        return self._put_new(self._t.markets, market_item(market), "material")
+    def create_market(self, market: Market, opening: HouseOpening | None = None) -> bool:
+        """The market item, and with it the house's endowment and the listing event, in one
+        transaction: a crash leaves either no market or one whose house will quote."""
+        if opening is None:
+            return self._put_new(self._t.markets, market_item(market), "material")
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._t.markets,
+                    "Item": market_item(market),
+                    "ConditionExpression": "attribute_not_exists(material)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._t.book,
+                    "Item": listing_event_item(market.material, opening.at),
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            },
+        ]
+        for endowment in opening.endowments:
+            actions += self._movement_actions(
+                opening.player_id,
+                DEPOSIT_PREFIX,
+                endowment.deposit_id,
+                endowment.asset,
+                endowment.quantity,
+                opening.at,
+                +1,
+            )
+        try:
+            self._transact(actions)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            if _cancellation_codes(error)[0] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -177,7 +228,7 @@ class DynamoIntakeStore:
                 raise
             reasons = error.response.get("CancellationReasons", [])
             if len(reasons) > 3 and reasons[3].get("Code") == "ConditionalCheckFailed":
-                old = plain(reasons[3].get("Item") or {})
+                old = from_wire(reasons[3].get("Item") or {})
                 marker = (
                     ClientOrderMarker(old["orderId"], old["fingerprint"])
                     if old
@@ -216,7 +267,7 @@ class DynamoIntakeStore:
             kwargs["KeyConditionExpression"] = "playerId = :player AND begins_with(statusKey, :prefix)"
             kwargs["ExpressionAttributeValues"][":prefix"] = f"{status}#"
         if cursor:
-            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, player_id)
+            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, player_id, status)
         page = self._client.query(**kwargs)
         orders = [order_from_record(item) for item in page.get("Items", [])]
         return orders, _encode_cursor(page.get("LastEvaluatedKey"))
@@ -252,10 +303,12 @@ class DynamoIntakeStore:
                         "Update": {
                             "TableName": self._t.orders,
                             "Key": {"playerId": order.player_id, "sk": ORDER_PREFIX + order.order_id},
-                            "UpdateExpression": "SET #status = :cancelled, statusKey = :key, closedAt = :at",
+                            "UpdateExpression": "SET #status = :cancelled, statusKey = :key, closedAt = :at, "
+                            "cancelledBy = :owner",
                             "ConditionExpression": "#status = :open",
                             "ExpressionAttributeNames": {"#status": "status"},
                             "ExpressionAttributeValues": {
+                                ":owner": CANCELLED_BY_OWNER,
                                 ":cancelled": str(OrderStatus.CANCELLED),
                                 ":open": str(OrderStatus.OPEN),
                                 ":key": status_key(OrderStatus.CANCELLED, order.order_id),
@@ -286,7 +339,7 @@ class DynamoIntakeStore:
             for item in page.get("Items", [])
         }
 
-    def _movement(
+    def _movement_actions(
         self,
         player_id: str,
         prefix: str,
@@ -295,7 +348,8 @@ class DynamoIntakeStore:
         quantity: int,
         at: datetime,
         sign: int,
-    ) -> bool:
+    ) -> list[dict[str, Any]]:
+        """The movement record, written once per id, and the balance change it makes."""
         balance_update: dict[str, Any] = {
             "TableName": self._t.accounts,
             "Key": {"playerId": player_id, "sk": ASSET_PREFIX + asset},
@@ -310,25 +364,36 @@ class DynamoIntakeStore:
         else:
             balance_update["UpdateExpression"] = "SET available = available - :quantity"
             balance_update["ConditionExpression"] = "available >= :quantity"
+        record = {
+            "playerId": player_id,
+            "sk": prefix + movement_id,
+            "asset": asset,
+            "quantity": quantity,
+            "at": to_millis(at),
+        }
+        return [
+            {
+                "Put": {
+                    "TableName": self._t.accounts,
+                    "Item": record,
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            },
+            {"Update": balance_update},
+        ]
+
+    def _movement(
+        self,
+        player_id: str,
+        prefix: str,
+        movement_id: str,
+        asset: str,
+        quantity: int,
+        at: datetime,
+        sign: int,
+    ) -> bool:
         try:
-            self._transact(
-                [
-                    {
-                        "Put": {
-                            "TableName": self._t.accounts,
-                            "Item": {
-                                "playerId": player_id,
-                                "sk": prefix + movement_id,
-                                "asset": asset,
-                                "quantity": quantity,
-                                "at": to_millis(at),
-                            },
-                            "ConditionExpression": "attribute_not_exists(sk)",
-                        }
-                    },
-                    {"Update": balance_update},
-                ]
-            )
+            self._transact(self._movement_actions(player_id, prefix, movement_id, asset, quantity, at, sign))
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
@@ -406,9 +471,6 @@ class DynamoIntakeStore:
 
     def put_goal_event(self, event: GoalEvent, *, at: datetime) -> bool:
         return self._put_new(self._t.book, goal_event_item(event, at), "sk")
-
-    def put_listing_event(self, material: str, *, at: datetime) -> None:
-        self._put_new(self._t.book, listing_event_item(material, at), "sk")
 
     def get_goal_event(self, material: str, event_id: str) -> GoalEvent | None:
         item = self._get(self._t.book, {"material": material, "sk": EVENT_PREFIX + event_id})

@@ -4,15 +4,13 @@ from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters import get_secret
 
-from mercato.intake.app import build_handler
+from mercato.intake.app import build_handler, logger
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.service import Intake
 from mercato.intake.settings import IntakeSettings
 
-logger = Logger(service="intake")
 settings = IntakeSettings.from_env()
 
 

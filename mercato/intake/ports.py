@@ -32,6 +32,16 @@ class Movement:
     quantity: int
 
 
+@dataclass(frozen=True)
+class HouseOpening:
+    """What listing a footballer writes besides its market: the house's endowment and the listing
+    event that wakes the matcher to post the house's first ladder."""
+
+    player_id: str
+    endowments: tuple[Deposit, ...]
+    at: datetime
+
+
 class ClientOrderIdTaken(Exception):
     def __init__(self, marker: ClientOrderMarker) -> None:
         super().__init__(marker.order_id)
@@ -46,8 +56,9 @@ class IntakeStore(Protocol):
     # markets
     def get_market(self, material: str) -> Market | None: ...
     def list_markets(self) -> list[Market]: ...
-    def create_market(self, market: Market) -> bool:
-        """Write a new market; ``False`` if the material is already listed."""
+    def create_market(self, market: Market, opening: HouseOpening | None = None) -> bool:
+        """Write a new market, with its house's opening if given, all or nothing; ``False`` if the
+        material is already listed."""
         ...
 
     # orders
@@ -96,6 +107,3 @@ class IntakeStore(Protocol):
         ...
 
     def get_goal_event(self, material: str, event_id: str) -> GoalEvent | None: ...
-    def put_listing_event(self, material: str, *, at: datetime) -> None:
-        """Write the footballer's listing event into its book partition (once; again is a no-op)."""
-        ...

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from mercato.intake.ports import ClientOrderIdTaken, IntakeStore, Movement, StateMoved
+from mercato.intake.ports import ClientOrderIdTaken, HouseOpening, IntakeStore, Movement, StateMoved
 from mercato.matcher.house import house_player, is_house
 from mercato.models.accounts import Deposit, Withdrawal
 from mercato.models.errors import Conflict, Forbidden, Invalid, NotFound
@@ -16,7 +16,7 @@ from mercato.models.events import GoalEvent
 from mercato.models.ids import new_order_id
 from mercato.models.markets import CommodityListing, FootballerListing, FootballerMarket, Market, market_from
 from mercato.models.money import COINS
-from mercato.models.orders import Order, OrderRequest, OrderStatus, Side
+from mercato.models.orders import MAX_EXPIRY_AHEAD, Order, OrderRequest, OrderStatus, Side
 from mercato.models.views import AccountView, BookView, OrderPage, TradesView
 
 CANCEL_ATTEMPTS = 5
@@ -55,28 +55,29 @@ class Intake:
 
         A footballer's house is endowed with its shares and coin budget (recorded as deposits, so
         conservation holds), and a listing event in the book partition wakes the matcher, which
-        posts the house's first ladder. Both steps are idempotent, so a retried listing completes."""
+        posts the house's first ladder; all of it is written with the market, in one transaction."""
         market = market_from(listing)
-        created = self.store.create_market(market)
+        opening = self._house_opening(listing) if isinstance(listing, FootballerListing) else None
+        created = self.store.create_market(market, opening)
         if not created:
             market = self.market(listing.material)
             asked, kept = listing.model_dump(), market.model_dump()
             if any(kept.get(name) != value for name, value in asked.items()):
                 raise Conflict(f"'{listing.material}' is already listed differently", code="market_exists")
-        if isinstance(listing, FootballerListing):
-            self._open_house(listing)
         return market, created
 
-    def _open_house(self, listing: FootballerListing) -> None:
-        house = house_player(listing.material)
-        at = self.clock()
-        for asset, quantity in ((listing.material, listing.house.inventory), (COINS, listing.house.budget)):
-            if quantity > 0:
-                endowment = Deposit.model_validate(
-                    {"depositId": f"house-endowment-{asset}", "asset": asset, "quantity": quantity}
-                )
-                self.store.deposit(house, endowment, at=at)
-        self.store.put_listing_event(listing.material, at=at)
+    def _house_opening(self, listing: FootballerListing) -> HouseOpening:
+        endowments = tuple(
+            Deposit.model_validate(
+                {"depositId": f"house-endowment-{asset}", "asset": asset, "quantity": quantity}
+            )
+            for asset, quantity in (
+                (listing.material, listing.house.inventory),
+                (COINS, listing.house.budget),
+            )
+            if quantity > 0
+        )
+        return HouseOpening(house_player(listing.material), endowments, self.clock())
 
     def book(self, material: str, depth: int) -> BookView:
         self.market(material)
@@ -104,6 +105,8 @@ class Intake:
         now = self.clock()
         if request.expires_at is not None and request.expires_at <= now:
             raise Invalid("expiresAt is already in the past", code="expiry_in_past")
+        if request.expires_at is not None and request.expires_at > now + MAX_EXPIRY_AHEAD:
+            raise Invalid(f"expiresAt is at most {MAX_EXPIRY_AHEAD.days} days ahead", code="expiry_too_far")
         order = Order.accept(request, order_id=self.new_id(), player_id=player_id, created_at=now)
         asset, amount = request.reservation()
         try:
@@ -149,6 +152,8 @@ class Intake:
         cancel got there first, it reads again, and answers 409 once the order is finished."""
         for _ in range(CANCEL_ATTEMPTS):
             order = self.order(player_id, order_id)
+            if order.cancelled_by_owner:
+                return order  # a retry whose first attempt succeeded: answer as it did
             if order.status.is_final:
                 raise Conflict(f"order {order_id} is already {order.status}", code="order_not_open")
             remaining = self.store.resting_quantity(order)

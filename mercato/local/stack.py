@@ -17,18 +17,31 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from mercato.feed.dynamo import DynamoFeedStore
 from mercato.feed.job import FeedJob
 from mercato.feed.sources import ReplaySource
+from mercato.intake.app import MAX_BODY_BYTES
 from mercato.intake.auth import Scope, issue_token
 from mercato.local import moto_atomic
 from mercato.local.catalog import DEFAULT_CATALOG
 from mercato.local.client import Client
 from mercato.local.function_url import function_url_event, response_body
 from mercato.local.pipeline import LocalPipeline
+from mercato.models.views import ErrorBody, ErrorDetail
 
 LOOPBACK = "127.0.0.1"
 PREFIX = "mercato"
 IDLE_PAUSE_SECONDS = 0.005
 MAX_IDLE_PAUSE_SECONDS = 0.05
 FEED_POLL_SECONDS = 0.5
+BODY_TIMEOUT_SECONDS = 10.0
+KEEP_ALIVE_SECONDS = 120.0
+
+
+class _Refused(Exception):
+    """A request the local server answers itself, before it becomes a function URL event."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.payload = ErrorBody(error=ErrorDetail(code=code, message=message)).model_dump_json().encode()
 
 
 def _session() -> boto3.Session:
@@ -37,14 +50,60 @@ def _session() -> boto3.Session:
 
 
 class _Intake(http.server.BaseHTTPRequestHandler):
-    """Turns each HTTP request into a function URL event and the handler's answer back into HTTP."""
+    """Turns each HTTP request into a function URL event and the handler's answer back into HTTP.
+
+    A function URL answers every request; so does this: a body that is not what its
+    ``Content-Length`` says is refused in the one error shape (and the connection closed), a body that
+    never arrives times out, and a handler that raises answers 500 with the traceback in the log."""
 
     server: "_IntakeServer"
     protocol_version = "HTTP/1.1"
+    timeout = KEEP_ALIVE_SECONDS
+    """How long an idle keep-alive connection is kept open between requests."""
+
+    def _body(self) -> bytes | None:
+        """The request body, or :class:`_Refused` with the answer to give instead."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raise _Refused(411, "length_required", "send the body with a Content-Length, not chunked")
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            return None
+        if not declared.isdigit():  # also refuses "-1" and "+1": only plain digits are a length
+            raise _Refused(
+                400, "bad_content_length", f"Content-Length must be a number of bytes: {declared!r}"
+            )
+        length = int(declared)
+        if length > MAX_BODY_BYTES:
+            raise _Refused(
+                413, "body_too_large", f"the body is {length} bytes; the limit is {MAX_BODY_BYTES}"
+            )
+        self.connection.settimeout(BODY_TIMEOUT_SECONDS)
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            message = f"the body did not arrive within {BODY_TIMEOUT_SECONDS:g} s"
+            raise _Refused(408, "body_timeout", message) from None
+        finally:
+            self.connection.settimeout(KEEP_ALIVE_SECONDS)
+        if len(body) < length:
+            raise _Refused(400, "short_body", f"the body ended after {len(body)} of {length} bytes")
+        return body or None
+
+    def _answer(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
+        try:
+            body = self._body()
+        except _Refused as refused:
+            self.close_connection = True  # what follows on the connection cannot be trusted
+            self._answer(refused.status, refused.payload, {"Content-Type": "application/json"})
+            return
         path, _, query = self.path.partition("?")
         event = function_url_event(
             self.command,
@@ -54,14 +113,8 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             body=body,
             source_ip=self.client_address[0],
         )
-        response = self.server.handler(event, None)
-        payload = response_body(response)
-        self.send_response(response["statusCode"])
-        for name, value in (response.get("headers") or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        response = self.server.handler(event, None)  # the handler answers its own errors (500 included)
+        self._answer(response["statusCode"], response_body(response), response.get("headers") or {})
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
@@ -71,6 +124,7 @@ class _Intake(http.server.BaseHTTPRequestHandler):
 
 class _IntakeServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a burst of game clients connecting at once is not refused
 
     def __init__(self, port: int, handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> None:
         super().__init__((LOOPBACK, port), _Intake)

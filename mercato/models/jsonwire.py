@@ -45,3 +45,5 @@ def check_json(body: str | bytes) -> Any:
         return json.loads(body, parse_constant=_constant, parse_float=_number, object_pairs_hook=_object)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError; Malformed passes through
         raise Malformed(f"the body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise Malformed("the body nests too deeply") from None

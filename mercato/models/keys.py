@@ -35,7 +35,7 @@ def encode_book_key(side: Side, price: int, order_id: str) -> str:
 
 
 def decode_book_key(key: str) -> BookKey:
-    match = _KEY.match(key)
+    match = _KEY.fullmatch(key)
     if match is None:
         raise ValueError(f"not a book order key: {key!r}")
     tag, digits, order_id = match.groups()

@@ -1,6 +1,6 @@
 """Orders: the request a game client posts, and the order record the exchange keeps."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Self
 
@@ -9,6 +9,10 @@ from pydantic import Field, ValidationInfo, computed_field, field_validator, mod
 from mercato.models.base import RequestModel, Timestamp, WireModel
 from mercato.models.ids import ClientToken, OrderId, PlayerId
 from mercato.models.money import COINS, MaterialId, NonNegative, Price, Quantity
+
+MAX_EXPIRY_AHEAD = timedelta(days=90)
+"""How far ahead ``expiresAt`` may lie (as EVE Online allows): a good-till-date order is a short-lived
+promise, and the bound keeps every expiry key the same width (see ``storage.items.expiry_key``)."""
 
 
 class Side(StrEnum):
@@ -100,6 +104,8 @@ class Order(WireModel):
     filled_quantity: NonNegative = 0
     filled_notional: NonNegative = 0
     created_at: Timestamp
+    cancelled_by_owner: bool = Field(default=False, exclude=True)
+    """Cancelled through ``DELETE /orders/{id}``, so a repeated cancel can answer as the first did."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -1,13 +1,16 @@
 """The storage edge: DynamoDB items to and from domain types (STYLE rule 3).
 
 boto3 hands numbers back as ``Decimal``; they become ``int`` here, once, and nowhere else. Times are
-stored as Unix milliseconds. No boto3 import: these are plain dicts.
+stored as Unix milliseconds. Of boto3 only its type codec is used, for the one place DynamoDB's wire
+JSON reaches us undecoded.
 """
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
+
+from boto3.dynamodb.types import TypeDeserializer
 
 from mercato.models.events import GoalEvent
 from mercato.models.keys import encode_book_key
@@ -26,8 +29,11 @@ EVENT_PREFIX: Final = "EVENT#"
 KIND_ORDER: Final = "order"
 KIND_GOAL: Final = "goal"
 KIND_LISTING: Final = "listing"
-LISTING_KEY: Final = EVENT_PREFIX + "listing"
+LISTING_KEY: Final = "LISTING"
+"""Outside the ``EVENT#`` namespace, so no goal's event id can ever take the listing event's key."""
 ORIGIN_HOUSE: Final = "house"
+CANCELLED_BY_OWNER: Final = "owner"
+"""``cancelledBy`` of an order record its owner cancelled (the matcher's cancels leave it unset)."""
 
 _MARKET_FIELDS: Final = (
     "material",
@@ -45,6 +51,9 @@ _MARKET_FIELDS: Final = (
     "lastPrice",
     "volume",
 )
+
+
+_MAX_EXPIRY_MS: Final = 9_999_999_999_999
 
 
 def to_millis(moment: datetime) -> int:
@@ -69,6 +78,17 @@ def plain(value: Any) -> Any:
 
 
 # -- orders ---------------------------------------------------------------------------------------
+
+
+_WIRE = TypeDeserializer()
+
+
+def from_wire(item: Mapping[str, Any]) -> Item:
+    """An item in DynamoDB's wire JSON (``{"orderId": {"S": "…"}}``), decoded as everything else is.
+
+    A transaction's cancellation reasons carry the old item this way even through boto3's resource
+    layer, which decodes only successful responses."""
+    return {name: plain(_WIRE.deserialize(value)) for name, value in item.items()}
 
 
 def book_key(order: Order) -> str:
@@ -102,7 +122,11 @@ def book_order_item(order: Order) -> Item:
 
 
 def expiry_key(expires_at_ms: int, order_id: str) -> str:
-    """The ``by-expiry`` index's sort key: due orders sort first."""
+    """The ``by-expiry`` index's sort key: due orders sort first. Every instant intake accepts (after
+    1970, at most ``MAX_EXPIRY_AHEAD`` from now) has 13 digits of milliseconds until the year 2286, so
+    the string order is the time order; anything wider is refused rather than mis-sorted."""
+    if not 0 <= expires_at_ms <= _MAX_EXPIRY_MS:
+        raise ValueError(f"an expiry outside the key's range: {expires_at_ms} ms")
     return f"{expires_at_ms:013d}#{order_id}"
 
 
@@ -150,6 +174,7 @@ def order_from_record(item: Mapping[str, Any]) -> Order:
         filled_quantity=item["filledQuantity"],
         filled_notional=item["filledNotional"],
         created_at=from_millis(item["createdAt"]),
+        cancelled_by_owner=item.get("cancelledBy") == CANCELLED_BY_OWNER,
     )
 
 
