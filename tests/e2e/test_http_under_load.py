@@ -3,12 +3,9 @@ about its caller, every accepted order is the caller's and reserved from the cal
 concurrent resends answer with one order, and no request is dropped, hangs or answers 5xx."""
 
 import json
-import os
 import random
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -21,6 +18,7 @@ from typing import Any
 import pytest
 
 from mercato.intake.auth import Scope, issue_token
+from tests.e2e.up import mercato_up
 
 SECRET = "a-load-test-secret-that-is-long-enough-42"
 PLAYERS = [f"player-{n}" for n in range(8)]
@@ -32,19 +30,10 @@ RESENDERS = 4
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    env = dict(os.environ, MERCATO_AUTH_SECRET=SECRET)
-    command = [sys.executable, "-m", "mercato.local.cli", "up", "--port", "0"]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    ) as process:
-        assert process.stdout is not None
-        try:
-            line = process.stdout.readline()
-            assert line.startswith("Mercato is up at http://127.0.0.1:"), line
-            yield line.split()[4]
-        finally:
-            process.send_signal(signal.SIGINT)
-            _, errors = process.communicate(timeout=30)
+    with mercato_up(SECRET) as (process, address):
+        yield address
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=30)
     assert "Traceback" not in errors, errors
 
 

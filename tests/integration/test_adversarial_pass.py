@@ -5,11 +5,10 @@ blocked by far-future orders, unhandled errors on crafted input, and retries tha
 import base64
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 from moto import mock_aws
@@ -19,21 +18,14 @@ from mercato.intake.auth import Scope, issue_token
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.service import Intake
 from mercato.local import moto_atomic
-from mercato.local.pipeline import LocalPipeline
 from mercato.models.orders import MAX_EXPIRY_AHEAD
 from mercato.storage.items import expiry_key
 from mercato.storage.names import TableNames
 from tests.integration.conftest import SECRET, Api
 from tests.integration.test_review_findings import START, Exchange, clocked_exchange
+from tests.integration.test_review_findings import exchange as exchange  # the fixture
 
 MESSI = "lionel-messi"
-
-
-@pytest.fixture
-def exchange(monkeypatch: pytest.MonkeyPatch) -> Iterator[Exchange]:
-    moto_atomic.install()
-    with mock_aws():
-        yield Exchange(LocalPipeline.create(boto3.Session(), "test", SECRET), monkeypatch)
 
 
 # -- 1. per-request state ---------------------------------------------------------------------------

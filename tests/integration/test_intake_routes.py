@@ -1,5 +1,6 @@
 """Every route of DESIGN §5 on moto, asserting what was stored, not just the status."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -55,17 +56,17 @@ def test_a_sell_reserves_the_items(market: Api) -> None:
 
 
 def test_an_order_with_every_option_is_stored_with_them(market: Api) -> None:
-    reply = market.order(
-        "alice", "Buy", 1, 10, clientOrderId="c-1", timeInForce="GTC", expiresAt="2099-01-01T00:00:00Z"
-    )
+    expiry = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    wire = expiry.isoformat().replace("+00:00", "Z")
+    reply = market.order("alice", "Buy", 1, 10, clientOrderId="c-1", timeInForce="GTC", expiresAt=wire)
 
     assert reply.status == 202
-    assert (reply.body["clientOrderId"], reply.body["expiresAt"]) == ("c-1", "2099-01-01T00:00:00Z")
+    assert (reply.body["clientOrderId"], reply.body["expiresAt"]) == ("c-1", wire)
     book = item(
         market, market.tables.book, material="wheat", sk=encode_book_key(Side.BUY, 10, reply.body["orderId"])
     )
     assert book is not None
-    assert book["expiresAt"] == 4_070_908_800_000
+    assert book["expiresAt"] == int(expiry.timestamp()) * 1000
 
 
 def test_the_owner_reads_an_order(market: Api) -> None:
