@@ -61,10 +61,18 @@ ORDERS: Final = TableSpec(
 """Each player's order records (``ORDER#{orderId}``) and client order id markers (``CLIENT#{id}``)."""
 
 ACCOUNTS: Final = TableSpec("accounts", partition_key="playerId", sort_key="sk")
-"""Balances (``ASSET#{asset}``) and the deposit and withdrawal records that make them idempotent."""
+"""Balances (``ASSET#{asset}``), the deposit and withdrawal records that make them idempotent, and the
+player's fills (``FILL#{seq:012d}``) numbered by the sequence in ``FILLSEQ``."""
 
-TRADES: Final = TableSpec("trades", partition_key="material", sort_key="sk")
-"""One item per fill, keyed ``{takerOrderId}#{makerBookKey}`` so replays collide and keys sort by time."""
+TRADES: Final = TableSpec(
+    "trades",
+    partition_key="material",
+    sort_key="sk",
+    indexes=(Index("by-time", partition_key="material", sort_key="timeKey"),),
+)
+"""One item per fill, keyed ``{takerOrderId}#{makerBookKey}`` so replays collide. The ``by-time`` index
+orders a material's trades by when they executed (``{executedAt:013d}#{sk}``): the trades cursor, its
+time range and the candles read it."""
 
 MARKETS: Final = TableSpec("markets", partition_key="material")
 """The catalog: one item per material with its ticker, fees accrued and footballer state."""

@@ -28,10 +28,12 @@ from mercato.models.errors import (
     Forbidden,
     Invalid,
     Malformed,
+    MethodNotAllowed,
     NotFound,
     Throttled,
     TooLarge,
     Unauthenticated,
+    UnsupportedMediaType,
 )
 from mercato.models.events import GoalEvent
 from mercato.models.ids import TOKEN_PATTERN, UUID7_PATTERN
@@ -48,8 +50,10 @@ STATUS: dict[type[ExchangeError], int] = {
     Unauthenticated: 401,
     Forbidden: 403,
     NotFound: 404,
+    MethodNotAllowed: 405,
     Conflict: 409,
     TooLarge: 413,
+    UnsupportedMediaType: 415,
     Invalid: 422,
     Throttled: 429,
 }
@@ -70,8 +74,15 @@ def error_status(error: ExchangeError) -> int:
 
 
 def error_response(error: ExchangeError) -> Response[ErrorBody]:
-    headers = {"Retry-After": "1"} if isinstance(error, Throttled) else None
-    return _json(error_status(error), error_body(error), headers)
+    return _json(error_status(error), error_body(error), _error_headers(error))
+
+
+def _error_headers(error: ExchangeError) -> dict[str, str] | None:
+    if isinstance(error, Throttled):
+        return {"Retry-After": "1"}
+    if isinstance(error, MethodNotAllowed):
+        return {"Allow": ", ".join(error.allow)}
+    return None
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -218,29 +229,38 @@ def _responses(status: int, model: Any) -> dict[int, Any]:
     }
 
 
-def gate(event: dict[str, Any], secret: str) -> Principal | None:
-    """The checks that come before validation; returns the caller, ``None`` for public reads."""
+def gate(event: dict[str, Any], secret: str, methods: Callable[[str], list[str]]) -> Principal | None:
+    """The checks that come before validation; returns the caller, ``None`` for public reads.
+
+    In order: the body's size (413), the token and its scope (401, 403: a path that names no route
+    still needs a token), the route (404, or 405 naming the methods the path serves), the declared
+    body type (415) and strict JSON (400). ``methods(path)`` lists the methods routed for a path."""
     body = event.get("body") or ""
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     if len(raw) > MAX_BODY_BYTES:
         raise TooLarge(f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
     http = event.get("requestContext", {}).get("http", {})
-    needed = required_scope(http.get("method", "GET"), event.get("rawPath", "/"))
+    method, path = str(http.get("method", "GET")).upper(), str(event.get("rawPath", "/"))
+    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+    needed = required_scope(method, path)
     principal = None
     if needed is not None:
-        headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
         principal = authenticate(headers.get("authorization"), secret)
         authorize(principal, needed)
+    served = methods(path)
+    if not served:
+        raise NotFound("no such route", code="no_route")
+    if method not in served:
+        raise MethodNotAllowed(f"{path} answers {', '.join(served)}, not {method}", allow=served)
     if raw:
+        _check_json_type(headers.get("content-type"))
         check_json(raw)
     return principal
 
 
 def _plain_response(status: int, error: ExchangeError) -> dict[str, Any]:
     """A function URL response outside the resolver, in the one error shape."""
-    headers = {"Content-Type": content_types.APPLICATION_JSON}
-    if isinstance(error, Throttled):
-        headers["Retry-After"] = "1"
+    headers = {"Content-Type": content_types.APPLICATION_JSON, **(_error_headers(error) or {})}
     return {
         "statusCode": status,
         "headers": headers,
@@ -255,6 +275,37 @@ INTERNAL_ERROR = ExchangeError(
 )
 
 
+def _check_json_type(declared: str | None) -> None:
+    """A body with no Content-Type is read as JSON; a declared type must be JSON (``+json`` too)."""
+    if declared is None or not declared.strip():
+        return
+    media = declared.split(";", 1)[0].strip().lower()
+    if media != content_types.APPLICATION_JSON and not (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        raise UnsupportedMediaType(
+            f"the body is declared as {media!r}; send JSON (application/json or no Content-Type)"
+        )
+
+
+def _as_json(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its body declared as plain JSON, which is how the resolver reads it."""
+    headers = {
+        key: value for key, value in (event.get("headers") or {}).items() if key.lower() != "content-type"
+    }
+    return event | {"headers": headers | {"content-type": content_types.APPLICATION_JSON}}
+
+
+def routed_methods(app: LambdaFunctionUrlResolver) -> Callable[[str], list[str]]:
+    """The methods the resolver routes for a path (Powertools keeps its routes in private lists)."""
+    routes = [*app._static_routes, *app._dynamic_routes]
+
+    def methods(path: str) -> list[str]:
+        return sorted({route.method for route in routes if route.rule.match(path)})
+
+    return methods
+
+
 def build_handler(
     intake: Intake, secret: Callable[[], str]
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -267,13 +318,15 @@ def build_handler(
     The local HTTP server's threads take turns here."""
     app = build_app(intake)
     one_at_a_time = threading.Lock()
+    methods = routed_methods(app)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
-            principal = gate(event, secret())
+            principal = gate(event, secret(), methods)
             with one_at_a_time:
                 app.append_context(principal=principal)
-                result: dict[str, Any] = app.resolve(event, context)  # it clears the context itself
+                resolved = _as_json(event) if event.get("body") else event
+                result: dict[str, Any] = app.resolve(resolved, context)  # it clears the context itself
             return result
         except ExchangeError as error:
             return _plain_response(error_status(error), error)

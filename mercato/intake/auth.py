@@ -74,6 +74,8 @@ def required_scope(method: str, path: str) -> Scope | None:
         return None
     if method == "POST" and (path == "/markets" or path == "/events/goals" or path.startswith("/accounts/")):
         return Scope.ADMIN
+    if method == "GET" and path.startswith("/accounts/") and path != "/accounts/me":
+        return Scope.ADMIN  # the game server reads a player's balances and orders
     return Scope.TRADE
 
 

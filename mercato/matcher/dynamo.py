@@ -10,7 +10,7 @@ from mercato.models.keys import BUY_PREFIX, SELL_PREFIX
 from mercato.models.markets import HouseParams
 from mercato.models.orders import Side, TimeInForce
 from mercato.resources import BOOK
-from mercato.storage.items import ASSET_PREFIX, EVENT_PREFIX, KIND_GOAL, plain
+from mercato.storage.items import ASSET_PREFIX, EVENT_PREFIX, FILL_COUNTER_KEY, KIND_GOAL, plain
 from mercato.storage.names import TableNames
 from mercato.storage.pages import items
 
@@ -91,6 +91,17 @@ class DynamoMatcherStore:
             ).get("Item")
             totals.append(0 if item is None else int(item["available"]) + int(item["reserved"]))
         return totals[0], totals[1]
+
+    def fill_sequences(self, players: list[str]) -> dict[str, int]:
+        sequences = {}
+        for player in players:
+            item = self._client.get_item(
+                TableName=self._t.accounts,
+                Key={"playerId": player, "sk": FILL_COUNTER_KEY},
+                ConsistentRead=True,
+            ).get("Item")
+            sequences[player] = 0 if item is None else int(item["fillSeq"])
+        return sequences
 
     def _page(
         self, material: str, prefix: str, start: dict[str, Any] | None, limit: int = PAGE

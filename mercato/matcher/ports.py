@@ -91,6 +91,11 @@ class MatcherStore(Protocol):
         """Available plus reserved of each asset (consistent reads)."""
         ...
 
+    def fill_sequences(self, players: list[str]) -> dict[str, int]:
+        """Each player's fill sequence: the number of their last recorded fill, 0 for none (consistent
+        reads)."""
+        ...
+
     def set_ticker(self, material: str, best_bid: int | None, best_ask: int | None) -> None:
         """Record the top of book read after a settlement (not a settlement write)."""
         ...

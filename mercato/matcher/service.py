@@ -108,8 +108,15 @@ class Matcher:
             )
             if not events and not forget and unchanged:
                 return Settled(material, fills, cancels, transactions, round_)
+            filled = sorted({p for f in result.fills for p in (f.buyer_id, f.seller_id) if not is_house(p)})
             planner = Planner(
-                material, orders, self.tables, now, forget_quotes=forget, version=market.version
+                material,
+                orders,
+                self.tables,
+                now,
+                forget_quotes=forget,
+                version=market.version,
+                fill_seq=self.store.fill_sequences(filled),
             )
             try:
                 plan = planner.plan(events, ticker)

@@ -11,6 +11,7 @@ and transactions are cut at the 100-action limit only between events.
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
@@ -23,12 +24,15 @@ from mercato.models.orders import Order, OrderStatus, Side, TimeInForce, escrow
 from mercato.storage.items import (
     ASSET_PREFIX,
     EVENT_PREFIX,
+    FILL_COUNTER_KEY,
     ORDER_PREFIX,
     ORIGIN_HOUSE,
     book_order_item,
+    fill_key,
     from_millis,
     order_record_item,
     status_key,
+    trade_time_key,
 )
 from mercato.storage.names import TableNames
 
@@ -71,10 +75,15 @@ class _Pending:
     new: set[str] = field(default_factory=set)
     """Orders posted in this transaction: their book item and record are written whole."""
     goals: list[str] = field(default_factory=list)
+    fills: list[Action] = field(default_factory=list)
+    """Each player's record of a fill, numbered by the player's fill sequence."""
+    fill_seq: dict[str, int] = field(default_factory=dict)
+    """player -> the last fill sequence number this transaction assigns."""
 
     def size(self) -> int:
         records = len(set(self.filled) | set(self.finished) | self.new)
-        return len(self.book) + records + len(self.balances) + len(self.trades) + len(self.goals) + 1
+        fills = len(self.fills) + len(self.fill_seq)
+        return len(self.book) + records + len(self.balances) + len(self.trades) + len(self.goals) + fills + 1
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,7 @@ class Planner:
         *,
         forget_quotes: frozenset[str] = frozenset(),
         version: int = 0,
+        fill_seq: Mapping[str, int] | None = None,
     ) -> None:
         self.material = material
         self.orders = dict(orders)
@@ -117,6 +127,10 @@ class Planner:
         """House quotes the market item lists that are no longer on the book."""
         self.version = version
         """The market item's version as read; each transaction requires it and bumps it."""
+        self.fill_seq = dict(fill_seq or {})
+        """Each filled player's fill sequence as read (0 for none yet); every transaction requires it
+        and raises it by the fills it records, so a player's fills are numbered without gaps even
+        while other materials settle fills of the same player."""
 
     def plan(self, events: list[PlanEvent], ticker: Ticker) -> list[list[Action]]:
         """The transactions, in order; the last one also sets the ticker. A transaction is cut only
@@ -172,6 +186,8 @@ class Planner:
             last_price=pending.last_price,
             new=set(pending.new),
             goals=list(pending.goals),
+            fills=list(pending.fills),
+            fill_seq=dict(pending.fill_seq),
         )
         if isinstance(event, Fill):
             self._fill(trial, event)
@@ -221,11 +237,14 @@ class Planner:
             else (fill.sell_order_id, fill.buy_order_id)
         )
         maker_order = self.orders[maker]
+        trade_key = f"{taker}#{encode_book_key(maker_order.side, maker_order.price, maker)}"
+        traded = trade_id(fill.buy_order_id, fill.sell_order_id)
         pending.trades.append(
             {
                 "material": material,
-                "sk": f"{taker}#{encode_book_key(maker_order.side, maker_order.price, maker)}",
-                "tradeId": trade_id(fill.buy_order_id, fill.sell_order_id),
+                "sk": trade_key,
+                "timeKey": trade_time_key(self.now_ms, trade_key),
+                "tradeId": traded,
                 "price": fill.price,
                 "quantity": fill.quantity,
                 "takerSide": str(fill.taker_side),
@@ -240,6 +259,34 @@ class Planner:
         pending.fees += fill.fee
         pending.volume += fill.quantity
         pending.last_price = fill.price
+        self._record_fill(pending, fill.buyer_id, traded, fill.buy_order_id, Side.BUY, fill, 0)
+        self._record_fill(pending, fill.seller_id, traded, fill.sell_order_id, Side.SELL, fill, fill.fee)
+
+    def _record_fill(
+        self, pending: _Pending, player: str, traded: str, order_id: str, side: Side, fill: Fill, fee: int
+    ) -> None:
+        """The player's own record of the fill, under the next number of their fill sequence (the
+        house's fills are not recorded: nobody can read them)."""
+        if is_house(player):
+            return
+        seq = pending.fill_seq.get(player, self.fill_seq.get(player, 0)) + 1
+        pending.fill_seq[player] = seq
+        pending.fills.append(
+            {
+                "playerId": player,
+                "sk": fill_key(seq),
+                "seq": seq,
+                "fillId": f"{traded}-{side.value[0].lower()}",
+                "tradeId": traded,
+                "orderId": order_id,
+                "material": self.material,
+                "side": str(side),
+                "price": fill.price,
+                "quantity": fill.quantity,
+                "fee": fee,
+                "executedAt": self.now_ms,
+            }
+        )
 
     def _cancel(self, pending: _Pending, cancel: Cancel) -> None:
         self._take(pending, cancel.order_id, cancel.quantity)
@@ -286,8 +333,34 @@ class Planner:
             }
             for trade in pending.trades
         ]
+        actions += [self._fill_seq_action(player, last) for player, last in pending.fill_seq.items()]
+        actions += [
+            {
+                "Put": {
+                    "TableName": self.tables.accounts,
+                    "Item": fill,
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            }
+            for fill in pending.fills
+        ]
+        for player, last in pending.fill_seq.items():
+            self.fill_seq[player] = last
         actions.append(self._market_action(pending, ticker))
         return actions
+
+    def _fill_seq_action(self, player: str, last: int) -> Action:
+        """Raise the player's fill sequence to ``last``, conditional on it still being what was read."""
+        read = self.fill_seq.get(player, 0)
+        return {
+            "Update": {
+                "TableName": self.tables.accounts,
+                "Key": {"playerId": player, "sk": FILL_COUNTER_KEY},
+                "UpdateExpression": "SET fillSeq = :last",
+                "ConditionExpression": "attribute_not_exists(fillSeq)" if read == 0 else "fillSeq = :read",
+                "ExpressionAttributeValues": {":last": last} | ({":read": read} if read else {}),
+            }
+        }
 
     def _new_order(self, order: BookOrder, pending: _Pending) -> Order:
         quantity, notional = pending.filled.get(order.order_id, [0, 0])

@@ -49,3 +49,19 @@ class Invalid(ExchangeError):
 
 class Throttled(ExchangeError):
     code = "throttled"
+
+
+class MethodNotAllowed(ExchangeError):
+    """The path exists, but not with this method; ``allow`` lists the methods it serves."""
+
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: list[str]) -> None:
+        super().__init__(message)
+        self.allow = allow
+
+
+class UnsupportedMediaType(ExchangeError):
+    """A body declared as something other than JSON."""
+
+    code = "unsupported_media_type"

@@ -13,6 +13,7 @@ from typing import Any, Final
 from boto3.dynamodb.types import TypeDeserializer
 
 from mercato.models.events import GoalEvent
+from mercato.models.history import PlayerFill
 from mercato.models.keys import encode_book_key
 from mercato.models.markets import CommodityMarket, FootballerMarket, Market
 from mercato.models.orders import Order, OrderStatus, Side, TimeInForce
@@ -26,6 +27,9 @@ ASSET_PREFIX: Final = "ASSET#"
 DEPOSIT_PREFIX: Final = "DEPOSIT#"
 WITHDRAWAL_PREFIX: Final = "WITHDRAWAL#"
 EVENT_PREFIX: Final = "EVENT#"
+FILL_PREFIX: Final = "FILL#"
+FILL_COUNTER_KEY: Final = "FILLSEQ"
+"""The item holding a player's fill sequence (``fillSeq``: the number of the player's last fill)."""
 KIND_ORDER: Final = "order"
 KIND_GOAL: Final = "goal"
 KIND_LISTING: Final = "listing"
@@ -232,3 +236,29 @@ def goal_event_item(event: GoalEvent, at: datetime) -> Item:
 def goal_event_from_item(item: Mapping[str, Any]) -> GoalEvent:
     item = plain(item)
     return GoalEvent.model_validate({key: item[key] for key in ("eventId", "material", "matchId", "minute")})
+
+
+def trade_time_key(executed_at_ms: int, trade_key: str) -> str:
+    """The trades table's ``by-time`` index sort key: trades in the order they executed."""
+    return f"{executed_at_ms:013d}#{trade_key}"
+
+
+def fill_key(seq: int) -> str:
+    """A player's fill record, in the accounts table under the player: ``FILL#{seq:012d}``."""
+    return f"{FILL_PREFIX}{seq:012d}"
+
+
+def fill_from_item(item: Mapping[str, Any]) -> PlayerFill:
+    item = plain(item)
+    return PlayerFill(
+        seq=item["seq"],
+        fill_id=item["fillId"],
+        trade_id=item["tradeId"],
+        order_id=item["orderId"],
+        material=item["material"],
+        side=Side(item["side"]),
+        price=item["price"],
+        quantity=item["quantity"],
+        fee=item["fee"],
+        executed_at=from_millis(item["executedAt"]),
+    )
