@@ -17,9 +17,12 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from pydantic import AwareDatetime
 from pydantic.alias_generators import to_camel
 
 from mercato.intake.auth import Principal, authenticate, authorize, required_scope
+from mercato.intake.openapi import UNKNOWN, openapi_document
+from mercato.intake.openapi import doc as _doc
 from mercato.intake.service import Intake
 from mercato.models.accounts import Deposit, Withdrawal
 from mercato.models.errors import (
@@ -36,6 +39,7 @@ from mercato.models.errors import (
     UnsupportedMediaType,
 )
 from mercato.models.events import GoalEvent
+from mercato.models.history import CandlesView, FillsPage, Interval
 from mercato.models.ids import TOKEN_PATTERN, UUID7_PATTERN
 from mercato.models.jsonwire import check_json
 from mercato.models.markets import CommodityListing, CommodityMarket, FootballerListing, FootballerMarket
@@ -121,16 +125,22 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
 
     # -- orders ------------------------------------------------------------------------------
 
-    @app.post("/orders", summary="Reserve and accept an order", responses=_responses(202, Order))
+    @app.post(
+        "/orders",
+        summary="Reserve and accept an order (200 with the original for a clientOrderId replay)",
+        **_doc(
+            (202, 200), Order, UNKNOWN, "insufficient_balance", "client_order_id_reused", "expiry_in_past"
+        ),
+    )
     def place_order(request: Annotated[OrderRequest, Body()]) -> Response[Order]:
         order, created = intake.place_order(principal().player_id, request)
         return _json(202 if created else 200, order)
 
-    @app.get("/orders/<order_id>", summary="One of your orders", responses=_responses(200, Order))
+    @app.get("/orders/<order_id>", summary="One of your orders", **_doc(200, Order, "order_not_found"))
     def get_order(order_id: OrderIdPath) -> Response[Order]:
         return _json(200, intake.order(principal().player_id, order_id))
 
-    @app.get("/orders", summary="Your orders, newest first", responses=_responses(200, OrderPage))
+    @app.get("/orders", summary="Your orders, newest first", **_doc(200, OrderPage, "bad_cursor"))
     def list_orders(
         status: Annotated[OrderStatus | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -138,20 +148,56 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     ) -> Response[OrderPage]:
         return _json(200, intake.orders(principal().player_id, status, limit, cursor))
 
-    @app.delete("/orders/<order_id>", summary="Cancel the rest of an order", responses=_responses(200, Order))
+    @app.delete(
+        "/orders/<order_id>",
+        summary="Cancel the rest of an order",
+        **_doc(200, Order, "order_not_found", "order_not_open", "order_busy"),
+    )
     def cancel_order(order_id: OrderIdPath) -> Response[Order]:
         return _json(200, intake.cancel(principal().player_id, order_id))
 
+    @app.get(
+        "/fills",
+        summary="Your fills after a cursor, oldest first; pass the answer's cursor as after next time",
+        **_doc(200, FillsPage, "bad_cursor"),
+    )
+    def list_fills(
+        after: Annotated[
+            str, Query(pattern=r"^[0-9]{1,12}$", description="the cursor of the last answer")
+        ] = "0",
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> Response[FillsPage]:
+        return _json(200, intake.fills(principal().player_id, after, limit))
+
     # -- accounts ----------------------------------------------------------------------------
 
-    @app.get("/accounts/me", summary="Your balances", responses=_responses(200, AccountView))
+    @app.get("/accounts/me", summary="Your balances", **_doc(200, AccountView))
     def my_account() -> Response[AccountView]:
         return _json(200, intake.account(principal().player_id))
 
+    @app.get(
+        "/accounts/<player_id>", summary="A player's balances (the game server's)", **_doc(200, AccountView)
+    )
+    def player_account(player_id: PlayerPath) -> Response[AccountView]:
+        return _json(200, intake.account(player_id))
+
+    @app.get(
+        "/accounts/<player_id>/orders",
+        summary="A player's orders, newest first (the game server's)",
+        **_doc(200, OrderPage, "bad_cursor"),
+    )
+    def player_orders(
+        player_id: PlayerPath,
+        status: Annotated[OrderStatus | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    ) -> Response[OrderPage]:
+        return _json(200, intake.orders(player_id, status, limit, cursor))
+
     @app.post(
         "/accounts/<player_id>/deposits",
-        summary="Credit a player, once per depositId",
-        responses=_responses(201, AccountView),
+        summary="Credit a player, once per depositId (200 for a replay)",
+        **_doc((201, 200), AccountView, "reserved_player", UNKNOWN, "movement_id_reused"),
     )
     def deposit(player_id: PlayerPath, body: Annotated[Deposit, Body()]) -> Response[AccountView]:
         account, created = intake.deposit(player_id, body)
@@ -159,8 +205,10 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
 
     @app.post(
         "/accounts/<player_id>/withdrawals",
-        summary="Debit a player's available amount",
-        responses=_responses(201, AccountView),
+        summary="Debit a player's available amount, once per withdrawalId (200 for a replay)",
+        **_doc(
+            (201, 200), AccountView, "reserved_player", UNKNOWN, "movement_id_reused", "insufficient_balance"
+        ),
     )
     def withdraw(player_id: PlayerPath, body: Annotated[Withdrawal, Body()]) -> Response[AccountView]:
         account, created = intake.withdraw(player_id, body)
@@ -168,35 +216,59 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
 
     # -- markets -----------------------------------------------------------------------------
 
-    @app.get(
-        "/markets",
-        summary="The catalog with a ticker per market",
-        responses=_responses(200, list[MarketBody]),
-    )
+    @app.get("/markets", summary="The catalog with a ticker per market", **_doc(200, list[MarketBody]))
     def list_markets() -> Response[list[MarketBody]]:
-        return _json(200, list(intake.markets()))
-
-    @app.get("/markets/<material>", summary="One market's ticker", responses=_responses(200, MarketBody))
-    def get_market(material: Material) -> Response[MarketBody]:
-        return _json(200, intake.market(material))
+        return _json(200, intake.market_views())
 
     @app.get(
-        "/markets/<material>/book", summary="Aggregated price levels", responses=_responses(200, BookView)
+        "/markets/<material>",
+        summary="One market's ticker and 24-hour figures",
+        **_doc(200, MarketBody, UNKNOWN),
     )
+    def get_market(material: Material) -> Response[MarketBody]:
+        return _json(200, intake.market_view(material))
+
+    @app.get("/markets/<material>/book", summary="Aggregated price levels", **_doc(200, BookView, UNKNOWN))
     def get_book(material: Material, depth: Annotated[int, Query(ge=1, le=100)] = 10) -> Response[BookView]:
         return _json(200, intake.book(material, depth))
 
     @app.get(
         "/markets/<material>/trades",
-        summary="Recent trades, newest first",
-        responses=_responses(200, TradesView),
+        summary="Trades executed in [from, to), newest first, a page at a time",
+        **_doc(200, TradesView, UNKNOWN, "bad_cursor", "invalid_range"),
     )
     def get_trades(
-        material: Material, limit: Annotated[int, Query(ge=1, le=200)] = 50
+        material: Material,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Query(max_length=1024)] = None,
+        start: Annotated[AwareDatetime | None, Query(alias="from", description="ISO 8601, inclusive")] = None,
+        end: Annotated[AwareDatetime | None, Query(alias="to", description="ISO 8601, exclusive")] = None,
     ) -> Response[TradesView]:
-        return _json(200, intake.trades(material, limit))
+        return _json(200, intake.trades(material, limit, cursor, start, end))
 
-    @app.post("/markets", summary="List a material or a footballer", responses=_responses(201, MarketBody))
+    @app.get(
+        "/markets/<material>/candles",
+        summary="Open, high, low, close and volume per interval of the trades in [from, to), oldest first",
+        **_doc(200, CandlesView, UNKNOWN, "invalid_range", "range_too_large"),
+    )
+    def get_candles(
+        material: Material,
+        interval: Annotated[Interval, Query()] = Interval.HOUR,
+        start: Annotated[
+            AwareDatetime | None,
+            Query(alias="from", description="ISO 8601, inclusive (default: 720 intervals before to)"),
+        ] = None,
+        end: Annotated[
+            AwareDatetime | None, Query(alias="to", description="ISO 8601, exclusive (default: now)")
+        ] = None,
+    ) -> Response[CandlesView]:
+        return _json(200, intake.candles(material, interval, start, end))
+
+    @app.post(
+        "/markets",
+        summary="List a material or a footballer (200 if it is listed identically already)",
+        **_doc((201, 200), MarketBody, "market_exists"),
+    )
     def list_market(listing: Annotated[Listing, Body(discriminator="kind")]) -> Response[MarketBody]:
         market, created = intake.list_market(listing)
         return _json(201 if created else 200, market)
@@ -204,29 +276,23 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     # -- market events -----------------------------------------------------------------------
 
     @app.post(
-        "/events/goals", summary="A goal event (the feed job's path)", responses=_responses(202, GoalEvent)
+        "/events/goals",
+        summary="A goal event, the feed job's path (200 for a replay)",
+        **_doc((202, 200), GoalEvent, UNKNOWN, "not_a_footballer", "event_id_reused"),
     )
     def post_goal(event: Annotated[GoalEvent, Body()]) -> Response[GoalEvent]:
         accepted, created = intake.post_goal(event)
         return _json(202 if created else 200, accepted)
 
+    document: dict[str, Any] = {}
+
     @app.get("/openapi.json", include_in_schema=False)
     def openapi() -> Response[Any]:
-        return Response(
-            status_code=200,
-            content_type=content_types.APPLICATION_JSON,
-            body=app.get_openapi_json_schema(title="Mercato", version="1"),
-        )
+        if not document:
+            document.update(openapi_document(app))
+        return _json(200, document)
 
     return app
-
-
-def _responses(status: int, model: Any) -> dict[int, Any]:
-    error = {"description": "error", "content": {"application/json": {"model": ErrorBody}}}
-    return {
-        status: {"description": "success", "content": {"application/json": {"model": model}}},
-        400: error,
-    }
 
 
 def gate(event: dict[str, Any], secret: str, methods: Callable[[str], list[str]]) -> Principal | None:
@@ -252,7 +318,7 @@ def gate(event: dict[str, Any], secret: str, methods: Callable[[str], list[str]]
         raise NotFound("no such route", code="no_route")
     if method not in served:
         raise MethodNotAllowed(f"{path} answers {', '.join(served)}, not {method}", allow=served)
-    if raw:
+    if raw and method == "POST":  # only POST routes read a body
         _check_json_type(headers.get("content-type"))
         check_json(raw)
     return principal

@@ -20,6 +20,7 @@ from mercato.models.ids import TOKEN_PATTERN
 ALGORITHM: Final = "HS256"
 _REQUIRED_CLAIMS: Final = ["exp", "sub", "scope"]
 _PLAYER = re.compile(TOKEN_PATTERN)
+_ADMIN_READ = re.compile(r"^/accounts/[^/]+(/orders)?$")
 
 
 class Scope(StrEnum):
@@ -74,7 +75,7 @@ def required_scope(method: str, path: str) -> Scope | None:
         return None
     if method == "POST" and (path == "/markets" or path == "/events/goals" or path.startswith("/accounts/")):
         return Scope.ADMIN
-    if method == "GET" and path.startswith("/accounts/") and path != "/accounts/me":
+    if method == "GET" and _ADMIN_READ.match(path) and path != "/accounts/me":
         return Scope.ADMIN  # the game server reads a player's balances and orders
     return Scope.TRADE
 

@@ -7,26 +7,37 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mercato.intake.ports import ClientOrderIdTaken, ClientOrderMarker, HouseOpening, Movement, StateMoved
+from mercato.intake.ports import (
+    ClientOrderIdTaken,
+    ClientOrderMarker,
+    HouseOpening,
+    Movement,
+    StateMoved,
+    TooManyTrades,
+)
 from mercato.models.accounts import Balance, Deposit, Withdrawal
 from mercato.models.errors import InsufficientBalance, Throttled
 from mercato.models.events import GoalEvent
+from mercato.models.history import PlayerFill
 from mercato.models.keys import side_prefix
 from mercato.models.markets import Market
 from mercato.models.orders import Order, OrderStatus, Side, escrow
 from mercato.models.trades import Trade
 from mercato.models.views import Level
-from mercato.resources import ORDERS
+from mercato.resources import ORDERS, TRADES
 from mercato.storage.items import (
     ASSET_PREFIX,
     CANCELLED_BY_OWNER,
     CLIENT_PREFIX,
     DEPOSIT_PREFIX,
     EVENT_PREFIX,
+    FILL_COUNTER_KEY,
     ORDER_PREFIX,
     WITHDRAWAL_PREFIX,
     book_key,
     book_order_item,
+    fill_from_item,
+    fill_key,
     from_wire,
     goal_event_from_item,
     goal_event_item,
@@ -87,6 +98,23 @@ def _decode_cursor(cursor: str, player_id: str, status: OrderStatus | None) -> d
         or (status is not None and not decoded["statusKey"].startswith(f"{status}#"))
     ):
         raise ValueError("not a cursor of this player's orders")
+    return decoded
+
+
+_TRADE_CURSOR_KEYS = {"material", "sk", "timeKey"}
+
+
+def _decode_trade_cursor(cursor: str, material: str, low: str, high: str) -> dict[str, Any]:
+    """A trades cursor this API returned for this material and a range that contains it."""
+    decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    if (
+        not isinstance(decoded, dict)
+        or set(decoded) != _TRADE_CURSOR_KEYS
+        or not all(isinstance(value, str) for value in decoded.values())
+        or decoded["material"] != material
+        or not low <= decoded["timeKey"] <= high
+    ):
+        raise ValueError("not a cursor of this market's trades in this range")
     return decoded
 
 
@@ -466,6 +494,63 @@ class DynamoIntakeStore:
             Limit=limit,
         )
         return [trade_from_item(item) for item in page.get("Items", [])]
+
+    def _by_time(self, material: str, start_ms: int, end_ms: int, newest_first: bool) -> dict[str, Any]:
+        return {
+            "TableName": self._t.trades,
+            "IndexName": TRADES.indexes[0].name,
+            "KeyConditionExpression": "material = :material AND timeKey BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":material": material,
+                ":low": f"{start_ms:013d}",
+                ":high": f"{end_ms - 1:013d}~",
+            },
+            "ScanIndexForward": not newest_first,
+        }
+
+    def trades_page(
+        self, material: str, limit: int, cursor: str | None, start_ms: int, end_ms: int
+    ) -> tuple[list[Trade], str | None]:
+        request = self._by_time(material, start_ms, end_ms, newest_first=True) | {"Limit": limit}
+        if cursor:
+            values = request["ExpressionAttributeValues"]
+            request["ExclusiveStartKey"] = _decode_trade_cursor(
+                cursor, material, values[":low"], values[":high"]
+            )
+        page = self._client.query(**request)
+        return [trade_from_item(item) for item in page.get("Items", [])], _encode_cursor(
+            page.get("LastEvaluatedKey")
+        )
+
+    def trades_between(self, material: str, start_ms: int, end_ms: int, at_most: int | None) -> list[Trade]:
+        found = []
+        for item in items(
+            self._client.query, **self._by_time(material, start_ms, end_ms, newest_first=False)
+        ):
+            if at_most is not None and len(found) == at_most:
+                raise TooManyTrades(f"more than {at_most} trades")
+            found.append(trade_from_item(item))
+        return found
+
+    # -- a player's fills --------------------------------------------------------------------
+
+    def fills_after(self, player_id: str, after: int, limit: int) -> list[PlayerFill]:
+        page = self._client.query(
+            TableName=self._t.accounts,
+            KeyConditionExpression="playerId = :player AND sk BETWEEN :low AND :high",
+            ExpressionAttributeValues={
+                ":player": player_id,
+                ":low": fill_key(after + 1),
+                ":high": fill_key(10**12 - 1),
+            },
+            ConsistentRead=True,
+            Limit=limit,
+        )
+        return [fill_from_item(item) for item in page.get("Items", [])]
+
+    def fill_sequence(self, player_id: str) -> int:
+        item = self._get(self._t.accounts, {"playerId": player_id, "sk": FILL_COUNTER_KEY})
+        return 0 if item is None else int(item["fillSeq"])
 
     # -- market events -----------------------------------------------------------------------
 

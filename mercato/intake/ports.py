@@ -10,6 +10,7 @@ from typing import Protocol
 
 from mercato.models.accounts import Balance, Deposit, Withdrawal
 from mercato.models.events import GoalEvent
+from mercato.models.history import PlayerFill
 from mercato.models.markets import Market
 from mercato.models.orders import Order, OrderStatus, Side
 from mercato.models.trades import Trade
@@ -46,6 +47,10 @@ class ClientOrderIdTaken(Exception):
     def __init__(self, marker: ClientOrderMarker) -> None:
         super().__init__(marker.order_id)
         self.marker = marker
+
+
+class TooManyTrades(Exception):
+    """A history read would read more trades than it may."""
 
 
 class StateMoved(Exception):
@@ -100,6 +105,26 @@ class IntakeStore(Protocol):
     # market data
     def book_levels(self, material: str, side: Side, depth: int) -> list[Level]: ...
     def recent_trades(self, material: str, limit: int) -> list[Trade]: ...
+    def trades_page(
+        self, material: str, limit: int, cursor: str | None, start_ms: int, end_ms: int
+    ) -> tuple[list[Trade], str | None]:
+        """Trades executed in ``[start_ms, end_ms)``, newest first, from ``cursor`` on; the cursor of
+        the next page or ``None``. A cursor this store did not return raises ``ValueError``."""
+        ...
+
+    def trades_between(self, material: str, start_ms: int, end_ms: int, at_most: int | None) -> list[Trade]:
+        """Trades executed in ``[start_ms, end_ms)``, oldest first; more than ``at_most`` raises
+        :class:`TooManyTrades`."""
+        ...
+
+    # a player's fills
+    def fills_after(self, player_id: str, after: int, limit: int) -> list[PlayerFill]:
+        """The player's fills numbered after ``after``, in number order (consistent reads)."""
+        ...
+
+    def fill_sequence(self, player_id: str) -> int:
+        """The number of the player's last fill (0 for none)."""
+        ...
 
     # market events
     def put_goal_event(self, event: GoalEvent, *, at: datetime) -> bool:

@@ -4,22 +4,41 @@ Every write goes through the store as one all-or-nothing unit, so a rejected req
 """
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from mercato.intake.ports import ClientOrderIdTaken, HouseOpening, IntakeStore, Movement, StateMoved
+from mercato.intake.ports import (
+    ClientOrderIdTaken,
+    HouseOpening,
+    IntakeStore,
+    Movement,
+    StateMoved,
+    TooManyTrades,
+)
 from mercato.matcher.house import house_player, is_house
 from mercato.models.accounts import Deposit, Withdrawal
 from mercato.models.errors import Conflict, Forbidden, Invalid, NotFound
 from mercato.models.events import GoalEvent
+from mercato.models.history import CandlesView, FillsPage, Interval, candles_from, day_figures
 from mercato.models.ids import new_order_id
 from mercato.models.markets import CommodityListing, FootballerListing, FootballerMarket, Market, market_from
 from mercato.models.money import COINS
 from mercato.models.orders import MAX_EXPIRY_AHEAD, Order, OrderRequest, OrderStatus, Side
 from mercato.models.views import AccountView, BookView, OrderPage, TradesView
+from mercato.storage.items import to_millis
 
 CANCEL_ATTEMPTS = 5
+DAY = timedelta(days=1)
+MAX_CANDLES = 1500
+"""The most buckets one candles request may span."""
+DEFAULT_CANDLES = 720
+"""Without ``from``, the candles request spans this many buckets back from ``to``."""
+MAX_CANDLE_TRADES = 100_000
+"""The most trades one candles request aggregates; a busier range is refused, to be asked in parts."""
+MAX_FILL_SEQ = 10**12 - 2
+LAST_MILLIS = 10**13 - 1
 
 
 def _now() -> datetime:
@@ -49,6 +68,30 @@ class Intake:
 
     def markets(self) -> list[Market]:
         return self.store.list_markets()
+
+    def market_view(self, material: str) -> Market:
+        """The market with its last 24 hours' figures."""
+        return self._with_day(self.market(material))
+
+    def market_views(self) -> list[Market]:
+        return [self._with_day(market) for market in self.markets()]
+
+    def _with_day(self, market: Market) -> Market:
+        if market.last_price is None:
+            return market  # never traded: nothing to read
+        end = self.clock()
+        trades = self.store.trades_between(market.material, to_millis(end - DAY), to_millis(end) + 1, None)
+        figures = day_figures(trades)
+        if figures is None:
+            return market
+        return market.model_copy(
+            update={
+                "change24h": figures.change,
+                "high24h": figures.high,
+                "low24h": figures.low,
+                "volume24h": figures.volume,
+            }
+        )
 
     def list_market(self, listing: CommodityListing | FootballerListing) -> tuple[Market, bool]:
         """List a material; listing the same thing again is a no-op, listing it differently a 409.
@@ -87,9 +130,65 @@ class Intake:
             asks=self.store.book_levels(material, Side.SELL, depth),
         )
 
-    def trades(self, material: str, limit: int) -> TradesView:
+    def trades(
+        self,
+        material: str,
+        limit: int,
+        cursor: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> TradesView:
+        """Trades executed in ``[start, end)`` (default: all of them), newest first, a page at a time."""
         self.market(material)
-        return TradesView(trades=self.store.recent_trades(material, limit))
+        low, high = _range(start, end)
+        try:
+            trades, next_cursor = self.store.trades_page(material, limit, cursor, low, high)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise Invalid(
+                "the cursor is not one this API returned for this range", code="bad_cursor"
+            ) from error
+        return TradesView(trades=trades, next_cursor=next_cursor)
+
+    def candles(
+        self, material: str, interval: Interval, start: datetime | None, end: datetime | None
+    ) -> CandlesView:
+        """OHLCV per ``interval`` bucket of the trades executed in ``[start, end)``, oldest first.
+
+        ``end`` defaults to now and ``start`` to :data:`DEFAULT_CANDLES` buckets before it; a range
+        wider than :data:`MAX_CANDLES` buckets, or holding more than :data:`MAX_CANDLE_TRADES` trades,
+        is refused (ask for it in parts)."""
+        self.market(material)
+        width = int(interval.width.total_seconds() * 1000)
+        high = _millis(end or self.clock())
+        low = max(0, high - width * DEFAULT_CANDLES) if start is None else _millis(start)
+        if low >= high:
+            raise Invalid("from must be before to", code="invalid_range")
+        if high - low > width * MAX_CANDLES:
+            raise Invalid(
+                f"the range spans more than {MAX_CANDLES} {interval} candles", code="range_too_large"
+            )
+        try:
+            trades = self.store.trades_between(material, low, high, MAX_CANDLE_TRADES)
+        except TooManyTrades:
+            raise Invalid(
+                f"the range holds more than {MAX_CANDLE_TRADES} trades; ask for it in parts",
+                code="range_too_large",
+            ) from None
+        return CandlesView(material=material, interval=interval, candles=candles_from(trades, interval))
+
+    # -- a player's fills --------------------------------------------------------------------
+
+    def fills(self, player_id: str, after: str, limit: int) -> FillsPage:
+        """The player's fills after the cursor ``after``, oldest first. The cursor is the number of the
+        last fill seen: fills are numbered 1, 2, 3, … per player as they settle, so paging by it never
+        skips or repeats one."""
+        if not re.fullmatch(r"[0-9]{1,12}", after) or int(after) > MAX_FILL_SEQ:
+            raise Invalid("after is not a cursor this API returned", code="bad_cursor")
+        seen = int(after)
+        fills = self.store.fills_after(player_id, seen, limit)
+        if not fills and seen > self.store.fill_sequence(player_id):
+            raise Invalid("after is beyond this player's fills", code="bad_cursor")
+        return FillsPage(fills=fills, cursor=str(fills[-1].seq if fills else seen))
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -209,6 +308,20 @@ class Intake:
         if self.store.get_goal_event(event.material, event.event_id) != event:
             raise Conflict("this eventId was used for a different goal", code="event_id_reused")
         return event, False
+
+
+def _millis(moment: datetime) -> int:
+    """Unix milliseconds within what the trades index can hold (0 to 13 digits)."""
+    return min(max(to_millis(moment), 0), LAST_MILLIS)
+
+
+def _range(start: datetime | None, end: datetime | None) -> tuple[int, int]:
+    """``[start, end)`` in milliseconds; open ends reach the first and the last possible instant."""
+    low = 0 if start is None else _millis(start)
+    high = LAST_MILLIS if end is None else _millis(end)
+    if low >= high:
+        raise Invalid("from must be before to", code="invalid_range")
+    return low, high
 
 
 def _same_movement(existing: Movement | None, asset: str, quantity: int) -> None:

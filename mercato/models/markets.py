@@ -97,6 +97,11 @@ class TickerFields(BaseModel):
     best_ask: Price | None = None
     last_price: Price | None = None
     volume: NonNegative = 0
+    change24h: int | None = Field(default=None, alias="change24h")
+    """The last trade's price minus the first's over the last 24 hours; ``None`` without a trade in them."""
+    high24h: Price | None = Field(default=None, alias="high24h")
+    low24h: Price | None = Field(default=None, alias="low24h")
+    volume24h: NonNegative | None = Field(default=None, alias="volume24h")
 
 
 class CommodityMarket(CommodityListing, TickerFields):

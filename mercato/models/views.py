@@ -23,6 +23,8 @@ class BookView(WireModel):
 
 class TradesView(WireModel):
     trades: list[Trade]
+    next_cursor: str | None = None
+    """Pass back as ``cursor`` for older trades; ``None`` on the last page."""
 
 
 class OrderPage(WireModel):

@@ -508,17 +508,44 @@ def test_another_players_orders_are_not_listed(world: World) -> None:
     ("method", "path"),
     [
         pytest.param("GET", "/nope", id="get-nope"),
-        pytest.param("PUT", "/orders", id="put-orders"),
-        pytest.param("PATCH", "/orders/{order}", id="patch-order"),
-        pytest.param("POST", "/orders/{order}", id="post-order-id"),
-        pytest.param("DELETE", "/markets/wheat", id="delete-market"),
-        pytest.param("GET", f"/accounts/{BOB}", id="someone-elses-account"),
         pytest.param("GET", "/accounts/me/", id="trailing-slash"),
         pytest.param("GET", "/Orders", id="case"),
     ],
 )
 def test_unknown_route_is_404(world: World, method: str, path: str) -> None:
     rejected(world.api, 404, "no_route", method, path.format(order=world.order_id), player=ALICE)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        pytest.param("PUT", "/orders", "GET, POST", id="put-orders"),
+        pytest.param("PATCH", "/orders/{order}", "DELETE, GET", id="patch-order"),
+        pytest.param("POST", "/orders/{order}", "DELETE, GET", id="post-order-id"),
+        pytest.param("TRACE", "/orders", "GET, POST", id="trace-orders"),
+    ],
+)
+def test_a_method_the_path_does_not_serve_is_405_with_allow(
+    world: World, method: str, path: str, allow: str
+) -> None:
+    before = world.api.snapshot()
+    reply = world.api.call(method, path.format(order=world.order_id), {"x": 1}, player=ALICE)
+    assert_error(reply, 405, "method_not_allowed")
+    assert reply.headers["Allow"] == allow
+    assert world.api.snapshot() == before
+
+
+def test_a_public_path_answers_405_to_another_method_once_the_token_is_good(world: World) -> None:
+    """``DELETE /markets/wheat`` needs a trade token like any unknown route; with one, it is a 405."""
+    rejected(world.api, 401, "missing_token", "DELETE", "/markets/wheat")
+    reply = world.api.call("DELETE", "/markets/wheat", player=ALICE)
+    assert_error(reply, 405, "method_not_allowed")
+    assert reply.headers["Allow"] == "GET"
+
+
+def test_someone_elses_account_needs_an_admin_token(world: World) -> None:
+    rejected(world.api, 403, "wrong_scope", "GET", f"/accounts/{BOB}", player=ALICE)
+    rejected(world.api, 403, "wrong_scope", "GET", f"/accounts/{BOB}/orders", player=ALICE)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import pytest
 
 from mercato.models.keys import encode_book_key
 from mercato.models.orders import Side
+from mercato.storage.items import trade_time_key
 from tests.integration.conftest import Api
 
 
@@ -209,6 +210,10 @@ def test_listing_a_market_puts_it_in_the_catalog(api: Api) -> None:
         "bestAsk": None,
         "lastPrice": None,
         "volume": 0,
+        "change24h": None,
+        "high24h": None,
+        "low24h": None,
+        "volume24h": None,
     }
 
 
@@ -264,6 +269,7 @@ def test_recent_trades_come_newest_first(market: Api) -> None:
                 "quantity": 1,
                 "takerSide": "Buy",
                 "executedAt": 1_780_000_000_000 + n,
+                "timeKey": trade_time_key(1_780_000_000_000 + n, f"{taker}#{maker}"),
                 "buyOrderId": taker,
                 "sellOrderId": "0190a000-0000-7000-8000-0000000000ff",
                 "buyerId": "alice",
@@ -311,6 +317,10 @@ ROUTES = {
     ("post", "/accounts/{player_id}/deposits"),
     ("post", "/accounts/{player_id}/withdrawals"),
     ("post", "/events/goals"),
+    ("get", "/markets/{material}/candles"),
+    ("get", "/accounts/{player_id}"),
+    ("get", "/accounts/{player_id}/orders"),
+    ("get", "/fills"),
 }
 
 

@@ -1,0 +1,205 @@
+"""The OpenAPI document a client generator can trust.
+
+Powertools generates the paths, parameters and schemas from the routes. This module adds what it does
+not know: the bearer security scheme and each operation's security (from the same
+:func:`~mercato.intake.auth.required_scope` the gate enforces), and every error status an operation
+can answer, each in the one error shape with its codes listed. A route names its own domain error
+codes with :func:`doc`; the codes every route of a kind can answer (the gate's and the validator's)
+are added here, from the same rules the gate applies.
+"""
+
+import json
+from typing import Any, Final
+
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
+
+from mercato.intake.auth import Scope, required_scope
+from mercato.models.views import ErrorBody
+
+UNKNOWN: Final = "unknown_material"
+
+ERROR_STATUS: Final[dict[str, int]] = {
+    "malformed_json": 400,
+    "missing_token": 401,
+    "malformed_token": 401,
+    "expired_token": 401,
+    "bad_signature": 401,
+    "invalid_token": 401,
+    "wrong_scope": 403,
+    "reserved_player": 403,
+    "unknown_material": 404,
+    "order_not_found": 404,
+    "insufficient_balance": 409,
+    "client_order_id_reused": 409,
+    "order_not_open": 409,
+    "order_busy": 409,
+    "movement_id_reused": 409,
+    "event_id_reused": 409,
+    "market_exists": 409,
+    "body_too_large": 413,
+    "unsupported_media_type": 415,
+    "invalid_field": 422,
+    "expiry_in_past": 422,
+    "not_a_footballer": 422,
+    "bad_cursor": 422,
+    "invalid_range": 422,
+    "range_too_large": 422,
+    "throttled": 429,
+}
+"""Every error code the API answers with, and its status."""
+
+_AUTH_CODES: Final = (
+    "missing_token",
+    "malformed_token",
+    "expired_token",
+    "bad_signature",
+    "invalid_token",
+    "wrong_scope",
+    "reserved_player",
+)
+_BODY_CODES: Final = ("malformed_json", "unsupported_media_type")
+_ERROR_REF: Final = "#/components/schemas/ErrorBody"
+_BEARER: Final = "bearerAuth"
+_CODES_KEY: Final = "x-error-codes"
+_POWERTOOLS_ERRORS: Final = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+
+SEED_ORDER: Final = {"type": "Sell", "material": "wheat", "quantity": 100, "pricePerUnit": 10}
+ORDER_EXAMPLE: Final = {
+    "orderId": "01936c5e-7b1a-7c3d-9e2f-3a4b5c6d7e8f",
+    "clientOrderId": None,
+    **SEED_ORDER,
+    "timeInForce": "GTC",
+    "expiresAt": None,
+    "status": "open",
+    "filledQuantity": 0,
+    "remainingQuantity": 100,
+    "filledNotional": 0,
+    "createdAt": "2026-06-11T18:00:00.000Z",
+}
+
+
+def doc(ok: int | tuple[int, ...], model: Any, *codes: str) -> dict[str, Any]:
+    """A route's success statuses with their body, and the domain error codes it can answer (the
+    gate's and the validator's codes are added by :func:`openapi_document`)."""
+    unknown = [code for code in codes if code not in ERROR_STATUS]
+    if unknown:
+        raise ValueError(f"undocumented error codes: {unknown}")
+    statuses = (ok,) if isinstance(ok, int) else ok
+    return {
+        "responses": {
+            status: {"description": "success", "content": {"application/json": {"model": model}}}
+            for status in statuses
+        },
+        "openapi_extensions": {_CODES_KEY: list(codes)},
+    }
+
+
+def operation_codes(method: str, path: str, operation: dict[str, Any], own: list[str]) -> list[str]:
+    """Every error code an operation can answer: its own, and those of the gate and the validator."""
+    codes = {*own, "body_too_large"}
+    if required_scope(method, path) is not None:
+        codes.update(_AUTH_CODES)
+    if method == "POST":
+        codes.update(_BODY_CODES)
+        codes.add("throttled")
+    if method == "DELETE":
+        codes.add("throttled")
+    if operation.get("parameters") or operation.get("requestBody"):
+        codes.add("invalid_field")
+    return sorted(codes)
+
+
+def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
+    narrowed = {
+        "type": "object",
+        "properties": {
+            "error": {"type": "object", "properties": {"code": {"type": "string", "enum": codes}}}
+        },
+    }
+    response: dict[str, Any] = {
+        "description": "error: " + ", ".join(codes),
+        "content": {
+            "application/json": {
+                "schema": {"allOf": [{"$ref": _ERROR_REF}, narrowed]},
+                "example": {"error": {"code": codes[0], "message": "what went wrong, for a human"}},
+            }
+        },
+    }
+    if status == 429:
+        response["headers"] = {
+            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+        }
+    return response
+
+
+def _security(method: str, path: str, operation: dict[str, Any]) -> None:
+    scope = required_scope(method, path)
+    operation["security"] = [] if scope is None else [{_BEARER: []}]
+    who = {
+        None: "Public: no token.",
+        Scope.TRADE: "Needs a trade token.",
+        Scope.ADMIN: "Needs an admin token.",
+    }
+    operation["description"] = " ".join(filter(None, [operation.get("description"), who[scope]]))
+
+
+def openapi_document(app: LambdaFunctionUrlResolver) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(
+        app.get_openapi_json_schema(
+            title="Mercato",
+            version="1",
+            description="A play-money exchange for games. Money and quantities are integers; every "
+            "error is {error: {code, message}}.",
+        )
+    )
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for name in _POWERTOOLS_ERRORS:
+        schemas.pop(name, None)
+    error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(error_schema.pop("$defs", {}))
+    schemas["ErrorBody"] = error_schema
+    components["securitySchemes"] = {
+        _BEARER: {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "HS256, claims sub (the player), scope (trade or admin) and exp",
+        }
+    }
+    document["security"] = [{_BEARER: []}]
+    for path, item in document["paths"].items():
+        for method_name, operation in item.items():
+            method = method_name.upper()
+            own = operation.pop(_CODES_KEY, [])
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _not_null(parameter["schema"])
+            _security(method, path, operation)
+            responses = {
+                status: response for status, response in operation["responses"].items() if int(status) < 400
+            }
+            by_status: dict[int, list[str]] = {}
+            for code in operation_codes(method, path, operation, own):
+                by_status.setdefault(ERROR_STATUS[code], []).append(code)
+            for status, codes in sorted(by_status.items()):
+                responses[str(status)] = _error_response(status, codes)
+            operation["responses"] = responses
+    _examples(document)
+    return document
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional parameter's schema without its ``null`` branch: a parameter is absent, never null."""
+    branches = [branch for branch in schema.get("anyOf", []) if branch.get("type") != "null"]
+    if len(branches) != 1:
+        return schema
+    kept = {key: value for key, value in schema.items() if key != "anyOf"}
+    return kept | branches[0]
+
+
+def _examples(document: dict[str, Any]) -> None:
+    """The seed's order shape, as a client first meets it."""
+    place = document["paths"]["/orders"]["post"]
+    place["requestBody"]["content"]["application/json"]["example"] = SEED_ORDER
+    for status in ("200", "202"):
+        place["responses"][status]["content"]["application/json"]["example"] = ORDER_EXAMPLE
