@@ -1,0 +1,226 @@
+"""Candles, 24-hour figures, the trades cursor, a player's fills and the admin reads, over the whole
+pipeline (intake, the matcher's settlement, the reads) on moto, with the clocks fixed."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from mercato.local import moto_atomic
+from tests.integration.test_pipeline import Exchange, make_exchange
+
+T0 = datetime(2026, 6, 11, 18, 0, tzinfo=UTC)
+
+TRADES = [  # (when, price, quantity): bob sells to alice at these times
+    (T0 + timedelta(seconds=10), 20, 10),
+    (T0 + timedelta(seconds=40), 22, 5),
+    (T0 + timedelta(minutes=1, seconds=5), 19, 3),
+    (T0 + timedelta(hours=1, minutes=15), 25, 7),
+    (T0 + timedelta(hours=6, minutes=30), 18, 2),
+]
+
+CANDLES_BY_HAND = {
+    "1m": [
+        ("2026-06-11T18:00:00Z", 20, 22, 20, 22, 15),
+        ("2026-06-11T18:01:00Z", 19, 19, 19, 19, 3),
+        ("2026-06-11T19:15:00Z", 25, 25, 25, 25, 7),
+        ("2026-06-12T00:30:00Z", 18, 18, 18, 18, 2),
+    ],
+    "1h": [
+        ("2026-06-11T18:00:00Z", 20, 22, 19, 19, 18),
+        ("2026-06-11T19:00:00Z", 25, 25, 25, 25, 7),
+        ("2026-06-12T00:00:00Z", 18, 18, 18, 18, 2),
+    ],
+    "1d": [
+        ("2026-06-11T00:00:00Z", 20, 25, 19, 25, 25),
+        ("2026-06-12T00:00:00Z", 18, 18, 18, 18, 2),
+    ],
+}
+"""Worked out on paper from :data:`TRADES`: (start, open, high, low, close, volume)."""
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def millis(self) -> int:
+        return int(self.now.timestamp() * 1000)
+
+
+@pytest.fixture(scope="module")
+def history() -> Iterator[tuple[Exchange, Clock]]:
+    """The exchange after :data:`TRADES`, each settled at its own time (built once: the tests read)."""
+    moto_atomic.install()
+    with mock_aws():
+        clock = Clock(T0)
+        exchange = make_exchange(matcher_clock=clock.millis, intake_clock=lambda: clock.now)
+        for when, price, quantity in TRADES:
+            clock.now = when
+            assert exchange.order("bob", "Sell", quantity, price).status == 202
+            assert exchange.order("alice", "Buy", quantity, price).status == 202
+            exchange.drain()
+        yield exchange, clock
+
+
+@pytest.fixture
+def traded(history: tuple[Exchange, Clock]) -> tuple[Exchange, Clock]:
+    exchange, clock = history
+    clock.now = T0 + timedelta(hours=7)
+    return exchange, clock
+
+
+def candles(exchange: Exchange, interval: str, **query: str) -> list[tuple[Any, ...]]:
+    reply = exchange.call(
+        "GET", "/markets/wheat/candles", query={"interval": interval, "from": "2026-06-11T18:00:00Z"} | query
+    )
+    assert reply.status == 200, reply.body
+    assert (reply.body["material"], reply.body["interval"]) == ("wheat", interval)
+    return [
+        (c["start"], c["open"], c["high"], c["low"], c["close"], c["volume"]) for c in reply.body["candles"]
+    ]
+
+
+@pytest.mark.parametrize("interval", ["1m", "1h", "1d"])
+def test_candles_of_a_seeded_sequence_equal_the_table_worked_by_hand(
+    traded: tuple[Exchange, Clock], interval: str
+) -> None:
+    exchange, _ = traded
+
+    assert candles(exchange, interval) == CANDLES_BY_HAND[interval]
+
+
+def test_candles_cover_from_inclusive_to_exclusive(traded: tuple[Exchange, Clock]) -> None:
+    exchange, _ = traded
+
+    window = candles(exchange, "1m", **{"from": "2026-06-11T18:00:40Z", "to": "2026-06-11T18:01:05Z"})
+
+    assert window == [("2026-06-11T18:00:00Z", 22, 22, 22, 22, 5)]
+
+
+def test_candles_refuse_an_empty_range_a_too_wide_one_and_an_unknown_interval(
+    traded: tuple[Exchange, Clock],
+) -> None:
+    exchange, _ = traded
+    path = "/markets/wheat/candles"
+    backwards = {"interval": "1h", "from": "2026-06-12T00:00:00Z", "to": "2026-06-11T00:00:00Z"}
+    too_wide = {"interval": "1m", "from": "2026-01-01T00:00:00Z", "to": "2026-06-11T00:00:00Z"}
+
+    assert exchange.call("GET", path, query=backwards).code == "invalid_range"
+    assert exchange.call("GET", path, query=too_wide).code == "range_too_large"
+    assert exchange.call("GET", path, query={"interval": "5m"}).status == 422
+    assert exchange.call("GET", "/markets/gold/candles").code == "unknown_material"
+
+
+def test_the_market_shows_the_last_24_hours(traded: tuple[Exchange, Clock]) -> None:
+    """At 18:00:30 the next day the window holds every trade but the first: 22, 19, 25, 18."""
+    exchange, clock = traded
+    clock.now = T0 + timedelta(days=1, seconds=30)
+
+    market = exchange.call("GET", "/markets/wheat").body
+    listed = next(m for m in exchange.call("GET", "/markets").body if m["material"] == "wheat")
+
+    figures = {key: market[key] for key in ("change24h", "high24h", "low24h", "volume24h")}
+    assert figures == {"change24h": 18 - 22, "high24h": 25, "low24h": 18, "volume24h": 17}
+    assert {key: listed[key] for key in figures} == figures
+    clock.now = T0 + timedelta(days=3)
+    assert exchange.call("GET", "/markets/wheat").body["change24h"] is None
+
+
+def test_the_trades_cursor_pages_newest_first_without_a_gap(traded: tuple[Exchange, Clock]) -> None:
+    exchange, _ = traded
+    seen: list[int] = []
+    cursor = None
+    for _ in range(5):
+        query = {"limit": "2"} | ({"cursor": cursor} if cursor else {})
+        page = exchange.call("GET", "/markets/wheat/trades", query=query).body
+        seen += [trade["price"] for trade in page["trades"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+
+    assert seen == [18, 25, 19, 22, 20]
+
+
+def test_trades_in_a_time_range(traded: tuple[Exchange, Clock]) -> None:
+    exchange, _ = traded
+    query = {"from": "2026-06-11T18:00:40Z", "to": "2026-06-11T19:15:00Z"}
+
+    page = exchange.call("GET", "/markets/wheat/trades", query=query).body
+
+    assert [(t["price"], t["executedAt"]) for t in page["trades"]] == [
+        (19, "2026-06-11T18:01:05Z"),
+        (22, "2026-06-11T18:00:40Z"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-base64!",
+        "eyJtYXRlcmlhbCI6ICJjb3BwZXIiLCAic2siOiAieCIsICJ0aW1lS2V5IjogIjAifQ==",  # copper's
+        "W10=",  # []
+    ],
+)
+def test_a_trades_cursor_from_elsewhere_is_refused(traded: tuple[Exchange, Clock], cursor: str) -> None:
+    exchange, _ = traded
+
+    assert exchange.call("GET", "/markets/wheat/trades", query={"cursor": cursor}).code == "bad_cursor"
+
+
+def test_a_players_fills_come_oldest_first_and_the_cursor_carries_on(
+    traded: tuple[Exchange, Clock],
+) -> None:
+    exchange, _ = traded
+
+    first = exchange.call("GET", "/fills", query={"limit": "3"}, player="alice").body
+    rest = exchange.call("GET", "/fills", query={"after": first["cursor"]}, player="alice").body
+    nothing_new = exchange.call("GET", "/fills", query={"after": rest["cursor"]}, player="alice").body
+
+    fills = first["fills"] + rest["fills"]
+    assert [(f["price"], f["quantity"], f["side"], f["fee"]) for f in fills] == [
+        (price, quantity, "Buy", 0) for _, price, quantity in TRADES
+    ]
+    assert (first["cursor"], rest["cursor"], nothing_new) == ("3", "5", {"fills": [], "cursor": "5"})
+    assert set(fills[0]) == {
+        "fillId",
+        "tradeId",
+        "orderId",
+        "material",
+        "side",
+        "price",
+        "quantity",
+        "fee",
+        "executedAt",
+    }
+    bob = exchange.call("GET", "/fills", player="bob").body["fills"]
+    assert [(f["side"], f["fee"]) for f in bob][:1] == [("Sell", 20 * 10 * 200 // 10_000)]
+    assert {f["tradeId"] for f in bob} == {f["tradeId"] for f in fills}
+
+
+@pytest.mark.parametrize("after", ["6", "-1", "x", "1.5", "0000000000001"])
+def test_a_fills_cursor_past_the_players_fills_or_not_a_number_is_refused(
+    traded: tuple[Exchange, Clock], after: str
+) -> None:
+    exchange, _ = traded
+
+    reply = exchange.call("GET", "/fills", query={"after": after}, player="alice")
+
+    assert reply.status == 422
+    assert reply.code in ("bad_cursor", "invalid_field")
+
+
+def test_the_game_server_reads_a_players_balances_and_orders(traded: tuple[Exchange, Clock]) -> None:
+    exchange, _ = traded
+
+    account = exchange.call("GET", "/accounts/alice", admin=True)
+    orders = exchange.call("GET", "/accounts/alice/orders", query={"limit": "2"}, admin=True)
+    more = exchange.call(
+        "GET", "/accounts/alice/orders", query={"cursor": orders.body["nextCursor"]}, admin=True
+    )
+
+    assert account.body == exchange.call("GET", "/accounts/me", player="alice").body
+    assert [o["pricePerUnit"] for o in orders.body["orders"] + more.body["orders"]] == [18, 25, 19, 22, 20]
+    assert exchange.call("GET", "/accounts/alice", player="alice").code == "wrong_scope"
+    assert exchange.call("GET", "/fills", admin=True).code == "wrong_scope"
