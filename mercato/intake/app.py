@@ -8,9 +8,11 @@ Domain errors map to HTTP in one table, :data:`STATUS`.
 """
 
 import base64
+import re
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response, content_types
@@ -49,6 +51,8 @@ from mercato.models.views import AccountView, BookView, ErrorBody, ErrorDetail, 
 
 logger = Logger(service="intake")
 MAX_BODY_BYTES = 4096
+_ID_CHARACTERS = re.compile(r"^[A-Za-z0-9._:-]*$")
+"""Every character a material, order or player id may have."""
 STATUS: dict[type[ExchangeError], int] = {
     Malformed: 400,
     Unauthenticated: 401,
@@ -122,6 +126,8 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[ErrorBody]:
         return error_response(NotFound("no such route", code="no_route"))
+
+    app.use(middlewares=[_known_query])
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -295,6 +301,29 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     return app
 
 
+def _decoded_path(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its path percent-decoded (a function URL passes the path as sent, so
+    ``/accounts/ana%3A1`` names player ``ana:1``), when what it decodes to can only be ids; an
+    encoded ``/`` would add a segment and is left encoded with the rest."""
+    raw = str(event.get("rawPath", "/"))
+    if "%" not in raw:
+        return event
+    segments = [unquote(segment, errors="replace") for segment in raw.split("/")]
+    if not all(_ID_CHARACTERS.match(segment) for segment in segments):
+        return event  # no id has such characters: left encoded, the path parameter is refused (422)
+    return event | {"rawPath": "/".join(segments)}
+
+
+def _known_query(app: LambdaFunctionUrlResolver, next_middleware: Callable[..., Any]) -> Any:
+    """A query parameter the route does not take is refused, as an unknown body field is."""
+    route = app.context.get("_route")
+    taken = {param.alias for param in route.dependant.query_params} if route and route.dependant else set()
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - taken)
+    if unknown:
+        raise Invalid(f"unknown query parameter: {', '.join(unknown)}", code="invalid_field")
+    return next_middleware(app)
+
+
 def gate(event: dict[str, Any], secret: str, methods: Callable[[str], list[str]]) -> Principal | None:
     """The checks that come before validation; returns the caller, ``None`` for public reads.
 
@@ -387,6 +416,7 @@ def build_handler(
     methods = routed_methods(app)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        event = _decoded_path(event)
         try:
             principal = gate(event, secret(), methods)
             with one_at_a_time:

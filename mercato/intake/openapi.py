@@ -148,8 +148,12 @@ def openapi_document(app: LambdaFunctionUrlResolver) -> dict[str, Any]:
         app.get_openapi_json_schema(
             title="Mercato",
             version="1",
-            description="A play-money exchange for games. Money and quantities are integers; every "
-            "error is {error: {code, message}}.",
+            description="A play-money exchange for games. Every error is {error: {code, message}}. "
+            "Money and quantities are JSON integers written as integers: a number written with a "
+            "fraction or an exponent (10.0, 1e1) is refused with 422 invalid_field, even where its "
+            "value is whole. A request body with no Content-Type is read as JSON; any other declared "
+            "type is refused with 415. Unknown body fields and unknown query parameters are refused "
+            "with 422 invalid_field.",
         )
     )
     components = document.setdefault("components", {})
@@ -185,7 +189,19 @@ def openapi_document(app: LambdaFunctionUrlResolver) -> dict[str, Any]:
                 responses[str(status)] = _error_response(status, codes)
             operation["responses"] = responses
     _examples(document)
-    return document
+    return _whole_numbers(document)
+
+
+def _whole_numbers(node: Any) -> Any:
+    """Bounds and defaults as integers: Powertools writes ``maximum: 999999999999.0``, which would
+    tell a generator that a price may be a float."""
+    if isinstance(node, dict):
+        return {key: _whole_numbers(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_whole_numbers(value) for value in node]
+    if isinstance(node, float) and node.is_integer():
+        return int(node)
+    return node
 
 
 def _not_null(schema: dict[str, Any]) -> dict[str, Any]:

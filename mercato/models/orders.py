@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Self
 
-from pydantic import Field, ValidationInfo, computed_field, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, computed_field, field_validator, model_validator
 
 from mercato.models.base import RequestModel, Timestamp, WireModel
 from mercato.models.ids import ClientToken, OrderId, PlayerId
@@ -67,6 +67,13 @@ class CancelReason(StrEnum):
 
 class OrderRequest(RequestModel):
     """``POST /orders``: ``{"type": "Sell", "material": "wheat", "quantity": 100, "pricePerUnit": 10}``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={  # the rule of _expiry_is_for_resting_orders, for schema readers
+            "if": {"required": ["timeInForce"], "properties": {"timeInForce": {"enum": ["IOC", "FOK"]}}},
+            "then": {"properties": {"expiresAt": {"type": "null"}}},
+        }
+    )
 
     side: Side = Field(alias="type")
     material: MaterialId
