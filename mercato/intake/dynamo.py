@@ -523,7 +523,7 @@ class DynamoIntakeStore:
         )
 
     def trades_between(self, material: str, start_ms: int, end_ms: int, at_most: int | None) -> list[Trade]:
-        found = []
+        found: list[Trade] = []
         for item in items(
             self._client.query, **self._by_time(material, start_ms, end_ms, newest_first=False)
         ):

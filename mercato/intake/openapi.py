@@ -189,7 +189,8 @@ def openapi_document(app: LambdaFunctionUrlResolver) -> dict[str, Any]:
                 responses[str(status)] = _error_response(status, codes)
             operation["responses"] = responses
     _examples(document)
-    return _whole_numbers(document)
+    whole: dict[str, Any] = _whole_numbers(document)
+    return whole
 
 
 def _whole_numbers(node: Any) -> Any:
@@ -210,7 +211,8 @@ def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
     if len(branches) != 1:
         return schema
     kept = {key: value for key, value in schema.items() if key != "anyOf"}
-    return kept | branches[0]
+    only: dict[str, Any] = branches[0]
+    return kept | only
 
 
 def _examples(document: dict[str, Any]) -> None:
