@@ -45,6 +45,7 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "invalid_range": 422,
     "range_too_large": 422,
     "throttled": 429,
+    "internal_error": 500,
 }
 """Every error code the API answers with, and its status."""
 
@@ -96,7 +97,7 @@ def doc(ok: int | tuple[int, ...], model: Any, *codes: str) -> dict[str, Any]:
 
 def operation_codes(method: str, path: str, operation: dict[str, Any], own: list[str]) -> list[str]:
     """Every error code an operation can answer: its own, and those of the gate and the validator."""
-    codes = {*own, "body_too_large"}
+    codes = {*own, "body_too_large", "internal_error"}
     if required_scope(method, path) is not None:
         codes.update(_AUTH_CODES)
     if method == "POST":
