@@ -347,7 +347,7 @@ def gate(event: dict[str, Any], secret: str, methods: Callable[[str], list[str]]
         raise NotFound("no such route", code="no_route")
     if method not in served:
         raise MethodNotAllowed(f"{path} answers {', '.join(served)}, not {method}", allow=served)
-    if raw and method == "POST":  # only POST routes read a body
+    if raw:  # any request may carry a body, and any body must be JSON
         _check_json_type(headers.get("content-type"))
         check_json(raw)
     return principal

@@ -97,11 +97,10 @@ def doc(ok: int | tuple[int, ...], model: Any, *codes: str) -> dict[str, Any]:
 
 def operation_codes(method: str, path: str, operation: dict[str, Any], own: list[str]) -> list[str]:
     """Every error code an operation can answer: its own, and those of the gate and the validator."""
-    codes = {*own, "body_too_large", "internal_error"}
+    codes = {*own, "body_too_large", "internal_error", *_BODY_CODES}  # any request may carry a body
     if required_scope(method, path) is not None:
         codes.update(_AUTH_CODES)
     if method == "POST":
-        codes.update(_BODY_CODES)
         codes.add("throttled")
     if method == "DELETE":
         codes.add("throttled")

@@ -7,10 +7,8 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from mercato.local.client import Client
+from mercato.local.commands import add_client_commands
 
 
 def _bench_core(args: argparse.Namespace) -> int:
@@ -103,82 +101,6 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(args: argparse.Namespace) -> "Client":
-    from mercato.local.client import Client
-
-    token = args.token or os.environ.get("MERCATO_TOKEN")
-    if token is None and args.player:
-        from mercato.intake.auth import Scope, issue_token
-
-        token = issue_token(_secret(), args.player, Scope.ADMIN if args.admin else Scope.TRADE)
-    return Client(args.url, token)
-
-
-def _call(args: argparse.Namespace) -> int:
-    from mercato.local.client import ApiError
-
-    client = _client(args)
-    try:
-        result = args.call(client, args)
-    except ApiError as error:
-        print(json.dumps(error.body, indent=2), file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"mercato: cannot reach {args.url}: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, indent=2))
-    return 0
-
-
-def _client_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", default=os.environ.get("MERCATO_URL", "http://127.0.0.1:8080"))
-    common.add_argument("--token", help="a bearer token (default: $MERCATO_TOKEN)")
-    common.add_argument("--player", help="sign a token for this player with $MERCATO_AUTH_SECRET")
-    common.add_argument("--admin", action="store_true", help="with --player: an admin token")
-
-    def command(name: str, help_: str, call: Any) -> argparse.ArgumentParser:
-        parser = commands.add_parser(name, help=help_, parents=[common])
-        parser.set_defaults(handler=_call, call=call)
-        return parser
-
-    order = command(
-        "order",
-        "place an order",
-        lambda c, a: c.place(
-            a.side.title(),
-            a.material,
-            a.quantity,
-            a.price,
-            timeInForce=a.tif,
-            clientOrderId=a.client_order_id,
-        ),
-    )
-    order.add_argument("side", choices=["buy", "sell"])
-    order.add_argument("material")
-    order.add_argument("quantity", type=int)
-    order.add_argument("price", type=int)
-    order.add_argument("--tif", choices=["GTC", "IOC", "FOK"], default="GTC")
-    order.add_argument("--client-order-id")
-    command("cancel", "cancel an order", lambda c, a: c.cancel(a.order_id)).add_argument("order_id")
-    command("orders", "your orders, newest first", lambda c, a: c.orders(a.status)).add_argument("--status")
-    command("balances", "your balances", lambda c, a: c.balances())
-    command("markets", "the catalog with tickers", lambda c, a: c.markets())
-    book = command("book", "a market's price levels", lambda c, a: c.book(a.material, a.depth))
-    book.add_argument("material")
-    book.add_argument("--depth", type=int, default=10)
-    trades = command("trades", "a market's recent trades", lambda c, a: c.trades(a.material, a.limit))
-    trades.add_argument("material")
-    trades.add_argument("--limit", type=int, default=20)
-    deposit = command(
-        "deposit", "credit a player (admin)", lambda c, a: c.deposit(a.to, a.asset, a.quantity, a.deposit_id)
-    )
-    deposit.add_argument("to", metavar="PLAYER")
-    deposit.add_argument("asset")
-    deposit.add_argument("quantity", type=int)
-    deposit.add_argument("--deposit-id", required=True)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mercato", description="A play-money exchange for games.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -226,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
     token.set_defaults(handler=_token)
 
-    _client_commands(commands)
+    add_client_commands(commands)
     return parser
 
 

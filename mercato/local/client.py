@@ -57,8 +57,13 @@ class Client:
         result: dict[str, Any] = self.request("GET", f"/orders/{order_id}")
         return result
 
-    def orders(self, status: str | None = None, limit: int = 50) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("GET", "/orders", query={"status": status, "limit": limit})
+    def orders(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        query = {"status": status, "limit": limit, "cursor": cursor}
+        result: dict[str, Any] = self.request("GET", "/orders", query=query)
+        return result
+
+    def fills(self, after: str = "0", limit: int = 100) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/fills", query={"after": after, "limit": limit})
         return result
 
     def balances(self) -> dict[str, Any]:
@@ -77,11 +82,45 @@ class Client:
         result: dict[str, Any] = self.request("GET", f"/markets/{material}/book", query={"depth": depth})
         return result
 
-    def trades(self, material: str, limit: int = 20) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("GET", f"/markets/{material}/trades", query={"limit": limit})
+    def trades(
+        self,
+        material: str,
+        limit: int = 20,
+        cursor: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> dict[str, Any]:
+        query = {"limit": limit, "cursor": cursor, "from": start, "to": end}
+        result: dict[str, Any] = self.request("GET", f"/markets/{material}/trades", query=query)
+        return result
+
+    def candles(
+        self, material: str, interval: str = "1h", start: str | None = None, end: str | None = None
+    ) -> dict[str, Any]:
+        query = {"interval": interval, "from": start, "to": end}
+        result: dict[str, Any] = self.request("GET", f"/markets/{material}/candles", query=query)
         return result
 
     def deposit(self, player: str, asset: str, quantity: int, deposit_id: str) -> dict[str, Any]:
         body = {"depositId": deposit_id, "asset": asset, "quantity": quantity}
         result: dict[str, Any] = self.request("POST", f"/accounts/{player}/deposits", body)
+        return result
+
+    def withdraw(self, player: str, asset: str, quantity: int, withdrawal_id: str) -> dict[str, Any]:
+        body = {"withdrawalId": withdrawal_id, "asset": asset, "quantity": quantity}
+        result: dict[str, Any] = self.request("POST", f"/accounts/{player}/withdrawals", body)
+        return result
+
+    def goal(self, event_id: str, material: str, match_id: str, minute: int) -> dict[str, Any]:
+        body = {"eventId": event_id, "material": material, "matchId": match_id, "minute": minute}
+        result: dict[str, Any] = self.request("POST", "/events/goals", body)
+        return result
+
+    def list_market(self, listing: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", "/markets", listing)
+        return result
+
+    def account(self, player: str) -> dict[str, Any]:
+        """A player's balances (admin)."""
+        result: dict[str, Any] = self.request("GET", f"/accounts/{player}")
         return result
