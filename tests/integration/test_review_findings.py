@@ -287,9 +287,11 @@ def test_a_sweep_fills_one_transaction_to_exactly_the_100_action_limit(exchange:
     buy = exchange.order("alice", "Buy", 40, 20).body["orderId"]
     exchange.drain()
 
-    # 7 shared actions (taker's book item and record, 4 balances, the market) + 3 per maker (its
-    # book item, its record, the trade): 31 makers make exactly 100, the other 9 make 34
-    assert [len(actions) for actions in exchange.committed] == [MAX_ACTIONS, 34]
+    # 9 shared actions (taker's book item and record, 4 balances, the two players' fill sequences,
+    # the market) + 5 per maker (its book item, its record, the trade, the two players' fill
+    # records): 18 makers make 99 and a 19th would make 104, so 40 makers settle as 18, 18 and 4
+    assert [len(actions) for actions in exchange.committed] == [99, 99, 29]
+    assert max(len(actions) for actions in exchange.committed) <= MAX_ACTIONS
     for actions in exchange.committed:
         items = [item_identity(action) for action in actions]
         assert len(items) == len(set(items)), "one action per item"
