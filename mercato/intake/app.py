@@ -26,6 +26,7 @@ from mercato.intake.auth import Principal, authenticate, authorize, required_sco
 from mercato.intake.openapi import UNKNOWN, openapi_document
 from mercato.intake.openapi import doc as _doc
 from mercato.intake.service import Intake
+from mercato.intake.webview import HEADERS, WebFile, page, web_file
 from mercato.models.accounts import Deposit, Withdrawal
 from mercato.models.errors import (
     Conflict,
@@ -47,7 +48,15 @@ from mercato.models.jsonwire import check_json
 from mercato.models.markets import CommodityListing, CommodityMarket, FootballerListing, FootballerMarket
 from mercato.models.money import MATERIAL_PATTERN
 from mercato.models.orders import Order, OrderRequest, OrderStatus
-from mercato.models.views import AccountView, BookView, ErrorBody, ErrorDetail, OrderPage, TradesView
+from mercato.models.views import (
+    AccountView,
+    BookView,
+    ErrorBody,
+    ErrorDetail,
+    GoalsView,
+    OrderPage,
+    TradesView,
+)
 
 logger = Logger(service="intake")
 MAX_BODY_BYTES = 4096
@@ -253,6 +262,14 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
         return _json(200, intake.trades(material, limit, cursor, start, end))
 
     @app.get(
+        "/markets/<material>/goals",
+        summary="A footballer's goals, in the order they were posted",
+        **_doc(200, GoalsView, UNKNOWN, "not_a_footballer"),
+    )
+    def get_goals(material: Material) -> Response[GoalsView]:
+        return _json(200, intake.goals(material))
+
+    @app.get(
         "/markets/<material>/candles",
         summary="Open, high, low, close and volume per interval of the trades in [from, to), oldest first",
         **_doc(200, CandlesView, UNKNOWN, "invalid_range", "range_too_large"),
@@ -290,6 +307,19 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
         accepted, created = intake.post_goal(event)
         return _json(202 if created else 200, accepted)
 
+    # -- the web market view ------------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False)
+    def web_page() -> Response[str]:
+        return _web_response(page())
+
+    @app.get("/web/<name>", include_in_schema=False)
+    def web_asset(name: str) -> Response[str]:
+        found = web_file(name)
+        if found is None:
+            raise NotFound(f"the web view has no file '{name}'", code="no_route")
+        return _web_response(found)
+
     document: dict[str, Any] = {}
 
     @app.get("/openapi.json", include_in_schema=False)
@@ -299,6 +329,10 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
         return _json(200, document)
 
     return app
+
+
+def _web_response(found: WebFile) -> Response[str]:
+    return Response(status_code=200, content_type=found.content_type, body=found.body, headers=dict(HEADERS))
 
 
 def _decoded_path(event: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from mercato.intake.ports import (
 )
 from mercato.models.accounts import Balance, Deposit, Withdrawal
 from mercato.models.errors import InsufficientBalance, Throttled
-from mercato.models.events import GoalEvent
+from mercato.models.events import GoalEvent, GoalRecord
 from mercato.models.history import PlayerFill
 from mercato.models.keys import side_prefix
 from mercato.models.markets import Market
@@ -32,6 +32,7 @@ from mercato.storage.items import (
     DEPOSIT_PREFIX,
     EVENT_PREFIX,
     FILL_COUNTER_KEY,
+    KIND_GOAL,
     ORDER_PREFIX,
     WITHDRAWAL_PREFIX,
     book_key,
@@ -41,6 +42,7 @@ from mercato.storage.items import (
     from_wire,
     goal_event_from_item,
     goal_event_item,
+    goal_record_from_item,
     listing_event_item,
     market_from_item,
     market_item,
@@ -560,3 +562,13 @@ class DynamoIntakeStore:
     def get_goal_event(self, material: str, event_id: str) -> GoalEvent | None:
         item = self._get(self._t.book, {"material": material, "sk": EVENT_PREFIX + event_id})
         return None if item is None else goal_event_from_item(item)
+
+    def goals(self, material: str) -> list[GoalRecord]:
+        events = items(
+            self._client.query,
+            TableName=self._t.book,
+            KeyConditionExpression="material = :m AND begins_with(sk, :p)",
+            FilterExpression="kind = :goal",
+            ExpressionAttributeValues={":m": material, ":p": EVENT_PREFIX, ":goal": KIND_GOAL},
+        )
+        return sorted(map(goal_record_from_item, events), key=lambda goal: (goal.posted_at, goal.event_id))

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mercato.models.accounts import Balance, Deposit, Withdrawal
-from mercato.models.events import GoalEvent
+from mercato.models.events import GoalEvent, GoalRecord
 from mercato.models.history import PlayerFill
 from mercato.models.markets import Market
 from mercato.models.orders import Order, OrderStatus, Side
@@ -132,3 +132,6 @@ class IntakeStore(Protocol):
         ...
 
     def get_goal_event(self, material: str, event_id: str) -> GoalEvent | None: ...
+    def goals(self, material: str) -> list[GoalRecord]:
+        """The footballer's goal events, in the order they were posted."""
+        ...

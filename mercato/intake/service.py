@@ -26,7 +26,7 @@ from mercato.models.ids import new_order_id
 from mercato.models.markets import CommodityListing, FootballerListing, FootballerMarket, Market, market_from
 from mercato.models.money import COINS
 from mercato.models.orders import MAX_EXPIRY_AHEAD, Order, OrderRequest, OrderStatus, Side
-from mercato.models.views import AccountView, BookView, OrderPage, TradesView
+from mercato.models.views import AccountView, BookView, GoalsView, OrderPage, TradesView
 from mercato.storage.items import to_millis
 
 CANCEL_ATTEMPTS = 5
@@ -189,6 +189,12 @@ class Intake:
         if not fills and seen > self.store.fill_sequence(player_id):
             raise Invalid("after is beyond this player's fills", code="bad_cursor")
         return FillsPage(fills=fills, cursor=str(fills[-1].seq if fills else seen))
+
+    def goals(self, material: str) -> GoalsView:
+        """A footballer's goal timeline; 422 for a commodity, which has none."""
+        if not isinstance(self.market(material), FootballerMarket):
+            raise Invalid(f"'{material}' is not a footballer", code="not_a_footballer")
+        return GoalsView(material=material, goals=self.store.goals(material))
 
     # -- orders ------------------------------------------------------------------------------
 

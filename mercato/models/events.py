@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from mercato.models.base import RequestModel
+from mercato.models.base import RequestModel, Timestamp, WireModel
 from mercato.models.ids import ClientToken
 from mercato.models.money import MaterialId
 
@@ -19,3 +19,13 @@ class GoalEvent(RequestModel):
     material: MaterialId
     match_id: ClientToken
     minute: Minute
+
+
+class GoalRecord(WireModel):
+    """A goal on a footballer's timeline: posted at ``postedAt``, counted in F once ``applied``."""
+
+    event_id: ClientToken
+    match_id: ClientToken
+    minute: Minute
+    posted_at: Timestamp
+    applied: bool

@@ -2,6 +2,7 @@
 
 from mercato.models.accounts import Balance
 from mercato.models.base import WireModel
+from mercato.models.events import GoalRecord
 from mercato.models.money import MaterialId, NonNegative, Price
 from mercato.models.orders import Order
 from mercato.models.trades import Trade
@@ -25,6 +26,13 @@ class TradesView(WireModel):
     trades: list[Trade]
     next_cursor: str | None = None
     """Pass back as ``cursor`` for older trades; ``None`` on the last page."""
+
+
+class GoalsView(WireModel):
+    """``GET /markets/{material}/goals``: a footballer's goals, in the order they were posted."""
+
+    material: MaterialId
+    goals: list[GoalRecord]
 
 
 class OrderPage(WireModel):

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from mercato.models.events import GoalEvent
+from mercato.models.events import GoalEvent, GoalRecord
 from mercato.models.history import PlayerFill
 from mercato.models.keys import encode_book_key
 from mercato.models.markets import CommodityMarket, FootballerMarket, Market
@@ -236,6 +236,17 @@ def goal_event_item(event: GoalEvent, at: datetime) -> Item:
 def goal_event_from_item(item: Mapping[str, Any]) -> GoalEvent:
     item = plain(item)
     return GoalEvent.model_validate({key: item[key] for key in ("eventId", "material", "matchId", "minute")})
+
+
+def goal_record_from_item(item: Mapping[str, Any]) -> GoalRecord:
+    item = plain(item)
+    return GoalRecord(
+        event_id=item["eventId"],
+        match_id=item["matchId"],
+        minute=item["minute"],
+        posted_at=from_millis(item["createdAt"]),
+        applied=item["applied"],
+    )
 
 
 def trade_time_key(executed_at_ms: int, trade_key: str) -> str:

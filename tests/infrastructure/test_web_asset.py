@@ -1,0 +1,16 @@
+"""The intake asset ships the web market view's files with the code that serves them."""
+
+from pathlib import Path
+
+from cdk import assets
+
+WEB = Path(__file__).resolve().parents[2] / "mercato" / "intake" / "web"
+
+
+def test_the_intake_asset_holds_every_file_of_the_web_view() -> None:
+    shipped = assets.source() / "mercato" / "intake" / "web"
+
+    expected = {path.name for path in WEB.iterdir()}
+    assert {"index.html", "app.js", "style.css"} <= expected
+    assert {path.name for path in shipped.iterdir()} == expected
+    assert all((shipped / name).read_bytes() == (WEB / name).read_bytes() for name in expected)
