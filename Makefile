@@ -3,16 +3,32 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := ts/node_modules/.installed
 
-.PHONY: install test check lint typecheck demo bench soak lock clean
+.PHONY: install browser test check lint typecheck demo bench soak lock clean
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP) browser
 
 # Idempotent: the venv is rebuilt only when the pins change.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
+
+# The TypeScript client's generator and compiler and the browser driver, pinned by ts/package-lock.json.
+$(NODE_STAMP): ts/package.json ts/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix ts --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the TypeScript client and web view tests will be skipped"; fi
+
+# Debian's chromium for the web view's test, installed once if apt-get can (as root, or sudo without a
+# password); never prompts. Without it that test is skipped, except in CI (.ci/run), where it fails.
+browser:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+		else echo "chromium not installed (apt-get install chromium): the web view test will be skipped"; exit 0; fi; \
+		command -v apt-get >/dev/null || { echo "no apt-get: install chromium to run the web view test"; exit 0; }; \
+		$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 test: install
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -40,4 +56,4 @@ lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis ts/node_modules ts/dist ts/src/generated artifacts
