@@ -29,6 +29,16 @@ async function place(token, type) {
   if (response.status !== 202) throw new Error(`POST /orders answered ${response.status}: ${await response.text()}`);
 }
 
+async function inApi(placedAt) {
+  const trades = new URL(`markets/${material}/trades?limit=5`, url);
+  while (Date.now() - placedAt < timeoutMs) {
+    const body = await (await fetch(trades)).json();
+    if (body.trades.some((t) => t.price === price && t.quantity === quantity)) return (Date.now() - placedAt) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return null;
+}
+
 const problems = [];
 const warnings = [];
 const browser = await chromium.launch({
@@ -58,8 +68,8 @@ try {
   const row = page.locator("#trades tbody tr[data-trade-id]", {
     has: page.locator("td.price", { hasText: new RegExp(`^${price}$`) }),
   }).filter({ has: page.locator("td.quantity", { hasText: new RegExp(`^${quantity}$`) }) });
-  await row.first().waitFor({ timeout: timeoutMs });
-  const secondsToShow = (Date.now() - placedAt) / 1000;
+  const shown = row.first().waitFor({ timeout: timeoutMs }).then(() => (Date.now() - placedAt) / 1000);
+  const [secondsInApi, secondsToShow] = await Promise.all([inApi(placedAt), shown]);
 
   await page.waitForTimeout(300); // let the same refresh finish drawing the chart
   await page.screenshot({ path: screenshot, fullPage: true });
@@ -74,7 +84,7 @@ try {
     footballers: await page.locator("#footballers tbody tr[data-material]").count(),
     timeline: await page.locator("#goal-timeline li:not(.empty)").allTextContents(),
   };
-  console.log(JSON.stringify({ ok: true, secondsToShow, screenshot, problems, warnings, ...seen }));
+  console.log(JSON.stringify({ ok: true, secondsInApi, secondsToShow, screenshot, problems, warnings, ...seen }));
 } catch (error) {
   console.log(JSON.stringify({ ok: false, error: String(error), problems }));
   process.exitCode = 1;

@@ -5,7 +5,7 @@ import { candleChart } from "./chart.js";
 
 const POLL_MS = 2000;
 const INTERVALS = {
-  "1m": { ms: 60_000, slots: 60 },
+  "1m": { ms: 60_000, slots: 30 },
   "1h": { ms: 3_600_000, slots: 48 },
   "1d": { ms: 86_400_000, slots: 60 },
 };
@@ -55,13 +55,15 @@ function change(marketView) {
 // -- rendering -----------------------------------------------------------------------------------
 
 function renderMarkets(current) {
-  const rows = state.markets.map((m) => {
+  const commoditiesFirst = [...state.markets].sort(
+    (a, b) => (a.kind === "footballer") - (b.kind === "footballer") || a.name.localeCompare(b.name),
+  );
+  const rows = commoditiesFirst.map((m) => {
     const moved = change(m);
-    const name = el("a", { href: `#${encodeURIComponent(m.material)}` }, m.name);
     return el(
       "tr",
       { class: m.material === current ? "selected" : undefined, "data-material": m.material },
-      el("td", {}, name, " ", el("small", {}, m.material)),
+      el("td", {}, el("a", { href: `#${encodeURIComponent(m.material)}`, title: m.material }, m.name)),
       cell(coins(m.lastPrice), "num"),
       cell(moved.text, `num ${moved.className}`),
       cell(coins(m.bestBid), "num"),
@@ -79,11 +81,9 @@ function renderFootballers() {
     el(
       "tr",
       { "data-material": f.material },
-      el("td", {}, el("a", { href: `#${encodeURIComponent(f.material)}` }, f.name)),
-      cell(f.team ?? ""),
+      el("td", {}, el("a", { href: `#${encodeURIComponent(f.material)}` }, f.name), " ", el("small", {}, f.team ?? "")),
       cell(coins(f.fundamentalValue), "num"),
       cell(f.goals, "num"),
-      cell(coins(f.lastPrice), "num"),
     ),
   );
   fillBody("#footballers", rows, "no footballers listed");
