@@ -313,6 +313,7 @@ ROUTES = {
     ("get", "/markets/{material}"),
     ("get", "/markets/{material}/book"),
     ("get", "/markets/{material}/trades"),
+    ("get", "/markets/{material}/goals"),
     ("post", "/markets"),
     ("post", "/accounts/{player_id}/deposits"),
     ("post", "/accounts/{player_id}/withdrawals"),
