@@ -1,5 +1,5 @@
 """A TypeScript client generated from the running stack's /openapi.json (openapi-typescript, types
-for openapi-fetch), compiled with tsc, placing orders, handling two 409s and reading the fill."""
+for openapi-fetch), compiled with tsc, placing orders, handling two 409s and reading fills."""
 
 import subprocess
 
@@ -42,4 +42,8 @@ def test_the_generated_typescript_client_trades_and_handles_conflicts(mercato: E
     assert seen["resend"] == {"status": 200, "orderId": seen["buy"]["orderId"]}
     assert seen["reusedClientOrderId"] == {"status": 409, "code": "client_order_id_reused"}
     assert seen["insufficientBalance"] == {"status": 409, "code": "insufficient_balance"}
+    buy, sell = seen["buy"]["orderId"], seen["sell"]["orderId"]
+    assert seen["buyerFills"] == [{"orderId": buy, "side": "Buy", "price": 30, "quantity": 5, "fee": 0}]
+    assert seen["afterCursor"] == {"fills": 0, "sameCursor": True}
+    assert seen["sellerFills"] == [{"orderId": sell, "side": "Sell", "price": 30, "quantity": 5, "fee": 3}]
     assert seen["filled"] == {"status": "filled", "filledQuantity": 5, "filledNotional": 150}

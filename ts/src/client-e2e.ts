@@ -1,5 +1,5 @@
 // The generated client against a running Mercato: deposit, place a sell and a buy, handle two 409s,
-// and wait for the fill. Prints one JSON object with what it saw; exits 1 on any surprise.
+// and read the fills by cursor. Prints one JSON object with what it saw; exits 1 on any surprise.
 //
 // src/generated/mercato.ts is written at test time by openapi-typescript from the stack's own
 // /openapi.json, so this file compiles only if the document describes what it uses.
@@ -9,6 +9,8 @@ import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/mercato.js";
 
 type Order = components["schemas"]["Order"];
+type FillsPage = components["schemas"]["FillsPage"];
+type Client = ReturnType<typeof client>;
 
 function env(name: string): string {
   const value = process.env[name];
@@ -41,14 +43,21 @@ function refusal(response: Response, error: unknown, status: number): string {
   return code;
 }
 
-async function settled(orderId: string): Promise<Order> {
+/** The player's fills after `after`, waiting up to 20 s for the first one. */
+async function fills(player: Client, after: string, wait: boolean): Promise<FillsPage> {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const { data, error, response } = await buyer.GET("/orders/{order_id}", { params: { path: { order_id: orderId } } });
-    if (error) throw new Error(`GET /orders/${orderId} answered ${response.status}`);
-    if (data.status === "filled" || Date.now() > deadline) return data;
+    const { data, error, response } = await player.GET("/fills", { params: { query: { after } } });
+    if (error) throw new Error(`GET /fills answered ${response.status}: ${JSON.stringify(error)}`);
+    if (data.fills.length > 0 || !wait || Date.now() > deadline) return data;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+async function order(player: Client, orderId: string): Promise<Order> {
+  const { data, error, response } = await player.GET("/orders/{order_id}", { params: { path: { order_id: orderId } } });
+  if (error) throw new Error(`GET /orders/${orderId} answered ${response.status}`);
+  return data;
 }
 
 const stamp = Date.now().toString(36);
@@ -72,7 +81,17 @@ const reused = await buyer.POST("/orders", {
 });
 const broke = await pauper.POST("/orders", { body: { type: "Buy", material, quantity: 1, pricePerUnit: 30 } });
 
-const filled = await settled(buy.data.orderId);
+const bought = await fills(buyer, "0", true);
+const nothingNew = await fills(buyer, bought.cursor, false);
+const sold = await fills(seller, "0", true);
+const filled = await order(buyer, buy.data.orderId);
+const fill = (f: FillsPage["fills"][number]) => ({
+  orderId: f.orderId,
+  side: f.side,
+  price: f.price,
+  quantity: f.quantity,
+  fee: f.fee,
+});
 console.log(
   JSON.stringify({
     sell: { status: sell.response.status, orderId: sell.data.orderId },
@@ -80,6 +99,9 @@ console.log(
     resend: { status: again.response.status, orderId: again.data?.orderId },
     reusedClientOrderId: { status: reused.response.status, code: refusal(reused.response, reused.error, 409) },
     insufficientBalance: { status: broke.response.status, code: refusal(broke.response, broke.error, 409) },
+    buyerFills: bought.fills.map(fill),
+    afterCursor: { fills: nothingNew.fills.length, sameCursor: nothingNew.cursor === bought.cursor },
+    sellerFills: sold.fills.map(fill),
     filled: { status: filled.status, filledQuantity: filled.filledQuantity, filledNotional: filled.filledNotional },
   }),
 );
