@@ -34,11 +34,11 @@ function fillBody(table, rows, emptyText) {
   body.replaceChildren(...(rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText))]));
 }
 
+/** The market named by the URL's #fragment, else the first that has traded, else the first. */
 function selected() {
-  const wanted = decodeURIComponent(location.hash.slice(1));
-  const known = state.markets.map((m) => m.material);
-  if (known.includes(wanted)) return wanted;
-  return known.includes("wheat") ? "wheat" : known[0];
+  const wanted = location.hash.slice(1);
+  const named = state.markets.find((m) => m.material === wanted);
+  return (named ?? state.markets.find((m) => m.lastPrice !== null) ?? state.markets[0])?.material;
 }
 
 // -- the change over 24 hours --------------------------------------------------------------------
