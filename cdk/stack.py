@@ -5,6 +5,7 @@ from constructs import Construct
 
 from cdk.capabilities.feed import GoalFeed
 from cdk.capabilities.intake import Intake
+from cdk.capabilities.leaderboard import LeaderboardRollup
 from cdk.capabilities.matcher import MatcherFunction
 from cdk.capabilities.monitoring import Monitoring
 from cdk.capabilities.pipe import BookPipe
@@ -20,7 +21,14 @@ class MercatoStack(Stack):
         self.tables = Tables(self, "Tables", prefix=prefix)
         self.events = BookEvents(self, "BookEvents", prefix=prefix, shard_count=settings.shard_count)
         self.pipe = BookPipe(self, "Pipe", prefix=prefix, book=self.tables.book, stream=self.events.stream)
-        self.intake = Intake(self, "Intake", prefix=prefix, tables=self.tables)
+        self.intake = Intake(
+            self, "Intake", prefix=prefix, tables=self.tables, rate_limits=settings.rate_limit_environment()
+        )
+        self.leaderboard = LeaderboardRollup(
+            self, "Leaderboard", prefix=prefix, tables=self.tables, every_minutes=settings.leaderboard_minutes
+        )
+        self.leaderboard.table.grant_read_data(self.intake.function)
+        self.intake.function.add_environment("MERCATO_LEADERBOARD_TABLE", self.leaderboard.table.table_name)
         self.matcher = MatcherFunction(
             self,
             "Matcher",
@@ -40,6 +48,7 @@ class MercatoStack(Stack):
                 "intake": self.intake.function,
                 "matcher": self.matcher.function,
                 "feed": self.feed.function,
+                "leaderboard": self.leaderboard.function,
             },
             matcher=self.matcher.function,
             on_failure=self.matcher.on_failure,

@@ -7,10 +7,15 @@ from constructs import Construct
 
 from cdk.capabilities.functions import python_function
 from cdk.capabilities.tables import Tables
+from mercato.resources import LIMITS
+
+LIMITS_ENV = "MERCATO_LIMITS_TABLE"
 
 
 class Intake(Construct):
-    def __init__(self, scope: Construct, id: str, *, prefix: str, tables: Tables) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, prefix: str, tables: Tables, rate_limits: dict[str, str]
+    ) -> None:
         super().__init__(scope, id)
         self.secret = secretsmanager.Secret(
             self,
@@ -26,12 +31,15 @@ class Intake(Construct):
             "Function",
             name="intake",
             handler="mercato.intake.handler.handler",
-            environment=tables.environment() | {"MERCATO_AUTH_SECRET_ARN": self.secret.secret_arn},
+            environment=tables.environment()
+            | {"MERCATO_AUTH_SECRET_ARN": self.secret.secret_arn}
+            | {LIMITS_ENV: tables.by_name[LIMITS.logical_name].table_name, **rate_limits},
         )
         self.secret.grant_read(self.function)
         for name in ("book", "orders", "accounts", "markets"):
             tables.by_name[name].grant_read_write_data(self.function)
         tables.by_name["trades"].grant_read_data(self.function)
+        tables.by_name[LIMITS.logical_name].grant_read_write_data(self.function)
         self.url = self.function.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.NONE,
             cors=lambda_.FunctionUrlCorsOptions(

@@ -1,11 +1,11 @@
-"""The five tables of :data:`mercato.resources.TABLES`: on demand, point-in-time recovery, the book's
-stream with new and old images."""
+"""The tables of :data:`mercato.resources.ALL_TABLES`: on demand, point-in-time recovery, the book's
+stream with new and old images, time to live where a spec names one."""
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from mercato.resources import TABLES, TableSpec
+from mercato.resources import ALL_TABLES, TABLES, TableSpec
 
 _VIEWS = {"NEW_AND_OLD_IMAGES": dynamodb.StreamViewType.NEW_AND_OLD_IMAGES}
 
@@ -14,7 +14,7 @@ class Tables(Construct):
     def __init__(self, scope: Construct, id: str, *, prefix: str) -> None:
         super().__init__(scope, id)
         self.by_name: dict[str, dynamodb.Table] = {
-            spec.logical_name: self._table(spec, prefix) for spec in TABLES
+            spec.logical_name: self._table(spec, prefix) for spec in ALL_TABLES
         }
 
     def _table(self, spec: TableSpec, prefix: str) -> dynamodb.Table:
@@ -33,6 +33,7 @@ class Tables(Construct):
             ),
             stream=_VIEWS[spec.stream] if spec.stream else None,
             removal_policy=RemovalPolicy.RETAIN,
+            time_to_live_attribute=spec.ttl,
         )
         for index in spec.indexes:
             table.add_global_secondary_index(

@@ -19,8 +19,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic.alias_generators import to_camel
 
+from mercato import tracing
 from mercato.intake.auth import Principal, authenticate, authorize, required_scope
+from mercato.intake.limits import RateLimiter
 from mercato.intake.service import Intake
+from mercato.leaderboard.ranking import Window
 from mercato.models.accounts import Deposit, Withdrawal
 from mercato.models.errors import (
     Conflict,
@@ -39,7 +42,16 @@ from mercato.models.jsonwire import check_json
 from mercato.models.markets import CommodityListing, CommodityMarket, FootballerListing, FootballerMarket
 from mercato.models.money import MATERIAL_PATTERN
 from mercato.models.orders import Order, OrderRequest, OrderStatus
-from mercato.models.views import AccountView, BookView, ErrorBody, ErrorDetail, OrderPage, TradesView
+from mercato.models.views import (
+    AccountView,
+    BookView,
+    ErrorBody,
+    ErrorDetail,
+    LeaderboardView,
+    MyAccountView,
+    OrderPage,
+    TradesView,
+)
 
 logger = Logger(service="intake")
 MAX_BODY_BYTES = 4096
@@ -70,7 +82,7 @@ def error_status(error: ExchangeError) -> int:
 
 
 def error_response(error: ExchangeError) -> Response[ErrorBody]:
-    headers = {"Retry-After": "1"} if isinstance(error, Throttled) else None
+    headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, Throttled) else None
     return _json(error_status(error), error_body(error), headers)
 
 
@@ -133,9 +145,26 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
 
     # -- accounts ----------------------------------------------------------------------------
 
-    @app.get("/accounts/me", summary="Your balances", responses=_responses(200, AccountView))
-    def my_account() -> Response[AccountView]:
-        return _json(200, intake.account(principal().player_id))
+    @app.get(
+        "/accounts/me",
+        summary="Your balances, and your rank on each leaderboard window",
+        responses=_responses(200, AccountView | MyAccountView),
+    )
+    def my_account() -> Response[AccountView | MyAccountView]:
+        return _json(200, intake.my_account(principal().player_id))
+
+    # -- leaderboard -------------------------------------------------------------------------
+
+    @app.get(
+        "/leaderboard",
+        summary="Players ranked by portfolio value (all) or its gain (day, week), as of the last rollup",
+        responses=_responses(200, LeaderboardView),
+    )
+    def leaderboard(
+        window: Annotated[Window, Query()] = Window.ALL,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    ) -> Response[LeaderboardView]:
+        return _json(200, intake.board(window, limit))
 
     @app.post(
         "/accounts/<player_id>/deposits",
@@ -215,6 +244,10 @@ def _responses(status: int, model: Any) -> dict[int, Any]:
     return {
         status: {"description": "success", "content": {"application/json": {"model": model}}},
         400: error,
+        429: {
+            "description": "rate limited (per player and route class; see Retry-After) or throttled",
+            "content": {"application/json": {"model": ErrorBody}},
+        },
     }
 
 
@@ -240,7 +273,7 @@ def _plain_response(status: int, error: ExchangeError) -> dict[str, Any]:
     """A function URL response outside the resolver, in the one error shape."""
     headers = {"Content-Type": content_types.APPLICATION_JSON}
     if isinstance(error, Throttled):
-        headers["Retry-After"] = "1"
+        headers["Retry-After"] = str(error.retry_after_seconds)
     return {
         "statusCode": status,
         "headers": headers,
@@ -256,9 +289,9 @@ INTERNAL_ERROR = ExchangeError(
 
 
 def build_handler(
-    intake: Intake, secret: Callable[[], str]
+    intake: Intake, secret: Callable[[], str], limiter: RateLimiter | None = None
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda handler: the gate, then the resolver.
+    """The Lambda handler: the gate, the caller's rate limit, then the resolver.
 
     Powertools keeps the request being resolved on its ``BaseRouter`` *class* (``current_event``,
     ``lambda_context``, the middleware frames) and the caller in the resolver's ``context``: state
@@ -271,6 +304,8 @@ def build_handler(
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
             principal = gate(event, secret())
+            if limiter is not None:
+                limiter.admit(principal, event.get("requestContext", {}).get("http", {}).get("method", "GET"))
             with one_at_a_time:
                 app.append_context(principal=principal)
                 result: dict[str, Any] = app.resolve(event, context)  # it clears the context itself
@@ -281,4 +316,22 @@ def build_handler(
             logger.exception("unhandled error", path=event.get("rawPath"))
             return _plain_response(500, INTERNAL_ERROR)
 
-    return handler
+    return traced(handler)
+
+
+def traced(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """Each request in a span continuing the caller's trace; the answer names it (``traceparent``)."""
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        http = event.get("requestContext", {}).get("http", {})
+        caller = tracing.SpanContext.from_headers(event.get("headers") or {})
+        with tracing.span(
+            "intake", caller, method=http.get("method", ""), path=event.get("rawPath", "")
+        ) as span:
+            result = handler(event, context)
+        result["headers"] = {**(result.get("headers") or {}), tracing.TRACEPARENT: span.traceparent}
+        return result
+
+    return handle
