@@ -152,10 +152,16 @@ def span(
                 exporter.export(record)
 
 
+def enabled() -> bool:
+    """Whether spans go anywhere: with tracing off, records carry no context and stay as they were."""
+    return bool(_exporters or _xray)
+
+
 def stamp(item: dict[str, Any]) -> dict[str, Any]:
-    """``item`` with the current span's ``traceparent``, for the records that carry a trace on."""
+    """``item`` with the current span's ``traceparent`` (when tracing is on), for the records that
+    carry a trace on."""
     context = _current.get()
-    return item if context is None else item | {TRACEPARENT: context.traceparent}
+    return item if context is None or not enabled() else item | {TRACEPARENT: context.traceparent}
 
 
 def of_image(image: Mapping[str, Any]) -> SpanContext | None:
