@@ -46,6 +46,12 @@ class Tables(Construct):
         return table
 
     @property
+    def exchange(self) -> dict[str, dynamodb.Table]:
+        """The exchange's own tables (:data:`mercato.resources.TABLES`), not the rate-limit and
+        leaderboard tables beside them."""
+        return {spec.logical_name: self.by_name[spec.logical_name] for spec in TABLES}
+
+    @property
     def book(self) -> dynamodb.Table:
         return self.by_name["book"]
 
