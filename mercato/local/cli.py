@@ -230,10 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--rate-limit-orders",
-        default="20/5",
-        help="each player's order bucket, CAPACITY/PER_SECOND (default 20/5; off = no rate limits)",
+        default="off",
+        help="each player's order bucket, CAPACITY/PER_SECOND, e.g. 20/5 as deployed (default off)",
     )
-    up.add_argument("--rate-limit-reads", default="60/20", help="each player's read bucket (default 60/20)")
+    up.add_argument(
+        "--rate-limit-reads", default="60/20", help="each player's read bucket, with --rate-limit-orders"
+    )
     up.set_defaults(handler=_up)
 
     token = commands.add_parser("token", help="print a token signed with $MERCATO_AUTH_SECRET")
