@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from mercato.intake.limits import Bucket
 from mercato.pipes.definition import MATCHER_SOURCE
@@ -39,6 +39,12 @@ class DeploySettings(BaseModel):
     rate_limit_reads: str = "60/20"
     rate_limit_admin: str | None = None
     """The game server's bucket; unset, admin traffic is exempt."""
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    """The home region, fixed in the template (``-c region=us-east-1``); a read region needs it."""
+    read_region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    """``-c readRegion=eu-west-1``: replicate the read models there and deploy a read-only intake."""
+    write_url: str | None = Field(default=None, pattern=r"^https://[A-Za-z0-9.-]+/?$")
+    """The home intake's URL, named in the read region's 421 answers (known after the first deploy)."""
     leaderboard_minutes: int = Field(default=5, ge=1, le=1440)
     """How often the leaderboard rollup runs (``-c leaderboardMinutes=N``)."""
     cdk_qualifier: str = Field(default="hnb659fds", pattern=r"^[a-z0-9]{1,10}$")
@@ -59,6 +65,12 @@ class DeploySettings(BaseModel):
             "ADMIN": self.rate_limit_admin,
         }
         return {f"MERCATO_LIMIT_{kind}": text for kind, text in buckets.items() if text is not None}
+
+    @model_validator(mode="after")
+    def _read_region_beside_a_home_region(self) -> "DeploySettings":
+        if self.read_region is not None and (self.region is None or self.region == self.read_region):
+            raise ValueError("readRegion needs the home region as -c region=..., and a different one")
+        return self
 
     @property
     def prefix(self) -> str:
@@ -82,6 +94,9 @@ class DeploySettings(BaseModel):
             "rate_limit_reads": "rateLimitReads",
             "rate_limit_admin": "rateLimitAdmin",
             "leaderboard_minutes": "leaderboardMinutes",
+            "region": "region",
+            "read_region": "readRegion",
+            "write_url": "writeUrl",
         }
         given = {name: get(key) for name, key in fields.items() if get(key) is not None}
         for name in given:

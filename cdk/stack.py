@@ -1,6 +1,6 @@
 """The stack only composes: one construct per capability (STYLE rule 8)."""
 
-from aws_cdk import Stack
+from aws_cdk import Environment, Stack
 from constructs import Construct
 
 from cdk.capabilities.feed import GoalFeed
@@ -16,13 +16,19 @@ from cdk.settings import DeploySettings
 
 class MercatoStack(Stack):
     def __init__(self, scope: Construct, id: str, *, settings: DeploySettings) -> None:
-        super().__init__(scope, id)
+        super().__init__(scope, id, env=Environment(region=settings.region) if settings.region else None)
         prefix = settings.prefix
-        self.tables = Tables(self, "Tables", prefix=prefix)
+        read_regions = (settings.read_region,) if settings.read_region else ()
+        self.tables = Tables(self, "Tables", prefix=prefix, replica_regions=read_regions)
         self.events = BookEvents(self, "BookEvents", prefix=prefix, shard_count=settings.shard_count)
         self.pipe = BookPipe(self, "Pipe", prefix=prefix, book=self.tables.book, stream=self.events.stream)
         self.intake = Intake(
-            self, "Intake", prefix=prefix, tables=self.tables, rate_limits=settings.rate_limit_environment()
+            self,
+            "Intake",
+            prefix=prefix,
+            tables=self.tables,
+            rate_limits=settings.rate_limit_environment(),
+            secret_replica_regions=read_regions,
         )
         self.leaderboard = LeaderboardRollup(
             self, "Leaderboard", prefix=prefix, tables=self.tables, every_minutes=settings.leaderboard_minutes

@@ -14,7 +14,14 @@ LIMITS_ENV = "MERCATO_LIMITS_TABLE"
 
 class Intake(Construct):
     def __init__(
-        self, scope: Construct, id: str, *, prefix: str, tables: Tables, rate_limits: dict[str, str]
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        tables: Tables,
+        rate_limits: dict[str, str],
+        secret_replica_regions: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, id)
         self.secret = secretsmanager.Secret(
@@ -25,6 +32,7 @@ class Intake(Construct):
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=48, exclude_punctuation=True
             ),
+            replica_regions=[secretsmanager.ReplicaRegion(region=r) for r in secret_replica_regions] or None,
         )
         self.function = python_function(
             self,

@@ -14,6 +14,7 @@ from mercato.intake.app import build_handler, logger
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.dynamo_limits import DynamoBucketStore
 from mercato.intake.limits import RateLimiter
+from mercato.intake.regions import read_only
 from mercato.intake.service import Intake
 from mercato.intake.settings import IntakeSettings
 from mercato.leaderboard.dynamo import DynamoLeaderboardStore
@@ -56,6 +57,8 @@ _boards = (
 _handle = build_handler(
     Intake(DynamoIntakeStore(client, settings.tables), leaderboard=_boards), _secret, _limiter
 )
+if settings.read_region is not None:
+    _handle = read_only(_handle, region=settings.read_region, write_url=settings.write_url)
 
 
 @logger.inject_lambda_context(clear_state=True)
