@@ -12,6 +12,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aws_cdk import App  # noqa: E402  (after the path fix above)
 
+from cdk.deploy_stack import DeployStack  # noqa: E402
+from cdk.read_stack import ReadRegionStack  # noqa: E402
 from cdk.settings import DeploySettings  # noqa: E402
 from cdk.stack import MercatoStack  # noqa: E402
 
@@ -19,7 +21,14 @@ from cdk.stack import MercatoStack  # noqa: E402
 def build(context: dict[str, object] | None = None) -> App:
     app = App(context=context or {})
     settings = DeploySettings.from_context(app.node.try_get_context)
-    MercatoStack(app, f"Mercato-{settings.stage}", settings=settings)
+    home = MercatoStack(app, f"Mercato-{settings.stage}", settings=settings)
+    if settings.read_region is not None:
+        reads = ReadRegionStack(
+            app, f"MercatoRead-{settings.stage}", settings=settings, region=settings.read_region
+        )
+        reads.add_stack_dependency(home)  # the replicas and the secret's replica come with the home stack
+    if settings.github_repository is not None:
+        DeployStack(app, "MercatoDeploy", settings=settings, repository=settings.github_repository)
     return app
 
 

@@ -19,9 +19,10 @@ PLATFORM = "manylinux2014_aarch64"
 PYTHON_VERSION = "3.11"
 
 FUNCTION_PACKAGES: dict[str, tuple[str, ...]] = {
-    "intake": ("aws-lambda-powertools", "pydantic", "pyjwt", "uuid6"),
-    "matcher": ("aws-lambda-powertools", "pydantic", "sortedcontainers", "uuid6"),
-    "feed": ("aws-lambda-powertools", "pydantic", "uuid6"),
+    "intake": ("aws-lambda-powertools", "aws-xray-sdk", "pydantic", "pyjwt", "uuid6"),
+    "matcher": ("aws-lambda-powertools", "aws-xray-sdk", "pydantic", "sortedcontainers", "uuid6"),
+    "feed": ("aws-lambda-powertools", "aws-xray-sdk", "pydantic", "uuid6"),
+    "leaderboard": ("aws-lambda-powertools", "aws-xray-sdk", "pydantic", "uuid6"),
 }
 """What each function needs beyond the Lambda runtime (which has boto3)."""
 

@@ -2,9 +2,18 @@
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from mercato.intake.limits import Bucket
 from mercato.pipes.definition import MATCHER_SOURCE
+
+_INTEGERS = (
+    "shard_count",
+    "parallelization_factor",
+    "iterator_age_alarm_ms",
+    "errors_alarm_threshold",
+    "leaderboard_minutes",
+)
 
 
 class DeploySettings(BaseModel):
@@ -16,6 +25,52 @@ class DeploySettings(BaseModel):
     errors_alarm_threshold: int = Field(default=1, ge=1)
     feed_competition: str = Field(default="WC", pattern=r"^[A-Z0-9]{2,8}$")
     """The football-data.org competition code the feed follows."""
+    github_repository: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    """``OWNER/REPO``: when set, the app also synthesises stack ``MercatoDeploy`` (GitHub's OIDC
+    provider and the role the deploy workflow assumes)."""
+    github_branch: str = Field(default="main", pattern=r"^[A-Za-z0-9_./-]{1,100}$")
+    github_oidc_provider_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$",
+    )
+    """Import the account's existing GitHub OIDC provider instead of creating one (one per account)."""
+    rate_limit_orders: str = "20/5"
+    """Each player's order bucket, ``CAPACITY/PER_SECOND`` (``-c rateLimitOrders=40/10``)."""
+    rate_limit_reads: str = "60/20"
+    rate_limit_admin: str | None = None
+    """The game server's bucket; unset, admin traffic is exempt."""
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    """The home region, fixed in the template (``-c region=us-east-1``); a read region needs it."""
+    read_region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    """``-c readRegion=eu-west-1``: replicate the read models there and deploy a read-only intake."""
+    write_url: str | None = Field(default=None, pattern=r"^https://[A-Za-z0-9.-]+/?$")
+    """The home intake's URL, named in the read region's 421 answers (known after the first deploy)."""
+    leaderboard_minutes: int = Field(default=5, ge=1, le=1440)
+    """How often the leaderboard rollup runs (``-c leaderboardMinutes=N``)."""
+    cdk_qualifier: str = Field(default="hnb659fds", pattern=r"^[a-z0-9]{1,10}$")
+    """The bootstrap qualifier: the deploy role may assume only this bootstrap's roles."""
+
+    @field_validator("rate_limit_orders", "rate_limit_reads", "rate_limit_admin")
+    @classmethod
+    def _a_bucket(cls, value: str | None) -> str | None:
+        if value is not None:
+            Bucket.parse(value)
+        return value
+
+    def rate_limit_environment(self) -> dict[str, str]:
+        """The intake function's ``MERCATO_LIMIT_*`` variables."""
+        buckets = {
+            "ORDERS": self.rate_limit_orders,
+            "READS": self.rate_limit_reads,
+            "ADMIN": self.rate_limit_admin,
+        }
+        return {f"MERCATO_LIMIT_{kind}": text for kind, text in buckets.items() if text is not None}
+
+    @model_validator(mode="after")
+    def _read_region_beside_a_home_region(self) -> "DeploySettings":
+        if self.read_region is not None and (self.region is None or self.region == self.read_region):
+            raise ValueError("readRegion needs the home region as -c region=..., and a different one")
+        return self
 
     @property
     def prefix(self) -> str:
@@ -31,9 +86,20 @@ class DeploySettings(BaseModel):
             "iterator_age_alarm_ms": "iteratorAgeAlarmMs",
             "errors_alarm_threshold": "errorsAlarmThreshold",
             "feed_competition": "feedCompetition",
+            "github_repository": "githubRepository",
+            "github_branch": "githubBranch",
+            "github_oidc_provider_arn": "githubOidcProviderArn",
+            "cdk_qualifier": "cdkQualifier",
+            "rate_limit_orders": "rateLimitOrders",
+            "rate_limit_reads": "rateLimitReads",
+            "rate_limit_admin": "rateLimitAdmin",
+            "leaderboard_minutes": "leaderboardMinutes",
+            "region": "region",
+            "read_region": "readRegion",
+            "write_url": "writeUrl",
         }
         given = {name: get(key) for name, key in fields.items() if get(key) is not None}
         for name in given:
-            if name not in ("stage", "feed_competition"):
+            if name in _INTEGERS:
                 given[name] = int(given[name])
         return cls(**given)

@@ -1,10 +1,11 @@
 """The stack only composes: one construct per capability (STYLE rule 8)."""
 
-from aws_cdk import Stack
+from aws_cdk import Environment, Stack
 from constructs import Construct
 
 from cdk.capabilities.feed import GoalFeed
 from cdk.capabilities.intake import Intake
+from cdk.capabilities.leaderboard import LeaderboardRollup
 from cdk.capabilities.matcher import MatcherFunction
 from cdk.capabilities.monitoring import Monitoring
 from cdk.capabilities.pipe import BookPipe
@@ -15,12 +16,25 @@ from cdk.settings import DeploySettings
 
 class MercatoStack(Stack):
     def __init__(self, scope: Construct, id: str, *, settings: DeploySettings) -> None:
-        super().__init__(scope, id)
+        super().__init__(scope, id, env=Environment(region=settings.region) if settings.region else None)
         prefix = settings.prefix
-        self.tables = Tables(self, "Tables", prefix=prefix)
+        read_regions = (settings.read_region,) if settings.read_region else ()
+        self.tables = Tables(self, "Tables", prefix=prefix, replica_regions=read_regions)
         self.events = BookEvents(self, "BookEvents", prefix=prefix, shard_count=settings.shard_count)
         self.pipe = BookPipe(self, "Pipe", prefix=prefix, book=self.tables.book, stream=self.events.stream)
-        self.intake = Intake(self, "Intake", prefix=prefix, tables=self.tables)
+        self.intake = Intake(
+            self,
+            "Intake",
+            prefix=prefix,
+            tables=self.tables,
+            rate_limits=settings.rate_limit_environment(),
+            secret_replica_regions=read_regions,
+        )
+        self.leaderboard = LeaderboardRollup(
+            self, "Leaderboard", prefix=prefix, tables=self.tables, every_minutes=settings.leaderboard_minutes
+        )
+        self.leaderboard.table.grant_read_data(self.intake.function)
+        self.intake.function.add_environment("MERCATO_LEADERBOARD_TABLE", self.leaderboard.table.table_name)
         self.matcher = MatcherFunction(
             self,
             "Matcher",
@@ -40,6 +54,7 @@ class MercatoStack(Stack):
                 "intake": self.intake.function,
                 "matcher": self.matcher.function,
                 "feed": self.feed.function,
+                "leaderboard": self.leaderboard.function,
             },
             matcher=self.matcher.function,
             on_failure=self.matcher.on_failure,

@@ -24,6 +24,8 @@ class TableSpec:
     sort_key: str | None = None
     stream: StreamView | None = None
     indexes: tuple[Index, ...] = field(default_factory=tuple)
+    ttl: str | None = None
+    """The attribute holding an item's expiry (Unix seconds) for DynamoDB's time to live."""
 
     @property
     def env_var(self) -> str:
@@ -78,3 +80,18 @@ MARKETS: Final = TableSpec("markets", partition_key="material")
 """The catalog: one item per material with its ticker, fees accrued and footballer state."""
 
 TABLES: Final = (BOOK, ORDERS, ACCOUNTS, TRADES, MARKETS)
+
+LIMITS: Final = TableSpec("limits", partition_key="playerId", sort_key="bucket", ttl="expiresAt")
+"""Per-player token buckets, one item per player and route class; an idle bucket expires (TTL)
+once it would be full again anyway. Written by intake before it serves a request, never by the
+matcher."""
+
+LEADERBOARD: Final = TableSpec("leaderboard", partition_key="pk", sort_key="sk", ttl="expiresAt")
+"""The leaderboard rollup's output: numbered board versions (``BOARD#{window}#{version}``), one
+pointer item per window naming the version served, and hourly value snapshots the day and week
+windows measure from. Only the scheduled rollup writes here; the trading path never does."""
+
+SUPPORT_TABLES: Final = (LIMITS, LEADERBOARD)
+"""Tables beside the exchange's own: each function that uses one gets its name explicitly."""
+
+ALL_TABLES: Final = TABLES + SUPPORT_TABLES

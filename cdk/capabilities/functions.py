@@ -30,6 +30,7 @@ def python_function(
         memory_size=memory,
         timeout=Duration.seconds(30),
         logging_format=lambda_.LoggingFormat.JSON,
+        tracing=lambda_.Tracing.ACTIVE,
         environment={
             "POWERTOOLS_SERVICE_NAME": name,
             "POWERTOOLS_METRICS_NAMESPACE": "Mercato",

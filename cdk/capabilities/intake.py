@@ -7,10 +7,22 @@ from constructs import Construct
 
 from cdk.capabilities.functions import python_function
 from cdk.capabilities.tables import Tables
+from mercato.resources import LIMITS
+
+LIMITS_ENV = "MERCATO_LIMITS_TABLE"
 
 
 class Intake(Construct):
-    def __init__(self, scope: Construct, id: str, *, prefix: str, tables: Tables) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        tables: Tables,
+        rate_limits: dict[str, str],
+        secret_replica_regions: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(scope, id)
         self.secret = secretsmanager.Secret(
             self,
@@ -20,18 +32,22 @@ class Intake(Construct):
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=48, exclude_punctuation=True
             ),
+            replica_regions=[secretsmanager.ReplicaRegion(region=r) for r in secret_replica_regions] or None,
         )
         self.function = python_function(
             self,
             "Function",
             name="intake",
             handler="mercato.intake.handler.handler",
-            environment=tables.environment() | {"MERCATO_AUTH_SECRET_ARN": self.secret.secret_arn},
+            environment=tables.environment()
+            | {"MERCATO_AUTH_SECRET_ARN": self.secret.secret_arn}
+            | {LIMITS_ENV: tables.by_name[LIMITS.logical_name].table_name, **rate_limits},
         )
         self.secret.grant_read(self.function)
         for name in ("book", "orders", "accounts", "markets"):
             tables.by_name[name].grant_read_write_data(self.function)
         tables.by_name["trades"].grant_read_data(self.function)
+        tables.by_name[LIMITS.logical_name].grant_read_write_data(self.function)
         self.url = self.function.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.NONE,
             cors=lambda_.FunctionUrlCorsOptions(

@@ -42,7 +42,7 @@ class MatcherFunction(Construct):
             environment=tables.environment(),
             memory=1024,
         )
-        for table in tables.by_name.values():
+        for table in tables.exchange.values():
             table.grant_read_write_data(self.function)
         self.function.add_event_source(
             sources.KinesisEventSource(

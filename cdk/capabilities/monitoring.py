@@ -2,10 +2,11 @@
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from cdk.capabilities.tables import AnyTable
 
 
 class Monitoring(Construct):
@@ -18,7 +19,7 @@ class Monitoring(Construct):
         functions: dict[str, lambda_.Function],
         matcher: lambda_.Function,
         on_failure: sqs.Queue,
-        tables: dict[str, dynamodb.Table],
+        tables: dict[str, AnyTable],
         iterator_age_ms: int,
         errors_threshold: int,
     ) -> None:

@@ -4,18 +4,18 @@ The stable CDK module has only ``CfnPipe`` (the L2 is alpha); its role gets exac
 source and the target need.
 """
 
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_pipes as pipes
 from constructs import Construct
 
+from cdk.capabilities.tables import AnyTable
 from mercato.pipes.definition import PIPE
 
 
 class BookPipe(Construct):
     def __init__(
-        self, scope: Construct, id: str, *, prefix: str, book: dynamodb.Table, stream: kinesis.Stream
+        self, scope: Construct, id: str, *, prefix: str, book: AnyTable, stream: kinesis.Stream
     ) -> None:
         super().__init__(scope, id)
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("pipes.amazonaws.com"))

@@ -5,7 +5,7 @@ from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters import get_secret
 
@@ -17,6 +17,7 @@ from mercato.intake.service import Intake
 from mercato.storage.names import TableNames
 
 logger = Logger(service="feed")
+tracer = Tracer(service="feed")
 metrics = Metrics(namespace="Mercato", service="feed")
 tables = TableNames.from_env()
 client = boto3.resource("dynamodb").meta.client
@@ -33,6 +34,7 @@ def _count(name: str, n: int) -> None:
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     job = FeedJob(
         ScorersSource(_api_key(), os.environ.get("MERCATO_FEED_COMPETITION", "WC")),

@@ -22,11 +22,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import AwareDatetime
 from pydantic.alias_generators import to_camel
 
+from mercato import tracing
 from mercato.intake.auth import Principal, authenticate, authorize, required_scope
+from mercato.intake.limits import RateLimiter
 from mercato.intake.openapi import UNKNOWN, openapi_document
 from mercato.intake.openapi import doc as _doc
 from mercato.intake.service import Intake
 from mercato.intake.webview import HEADERS, WebFile, page, web_file
+from mercato.leaderboard.ranking import Window
 from mercato.models.accounts import Deposit, Withdrawal
 from mercato.models.errors import (
     Conflict,
@@ -54,6 +57,8 @@ from mercato.models.views import (
     ErrorBody,
     ErrorDetail,
     GoalsView,
+    LeaderboardView,
+    MyAccountView,
     OrderPage,
     TradesView,
 )
@@ -96,7 +101,7 @@ def error_response(error: ExchangeError) -> Response[ErrorBody]:
 
 def _error_headers(error: ExchangeError) -> dict[str, str] | None:
     if isinstance(error, Throttled):
-        return {"Retry-After": "1"}
+        return {"Retry-After": str(error.retry_after_seconds)}
     if isinstance(error, MethodNotAllowed):
         return {"Allow": ", ".join(error.allow)}
     return None
@@ -144,7 +149,13 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
         "/orders",
         summary="Reserve and accept an order (200 with the original for a clientOrderId replay)",
         **_doc(
-            (202, 200), Order, UNKNOWN, "insufficient_balance", "client_order_id_reused", "expiry_in_past"
+            (202, 200),
+            Order,
+            UNKNOWN,
+            "insufficient_balance",
+            "client_order_id_reused",
+            "expiry_in_past",
+            "expiry_too_far",
         ),
     )
     def place_order(request: Annotated[OrderRequest, Body()]) -> Response[Order]:
@@ -186,9 +197,26 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
 
     # -- accounts ----------------------------------------------------------------------------
 
-    @app.get("/accounts/me", summary="Your balances", **_doc(200, AccountView))
-    def my_account() -> Response[AccountView]:
-        return _json(200, intake.account(principal().player_id))
+    @app.get(
+        "/accounts/me",
+        summary="Your balances, and your rank on each leaderboard window",
+        **_doc(200, AccountView | MyAccountView),
+    )
+    def my_account() -> Response[AccountView | MyAccountView]:
+        return _json(200, intake.my_account(principal().player_id))
+
+    # -- leaderboard -------------------------------------------------------------------------
+
+    @app.get(
+        "/leaderboard",
+        summary="Players ranked by portfolio value (all) or its gain (day, week), as of the last rollup",
+        **_doc(200, LeaderboardView, "no_leaderboard"),
+    )
+    def leaderboard(
+        window: Annotated[Window, Query()] = Window.ALL,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    ) -> Response[LeaderboardView]:
+        return _json(200, intake.board(window, limit))
 
     @app.get(
         "/accounts/<player_id>", summary="A player's balances (the game server's)", **_doc(200, AccountView)
@@ -436,9 +464,9 @@ def routed_methods(app: LambdaFunctionUrlResolver) -> Callable[[str], list[str]]
 
 
 def build_handler(
-    intake: Intake, secret: Callable[[], str]
+    intake: Intake, secret: Callable[[], str], limiter: RateLimiter | None = None
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda handler: the gate, then the resolver.
+    """The Lambda handler: the gate, the caller's rate limit, then the resolver.
 
     Powertools keeps the request being resolved on its ``BaseRouter`` *class* (``current_event``,
     ``lambda_context``, the middleware frames) and the caller in the resolver's ``context``: state
@@ -453,6 +481,8 @@ def build_handler(
         event = _decoded_path(event)
         try:
             principal = gate(event, secret(), methods)
+            if limiter is not None:
+                limiter.admit(principal, event.get("requestContext", {}).get("http", {}).get("method", "GET"))
             with one_at_a_time:
                 app.append_context(principal=principal)
                 resolved = _as_json(event) if event.get("body") else event
@@ -464,4 +494,22 @@ def build_handler(
             logger.exception("unhandled error", path=event.get("rawPath"))
             return _plain_response(500, INTERNAL_ERROR)
 
-    return handler
+    return traced(handler)
+
+
+def traced(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """Each request in a span continuing the caller's trace; the answer names it (``traceparent``)."""
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        http = event.get("requestContext", {}).get("http", {})
+        caller = tracing.SpanContext.from_headers(event.get("headers") or {})
+        with tracing.span(
+            "intake", caller, method=http.get("method", ""), path=event.get("rawPath", "")
+        ) as span:
+            result = handler(event, context)
+        result["headers"] = {**(result.get("headers") or {}), tracing.TRACEPARENT: span.traceparent}
+        return result
+
+    return handle

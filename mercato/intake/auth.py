@@ -71,9 +71,10 @@ def authenticate(authorization: str | None, secret: str) -> Principal:
 def required_scope(method: str, path: str) -> Scope | None:
     """The scope a request needs, or ``None`` for the public reads."""
     method = method.upper()
-    if method == "GET" and (
-        path in ("/", "/openapi.json", "/markets") or path.startswith(("/markets/", "/web/"))
-    ):
+    public = path in ("/", "/openapi.json", "/markets", "/leaderboard") or path.startswith(
+        ("/markets/", "/web/")
+    )
+    if method == "GET" and public:
         return None
     if method == "POST" and (path == "/markets" or path == "/events/goals" or path.startswith("/accounts/")):
         return Scope.ADMIN

@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mercato import tracing
 from mercato.intake.ports import (
     ClientOrderIdTaken,
     ClientOrderMarker,
@@ -223,7 +224,7 @@ class DynamoIntakeStore:
             {
                 "Put": {
                     "TableName": self._t.book,
-                    "Item": book_order_item(order),
+                    "Item": tracing.stamp(book_order_item(order)),
                     "ConditionExpression": "attribute_not_exists(sk)",
                 }
             },
@@ -557,7 +558,7 @@ class DynamoIntakeStore:
     # -- market events -----------------------------------------------------------------------
 
     def put_goal_event(self, event: GoalEvent, *, at: datetime) -> bool:
-        return self._put_new(self._t.book, goal_event_item(event, at), "sk")
+        return self._put_new(self._t.book, tracing.stamp(goal_event_item(event, at)), "sk")
 
     def get_goal_event(self, material: str, event_id: str) -> GoalEvent | None:
         item = self._get(self._t.book, {"material": material, "sk": EVENT_PREFIX + event_id})

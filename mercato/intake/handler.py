@@ -1,17 +1,28 @@
 """The Lambda entry point: configuration and clients are built once per cold start."""
 
+import time
 from functools import cache
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parameters import get_secret
 
+from mercato import tracing
 from mercato.intake.app import build_handler, logger
 from mercato.intake.dynamo import DynamoIntakeStore
+from mercato.intake.dynamo_limits import DynamoBucketStore
+from mercato.intake.limits import RateLimiter
+from mercato.intake.regions import read_only
 from mercato.intake.service import Intake
 from mercato.intake.settings import IntakeSettings
+from mercato.leaderboard.dynamo import DynamoLeaderboardStore
 
+tracer = Tracer(service="intake")
+tracing.configure_from_env()
 settings = IntakeSettings.from_env()
+client = boto3.resource("dynamodb").meta.client
 
 
 @cache
@@ -22,11 +33,35 @@ def _secret() -> str:
     return str(get_secret(settings.auth_secret_arn, max_age=300))
 
 
-_handle = build_handler(
-    Intake(DynamoIntakeStore(boto3.resource("dynamodb").meta.client, settings.tables)), _secret
+def _count(name: str) -> None:
+    """Rare events (the limiter failing open), flushed at once rather than per invocation."""
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace="Mercato") as metric:
+        metric.add_dimension(name="service", value="intake")
+
+
+_limiter = (
+    RateLimiter(
+        settings.limits,
+        DynamoBucketStore(client, settings.limits.table),
+        clock_ms=lambda: time.time_ns() // 1_000_000,
+        count=_count,
+    )
+    if settings.limits is not None
+    else None
 )
+_boards = (
+    DynamoLeaderboardStore(client, settings.leaderboard_table, settings.tables)
+    if settings.leaderboard_table
+    else None
+)
+_handle = build_handler(
+    Intake(DynamoIntakeStore(client, settings.tables), leaderboard=_boards), _secret, _limiter
+)
+if settings.read_region is not None:
+    _handle = read_only(_handle, region=settings.read_region, write_url=settings.write_url)
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _handle(event, context)

@@ -28,6 +28,7 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "wrong_scope": 403,
     "reserved_player": 403,
     "unknown_material": 404,
+    "no_leaderboard": 404,
     "order_not_found": 404,
     "insufficient_balance": 409,
     "client_order_id_reused": 409,
@@ -40,11 +41,13 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "unsupported_media_type": 415,
     "invalid_field": 422,
     "expiry_in_past": 422,
+    "expiry_too_far": 422,
     "not_a_footballer": 422,
     "bad_cursor": 422,
     "invalid_range": 422,
     "range_too_large": 422,
     "throttled": 429,
+    "rate_limited": 429,
     "internal_error": 500,
 }
 """Every error code the API answers with, and its status."""
@@ -100,6 +103,7 @@ def operation_codes(method: str, path: str, operation: dict[str, Any], own: list
     codes = {*own, "body_too_large", "internal_error", *_BODY_CODES}  # any request may carry a body
     if required_scope(method, path) is not None:
         codes.update(_AUTH_CODES)
+        codes.add("rate_limited")  # where the deployment limits each player (intake/limits.py)
     if method == "POST":
         codes.add("throttled")
     if method == "DELETE":

@@ -17,6 +17,8 @@ from mercato.intake.ports import (
     StateMoved,
     TooManyTrades,
 )
+from mercato.leaderboard.ports import LeaderboardReader
+from mercato.leaderboard.ranking import WINDOWS, Standing, Window
 from mercato.matcher.house import house_player, is_house
 from mercato.models.accounts import Deposit, Withdrawal
 from mercato.models.errors import Conflict, Forbidden, Invalid, NotFound
@@ -26,8 +28,17 @@ from mercato.models.ids import new_order_id
 from mercato.models.markets import CommodityListing, FootballerListing, FootballerMarket, Market, market_from
 from mercato.models.money import COINS
 from mercato.models.orders import MAX_EXPIRY_AHEAD, Order, OrderRequest, OrderStatus, Side
-from mercato.models.views import AccountView, BookView, GoalsView, OrderPage, TradesView
-from mercato.storage.items import to_millis
+from mercato.models.views import (
+    AccountView,
+    BookView,
+    GoalsView,
+    LeaderboardView,
+    MyAccountView,
+    OrderPage,
+    StandingView,
+    TradesView,
+)
+from mercato.storage.items import from_millis, to_millis
 
 CANCEL_ATTEMPTS = 5
 DAY = timedelta(days=1)
@@ -57,6 +68,8 @@ class Intake:
     store: IntakeStore
     clock: Callable[[], datetime] = field(default=_now)
     new_id: Callable[[], str] = field(default=new_order_id)
+    leaderboard: LeaderboardReader | None = None
+    """The rollup's boards; ``None`` where the deployment has no leaderboard."""
 
     # -- markets -----------------------------------------------------------------------------
 
@@ -276,6 +289,37 @@ class Intake:
     def account(self, player_id: str) -> AccountView:
         return AccountView(player_id=player_id, balances=self.store.balances(player_id))
 
+    def my_account(self, player_id: str) -> AccountView:
+        """The caller's balances and, with a leaderboard, their standing on each window's board."""
+        account = self.account(player_id)
+        if self.leaderboard is None:
+            return account  # no leaderboard in this deployment
+        ranks = {}
+        for window in WINDOWS:
+            pointer = self.leaderboard.pointer(window)
+            standing = pointer and self.leaderboard.standing_of(window, pointer.version, player_id)
+            if standing:
+                ranks[str(window)] = _standing_view(standing)
+        if not ranks:
+            return account  # no rollup has ranked the player yet
+        return MyAccountView(player_id=player_id, balances=account.balances, ranks=ranks)
+
+    # -- leaderboard -------------------------------------------------------------------------
+
+    def board(self, window: Window, limit: int) -> LeaderboardView:
+        if self.leaderboard is None:
+            raise NotFound("this deployment has no leaderboard", code="no_leaderboard")
+        pointer = self.leaderboard.pointer(window)
+        if pointer is None:
+            return LeaderboardView(window=str(window), generated_at=None, since=None, standings=[])
+        standings = self.leaderboard.standings(window, pointer.version, limit)
+        return LeaderboardView(
+            window=str(window),
+            generated_at=from_millis(pointer.generated_ms),
+            since=None if pointer.since_ms is None else from_millis(pointer.since_ms),
+            standings=[_standing_view(standing) for standing in standings],
+        )
+
     def _asset(self, player_id: str, asset: str) -> None:
         if is_house(player_id):
             raise Forbidden("the house's accounts are the exchange's own", code="reserved_player")
@@ -328,6 +372,12 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[int, int]:
     if low >= high:
         raise Invalid("from must be before to", code="invalid_range")
     return low, high
+
+
+def _standing_view(standing: Standing) -> StandingView:
+    return StandingView(
+        rank=standing.rank, player_id=standing.player_id, score=standing.score, value=standing.value
+    )
 
 
 def _same_movement(existing: Movement | None, asset: str, quantity: int) -> None:

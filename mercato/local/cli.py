@@ -80,7 +80,17 @@ def _up(args: argparse.Namespace) -> int:
 
     if not args.verbose:
         _quiet()
-    stack = EmbeddedStack(port=args.port, secret=_secret(), replay_speed=args.replay_speed).start()
+    from mercato import tracing
+    from mercato.intake.limits import Bucket, LimitSettings
+
+    tracing.configure_from_env()  # MERCATO_TRACE_FILE: spans as JSON lines
+    limits = None
+    if args.rate_limit_orders != "off":
+        orders, reads = Bucket.parse(args.rate_limit_orders), Bucket.parse(args.rate_limit_reads)
+        limits = LimitSettings(table="local", orders=orders, reads=reads)
+    stack = EmbeddedStack(
+        port=args.port, secret=_secret(), replay_speed=args.replay_speed, rate_limits=limits
+    ).start()
     print(f"Mercato is up at {stack.url}  (Ctrl-C stops it)", flush=True)
     stop = threading.Event()
     for stopping in (signal.SIGINT, signal.SIGTERM):
@@ -139,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="match minutes per second for the 2022 final's goal replay (default 1; 0 = no replay)",
+    )
+    up.add_argument(
+        "--rate-limit-orders",
+        default="off",
+        help="each player's order bucket, CAPACITY/PER_SECOND, e.g. 20/5 as deployed (default off)",
+    )
+    up.add_argument(
+        "--rate-limit-reads", default="60/20", help="each player's read bucket, with --rate-limit-orders"
     )
     up.set_defaults(handler=_up)
 

@@ -4,6 +4,7 @@ Every resource comes from the definitions the CDK app reads. :meth:`LocalPipelin
 everything through deterministically, which is what the tests (and games' own tests) use.
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,11 @@ from typing import Any
 
 from mercato.intake.app import build_handler
 from mercato.intake.dynamo import DynamoIntakeStore
+from mercato.intake.dynamo_limits import DynamoBucketStore
+from mercato.intake.limits import LimitSettings, RateLimiter
 from mercato.intake.service import Intake
+from mercato.leaderboard.dynamo import DynamoLeaderboardStore
+from mercato.leaderboard.rollup import Rollup
 from mercato.local.esm import EventSourceMapping
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.handler import handle_batch
@@ -19,7 +24,11 @@ from mercato.matcher.service import Matcher
 from mercato.pipes.definition import MATCHER_SOURCE, STREAM
 from mercato.pipes.runner import PipeRunner
 from mercato.storage.names import TableNames
-from mercato.storage.tables import create_tables
+from mercato.storage.tables import create_support_tables, create_tables
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 @dataclass
@@ -34,6 +43,9 @@ class LocalPipeline:
     matcher: Matcher
     pipe: PipeRunner
     mapping: EventSourceMapping
+    rollup: Rollup
+    """The leaderboard rollup: the stack runs it in the background, tests call ``rollup.run()``."""
+    limiter: RateLimiter | None = None
 
     @classmethod
     def create(
@@ -46,11 +58,21 @@ class LocalPipeline:
         new_id: Callable[[], str] | None = None,
         matcher_clock: Callable[[], int] | None = None,
         endpoint_url: str | None = None,
+        rate_limits: LimitSettings | None = None,
+        clock_ms: Callable[[], int] = _wall_clock_ms,
     ) -> "LocalPipeline":
         """Create every resource on the (moto) endpoint ``session`` talks to, and wire them up.
-        The clocks and the id source can be fixed for reproducible runs."""
+        The clocks and the id source can be fixed for reproducible runs. ``rate_limits`` turns the
+        per-player limiter on (its ``table`` is replaced by the one created here); ``clock_ms`` is
+        the limiter's and the leaderboard rollup's clock."""
         dynamodb = session.resource("dynamodb", endpoint_url=endpoint_url).meta.client
         tables = create_tables(dynamodb, prefix)
+        support = create_support_tables(dynamodb, prefix)
+        boards = DynamoLeaderboardStore(dynamodb, support["leaderboard"], tables)
+        limiter = None
+        if rate_limits is not None:
+            limits = rate_limits.model_copy(update={"table": support["limits"]})
+            limiter = RateLimiter(limits, DynamoBucketStore(dynamodb, limits.table), clock_ms)
         kinesis = session.client("kinesis", endpoint_url=endpoint_url)
         stream_name = STREAM.name(prefix)
         kinesis.create_stream(StreamName=stream_name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
@@ -60,7 +82,7 @@ class LocalPipeline:
         matcher = Matcher(DynamoMatcherStore(dynamodb, tables), tables)
         if matcher_clock is not None:
             matcher.clock = matcher_clock
-        intake = Intake(DynamoIntakeStore(dynamodb, tables))
+        intake = Intake(DynamoIntakeStore(dynamodb, tables), leaderboard=boards)
         if intake_clock is not None:
             intake.clock = intake_clock
         if new_id is not None:
@@ -68,7 +90,7 @@ class LocalPipeline:
         return cls(
             dynamodb=dynamodb,
             tables=tables,
-            intake=build_handler(intake, lambda: secret),
+            intake=build_handler(intake, lambda: secret, limiter),
             service=intake,
             matcher=matcher,
             pipe=PipeRunner(
@@ -81,6 +103,8 @@ class LocalPipeline:
                 sqs=sqs,
                 on_failure_queue_url=queue_url,
             ),
+            rollup=Rollup(boards, boards, clock_ms),
+            limiter=limiter,
         )
 
     def pump(self, fetch: bool = True) -> bool:

@@ -19,6 +19,7 @@ from mercato.feed.job import FeedJob
 from mercato.feed.sources import ReplaySource
 from mercato.intake.app import MAX_BODY_BYTES
 from mercato.intake.auth import Scope, issue_token
+from mercato.intake.limits import LimitSettings
 from mercato.local import moto_atomic
 from mercato.local.catalog import DEFAULT_CATALOG
 from mercato.local.client import Client
@@ -31,6 +32,7 @@ PREFIX = "mercato"
 IDLE_PAUSE_SECONDS = 0.005
 MAX_IDLE_PAUSE_SECONDS = 0.05
 FEED_POLL_SECONDS = 0.5
+LEADERBOARD_SECONDS = 10.0
 BODY_TIMEOUT_SECONDS = 10.0
 KEEP_ALIVE_SECONDS = 120.0
 
@@ -143,6 +145,10 @@ class EmbeddedStack:
     different prefixes."""
     replay_speed: float = 0.0
     """Match minutes per second for the 2022 final's goal replay; 0 plays no replay."""
+    rate_limits: LimitSettings | None = None
+    """Per-player rate limits (``None``: off, as in the demo and the pytest fixture)."""
+    leaderboard_seconds: float = LEADERBOARD_SECONDS
+    """How often the background job rolls the leaderboard up (0: never; tests call ``rollup``)."""
     feed: FeedJob | None = field(default=None, init=False)
     pipeline: LocalPipeline = field(init=False)
     _moto: ThreadedMotoServer = field(init=False)
@@ -166,11 +172,15 @@ class EmbeddedStack:
         moto_atomic.install()
         self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
         self._moto.start()
-        self.pipeline = LocalPipeline.create(_session(), self.prefix, self.secret, endpoint_url=self.moto_url)
+        self.pipeline = LocalPipeline.create(
+            _session(), self.prefix, self.secret, endpoint_url=self.moto_url, rate_limits=self.rate_limits
+        )
         if self.catalog:
             self._list_catalog()
         self._http = _IntakeServer(self.port, self.pipeline.intake)
         targets: list[Callable[[], None]] = [self._http.serve_forever, self._pump]
+        if self.leaderboard_seconds > 0:
+            targets.append(self._roll_up)
         if self.replay_speed > 0:
             self.feed = FeedJob(
                 ReplaySource.wc2022_final(self.replay_speed),
@@ -217,6 +227,14 @@ class EmbeddedStack:
             self.feed.poll()
             if isinstance(source, ReplaySource) and source.finished():
                 return
+
+    def _roll_up(self) -> None:
+        """The leaderboard's schedule: a rollup every ``leaderboard_seconds``, off the trading path."""
+        while not self._stop.wait(self.leaderboard_seconds):
+            try:
+                self.pipeline.rollup.run()
+            except Exception:  # the next run recomputes everything: log and carry on
+                logging.getLogger("mercato.leaderboard").exception("leaderboard rollup failed")
 
     def drain(self) -> None:
         """Everything accepted so far is matched and settled when this returns."""

@@ -48,7 +48,13 @@ class Invalid(ExchangeError):
 
 
 class Throttled(ExchangeError):
+    """Too many requests: DynamoDB's throttling passed through, or the caller's rate limit."""
+
     code = "throttled"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after_seconds: int = 1) -> None:
+        super().__init__(message, code=code)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class MethodNotAllowed(ExchangeError):

@@ -1,5 +1,7 @@
 """Response bodies of DESIGN §5 that are views over several records."""
 
+from datetime import datetime
+
 from mercato.models.accounts import Balance
 from mercato.models.base import WireModel
 from mercato.models.events import GoalRecord
@@ -53,3 +55,29 @@ class ErrorDetail(WireModel):
 
 class ErrorBody(WireModel):
     error: ErrorDetail
+
+
+class StandingView(WireModel):
+    """A player's place on one window's board: ``score`` is what is ranked (the portfolio value for
+    ``all``, its gain net of deposits and withdrawals for ``day`` and ``week``); ``value`` is the
+    portfolio value in coins."""
+
+    rank: int
+    player_id: str
+    score: int
+    value: int
+
+
+class LeaderboardView(WireModel):
+    window: str
+    generated_at: datetime | None
+    """When the board served was computed (``None``: no rollup has run yet)."""
+    since: datetime | None
+    """The start of the gains ranked (``day`` and ``week``)."""
+    standings: list[StandingView]
+
+
+class MyAccountView(AccountView):
+    """``GET /accounts/me``: balances, and the player's standing per leaderboard window."""
+
+    ranks: dict[str, StandingView]

@@ -16,6 +16,7 @@ from typing import Any
 
 from moto.events.models import EventPattern
 
+from mercato import tracing
 from mercato.pipes.definition import PIPE, PipeSpec, partition_key
 
 MAX_PUT_ATTEMPTS = 10
@@ -28,6 +29,22 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode()
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _trace_forwarded(traced: list[tuple[tracing.SpanContext, dict[str, Any]]]) -> None:
+    """One span per traced record: from its stream record's creation to Kinesis accepting it."""
+    for context, event in traced:
+        created = event["dynamodb"].get("ApproximateCreationDateTime")
+        start = int(float(created) * 1e9) if created is not None else None
+        keys = event["dynamodb"].get("Keys", {})
+        with tracing.span(
+            "stream+pipe",
+            context,
+            start_ns=start,
+            material=keys.get("material", {}).get("S", ""),
+            sk=keys.get("sk", {}).get("S", ""),
+        ):
+            pass
 
 
 @dataclass
@@ -90,11 +107,15 @@ class PipeRunner:
                 continue
             read += len(records)
             entries = []
+            traced: list[tuple[tracing.SpanContext, dict[str, Any]]] = []
             for record in records:
                 event = json.loads(json.dumps(record, default=_jsonable))
                 event.setdefault("eventSourceARN", self.stream_arn)
                 event.setdefault("awsRegion", self.region)
                 if self._pattern.matches_event(event):
+                    context = tracing.of_image(event["dynamodb"].get("NewImage", {}))
+                    if context is not None:
+                        traced.append((context, event))
                     entries.append(
                         {
                             "Data": json.dumps(event).encode(),
@@ -108,6 +129,7 @@ class PipeRunner:
             except Exception:
                 self._iterators.pop(shard, None)  # resume from the checkpoint: at least once
                 raise
+            _trace_forwarded(traced)
             self._checkpoints[shard] = records[-1]["dynamodb"]["SequenceNumber"]
             self._iterators[shard] = response["NextShardIterator"]
         return read

@@ -5,7 +5,7 @@ The CDK app builds the same specs into CloudFormation; both read :data:`mercato.
 
 from typing import Any
 
-from mercato.resources import ACCOUNTS, BOOK, MARKETS, ORDERS, TABLES, TRADES, TableSpec
+from mercato.resources import ACCOUNTS, BOOK, MARKETS, ORDERS, SUPPORT_TABLES, TABLES, TRADES, TableSpec
 from mercato.storage.names import TableNames
 
 
@@ -43,6 +43,20 @@ def create_tables(client: Any, prefix: str) -> TableNames:
     for spec in TABLES:
         client.create_table(**create_table_request(spec, prefix))
     return table_names(prefix)
+
+
+def create_support_tables(client: Any, prefix: str) -> dict[str, str]:
+    """Create the rate-limit and leaderboard tables, time to live on; their names by logical name."""
+    names = {}
+    for spec in SUPPORT_TABLES:
+        client.create_table(**create_table_request(spec, prefix))
+        if spec.ttl:
+            client.update_time_to_live(
+                TableName=spec.name(prefix),
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl},
+            )
+        names[spec.logical_name] = spec.name(prefix)
+    return names
 
 
 def table_names(prefix: str) -> TableNames:

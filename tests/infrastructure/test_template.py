@@ -17,7 +17,7 @@ from aws_cdk.assertions import Match, Template
 from cdk import assets
 from cdk.app import build
 from mercato.pipes.definition import MATCHER_SOURCE, PIPE
-from mercato.resources import BOOK, TABLES
+from mercato.resources import ALL_TABLES, BOOK
 
 
 def synth(context: dict[str, object] | None = None) -> Template:
@@ -66,8 +66,8 @@ def test_every_table_is_on_demand_with_point_in_time_recovery_and_the_shared_key
         props["TableName"]: props
         for props in (r["Properties"] for r in resources(template, "AWS::DynamoDB::Table").values())
     }
-    assert set(tables) == {spec.name("mercato-dev") for spec in TABLES}
-    for spec in TABLES:
+    assert set(tables) == {spec.name("mercato-dev") for spec in ALL_TABLES}
+    for spec in ALL_TABLES:
         table = tables[spec.name("mercato-dev")]
         assert table["BillingMode"] == "PAY_PER_REQUEST"
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -201,7 +201,9 @@ def written_resources(statements: list[dict[str, Any]]) -> set[str]:
 
 def table_of(logical_id: str) -> str:
     return next(
-        spec.logical_name for spec in TABLES if logical_id.startswith(f"Tables{spec.logical_name.title()}")
+        spec.logical_name
+        for spec in ALL_TABLES
+        if logical_id.startswith(f"Tables{spec.logical_name.title()}")
     )
 
 
@@ -222,14 +224,18 @@ def test_the_matcher_reads_kinesis_writes_only_the_tables_it_settles_and_never_t
     }
 
 
-def test_intake_writes_every_table_but_trades(template: Template) -> None:
+def test_intake_writes_every_table_but_trades_and_the_leaderboard(template: Template) -> None:
     written = {table_of(w) for w in written_resources(policy_statements(template, "IntakeFunction"))}
 
-    assert written == {"book", "orders", "accounts", "markets"}
+    assert written == {"book", "orders", "accounts", "markets", "limits"}
 
 
 def test_the_feed_runs_every_minute_and_may_only_touch_markets_and_book(template: Template) -> None:
-    rule = only(template, "AWS::Events::Rule")
+    rule = next(
+        r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if "FeedFunction" in json.dumps(r["Properties"]["Targets"])
+    )
     assert rule["ScheduleExpression"] == "rate(1 minute)"
     assert "FeedFunction" in json.dumps(rule["Targets"])
     statements = policy_statements(template, "FeedFunction")
@@ -303,6 +309,7 @@ def third_party_imports(package_root: Path, module: str, seen: set[str] | None =
         ("intake", "mercato.intake.handler"),
         ("matcher", "mercato.matcher.entry"),
         ("feed", "mercato.feed.handler"),
+        ("leaderboard", "mercato.leaderboard.handler"),
     ],
 )
 def test_each_asset_holds_a_linux_arm64_pydantic_core_and_everything_its_code_imports(

@@ -309,6 +309,7 @@ ROUTES = {
     ("get", "/orders"),
     ("delete", "/orders/{order_id}"),
     ("get", "/accounts/me"),
+    ("get", "/leaderboard"),
     ("get", "/markets"),
     ("get", "/markets/{material}"),
     ("get", "/markets/{material}/book"),

@@ -1,0 +1,61 @@
+"""Stack ``MercatoRead-<stage>``, in the read region: a read-only intake on the region's replicas of
+the global tables, its own rate-limit table, and its function URL (docs/architecture.md, "Second
+region for reads"). No pipe, no Kinesis, no matcher: nothing here writes a replicated table."""
+
+from aws_cdk import CfnOutput, Environment, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from cdk.capabilities.functions import python_function
+from cdk.capabilities.intake import LIMITS_ENV
+from cdk.capabilities.leaderboard import LEADERBOARD_ENV
+from cdk.capabilities.tables import REGIONAL_ONLY, Tables
+from cdk.settings import DeploySettings
+from mercato.resources import ALL_TABLES, LEADERBOARD, LIMITS, TABLES
+
+
+class ReadRegionStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, settings: DeploySettings, region: str) -> None:
+        super().__init__(scope, id, env=Environment(region=region))
+        prefix = settings.prefix
+        self.limits = Tables.regional_table(self, LIMITS, prefix)
+        replicas = {
+            spec.logical_name: dynamodb.Table.from_table_attributes(
+                self,
+                f"{spec.logical_name.title()}Replica",
+                table_name=spec.name(prefix),
+                global_indexes=[index.name for index in spec.indexes] or None,
+            )
+            for spec in ALL_TABLES
+            if spec not in REGIONAL_ONLY
+        }
+        secret = secretsmanager.Secret.from_secret_name_v2(
+            self, "SigningSecret", f"{prefix}/auth-signing-secret"
+        )
+        environment = {spec.env_var: spec.name(prefix) for spec in TABLES} | {
+            LEADERBOARD_ENV: LEADERBOARD.name(prefix),
+            LIMITS_ENV: self.limits.table_name,
+            "MERCATO_AUTH_SECRET_ARN": secret.secret_name,
+            "MERCATO_READ_REGION": region,
+            **settings.rate_limit_environment(),
+        }
+        if settings.write_url:
+            environment["MERCATO_WRITE_URL"] = settings.write_url
+        self.function = python_function(
+            self, "Intake", name="intake", handler="mercato.intake.handler.handler", environment=environment
+        )
+        for table in replicas.values():
+            table.grant_read_data(self.function)
+        self.limits.grant_read_write_data(self.function)
+        secret.grant_read(self.function)
+        self.url = self.function.add_function_url(
+            auth_type=lambda_.FunctionUrlAuthType.NONE,
+            cors=lambda_.FunctionUrlCorsOptions(
+                allowed_origins=["*"],
+                allowed_methods=[lambda_.HttpMethod.GET],
+                allowed_headers=["Authorization", "Content-Type", "traceparent"],
+            ),
+        )
+        CfnOutput(self, "Url", value=self.url.url, description=f"Mercato's reads in {region}")

@@ -1,0 +1,182 @@
+"""Per-player rate limits: a token bucket per player and route class (DESIGN §5's ``429``).
+
+A bucket holds up to ``capacity`` requests and refills at ``per_second``; a request takes one. Levels
+are kept in thousandths of a request so that refilling is integer arithmetic: ``elapsed_ms ×
+per_second`` thousandths. The state lives in the limits table (one item per player and class), read
+and written back conditionally on what was read, so concurrent requests of one player cannot both
+spend the same token. The limiter fails open: if its table errors, the request goes through and the
+failure is counted, because a limiter outage must never refuse a valid order.
+"""
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mercato.intake.auth import Principal, Scope
+from mercato.models.errors import Throttled
+
+log = logging.getLogger("mercato.intake.limits")
+
+MILLI: Final = 1000
+"""Thousandths of a request per request."""
+WRITE_ATTEMPTS: Final = 5
+IDLE_GRACE_SECONDS: Final = 60
+"""How long after a bucket would be full again its item may be deleted by time to live."""
+
+
+class RouteClass(StrEnum):
+    ORDERS = "orders"
+    """``POST /orders`` and ``DELETE /orders/{orderId}``: what writes to the book."""
+    READS = "reads"
+    """A player's own reads (``GET /orders``, ``GET /accounts/me``, …)."""
+    ADMIN = "admin"
+    """The game server (admin tokens), limited separately from players or exempt."""
+
+
+def route_class(principal: Principal, method: str) -> RouteClass:
+    if principal.scope is Scope.ADMIN:
+        return RouteClass.ADMIN
+    return RouteClass.ORDERS if method.upper() in ("POST", "DELETE") else RouteClass.READS
+
+
+class Bucket(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    capacity: int = Field(ge=1, le=1_000_000)
+    """The burst: requests a full bucket allows at once."""
+    per_second: int = Field(ge=1, le=1_000_000)
+    """The sustained rate the bucket refills at."""
+
+    @classmethod
+    def parse(cls, text: str) -> "Bucket":
+        """``"20/5"``: capacity 20, refilled at 5 a second."""
+        capacity, slash, rate = text.partition("/")
+        if not slash:
+            raise ValueError(f"a bucket is CAPACITY/PER_SECOND, e.g. 20/5, not {text!r}")
+        return cls(capacity=int(capacity), per_second=int(rate))
+
+
+class LimitSettings(BaseModel):
+    """Per deployment: the limits table and a bucket per route class (``admin=None``: exempt)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    table: str = Field(min_length=3)
+    orders: Bucket = Bucket(capacity=20, per_second=5)
+    reads: Bucket = Bucket(capacity=60, per_second=20)
+    admin: Bucket | None = None
+
+    def bucket(self, kind: RouteClass) -> Bucket | None:
+        return {RouteClass.ORDERS: self.orders, RouteClass.READS: self.reads, RouteClass.ADMIN: self.admin}[
+            kind
+        ]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "LimitSettings | None":
+        """``MERCATO_LIMITS_TABLE`` turns limiting on; ``MERCATO_LIMIT_ORDERS``, ``_READS`` and
+        ``_ADMIN`` (``CAPACITY/PER_SECOND``; admin unset: exempt) override the defaults."""
+        table = env.get("MERCATO_LIMITS_TABLE")
+        if not table:
+            return None
+        given: dict[str, object] = {"table": table}
+        for kind in RouteClass:
+            text = env.get(f"MERCATO_LIMIT_{kind.upper()}")
+            if text:
+                given[kind.value] = Bucket.parse(text)
+        return cls.model_validate(given)
+
+
+@dataclass(frozen=True)
+class BucketState:
+    level: int
+    """Thousandths of a request left."""
+    updated_ms: int
+
+
+def refilled(state: BucketState | None, bucket: Bucket, now_ms: int) -> int:
+    """The level at ``now_ms``: a bucket never seen is full."""
+    full = bucket.capacity * MILLI
+    if state is None:
+        return full
+    elapsed = max(0, now_ms - state.updated_ms)
+    return min(full, state.level + elapsed * bucket.per_second)
+
+
+def take(state: BucketState | None, bucket: Bucket, now_ms: int) -> BucketState | int:
+    """The state after taking one request, or how many milliseconds until one is there."""
+    level = refilled(state, bucket, now_ms)
+    if level >= MILLI:
+        return BucketState(level=level - MILLI, updated_ms=now_ms)
+    return -((level - MILLI) // bucket.per_second)  # ceil((MILLI - level) / per_second)
+
+
+def full_again_ms(state: BucketState, bucket: Bucket) -> int:
+    """When the bucket would be full if nothing more were taken."""
+    missing = bucket.capacity * MILLI - state.level
+    return state.updated_ms + -(-missing // bucket.per_second)
+
+
+class LimiterUnavailable(Exception):
+    """The limits table could not be read or written (not a condition failure)."""
+
+
+class BucketStore(Protocol):
+    def read(self, player_id: str, kind: RouteClass) -> BucketState | None: ...
+
+    def write(
+        self, player_id: str, kind: RouteClass, new: BucketState, read: BucketState | None, expires_at: int
+    ) -> bool:
+        """Store ``new`` if the item still holds ``read``; ``False`` if another request changed it."""
+        ...
+
+
+@dataclass
+class RateLimiter:
+    settings: LimitSettings
+    store: BucketStore
+    clock_ms: Callable[[], int]
+    count: Callable[[str], None] = field(default=lambda name: None)
+    """Where fail-open events are counted (the Lambda wires a Powertools metric here)."""
+
+    def admit(self, principal: Principal | None, method: str) -> None:
+        """Take one request from the caller's bucket, or raise :class:`Throttled` with the wait."""
+        if principal is None:
+            return  # public reads carry no player to limit
+        kind = route_class(principal, method)
+        bucket = self.settings.bucket(kind)
+        if bucket is None:
+            return
+        try:
+            self._take(principal.player_id, kind, bucket)
+        except LimiterUnavailable as error:
+            log.warning("rate limiter unavailable; admitting", extra={"error": str(error), "class": kind})
+            self.count("RateLimiterFailOpen")
+
+    def _take(self, player_id: str, kind: RouteClass, bucket: Bucket) -> None:
+        for _ in range(WRITE_ATTEMPTS):
+            read = self.store.read(player_id, kind)
+            now = self.clock_ms()
+            outcome = take(read, bucket, now)
+            if isinstance(outcome, int):
+                seconds = max(1, -(-outcome // 1000))
+                raise Throttled(
+                    f"rate limit for {kind}: {bucket.capacity} at once, {bucket.per_second} a second;"
+                    f" retry in {seconds} s",
+                    code="rate_limited",
+                    retry_after_seconds=seconds,
+                )
+            expires_at = full_again_ms(outcome, bucket) // 1000 + IDLE_GRACE_SECONDS
+            if self.store.write(player_id, kind, outcome, read, expires_at):
+                return
+        # only the player's own concurrent requests write this item: they are a burst themselves
+        self.count("RateLimiterContended")
+        raise Throttled(
+            f"too many concurrent requests for {kind}; retry in 1 s",
+            code="rate_limited",
+            retry_after_seconds=1,
+        )

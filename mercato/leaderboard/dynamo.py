@@ -1,0 +1,223 @@
+"""The leaderboard on DynamoDB: it reads the accounts and markets tables (scans, off the trading
+path) and owns the leaderboard table.
+
+Items of the leaderboard table:
+
+- ``POINTER`` / ``{window}``: the version served, when it was made, its baseline, the one before;
+- ``BOARD#{window}#{version}`` / ``RANK#{rank:09d}#{player}``: the board in rank order;
+- ``BOARD#{window}#{version}`` / ``PLAYER#{player}``: the same standing, found by player;
+- ``SNAPSHOTS`` / ``{hour:013d}``: a complete hourly value snapshot (written after its values);
+- ``VALUES#{hour:013d}`` / ``{player}``: one player's value in that snapshot.
+"""
+
+import time
+from typing import Any, Final
+
+from mercato.leaderboard.ports import BoardPointer, Ledger, Snapshot
+from mercato.leaderboard.ranking import Movement, Standing, Window
+from mercato.models.markets import Market
+from mercato.storage.items import ASSET_PREFIX, DEPOSIT_PREFIX, WITHDRAWAL_PREFIX, market_from_item
+from mercato.storage.names import TableNames
+from mercato.storage.pages import items
+
+POINTER: Final = "POINTER"
+SNAPSHOTS: Final = "SNAPSHOTS"
+RANK_PREFIX: Final = "RANK#"
+PLAYER_PREFIX: Final = "PLAYER#"
+BATCH: Final = 25
+BATCH_ATTEMPTS: Final = 8
+
+
+def _board(window: Window, version: int) -> str:
+    return f"BOARD#{window}#{version:013d}"
+
+
+def _values(hour_ms: int) -> str:
+    return f"VALUES#{hour_ms:013d}"
+
+
+def _standing(item: dict[str, Any]) -> Standing:
+    return Standing(
+        rank=int(item["rank"]), player_id=item["playerId"], score=int(item["score"]), value=int(item["value"])
+    )
+
+
+class DynamoLeaderboardStore:
+    """Through a boto3 *resource* client."""
+
+    def __init__(self, client: Any, table: str, tables: TableNames) -> None:
+        self._client = client
+        self._table = table
+        self._t = tables
+
+    # -- the exchange's tables, read ---------------------------------------------------------
+
+    def ledger(self) -> Ledger:
+        holdings: dict[str, dict[str, int]] = {}
+        movements: list[Movement] = []
+        for item in items(self._client.scan, TableName=self._t.accounts, ConsistentRead=True):
+            player, key = item["playerId"], item["sk"]
+            if key.startswith(ASSET_PREFIX):
+                total = int(item.get("available", 0)) + int(item.get("reserved", 0))
+                holdings.setdefault(player, {})[key.removeprefix(ASSET_PREFIX)] = total
+            elif key.startswith((DEPOSIT_PREFIX, WITHDRAWAL_PREFIX)):
+                sign = 1 if key.startswith(DEPOSIT_PREFIX) else -1
+                movements.append(
+                    Movement(player, item["asset"], sign * int(item["quantity"]), int(item["at"]))
+                )
+        return Ledger(holdings=holdings, movements=movements)
+
+    def markets(self) -> list[Market]:
+        return [market_from_item(item) for item in items(self._client.scan, TableName=self._t.markets)]
+
+    # -- boards ------------------------------------------------------------------------------
+
+    def pointer(self, window: Window) -> BoardPointer | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": POINTER, "sk": str(window)}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        return BoardPointer(
+            version=int(item["version"]),
+            generated_ms=int(item["generatedMs"]),
+            since_ms=int(item["sinceMs"]) if "sinceMs" in item else None,
+            previous=int(item["previous"]) if "previous" in item else None,
+        )
+
+    def standings(self, window: Window, version: int, limit: int) -> list[Standing]:
+        page = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :board AND begins_with(sk, :rank)",
+            ExpressionAttributeValues={":board": _board(window, version), ":rank": RANK_PREFIX},
+            Limit=limit,
+        )
+        return [_standing(item) for item in page.get("Items", [])]
+
+    def standing_of(self, window: Window, version: int, player_id: str) -> Standing | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": _board(window, version), "sk": PLAYER_PREFIX + player_id}
+        ).get("Item")
+        return None if item is None else _standing(item)
+
+    def write_board(self, window: Window, version: int, standings: list[Standing], expires_at: int) -> None:
+        board = _board(window, version)
+        requests = []
+        for standing in standings:
+            fields = {
+                "rank": standing.rank,
+                "playerId": standing.player_id,
+                "score": standing.score,
+                "value": standing.value,
+                "expiresAt": expires_at,
+            }
+            by_rank = {"pk": board, "sk": f"{RANK_PREFIX}{standing.rank:09d}#{standing.player_id}"}
+            by_player = {"pk": board, "sk": PLAYER_PREFIX + standing.player_id}
+            requests += [
+                {"PutRequest": {"Item": by_rank | fields}},
+                {"PutRequest": {"Item": by_player | fields}},
+            ]
+        self._batch(requests)
+
+    def flip(self, window: Window, new: BoardPointer, read: BoardPointer | None) -> bool:
+        item: dict[str, Any] = {
+            "pk": POINTER,
+            "sk": str(window),
+            "version": new.version,
+            "generatedMs": new.generated_ms,
+        }
+        if new.since_ms is not None:
+            item["sinceMs"] = new.since_ms
+        if new.previous is not None:
+            item["previous"] = new.previous
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR version < :version",
+                ExpressionAttributeValues={":version": new.version},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def delete_board(self, window: Window, version: int) -> None:
+        board = _board(window, version)
+        keys = [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for item in items(
+                self._client.query,
+                TableName=self._table,
+                KeyConditionExpression="pk = :board",
+                ExpressionAttributeValues={":board": board},
+                ProjectionExpression="pk, sk",
+            )
+        ]
+        self._batch([{"DeleteRequest": {"Key": key}} for key in keys])
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def has_snapshot(self, hour_ms: int) -> bool:
+        key = {"pk": SNAPSHOTS, "sk": f"{hour_ms:013d}"}
+        return "Item" in self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+
+    def put_snapshot(self, hour_ms: int, snapshot: Snapshot, expires_at: int) -> None:
+        self._batch(
+            [
+                {
+                    "PutRequest": {
+                        "Item": {
+                            "pk": _values(hour_ms),
+                            "sk": player,
+                            "value": value,
+                            "expiresAt": expires_at,
+                        }
+                    }
+                }
+                for player, value in snapshot.values.items()
+            ]
+        )
+        self._client.put_item(  # last: the snapshot exists once every value is in
+            TableName=self._table,
+            Item={
+                "pk": SNAPSHOTS,
+                "sk": f"{hour_ms:013d}",
+                "takenMs": snapshot.taken_ms,
+                "expiresAt": expires_at,
+            },
+        )
+
+    def snapshot_from(self, start_ms: int) -> Snapshot | None:
+        found = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :snapshots AND sk >= :start",
+            ExpressionAttributeValues={":snapshots": SNAPSHOTS, ":start": f"{start_ms:013d}"},
+            Limit=1,
+            ConsistentRead=True,
+        ).get("Items", [])
+        if not found:
+            return None
+        hour = int(found[0]["sk"])
+        values = {
+            item["sk"]: int(item["value"])
+            for item in items(
+                self._client.query,
+                TableName=self._table,
+                KeyConditionExpression="pk = :values",
+                ExpressionAttributeValues={":values": _values(hour)},
+                ConsistentRead=True,
+            )
+        }
+        return Snapshot(taken_ms=int(found[0]["takenMs"]), values=values)
+
+    def _batch(self, requests: list[dict[str, Any]]) -> None:
+        """``BatchWriteItem`` in chunks of 25, resending what DynamoDB left unprocessed."""
+        for first in range(0, len(requests), BATCH):
+            pending: dict[str, Any] = {self._table: requests[first : first + BATCH]}
+            for attempt in range(BATCH_ATTEMPTS):
+                pending = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+            else:
+                raise RuntimeError("DynamoDB kept leaving leaderboard writes unprocessed")

