@@ -53,6 +53,49 @@ def _bench_moto(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_spike(args: argparse.Namespace) -> int:
+    from mercato.local.bench_spike import LATENCY_MS, bench_spike
+
+    _quiet()
+    figures = bench_spike(fans=args.fans, sellers=args.sellers, seed=args.seed)
+    if args.json:
+        print(json.dumps(figures.as_dict()))
+        return 0
+    print(
+        f"goal spike: {args.fans:,} buy orders for one footballer at once, a goal among them, "
+        f"{figures.fills:,} fills"
+    )
+    print(f"  {'':<34}{'mercato':>12}{'baseline':>12}")
+    rows = [
+        ("DynamoDB requests", figures.mercato.requests, figures.baseline.requests),
+        ("TransactWriteItems", figures.mercato.transactions, figures.baseline.transactions),
+        ("matcher invocations", figures.mercato.invocations, figures.baseline.invocations),
+    ]
+    for name, ours, theirs in rows:
+        print(f"  {name:<34}{ours:>12,}{theirs:>12,}")
+    print(
+        f"  {'DynamoDB requests per fill':<34}{figures.dynamodb_requests_per_fill:>12.3f}"
+        f"{figures.baseline_dynamodb_requests_per_fill:>12.3f}"
+    )
+    print(
+        f"  {'transactions per fill':<34}{figures.transactions_per_fill:>12.3f}"
+        f"{figures.baseline_transactions_per_fill:>12.3f}"
+    )
+    print(
+        f"  {'modelled AWS fills/s, one material':<34}{figures.modelled_aws_fills_per_s:>12,.0f}"
+        f"{figures.baseline_modelled_aws_fills_per_s:>12,.0f}"
+    )
+    print(f"  {'drain on moto, seconds':<34}{figures.mercato.seconds:>12.1f}{figures.baseline.seconds:>12.1f}")
+    for label, counted in (("mercato", figures.mercato), ("baseline", figures.baseline)):
+        operations = ", ".join(f"{op} {n:,}" for op, n in sorted(counted.by_operation.items()))
+        print(f"  {label} requests: {operations}")
+    print(
+        "  model: requests of one material run one after another; ms per request "
+        + ", ".join(f"{kind} {ms:g}" for kind, ms in LATENCY_MS.items())
+    )
+    return 0
+
+
 def _quiet() -> None:
     """The matcher logs every batch at INFO, which is right on AWS and noise in a terminal."""
     from mercato.matcher.handler import logger
@@ -200,6 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
     moto = targets.add_parser("moto", help="TransactWriteItems on growing tables: moto's path and Mercato's")
     moto.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     moto.set_defaults(handler=_bench_moto)
+
+    spike = targets.add_parser(
+        "spike", help="a goal spike on one footballer: requests per fill, Mercato's matcher and a baseline"
+    )
+    spike.add_argument("--fans", type=int, default=2_000, help="buy orders in the spike (default 2,000)")
+    spike.add_argument("--sellers", type=int, default=40, help="players with resting sells (default 40)")
+    spike.add_argument("--seed", type=int, default=7)
+    spike.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    spike.set_defaults(handler=_bench_spike)
 
     demo = commands.add_parser("demo", help="run the embedded stack with simulated traders")
     demo.add_argument("--seconds", type=float, default=30.0, help="how long the traders trade (default 30)")
