@@ -169,7 +169,11 @@ def killed(mutants: list[Mutant], tests: tuple[str, ...]) -> tuple[bool, str]:
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow", *tests],
             cwd=scratch,
-            env={"PYTHONPATH": str(scratch), "PATH": "/usr/bin:/bin", "HYPOTHESIS_STORAGE_DIRECTORY": str(scratch / ".hypothesis")},
+            env={
+                "PYTHONPATH": str(scratch),
+                "PATH": "/usr/bin:/bin",
+                "HYPOTHESIS_STORAGE_DIRECTORY": str(scratch / ".hypothesis"),
+            },
             capture_output=True,
             text=True,
         )

@@ -12,7 +12,7 @@ run one after another and the modelled time is the sum of their latencies.
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Final
 
 import boto3
@@ -159,9 +159,7 @@ def settle_record_by_record(matcher: Matcher, store: OneRecordStore, event: dict
             matcher.settle(material, hints)
         except Exception:
             return {
-                "batchItemFailures": [
-                    {"itemIdentifier": r["kinesis"]["sequenceNumber"]} for r in records[n:]
-                ]
+                "batchItemFailures": [{"itemIdentifier": r["kinesis"]["sequenceNumber"]} for r in records[n:]]
             }
     return {"batchItemFailures": []}
 
@@ -226,7 +224,9 @@ def _spike(prefix: str, *, fans: int, sellers: int, seed: int, baseline: bool) -
     if baseline:
         store = OneRecordStore(calls, pipeline.tables)
         pipeline.matcher.store = store
-        pipeline.mapping.handler = lambda event, context: settle_record_by_record(pipeline.matcher, store, event)
+        pipeline.mapping.handler = lambda event, context: settle_record_by_record(
+            pipeline.matcher, store, event
+        )
     else:
         pipeline.matcher.store = DynamoMatcherStore(calls, pipeline.tables)
     started = time.perf_counter()
@@ -266,5 +266,35 @@ def bench_spike(*, fans: int = 2_000, sellers: int = 40, seed: int = 7) -> Spike
     )
 
 
-def details(figures: SpikeFigures) -> dict[str, Any]:
-    return {"mercato": asdict(figures.mercato), "baseline": asdict(figures.baseline)}
+def report(figures: SpikeFigures, fans: int) -> str:
+    """The figures as a table, with every count behind them."""
+    ours, theirs = figures.mercato, figures.baseline
+    lines = [
+        f"goal spike: {fans:,} buy orders for one footballer at once, a goal among them",
+        f"  {'':<36}{'mercato':>12}{'baseline':>12}",
+    ]
+    rows: list[tuple[str, float, float, str]] = [
+        ("fills", ours.fills, theirs.fills, ",.0f"),
+        ("DynamoDB requests", ours.requests, theirs.requests, ",.0f"),
+        ("TransactWriteItems", ours.transactions, theirs.transactions, ",.0f"),
+        ("matcher invocations", ours.invocations, theirs.invocations, ",.0f"),
+        ("DynamoDB requests per fill", ours.requests / ours.fills, theirs.requests / theirs.fills, ".3f"),
+        ("transactions per fill", ours.transactions / ours.fills, theirs.transactions / theirs.fills, ".3f"),
+        ("modelled ms on AWS", ours.modelled_ms, theirs.modelled_ms, ",.0f"),
+        (
+            "modelled AWS fills/s, one material",
+            ours.modelled_fills_per_s,
+            theirs.modelled_fills_per_s,
+            ",.0f",
+        ),
+        ("drain on moto, seconds", ours.seconds, theirs.seconds, ".1f"),
+    ]
+    lines += [f"  {name:<36}{a:>12{fmt}}{b:>12{fmt}}" for name, a, b, fmt in rows]
+    for label, counted in (("mercato", ours), ("baseline", theirs)):
+        operations = ", ".join(f"{op} {n:,}" for op, n in sorted(counted.by_operation.items()))
+        lines.append(f"  {label} requests: {operations}")
+    lines.append(
+        "  model: one material's requests run one after another; ms per request: "
+        + ", ".join(f"{kind} {ms:g}" for kind, ms in LATENCY_MS.items())
+    )
+    return "\n".join(lines)

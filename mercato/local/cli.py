@@ -54,45 +54,15 @@ def _bench_moto(args: argparse.Namespace) -> int:
 
 
 def _bench_spike(args: argparse.Namespace) -> int:
-    from mercato.local.bench_spike import LATENCY_MS, bench_spike
+    from mercato.local.bench_spike import bench_spike, report
 
     _quiet()
     figures = bench_spike(fans=args.fans, sellers=args.sellers, seed=args.seed)
     if args.json:
+        print(report(figures, args.fans), file=sys.stderr)  # the breakdown, for a person
         print(json.dumps(figures.as_dict()))
         return 0
-    print(
-        f"goal spike: {args.fans:,} buy orders for one footballer at once, a goal among them, "
-        f"{figures.fills:,} fills"
-    )
-    print(f"  {'':<34}{'mercato':>12}{'baseline':>12}")
-    rows = [
-        ("DynamoDB requests", figures.mercato.requests, figures.baseline.requests),
-        ("TransactWriteItems", figures.mercato.transactions, figures.baseline.transactions),
-        ("matcher invocations", figures.mercato.invocations, figures.baseline.invocations),
-    ]
-    for name, ours, theirs in rows:
-        print(f"  {name:<34}{ours:>12,}{theirs:>12,}")
-    print(
-        f"  {'DynamoDB requests per fill':<34}{figures.dynamodb_requests_per_fill:>12.3f}"
-        f"{figures.baseline_dynamodb_requests_per_fill:>12.3f}"
-    )
-    print(
-        f"  {'transactions per fill':<34}{figures.transactions_per_fill:>12.3f}"
-        f"{figures.baseline_transactions_per_fill:>12.3f}"
-    )
-    print(
-        f"  {'modelled AWS fills/s, one material':<34}{figures.modelled_aws_fills_per_s:>12,.0f}"
-        f"{figures.baseline_modelled_aws_fills_per_s:>12,.0f}"
-    )
-    print(f"  {'drain on moto, seconds':<34}{figures.mercato.seconds:>12.1f}{figures.baseline.seconds:>12.1f}")
-    for label, counted in (("mercato", figures.mercato), ("baseline", figures.baseline)):
-        operations = ", ".join(f"{op} {n:,}" for op, n in sorted(counted.by_operation.items()))
-        print(f"  {label} requests: {operations}")
-    print(
-        "  model: requests of one material run one after another; ms per request "
-        + ", ".join(f"{kind} {ms:g}" for kind, ms in LATENCY_MS.items())
-    )
+    print(report(figures, args.fans))
     return 0
 
 

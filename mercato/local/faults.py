@@ -55,7 +55,8 @@ def crash_at(k: int, fault: Fault) -> FaultPlan:
 
 
 def _client_error(code: str, operation: str, message: str, **extra: Any) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}, **extra}, operation)
+    response: Any = {"Error": {"Code": code, "Message": message}, **extra}
+    return ClientError(response, operation)
 
 
 def _raise(fault: Fault, operation: str, call: int, arguments: dict[str, Any]) -> None:

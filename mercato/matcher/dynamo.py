@@ -87,7 +87,9 @@ class DynamoMatcherStore:
         """Consistent ``BatchGetItem``s (100 keys each, unprocessed keys asked again), by ``key_name``."""
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), BATCH_GET):
-            request: dict[str, Any] = {table: {"Keys": keys[start : start + BATCH_GET], "ConsistentRead": True}}
+            request: dict[str, Any] = {
+                table: {"Keys": keys[start : start + BATCH_GET], "ConsistentRead": True}
+            }
             while request:
                 response = self._client.batch_get_item(RequestItems=request)
                 found |= {item[key_name]: item for item in response.get("Responses", {}).get(table, [])}

@@ -96,15 +96,21 @@ def canonical(pipeline: LocalPipeline) -> str:
     tables = {name: scan(pipeline.dynamodb, table) for name, table in vars(pipeline.tables).items()}
     house = sorted(
         (r for r in tables["orders"] if is_house(r["playerId"]) and "orderId" in r),
-        key=lambda r: json.dumps({k: v for k, v in r.items() if k not in ("orderId", "sk", "statusKey")},
-                                 sort_keys=True, default=str),
+        key=lambda r: json.dumps(
+            {k: v for k, v in r.items() if k not in ("orderId", "sk", "statusKey")},
+            sort_keys=True,
+            default=str,
+        ),
     )
     for item in tables["trades"]:
         item.pop("tradeId", None)
     for item in tables["markets"]:
         item.pop("version", None)
     text = json.dumps(
-        {name: sorted(json.dumps(i, sort_keys=True, default=str) for i in items) for name, items in tables.items()},
+        {
+            name: sorted(json.dumps(i, sort_keys=True, default=str) for i in items)
+            for name, items in tables.items()
+        },
         sort_keys=True,
     )
     for n, record in enumerate(house):

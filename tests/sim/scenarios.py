@@ -10,7 +10,9 @@ from tests.sim.crash import INTAKE_TIME, Request, Scenario
 MESSI = "lionel-messi"
 
 
-def order(name: str, player: str, side: str, quantity: int, price: int, material: str = "wheat", **extra: Any) -> Request:
+def order(
+    name: str, player: str, side: str, quantity: int, price: int, material: str = "wheat", **extra: Any
+) -> Request:
     def send(api: Api, answers: dict[str, str]) -> None:
         reply = api.order(player, side, quantity, price, material, clientOrderId=name, **extra)
         assert reply.status in (200, 202), reply.body
@@ -35,14 +37,14 @@ def goal(event_id: str) -> Request:
     return send
 
 
-def _wheat(api: Api) -> None:
+def wheat(api: Api) -> None:
     assert api.list_market("wheat", feeBps=150).status == 201
     for player in ("alice", "bob", "carol"):
         api.deposit(player, "coins", 10_000)
         api.deposit(player, "wheat", 100)
 
 
-def _messi(api: Api) -> None:
+def messi(api: Api) -> None:
     assert api.list_footballer(MESSI).status == 201
     for n in range(6):
         api.deposit(f"fan-{n}", "coins", 10_000)
@@ -56,12 +58,12 @@ def _expires() -> str:
 SCENARIOS = [
     Scenario(
         "price improvement",
-        _wheat,
+        wheat,
         [order("s1", "bob", "Sell", 10, 20), order("b1", "alice", "Buy", 10, 25)],
     ),
     Scenario(
         "a buy through three levels, the last partly",
-        _wheat,
+        wheat,
         [
             order("s1", "bob", "Sell", 5, 20),
             order("s2", "carol", "Sell", 5, 21),
@@ -71,7 +73,7 @@ SCENARIOS = [
     ),
     Scenario(
         "self-trade cancels the newer",
-        _wheat,
+        wheat,
         [
             order("s1", "alice", "Sell", 5, 20),
             order("b1", "alice", "Buy", 5, 21),
@@ -81,12 +83,12 @@ SCENARIOS = [
     ),
     Scenario(
         "IOC trades what it can and cancels the rest",
-        _wheat,
+        wheat,
         [order("s1", "bob", "Sell", 5, 20), order("b1", "alice", "Buy", 8, 20, timeInForce="IOC")],
     ),
     Scenario(
         "FOK all or nothing",
-        _wheat,
+        wheat,
         [
             order("s1", "bob", "Sell", 5, 20),
             order("b1", "alice", "Buy", 8, 20, timeInForce="FOK"),
@@ -95,7 +97,7 @@ SCENARIOS = [
     ),
     Scenario(
         "an expired order never trades and is released",
-        _wheat,
+        wheat,
         [
             order("s1", "bob", "Sell", 5, 20, expiresAt=_expires()),
             order("s2", "carol", "Sell", 5, 21),
@@ -104,7 +106,7 @@ SCENARIOS = [
     ),
     Scenario(
         "a cancel before the fill",
-        _wheat,
+        wheat,
         [
             order("s1", "bob", "Sell", 10, 20),
             order("b1", "alice", "Buy", 4, 20),
@@ -114,13 +116,13 @@ SCENARIOS = [
     ),
     Scenario(
         "a cancel after a partial fill",
-        _wheat,
+        wheat,
         [order("s1", "bob", "Sell", 10, 20), order("b1", "alice", "Buy", 4, 20), cancel("s1", "bob")],
         drain_between=True,
     ),
     Scenario(
         "a goal among fans' orders",
-        _messi,
+        messi,
         [
             order("s1", "seller", "Sell", 20, 1_120, MESSI),
             order("f0", "fan-0", "Buy", 3, 1_050, MESSI),

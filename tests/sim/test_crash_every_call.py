@@ -7,7 +7,7 @@ import pytest
 
 from mercato.local.faults import Fault, crash_at
 from tests.sim.crash import Scenario, Target, run
-from tests.sim.scenarios import SCENARIOS, cancel, order, _wheat
+from tests.sim.scenarios import SCENARIOS, cancel, order, wheat
 
 CRASHES = (Fault.CRASH_BEFORE, Fault.CRASH_AFTER)
 
@@ -33,14 +33,14 @@ def test_a_crash_at_any_call_then_redelivery_ends_exactly_as_the_uncrashed_run(
 def test_a_cancel_landing_before_any_call_of_a_settlement_leaves_one_serial_outcome() -> None:
     # Given bob's resting sell and alice's crossing buy, about to be matched
     requests = [order("s1", "bob", "Sell", 10, 20), order("b1", "alice", "Buy", 4, 20)]
-    cancel_first = run(Scenario("cancel first", _wheat, [*requests[:1], cancel("s1", "bob"), requests[1]]))
-    fill_first = run(Scenario("fill first", _wheat, [*requests, cancel("s1", "bob")], drain_between=True))
+    cancel_first = run(Scenario("cancel first", wheat, [*requests[:1], cancel("s1", "bob"), requests[1]]))
+    fill_first = run(Scenario("fill first", wheat, [*requests, cancel("s1", "bob")], drain_between=True))
     assert cancel_first.state != fill_first.state
-    settling = run(Scenario("race", _wheat, requests), "matcher")
+    settling = run(Scenario("race", wheat, requests), "matcher")
     outcomes = set()
     for j in range(1, settling.calls + 2):  # calls + 1: after the last one
         # When bob's cancel lands just before the matcher's j-th call
-        raced = run(Scenario("race", _wheat, requests), "matcher", race=cancel("s1", "bob"), race_at=j)
+        raced = run(Scenario("race", wheat, requests), "matcher", race=cancel("s1", "bob"), race_at=j)
         # Then the book settled as if one came wholly first: never both, never a mix
         assert raced.problems == [], j
         assert raced.state in (cancel_first.state, fill_first.state), f"cancel before call {j}"
