@@ -3,6 +3,9 @@ redelivering whatever a crash interrupted, and reading the final state in a form
 compared in (time held fixed, ids deterministic)."""
 
 import json
+import os
+import pickle
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,23 +38,23 @@ def uuid7(millis: int, n: int) -> str:
     return str(uuid.UUID(int=value))
 
 
+IDS_PER_REQUEST = 1_000
+
+
 @dataclass
 class Ids:
-    """Order ids from a counter; a retried request rewinds it, so it gets the id it got before."""
+    """Order ids from a counter; each request starts at its own block, so a request sent again after
+    a crash draws the ids it drew before, whatever the first attempt drew."""
 
     millis: int
     n: int = 0
-    marked: int = 0
 
     def __call__(self) -> str:
         self.n += 1
         return uuid7(self.millis, self.n)
 
-    def mark(self) -> None:
-        self.marked = self.n
-
-    def rewind(self) -> None:
-        self.n = self.marked
+    def start(self, request: int) -> None:
+        self.n = request * IDS_PER_REQUEST
 
 
 Request = Callable[[Api, dict[str, str]], Any]
@@ -118,16 +121,77 @@ def canonical(pipeline: LocalPipeline) -> str:
     return text
 
 
-def run(
-    scenario: Scenario,
-    target: Target | None = None,
-    plan: FaultPlan = no_faults,
-    *,
-    race: Request | None = None,
-    race_at: int = 0,
-) -> Outcome:
-    """The scenario on a fresh exchange, with ``plan`` on ``target``'s client; ``race`` is sent
-    through intake just before the target's ``race_at``-th call."""
+@dataclass(frozen=True)
+class Run:
+    """One run of a scenario: a fault plan on a target's client, and maybe a request landing just
+    before the target's ``race_at``-th call."""
+
+    target: Target | None = None
+    plan: FaultPlan = no_faults
+    race: Request | None = None
+    race_at: int = 0
+
+
+def _act(pipeline: LocalPipeline, ids: Ids, scenario: Scenario, spec: Run) -> Outcome:
+    api = Api(pipeline.intake, pipeline.dynamodb, pipeline.tables)
+    calls = StorageCalls(pipeline.dynamodb, spec.plan)
+    answers: dict[str, str] = {}
+    raced: list[int] = []
+
+    def land_race(call: int, operation: str) -> None:
+        if spec.race is not None and call == spec.race_at and not raced:
+            raced.append(call)
+            spec.race(api, answers)
+
+    calls.before = land_race
+    if spec.target == "matcher":
+        pipeline.matcher.store = DynamoMatcherStore(calls, pipeline.tables)
+    elif spec.target == "intake":
+        pipeline.service.store = DynamoIntakeStore(calls, pipeline.tables)
+    crashes = 0
+    for n, request in enumerate(scenario.requests, start=1):
+        for _ in range(MAX_REDELIVERIES):
+            ids.start(n)
+            try:
+                request(api, answers)
+                break
+            except Crash:
+                crashes += 1  # the game sends the same request again
+        if scenario.drain_between:
+            crashes += _drain(pipeline)
+    crashes += _drain(pipeline)
+    if spec.race is not None and not raced:  # the target made fewer calls: the race comes last
+        spec.race(api, answers)
+        crashes += _drain(pipeline)
+    calls.enabled = False
+    return Outcome(canonical(pipeline), calls.calls, crashes, violations(pipeline.dynamodb, pipeline.tables))
+
+
+def _forked(act: Callable[[], Outcome]) -> Outcome:
+    """``act()`` in a child process, which starts from this process's state exactly (the set-up
+    exchange) and throws its own away: each run costs only what it does after the set-up."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read)
+        try:
+            result: Outcome | str = act()
+        except BaseException:
+            result = traceback.format_exc()
+        with os.fdopen(write, "wb") as out:
+            pickle.dump(result, out)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        result = pickle.load(answer)
+    os.waitpid(pid, 0)
+    if isinstance(result, str):
+        raise AssertionError(f"the run failed:\n{result}")
+    return result
+
+
+def run_all(scenario: Scenario, runs: list[Run]) -> list[Outcome]:
+    """Set ``scenario`` up once on a fresh exchange, then each run from that same state."""
     moto_atomic.install()
     with mock_aws():
         millis = int(INTAKE_TIME.timestamp() * 1000)
@@ -142,40 +206,13 @@ def run(
         )
         pipeline.matcher.new_id = Ids(millis + 1)
         pipeline.matcher.sleep = lambda seconds: None
-        api = Api(pipeline.intake, pipeline.dynamodb, pipeline.tables)
-        scenario.setup(api)
+        scenario.setup(Api(pipeline.intake, pipeline.dynamodb, pipeline.tables))
         pipeline.drain()
-        calls = StorageCalls(pipeline.dynamodb, plan)
-        answers: dict[str, str] = {}
-        raced: list[int] = []
+        return [_forked(lambda spec=spec: _act(pipeline, ids, scenario, spec)) for spec in runs]  # type: ignore[misc]
 
-        def land_race(call: int, operation: str) -> None:
-            if race is not None and call == race_at and not raced:
-                raced.append(call)
-                race(api, answers)
 
-        calls.before = land_race
-        if target == "matcher":
-            pipeline.matcher.store = DynamoMatcherStore(calls, pipeline.tables)
-        elif target == "intake":
-            pipeline.service.store = DynamoIntakeStore(calls, pipeline.tables)
-        crashes = 0
-        for request in scenario.requests:
-            ids.mark()
-            for _ in range(MAX_REDELIVERIES):
-                try:
-                    request(api, answers)
-                    break
-                except Crash:
-                    crashes += 1
-                    ids.rewind()  # the game sends the same request again
-            if scenario.drain_between:
-                crashes += _drain(pipeline)
-        crashes += _drain(pipeline)
-        if race is not None and not raced:  # the target made fewer calls: the race comes last
-            race(api, answers)
-            crashes += _drain(pipeline)
-        calls.enabled = False
-        return Outcome(
-            canonical(pipeline), calls.calls, crashes, violations(pipeline.dynamodb, pipeline.tables)
-        )
+def run(
+    scenario: Scenario, target: Target | None = None, plan: FaultPlan = no_faults, **race: Any
+) -> Outcome:
+    """One run of ``scenario`` (see :class:`Run`)."""
+    return run_all(scenario, [Run(target, plan, **race)])[0]
