@@ -155,6 +155,21 @@ def test_a_resend_racing_the_first_send_answers_the_first_with_the_order(wheat: 
     assert _resend_race(wheat) == 200
 
 
+def _late_order(api: Api, player: str, side: str, quantity: int, price: int) -> None:
+    """An order whose id was drawn a second ago, by an intake call that reaches the book only now."""
+    from mercato.intake.app import build_handler
+    from mercato.models.ids import order_id_millis
+    from tests.integration.conftest import SECRET
+    from tests.sim.crash import uuid7
+
+    oldest = min(
+        int(order_id_millis(i["orderId"])) for i in scan(api.client, api.tables.book) if "orderId" in i
+    )
+    intake = Intake(DynamoIntakeStore(api.client, api.tables), new_id=lambda: uuid7(oldest - 1_000, 1))
+    late = Api(build_handler(intake, lambda: SECRET), api.client, api.tables)
+    assert late.order(player, side, quantity, price).status == 202
+
+
 def _twice(wheat: Api, first: tuple[str, str], second: tuple[str, str]) -> None:
     """Two orders drawn the same id (a broken id source): the second must be refused, whole."""
     from mercato.intake.app import build_handler
@@ -202,6 +217,46 @@ def test_a_second_matcher_settling_between_the_first_ones_read_and_commit_overfi
     book = [i for i in scan(wheat.client, wheat.tables.book) if i.get("kind") == "order"]
     assert [(i["playerId"], i["remaining"]) for i in book] == [("bob", 2)]
     assert _reserved(wheat, "bob", "wheat") == 2
+    assert violations(wheat.client, wheat.tables) == []
+
+
+@pytest.mark.parametrize("other_sell", [True, False], ids=["bob-reserves-more", "bob-reserves-only-this"])
+def test_a_second_matcher_filling_the_whole_maker_first_leaves_the_first_nothing_to_fill(
+    wheat: Api, other_sell: bool
+) -> None:
+    # Given bob's resting sell of 4 (and maybe another of 10 at 30) and alice's buy of 4, read by A
+    wheat.order("bob", "Sell", 4, 20)
+    if other_sell:
+        wheat.order("bob", "Sell", 10, 30)
+    _matcher(wheat.client, wheat.tables).settle("wheat")
+    wheat.order("alice", "Buy", 4, 20)
+
+    def second_matcher() -> None:  # carol's buy, drawn its id before alice's, lands late; a second
+        _late_order(wheat, "carol", "Buy", 4, 20)  # matcher gives it all of bob's sell
+        _matcher(wheat.client, wheat.tables).settle("wheat")
+
+    _matcher(wheat.client, wheat.tables, _once("transact_write_items", second_matcher)).settle("wheat")
+    # Then carol has bob's 4 and alice's buy rests, unfilled
+    trades = scan(wheat.client, wheat.tables.trades)
+    assert [(t["buyerId"], t["quantity"]) for t in trades] == [("carol", 4)]
+    assert _reserved(wheat, "alice", "coins") == 80
+    assert violations(wheat.client, wheat.tables) == []
+
+
+def test_a_second_matcher_settling_the_same_fill_first_leaves_it_settled_once(wheat: Api) -> None:
+    # Given bob's sell of 10, alice's buy of 4 read by A, and alice's other resting buy of 5 at 10
+    wheat.order("bob", "Sell", 10, 20)
+    wheat.order("alice", "Buy", 5, 10)
+    _matcher(wheat.client, wheat.tables).settle("wheat")
+    wheat.order("alice", "Buy", 4, 20)
+    # When a second matcher settles the same fill before A commits it
+    second = _once(
+        "transact_write_items", lambda: _matcher(wheat.client, wheat.tables).settle("wheat") and None
+    )
+    _matcher(wheat.client, wheat.tables, second).settle("wheat")
+    # Then the fill exists once
+    assert len(scan(wheat.client, wheat.tables.trades)) == 1
+    assert _reserved(wheat, "bob", "wheat") == 6
     assert violations(wheat.client, wheat.tables) == []
 
 
