@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test check lint typecheck demo bench soak lock clean
+.PHONY: install test check lint typecheck demo bench soak mutants lock clean
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ bench: install
 
 soak: install
 	$(BIN)/python -m pytest -q -m slow
+
+# On demand: every storage condition removed one at a time; ends "mutants: N, killed: K, survived: S".
+mutants: install
+	$(BIN)/python -m tests.mutants
 
 # Regenerate the transitive pins from what is installed in the venv.
 lock: install
