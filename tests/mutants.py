@@ -211,6 +211,22 @@ def killed(mutants: list[Mutant], tests: tuple[str, ...]) -> tuple[bool, str]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def seeded_bug(name: str, sim_args: list[str]) -> int:
+    """Run ``mercato sim`` on a copy with one mutant applied: does the simulation find it?"""
+    mutant = next(m for m in MUTANTS if name in m.name)
+    scratch = _scratch()
+    try:
+        mutant.apply(scratch)
+        command = [sys.executable, "-m", "mercato.local.cli", "sim", *sim_args]
+        print(f"{mutant.name} removed; {' '.join(['mercato', 'sim', *sim_args])}", flush=True)
+        result = subprocess.run(
+            command, cwd=scratch, env={"PYTHONPATH": str(scratch), "PATH": "/usr/bin:/bin"}
+        )
+        return result.returncode
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main(names: list[str]) -> int:
     chosen = [m for m in MUTANTS if not names or any(n in m.name for n in names)]
     count = dead = survived = 0
@@ -237,4 +253,6 @@ def main(names: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--sim"]:
+        sys.exit(seeded_bug(sys.argv[2], sys.argv[3:]))
     sys.exit(main(sys.argv[1:]))

@@ -68,8 +68,9 @@ def _bench_spike(args: argparse.Namespace) -> int:
 
 def _sim(args: argparse.Namespace) -> int:
     from mercato.local.sim import simulate
+    from mercato.matcher.handler import logger
 
-    _quiet()
+    logger.setLevel("CRITICAL")  # injected faults make the matcher log every failed settlement
     figures = simulate(
         args.seed,
         sessions=args.sessions,
