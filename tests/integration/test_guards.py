@@ -250,9 +250,7 @@ def test_a_second_matcher_settling_the_same_fill_first_leaves_it_settled_once(wh
     _matcher(wheat.client, wheat.tables).settle("wheat")
     wheat.order("alice", "Buy", 4, 20)
     # When a second matcher settles the same fill before A commits it
-    second = _once(
-        "transact_write_items", lambda: _matcher(wheat.client, wheat.tables).settle("wheat") and None
-    )
+    second = _once("transact_write_items", _settler(_matcher(wheat.client, wheat.tables)))
     _matcher(wheat.client, wheat.tables, second).settle("wheat")
     # Then the fill exists once
     assert len(scan(wheat.client, wheat.tables.trades)) == 1

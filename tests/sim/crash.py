@@ -70,6 +70,8 @@ class Scenario:
     """What the scenario is about: sent in order (each retried whole if intake crashes)."""
     drain_between: bool = False
     """Drain after each request (a cancel that must meet a settled book)."""
+    intake_sweep: bool = False
+    """Crash intake too: one scenario per kind of request (orders, a cancel, a goal) is enough."""
 
 
 @dataclass

@@ -60,6 +60,7 @@ SCENARIOS = [
         "price improvement",
         wheat,
         [order("s1", "bob", "Sell", 10, 20), order("b1", "alice", "Buy", 10, 25)],
+        intake_sweep=True,
     ),
     Scenario(
         "a buy through three levels, the last partly",
@@ -119,6 +120,7 @@ SCENARIOS = [
         wheat,
         [order("s1", "bob", "Sell", 10, 20), order("b1", "alice", "Buy", 4, 20), cancel("s1", "bob")],
         drain_between=True,
+        intake_sweep=True,
     ),
     Scenario(
         "a goal among fans' orders",
@@ -129,7 +131,8 @@ SCENARIOS = [
             order("f1", "fan-1", "Buy", 5, 1_150, MESSI),
             goal("wc:44:1"),
             order("f2", "fan-2", "Buy", 4, 1_130, MESSI),
-            order("f3", "fan-3", "Buy", 12, 1_200, MESSI),
+            order("f3", "fan-3", "Buy", 8, 1_200, MESSI),
         ],
+        intake_sweep=True,
     ),
 ]
