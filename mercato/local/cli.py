@@ -92,7 +92,11 @@ def _sim(args: argparse.Namespace) -> int:
         print(f"invariant violations: {figures.invariant_violations}")
     if figures.failure is not None:
         print(f"FAILED {figures.failure}", file=sys.stderr)
-        print(f"replay: mercato sim --seed {args.seed} --session {args.session} --replay", file=sys.stderr)
+        replay = (
+            f"mercato sim --seed {args.seed} --session {args.session} --sessions {args.sessions} "
+            f"--steps {args.steps} --fault-rate {args.fault_rate} --replay"
+        )
+        print(f"replay: {replay}", file=sys.stderr)
         return 1
     return 0
 
