@@ -67,10 +67,12 @@ def _bench_spike(args: argparse.Namespace) -> int:
 
 
 def _sim(args: argparse.Namespace) -> int:
+    from mercato.intake.app import logger as intake_logger
     from mercato.local.sim import simulate
     from mercato.matcher.handler import logger
 
-    logger.setLevel("CRITICAL")  # injected faults make the matcher log every failed settlement
+    for injected in (logger, intake_logger):  # each injected fault is logged as an error otherwise
+        injected.setLevel("CRITICAL")
     figures = simulate(
         args.seed,
         sessions=args.sessions,
