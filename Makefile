@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := ts/node_modules/.installed
 
-.PHONY: install browser test check lint typecheck demo bench soak lock clean
+.PHONY: install browser test check lint typecheck demo bench soak mutants lock clean
 
 install: $(STAMP) $(NODE_STAMP) browser
 
@@ -50,6 +50,10 @@ bench: install
 
 soak: install
 	$(BIN)/python -m pytest -q -m slow
+
+# On demand: every storage condition removed one at a time; ends "mutants: N, killed: K, survived: S".
+mutants: install
+	$(BIN)/python -m tests.mutants
 
 # Regenerate the transitive pins from what is installed in the venv.
 lock: install

@@ -51,6 +51,56 @@ def _bench_moto(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_spike(args: argparse.Namespace) -> int:
+    from mercato.local.bench_spike import bench_spike, report
+
+    _quiet()
+    figures = bench_spike(fans=args.fans, sellers=args.sellers, seed=args.seed)
+    if args.json:
+        print(report(figures, args.fans), file=sys.stderr)  # the breakdown, for a person
+        print(json.dumps(figures.as_dict()))
+        return 0
+    print(report(figures, args.fans))
+    return 0
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from mercato.intake.app import logger as intake_logger
+    from mercato.local.sim import simulate
+    from mercato.matcher.handler import logger
+
+    for injected in (logger, intake_logger):  # each injected fault is logged as an error otherwise
+        injected.setLevel("CRITICAL")
+    figures = simulate(
+        args.seed,
+        sessions=args.sessions,
+        steps=args.steps,
+        fault_rate=args.fault_rate,
+        verbose=args.replay,
+        first_session=args.session,
+    )
+    if args.json:
+        print(json.dumps(figures.as_dict()))
+    else:
+        faults = ", ".join(f"{kind} {n:,}" for kind, n in sorted(figures.faults_injected.items()))
+        print(
+            f"seed {figures.seed}: {figures.sessions} sessions, {figures.steps:,} steps, "
+            f"{figures.orders:,} orders in {figures.seconds:.1f} s "
+            f"({figures.orders / max(figures.seconds, 1e-9):,.1f} orders/s)"
+        )
+        print(f"faults injected: {faults}")
+        print(f"invariant violations: {figures.invariant_violations}")
+    if figures.failure is not None:
+        print(f"FAILED {figures.failure}", file=sys.stderr)
+        replay = (
+            f"mercato sim --seed {args.seed} --session {args.session} --sessions {args.sessions} "
+            f"--steps {args.steps} --fault-rate {args.fault_rate} --replay"
+        )
+        print(f"replay: {replay}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _quiet() -> None:
     """The matcher logs every batch at INFO, which is right on AWS and noise in a terminal."""
     from mercato.matcher.handler import logger
@@ -132,6 +182,25 @@ def build_parser() -> argparse.ArgumentParser:
     moto = targets.add_parser("moto", help="TransactWriteItems on growing tables: moto's path and Mercato's")
     moto.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     moto.set_defaults(handler=_bench_moto)
+
+    spike = targets.add_parser(
+        "spike", help="a goal spike on one footballer: requests per fill, Mercato's matcher and a baseline"
+    )
+    spike.add_argument("--fans", type=int, default=2_000, help="buy orders in the spike (default 2,000)")
+    spike.add_argument("--sellers", type=int, default=40, help="players with resting sells (default 40)")
+    spike.add_argument("--seed", type=int, default=7)
+    spike.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    spike.set_defaults(handler=_bench_spike)
+
+    sim = commands.add_parser("sim", help="a seeded, fault-injecting simulation checking every invariant")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--sessions", type=int, default=4, help="independent sessions, each on fresh tables")
+    sim.add_argument("--steps", type=int, default=60, help="steps per session (default 60)")
+    sim.add_argument("--session", type=int, default=0, help="the first session's number (to replay one)")
+    sim.add_argument("--fault-rate", type=float, default=0.05, help="chance of a fault at each point")
+    sim.add_argument("--replay", action="store_true", help="print every step (the run is deterministic)")
+    sim.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    sim.set_defaults(handler=_sim)
 
     demo = commands.add_parser("demo", help="run the embedded stack with simulated traders")
     demo.add_argument("--seconds", type=float, default=30.0, help="how long the traders trade (default 30)")

@@ -17,6 +17,8 @@ from mercato.storage.pages import items
 FIRST_PAGE: Final = 10
 """The top of each side: usually all the crossing there is."""
 PAGE: Final = 100
+BATCH_GET: Final = 100
+"""Keys per ``BatchGetItem``, DynamoDB's limit."""
 DUE_PAGE: Final = 50
 """Expired orders released per settlement, at most (the rest follow at the next)."""
 _RETRYABLE: Final = {
@@ -81,15 +83,26 @@ class DynamoMatcherStore:
         events = sorted(items(self._client.query, **kwargs), key=lambda i: (int(i["createdAt"]), i["sk"]))
         return [event["eventId"] for event in events]
 
+    def _get_many(self, table: str, keys: list[dict[str, Any]], key_name: str) -> dict[str, dict[str, Any]]:
+        """Consistent ``BatchGetItem``s (100 keys each, unprocessed keys asked again), by ``key_name``."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), BATCH_GET):
+            request: dict[str, Any] = {
+                table: {"Keys": keys[start : start + BATCH_GET], "ConsistentRead": True}
+            }
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                found |= {item[key_name]: item for item in response.get("Responses", {}).get(table, [])}
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
     def holdings(self, player_id: str, assets: tuple[str, str]) -> tuple[int, int]:
-        totals = []
-        for asset in assets:
-            item = self._client.get_item(
-                TableName=self._t.accounts,
-                Key={"playerId": player_id, "sk": ASSET_PREFIX + asset},
-                ConsistentRead=True,
-            ).get("Item")
-            totals.append(0 if item is None else int(item["available"]) + int(item["reserved"]))
+        keys = [{"playerId": player_id, "sk": ASSET_PREFIX + asset} for asset in assets]
+        found = self._get_many(self._t.accounts, keys, "sk")
+        totals = [
+            0 if item is None else int(item["available"]) + int(item["reserved"])
+            for item in (found.get(ASSET_PREFIX + asset) for asset in assets)
+        ]
         return totals[0], totals[1]
 
     def fill_sequences(self, players: list[str]) -> dict[str, int]:
@@ -178,14 +191,9 @@ class DynamoMatcherStore:
         self._client.update_item(**kwargs)
 
     def read_orders(self, material: str, keys: list[str]) -> list[BookOrder]:
-        found = []
-        for key in keys:
-            item = self._client.get_item(
-                TableName=self._t.book, Key={"material": material, "sk": key}, ConsistentRead=True
-            ).get("Item")
-            if item is not None:
-                found.append(book_order(item))
-        return found
+        unique = list(dict.fromkeys(keys))
+        found = self._get_many(self._t.book, [{"material": material, "sk": key} for key in unique], "sk")
+        return [book_order(found[key]) for key in unique if key in found]
 
     def best_price(self, material: str, buy: bool) -> int | None:
         orders, _ = self._page(material, BUY_PREFIX if buy else SELL_PREFIX, None, 1)

@@ -1,0 +1,395 @@
+"""``mercato sim``: a deterministic, seeded, fault-injecting simulation of the whole exchange.
+
+Players place, cancel and resend orders (with and without ``clientOrderId``; GTC, IOC, FOK and
+GTD), deposit and withdraw, on two commodities and a footballer whose goals land mid-session;
+everything goes through intake (function URL events), the pipe, the event source mapping and the
+matcher on in-process moto. Faults, all drawn from the seed:
+
+- at every storage call of intake and of the matcher (:class:`~mercato.local.faults.StorageCalls`):
+  a crash before the call, a crash after it succeeded (the request or the batch is redelivered),
+  ``TransactionConflict``, throttling and ``ProvisionedThroughputExceeded``;
+- on the way to the matcher: batches duplicated, reordered, split in two, records delayed to a later
+  batch, and records redelivered after their orders settled;
+- a second matcher settling the same material in the middle of the first one's calls, and the
+  matcher running in the middle of an intake request (a fill landing inside a cancel);
+- the clock jumping past GTD expiries.
+
+After every step every invariant of DESIGN §8 that holds mid-flight is checked, and after every
+drain all of them. Many small sessions, each on fresh tables, keep moto fast. A failure names the
+seed, session and step; ``--replay`` runs the same seed again, printing every step.
+"""
+
+import json
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from mercato.intake.auth import Scope, issue_token
+from mercato.intake.dynamo import DynamoIntakeStore
+from mercato.local import moto_atomic
+from mercato.local.bench_spike import in_process_session
+from mercato.local.faults import Crash, Fault, FaultPlan, StorageCalls
+from mercato.local.function_url import function_url_event, response_body
+from mercato.local.invariants import violations
+from mercato.local.pipeline import LocalPipeline
+from mercato.matcher.dynamo import DynamoMatcherStore
+from mercato.matcher.handler import handle_batch
+from mercato.matcher.service import Matcher
+
+SECRET: Final = "simulation-secret-not-used-anywhere-else"
+START: Final = datetime(2026, 6, 18, 15, 0, tzinfo=UTC)
+FOOTBALLER: Final = "lionel-messi"
+COMMODITIES: Final = ("wheat", "copper")
+PLAYERS: Final = ("ana", "ben", "cai", "dee", "eli")
+STORAGE_FAULTS: Final = tuple(Fault)
+STREAM_FAULTS: Final = ("duplicated", "reordered", "split", "delayed", "redelivered_after_settled")
+OTHER_FAULTS: Final = ("second_matcher", "matcher_inside_intake", "clock_jump")
+MAX_ATTEMPTS: Final = 30
+
+
+def uuid7(millis: int, n: int) -> str:
+    """A valid UUIDv7 for ``millis`` that sorts by ``n`` within it: deterministic order ids."""
+    value = (millis << 80) | (0x7 << 76) | ((n >> 62) & 0xFFF) << 64 | (0b10 << 62) | (n & (2**62 - 1))
+    return str(uuid.UUID(int=value))
+
+
+@dataclass
+class Clock:
+    millis: int = int(START.timestamp() * 1000)
+    drawn: int = 0
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.millis / 1000, tz=UTC)
+
+    def matcher(self) -> int:
+        return self.millis
+
+    def new_id(self) -> str:
+        self.drawn += 1
+        return uuid7(self.millis, self.drawn)
+
+
+@dataclass
+class SimFigures:
+    seed: int
+    sessions: int
+    orders: int = 0
+    steps: int = 0
+    faults_injected: Counter[str] = field(default_factory=Counter)
+    invariant_violations: int = 0
+    unhandled_errors: int = 0
+    """Requests whose function raised (a throttled read intake does not map): the game resends."""
+    seconds: float = 0.0
+    failure: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "orders": self.orders,
+            "faults_injected": dict(sorted(self.faults_injected.items())),
+            "invariant_violations": self.invariant_violations,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+class Session:
+    """One seeded session on its own tables."""
+
+    def __init__(
+        self, seed: int, number: int, figures: SimFigures, fault_rate: float, log: Callable[[str], None]
+    ):
+        self.rng = random.Random(f"{seed}/{number}")
+        self.number = number
+        self.figures = figures
+        self.fault_rate = fault_rate
+        self.log = log
+        self.clock = Clock()
+        self.pipeline = LocalPipeline.create(
+            in_process_session(),
+            f"sim{number}",
+            SECRET,
+            intake_clock=self.clock.now,
+            new_id=self.clock.new_id,
+            matcher_clock=self.clock.matcher,
+        )
+        tables = self.pipeline.tables
+        self.intake_calls = StorageCalls(self.pipeline.dynamodb, self._plan("intake"))
+        self.matcher_calls = StorageCalls(self.pipeline.dynamodb, self._plan("matcher"))
+        self.matcher_calls.before = self._maybe_second_matcher
+        self.intake_calls.before = self._maybe_matcher_inside_intake
+        self.pipeline.service.store = DynamoIntakeStore(self.intake_calls, tables)
+        self.pipeline.matcher.store = DynamoMatcherStore(self.matcher_calls, tables)
+        self.pipeline.matcher.sleep = lambda seconds: None
+        self.pipeline.matcher.new_id = self.clock.new_id
+        self.second = Matcher(
+            DynamoMatcherStore(self.pipeline.dynamodb, tables),
+            tables,
+            clock=self.clock.matcher,
+            sleep=lambda seconds: None,
+            new_id=self.clock.new_id,
+        )
+        self.pipeline.mapping.handler = self._faulty_handler
+        self.tokens = {p: issue_token(SECRET, p, Scope.TRADE) for p in PLAYERS}
+        self.admin = issue_token(SECRET, "game-server", Scope.ADMIN)
+        self.placed: list[tuple[str, str]] = []
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.held: list[dict[str, Any]] = []
+        self.history: list[dict[str, Any]] = []
+        self.goals = 0
+        self.in_drain = False
+
+    # -- faults ------------------------------------------------------------------------------
+
+    def _plan(self, who: str) -> FaultPlan:
+        def plan(call: int, operation: str) -> Fault | None:
+            if self.rng.random() >= self.fault_rate:
+                return None
+            fault = self.rng.choice(STORAGE_FAULTS)
+            self.figures.faults_injected[fault] += 1
+            return fault
+
+        return plan
+
+    def _maybe_second_matcher(self, call: int, operation: str) -> None:
+        if self.rng.random() < self.fault_rate / 2:
+            material = self.rng.choice([*COMMODITIES, FOOTBALLER])
+            self.figures.faults_injected["second_matcher"] += 1
+            try:
+                self.second.settle(material)
+            except Exception as error:  # a second writer may lose: it must never corrupt
+                self.log(f"  second matcher on {material}: {type(error).__name__}")
+
+    def _maybe_matcher_inside_intake(self, call: int, operation: str) -> None:
+        if not self.in_drain and self.rng.random() < self.fault_rate / 2:
+            self.figures.faults_injected["matcher_inside_intake"] += 1
+            self._drain()
+
+    def _faulty_handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        records: list[dict[str, Any]] = list(event.get("Records", []))
+        if self.held and self.rng.random() < 0.5:
+            records += self.held  # delayed records arrive with a later batch
+            self.held = []
+        if self.history and self.rng.random() < self.fault_rate:
+            self.figures.faults_injected["redelivered_after_settled"] += 1
+            records += self.rng.sample(self.history, min(3, len(self.history)))
+        if self.rng.random() < self.fault_rate:
+            self.figures.faults_injected["duplicated"] += 1
+            records += self.rng.sample(records, self.rng.randint(1, len(records)))
+        if self.rng.random() < self.fault_rate:
+            self.figures.faults_injected["reordered"] += 1
+            self.rng.shuffle(records)
+        if len(records) > 1 and self.rng.random() < self.fault_rate:
+            self.figures.faults_injected["delayed"] += 1
+            self.held.append(records.pop())  # reported done; it comes later
+        self.history = (self.history + records)[-50:]
+        if len(records) > 1 and self.rng.random() < self.fault_rate:
+            self.figures.faults_injected["split"] += 1
+            half = len(records) // 2
+            first = handle_batch(self.pipeline.matcher, {"Records": records[:half]})
+            second = handle_batch(self.pipeline.matcher, {"Records": records[half:]})
+            return {"batchItemFailures": first["batchItemFailures"] + second["batchItemFailures"]}
+        return handle_batch(self.pipeline.matcher, {"Records": records})
+
+    # -- driving -----------------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        """Drain, redelivering whatever a crash interrupted, then the records held back."""
+        self.in_drain = True
+        try:
+            for _ in range(MAX_ATTEMPTS):
+                try:
+                    self.pipeline.drain()
+                    if self.held:
+                        held, self.held = self.held, []
+                        self._deliver(held)
+                        continue
+                    return
+                except Crash:
+                    continue
+            raise RuntimeError("the pipeline kept crashing")
+        finally:
+            self.in_drain = False
+
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                handle_batch(self.pipeline.matcher, {"Records": records})
+                return
+            except Crash:
+                continue
+
+    def call(self, method: str, path: str, body: Any = None, *, token: str) -> tuple[int, Any]:
+        """One request, sent again after a crash, a 429 or a 5xx, as a game would."""
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {token}"}
+        if payload is not None:
+            headers["content-type"] = "application/json"
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                response = self.pipeline.intake(
+                    function_url_event(method, path, headers=headers, body=payload), None
+                )
+            except Crash:
+                continue
+            except ClientError:  # unhandled in the function: the function URL answers 502
+                self.figures.unhandled_errors += 1
+                continue
+            status = int(response["statusCode"])
+            if status == 429 or status >= 500:
+                continue
+            text = response_body(response)
+            return status, json.loads(text) if text else None
+        raise RuntimeError(f"{method} {path} kept failing")
+
+    def setup(self) -> None:
+        for material in COMMODITIES:
+            self.call(
+                "POST",
+                "/markets",
+                {"material": material, "kind": "commodity", "name": material.title(), "feeBps": 150},
+                token=self.admin,
+            )
+        listing = {
+            "material": FOOTBALLER,
+            "kind": "footballer",
+            "name": "Lionel Messi",
+            "team": "Argentina",
+            "baseValue": 1_000,
+            "goalValue": 100,
+        }
+        self.call("POST", "/markets", listing, token=self.admin)
+        for player in PLAYERS:
+            for asset, quantity in (("coins", 500_000), ("wheat", 200), ("copper", 200), (FOOTBALLER, 30)):
+                self.deposit(player, asset, quantity)
+        self._drain()
+
+    def deposit(self, player: str, asset: str, quantity: int) -> None:
+        body = {
+            "depositId": f"d-{self.clock.millis}-{self.rng.randrange(10**9)}",
+            "asset": asset,
+            "quantity": quantity,
+        }
+        self.call("POST", f"/accounts/{player}/deposits", body, token=self.admin)
+
+    def step(self) -> str:
+        roll = self.rng.random()
+        self.clock.millis += self.rng.randint(1, 40)
+        player = self.rng.choice(PLAYERS)
+        if roll < 0.55:
+            return self._order(player)
+        if roll < 0.67 and self.placed:
+            owner, order_id = self.rng.choice(self.placed)
+            status, _ = self.call("DELETE", f"/orders/{order_id}", token=self.tokens[owner])
+            return f"cancel {order_id[-6:]} by {owner}: {status}"
+        if roll < 0.72:
+            asset = self.rng.choice(["coins", *COMMODITIES])
+            self.deposit(player, asset, self.rng.randint(1, 500))
+            return f"deposit {asset} to {player}"
+        if roll < 0.77:
+            asset = self.rng.choice(["coins", *COMMODITIES])
+            body = {
+                "withdrawalId": f"w-{self.clock.millis}",
+                "asset": asset,
+                "quantity": self.rng.randint(1, 300),
+            }
+            status, _ = self.call("POST", f"/accounts/{player}/withdrawals", body, token=self.admin)
+            return f"withdraw {asset} from {player}: {status}"
+        if roll < 0.79:
+            self.goals += 1
+            body = {
+                "eventId": f"sim:{self.goals}",
+                "material": FOOTBALLER,
+                "matchId": "sim",
+                "minute": self.goals,
+            }
+            status, _ = self.call("POST", "/events/goals", body, token=self.admin)
+            return f"goal {self.goals}: {status}"
+        if roll < 0.81:
+            jump = self.rng.randint(10_000, 120_000)
+            self.clock.millis += jump
+            self.figures.faults_injected["clock_jump"] += 1
+            return f"clock +{jump} ms"
+        self._drain()
+        self.check(drained=True)
+        return "drain"
+
+    def _order(self, player: str) -> str:
+        if self.sent and self.rng.random() < 0.05:
+            owner, body = self.rng.choice(self.sent)  # the same clientOrderId and body again
+            status, _ = self.call("POST", "/orders", body, token=self.tokens[owner])
+            return f"resend {body['clientOrderId']}: {status}"
+        material = self.rng.choice([*COMMODITIES, FOOTBALLER])
+        mid = 1_000 + 100 * self.goals if material == FOOTBALLER else 100
+        order: dict[str, Any] = {
+            "type": self.rng.choice(["Buy", "Sell"]),
+            "material": material,
+            "quantity": self.rng.randint(1, 12),
+            "pricePerUnit": max(1, mid + self.rng.randint(-6, 6) * (mid // 100)),
+        }
+        tif = self.rng.choices(["GTC", "IOC", "FOK", "GTD"], weights=[70, 12, 10, 8])[0]
+        if tif == "GTD":
+            expires = datetime.fromtimestamp(
+                (self.clock.millis + self.rng.randint(1_000, 60_000)) / 1000, tz=UTC
+            )
+            order["expiresAt"] = expires.isoformat()
+        elif tif != "GTC":
+            order["timeInForce"] = tif
+        if self.rng.random() < 0.3:
+            order["clientOrderId"] = f"c{self.number}-{len(self.sent)}"
+            self.sent.append((player, order))
+        status, answer = self.call("POST", "/orders", order, token=self.tokens[player])
+        self.figures.orders += 1
+        if status == 202:
+            self.placed.append((player, answer["orderId"]))
+        price, quantity = order["pricePerUnit"], order["quantity"]
+        return f"{player} {order['type']} {quantity} {material} @ {price} {tif}: {status}"
+
+    def check(self, *, drained: bool) -> list[str]:
+        problems = violations(self.pipeline.dynamodb, self.pipeline.tables, drained=drained)
+        self.figures.invariant_violations += len(problems)
+        return problems
+
+
+def simulate(
+    seed: int,
+    *,
+    sessions: int = 4,
+    steps: int = 60,
+    fault_rate: float = 0.05,
+    verbose: bool = False,
+    first_session: int = 0,
+) -> SimFigures:
+    """Run ``sessions`` sessions of ``steps`` steps each; stop at the first broken invariant."""
+    log: Callable[[str], None] = print if verbose else (lambda line: None)
+    figures = SimFigures(seed, sessions)
+    started = time.perf_counter()
+    moto_atomic.install()
+    with mock_aws():
+        for number in range(first_session, first_session + sessions):
+            session = Session(seed, number, figures, fault_rate, log)
+            session.setup()
+            for step in range(1, steps + 1):
+                what = session.step()
+                figures.steps += 1
+                problems = session.check(drained=what == "drain")
+                log(f"session {number} step {step}: {what}")
+                if not problems:
+                    continue
+                figures.failure = f"seed {seed} session {number} step {step} ({what}): {problems[0]}"
+                figures.seconds = time.perf_counter() - started
+                return figures
+            session._drain()
+            problems = session.check(drained=True)
+            log(f"session {number} end: drained")
+            if problems:
+                figures.failure = f"seed {seed} session {number} final drain: {problems[0]}"
+                break
+    figures.seconds = time.perf_counter() - started
+    return figures

@@ -1,0 +1,220 @@
+"""Running one scenario on a fresh exchange with a fault plan on the matcher's or intake's client,
+redelivering whatever a crash interrupted, and reading the final state in a form two runs can be
+compared in (time held fixed, ids deterministic)."""
+
+import json
+import os
+import pickle
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import boto3
+from moto import mock_aws
+
+from mercato.intake.dynamo import DynamoIntakeStore
+from mercato.local import moto_atomic
+from mercato.local.faults import Crash, FaultPlan, StorageCalls, no_faults
+from mercato.local.invariants import scan, violations
+from mercato.local.pipeline import LocalPipeline
+from mercato.matcher.dynamo import DynamoMatcherStore
+from mercato.matcher.house import is_house
+from tests.integration.conftest import SECRET, Api
+
+INTAKE_TIME = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+MATCHER_TIME = INTAKE_TIME + timedelta(seconds=30)
+"""Time stands still in a crash run: intake always at noon, the matcher 30 s later (past the GTD
+expiries the scenarios set), so a redelivered run cannot expire anything the first would not."""
+MAX_REDELIVERIES = 50
+Target = Literal["matcher", "intake"]
+
+
+def uuid7(millis: int, n: int) -> str:
+    """A valid UUIDv7 that sorts by ``n`` within one millisecond."""
+    value = (millis << 80) | (0x7 << 76) | ((n >> 62) & 0xFFF) << 64 | (0b10 << 62) | (n & (2**62 - 1))
+    return str(uuid.UUID(int=value))
+
+
+IDS_PER_REQUEST = 1_000
+
+
+@dataclass
+class Ids:
+    """Order ids from a counter; each request starts at its own block, so a request sent again after
+    a crash draws the ids it drew before, whatever the first attempt drew."""
+
+    millis: int
+    n: int = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return uuid7(self.millis, self.n)
+
+    def start(self, request: int) -> None:
+        self.n = request * IDS_PER_REQUEST
+
+
+Request = Callable[[Api, dict[str, str]], Any]
+"""One request of a scenario; the dict holds what earlier requests answered (order ids by name)."""
+
+
+@dataclass
+class Scenario:
+    name: str
+    setup: Callable[[Api], None]
+    """Listings and deposits, drained without faults."""
+    requests: list[Request]
+    """What the scenario is about: sent in order (each retried whole if intake crashes)."""
+    drain_between: bool = False
+    """Drain after each request (a cancel that must meet a settled book)."""
+    intake_sweep: bool = False
+    """Crash intake too: one scenario per kind of request (orders, a cancel, a goal) is enough."""
+
+
+@dataclass
+class Outcome:
+    state: str
+    calls: int
+    """How many calls the target made: a crash run sweeps k over 1..calls."""
+    crashes: int
+    problems: list[str] = field(default_factory=list)
+
+
+def _drain(pipeline: LocalPipeline) -> int:
+    """Drain, redelivering after every crash, as Lambda and the mapping would; return the crashes."""
+    for crashes in range(MAX_REDELIVERIES):
+        try:
+            pipeline.drain()
+            return crashes
+        except Crash:
+            continue
+    raise RuntimeError("the pipeline kept crashing")
+
+
+def canonical(pipeline: LocalPipeline) -> str:
+    """Every table, sorted, with the house's order ids (drawn by the matcher, so a redelivered run
+    may draw others) named by their content, trade ids (derived from order ids) dropped, and the
+    market's settlement counter dropped (a plan cut by a crash commits in more transactions)."""
+    tables = {name: scan(pipeline.dynamodb, table) for name, table in vars(pipeline.tables).items()}
+    house = sorted(
+        (r for r in tables["orders"] if is_house(r["playerId"]) and "orderId" in r),
+        key=lambda r: json.dumps(
+            {k: v for k, v in r.items() if k not in ("orderId", "sk", "statusKey")},
+            sort_keys=True,
+            default=str,
+        ),
+    )
+    for item in tables["trades"]:
+        item.pop("tradeId", None)
+    for item in tables["markets"]:
+        item.pop("version", None)
+    text = json.dumps(
+        {
+            name: sorted(json.dumps(i, sort_keys=True, default=str) for i in items)
+            for name, items in tables.items()
+        },
+        sort_keys=True,
+    )
+    for n, record in enumerate(house):
+        text = text.replace(record["orderId"], f"house-order-{n}")
+    return text
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a scenario: a fault plan on a target's client, and maybe a request landing just
+    before the target's ``race_at``-th call."""
+
+    target: Target | None = None
+    plan: FaultPlan = no_faults
+    race: Request | None = None
+    race_at: int = 0
+
+
+def _act(pipeline: LocalPipeline, ids: Ids, scenario: Scenario, spec: Run) -> Outcome:
+    api = Api(pipeline.intake, pipeline.dynamodb, pipeline.tables)
+    calls = StorageCalls(pipeline.dynamodb, spec.plan)
+    answers: dict[str, str] = {}
+    raced: list[int] = []
+
+    def land_race(call: int, operation: str) -> None:
+        if spec.race is not None and call == spec.race_at and not raced:
+            raced.append(call)
+            spec.race(api, answers)
+
+    calls.before = land_race
+    if spec.target == "matcher":
+        pipeline.matcher.store = DynamoMatcherStore(calls, pipeline.tables)
+    elif spec.target == "intake":
+        pipeline.service.store = DynamoIntakeStore(calls, pipeline.tables)
+    crashes = 0
+    for n, request in enumerate(scenario.requests, start=1):
+        for _ in range(MAX_REDELIVERIES):
+            ids.start(n)
+            try:
+                request(api, answers)
+                break
+            except Crash:
+                crashes += 1  # the game sends the same request again
+        if scenario.drain_between:
+            crashes += _drain(pipeline)
+    crashes += _drain(pipeline)
+    if spec.race is not None and not raced:  # the target made fewer calls: the race comes last
+        spec.race(api, answers)
+        crashes += _drain(pipeline)
+    calls.enabled = False
+    return Outcome(canonical(pipeline), calls.calls, crashes, violations(pipeline.dynamodb, pipeline.tables))
+
+
+def _forked(act: Callable[[], Outcome]) -> Outcome:
+    """``act()`` in a child process, which starts from this process's state exactly (the set-up
+    exchange) and throws its own away: each run costs only what it does after the set-up."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read)
+        try:
+            result: Outcome | str = act()
+        except BaseException:
+            result = traceback.format_exc()
+        with os.fdopen(write, "wb") as out:
+            pickle.dump(result, out)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        result = pickle.load(answer)
+    os.waitpid(pid, 0)
+    if isinstance(result, str):
+        raise AssertionError(f"the run failed:\n{result}")
+    return result
+
+
+def run_all(scenario: Scenario, runs: list[Run]) -> list[Outcome]:
+    """Set ``scenario`` up once on a fresh exchange, then each run from that same state."""
+    moto_atomic.install()
+    with mock_aws():
+        millis = int(INTAKE_TIME.timestamp() * 1000)
+        ids = Ids(millis)
+        pipeline = LocalPipeline.create(
+            boto3.Session(),
+            "crash",
+            SECRET,
+            intake_clock=lambda: INTAKE_TIME,
+            new_id=ids,
+            matcher_clock=lambda: int(MATCHER_TIME.timestamp() * 1000),
+        )
+        pipeline.matcher.new_id = Ids(millis + 1)
+        pipeline.matcher.sleep = lambda seconds: None
+        scenario.setup(Api(pipeline.intake, pipeline.dynamodb, pipeline.tables))
+        pipeline.drain()
+        return [_forked(lambda spec=spec: _act(pipeline, ids, scenario, spec)) for spec in runs]  # type: ignore[misc]
+
+
+def run(
+    scenario: Scenario, target: Target | None = None, plan: FaultPlan = no_faults, **race: Any
+) -> Outcome:
+    """One run of ``scenario`` (see :class:`Run`)."""
+    return run_all(scenario, [Run(target, plan, **race)])[0]
