@@ -70,3 +70,19 @@ MARKETS: Final = TableSpec("markets", partition_key="material")
 """The catalog: one item per material with its ticker, fees accrued and footballer state."""
 
 TABLES: Final = (BOOK, ORDERS, ACCOUNTS, TRADES, MARKETS)
+
+
+@dataclass(frozen=True)
+class CorsSpec:
+    """What browsers may do with the intake's function URL (Lambda answers the pre-flight itself)."""
+
+    allowed_origins: tuple[str, ...]
+    allowed_methods: tuple[str, ...]
+    allowed_headers: tuple[str, ...]
+
+
+INTAKE_CORS: Final = CorsSpec(
+    allowed_origins=("*",),
+    allowed_methods=("GET", "POST", "DELETE"),
+    allowed_headers=("Authorization", "Content-Type"),
+)

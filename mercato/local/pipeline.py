@@ -19,7 +19,7 @@ from mercato.matcher.service import Matcher
 from mercato.pipes.definition import MATCHER_SOURCE, STREAM
 from mercato.pipes.runner import PipeRunner
 from mercato.storage.names import TableNames
-from mercato.storage.tables import create_tables
+from mercato.storage.tables import create_tables, table_names
 
 
 @dataclass
@@ -46,11 +46,16 @@ class LocalPipeline:
         new_id: Callable[[], str] | None = None,
         matcher_clock: Callable[[], int] | None = None,
         endpoint_url: str | None = None,
+        dynamodb_endpoint_url: str | None = None,
+        existing_tables: bool = False,
     ) -> "LocalPipeline":
         """Create every resource on the (moto) endpoint ``session`` talks to, and wire them up.
-        The clocks and the id source can be fixed for reproducible runs."""
-        dynamodb = session.resource("dynamodb", endpoint_url=endpoint_url).meta.client
-        tables = create_tables(dynamodb, prefix)
+        DynamoDB and its stream may live elsewhere (``dynamodb_endpoint_url``, DynamoDB Local);
+        ``existing_tables`` reuses tables kept from an earlier run. The clocks and the id source can
+        be fixed for reproducible runs."""
+        dynamodb_url = dynamodb_endpoint_url or endpoint_url
+        dynamodb = session.resource("dynamodb", endpoint_url=dynamodb_url).meta.client
+        tables = table_names(prefix) if existing_tables else create_tables(dynamodb, prefix)
         kinesis = session.client("kinesis", endpoint_url=endpoint_url)
         stream_name = STREAM.name(prefix)
         kinesis.create_stream(StreamName=stream_name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
@@ -72,7 +77,7 @@ class LocalPipeline:
             service=intake,
             matcher=matcher,
             pipe=PipeRunner(
-                session.client("dynamodbstreams", endpoint_url=endpoint_url), kinesis, stream_arn, stream_name
+                session.client("dynamodbstreams", endpoint_url=dynamodb_url), kinesis, stream_arn, stream_name
             ),
             mapping=EventSourceMapping(
                 kinesis,
