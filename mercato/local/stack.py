@@ -205,6 +205,7 @@ class EmbeddedStack:
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _pump_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _wake: threading.Event = field(default_factory=threading.Event, init=False)
+    _replay_thread: threading.Thread | None = field(default=None, init=False)
 
     @property
     def url(self) -> str:
@@ -260,7 +261,14 @@ class EmbeddedStack:
             thread = threading.Thread(target=target, daemon=True)
             thread.start()
             self._threads.append(thread)
+            if target == self._replay:
+                self._replay_thread = thread
         return self
+
+    def finish_replay(self, timeout: float = 60.0) -> None:
+        """Wait until the goal replay has posted its last goal (then :meth:`drain` applies it)."""
+        if self._replay_thread is not None:
+            self._replay_thread.join(timeout)
 
     def _start_dynamodb(self) -> tuple[str | None, bool]:
         """Start DynamoDB Local if it is to be used: its URL and whether it already holds the tables."""

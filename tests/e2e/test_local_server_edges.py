@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from mercato.local.client import ApiError
 from mercato.local.stack import EmbeddedStack
 from mercato.resources import INTAKE_CORS
 
@@ -149,3 +150,32 @@ def test_an_output_closed_early_is_one_clear_line() -> None:
 
     assert result.returncode == 1
     assert result.stderr.strip() == "mercato: the output was closed before everything was written"
+
+
+def test_the_fixture_client_withdraws_and_posts_goals(stack: EmbeddedStack) -> None:
+    admin = stack.client("game-server", admin=True)
+    admin.request(
+        "POST",
+        "/markets",
+        {
+            "material": "edge-star",
+            "kind": "footballer",
+            "name": "Star",
+            "team": "Edge",
+            "baseValue": 1_000,
+            "goalValue": 100,
+        },
+    )
+    admin.deposit("carol", "coins", 500, "carol-1")
+
+    account = admin.withdraw("carol", "coins", 200, "carol-out-1")
+    goal = admin.goal("edge-star", "match-1:star:1", "match-1", 10)
+    with pytest.raises(ApiError) as refused:
+        admin.withdraw("carol", "coins", 301, "carol-out-2")
+    stack.drain()
+
+    assert account["balances"]["coins"]["available"] == 300
+    assert goal["eventId"] == "match-1:star:1"
+    assert (refused.value.status, refused.value.code) == (409, "insufficient_balance")
+    market = stack.client("anyone").market("edge-star")
+    assert (market["goals"], market["fundamentalValue"]) == (1, 1_100)
