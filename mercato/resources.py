@@ -95,3 +95,19 @@ SUPPORT_TABLES: Final = (LIMITS, LEADERBOARD)
 """Tables beside the exchange's own: each function that uses one gets its name explicitly."""
 
 ALL_TABLES: Final = TABLES + SUPPORT_TABLES
+
+
+@dataclass(frozen=True)
+class CorsSpec:
+    """What browsers may do with the intake's function URL (Lambda answers the pre-flight itself)."""
+
+    allowed_origins: tuple[str, ...]
+    allowed_methods: tuple[str, ...]
+    allowed_headers: tuple[str, ...]
+
+
+INTAKE_CORS: Final = CorsSpec(
+    allowed_origins=("*",),
+    allowed_methods=("GET", "POST", "DELETE"),
+    allowed_headers=("Authorization", "Content-Type"),
+)

@@ -7,7 +7,7 @@ from constructs import Construct
 
 from cdk.capabilities.functions import python_function
 from cdk.capabilities.tables import Tables
-from mercato.resources import LIMITS
+from mercato.resources import INTAKE_CORS, LIMITS
 
 LIMITS_ENV = "MERCATO_LIMITS_TABLE"
 
@@ -51,9 +51,9 @@ class Intake(Construct):
         self.url = self.function.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.NONE,
             cors=lambda_.FunctionUrlCorsOptions(
-                allowed_origins=["*"],
-                allowed_methods=[lambda_.HttpMethod.GET, lambda_.HttpMethod.POST, lambda_.HttpMethod.DELETE],
-                allowed_headers=["Authorization", "Content-Type"],
+                allowed_origins=list(INTAKE_CORS.allowed_origins),
+                allowed_methods=[lambda_.HttpMethod(method) for method in INTAKE_CORS.allowed_methods],
+                allowed_headers=list(INTAKE_CORS.allowed_headers),
             ),
         )
         CfnOutput(self, "Url", value=self.url.url, description="Mercato's API")

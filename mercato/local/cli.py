@@ -101,6 +101,35 @@ def _sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_stack(args: argparse.Namespace) -> int:
+    from mercato.local.bench_stack import bench_stack
+
+    _quiet()
+    figures = bench_stack(
+        small=args.small,
+        large=args.large,
+        clients=args.clients,
+        orders_per_run=args.orders,
+        offered_per_s=args.offered,
+        latency_seconds=args.latency_seconds,
+        progress=None if args.json else sys.stdout,
+        engine=args.engine,
+    )
+    if args.json:
+        print(json.dumps(figures.as_dict()))
+        return 0
+    print(f"the embedded stack ({figures.storage}), {figures.clients} client processes over HTTP")
+    print(f"  settled orders/s, {figures.stored_small:>9,} stored  {figures.orders_per_s_small:>9,.0f}")
+    print(f"  settled orders/s, {figures.stored_large:>9,} stored  {figures.orders_per_s_large:>9,.0f}")
+    print(f"  slowdown                            {figures.slowdown:>9.2f}x")
+    print(
+        f"  order-to-fill at {figures.offered_orders_per_s:.0f} orders/s offered:"
+        f" p50 {figures.order_to_fill_p50_ms:.0f} ms, p99 {figures.order_to_fill_p99_ms:.0f} ms"
+        f" ({figures.latency_orders} orders)"
+    )
+    return 0
+
+
 def _quiet() -> None:
     """The matcher logs every batch at INFO, which is right on AWS and noise in a terminal."""
     from mercato.matcher.handler import logger
@@ -116,17 +145,26 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if figures.problems else 0
 
 
+MIN_SECRET_BYTES = 32
+"""HS256 wants a key at least as long as its hash (RFC 7518 §3.2)."""
+
+
 def _secret() -> str:
     secret = os.environ.get("MERCATO_AUTH_SECRET", "")
     if not secret:
         raise SystemExit(
             "mercato: set MERCATO_AUTH_SECRET to the token signing secret (a string of 32+ characters)"
         )
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise SystemExit(
+            f"mercato: MERCATO_AUTH_SECRET is {len(secret.encode())} bytes; use at least {MIN_SECRET_BYTES}"
+            " (python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     return secret
 
 
 def _up(args: argparse.Namespace) -> int:
-    from mercato.local.stack import EmbeddedStack
+    from mercato.local.stack import EmbeddedStack, PortInUse
 
     if not args.verbose:
         _quiet()
@@ -138,9 +176,13 @@ def _up(args: argparse.Namespace) -> int:
     if args.rate_limit_orders != "off":
         orders, reads = Bucket.parse(args.rate_limit_orders), Bucket.parse(args.rate_limit_reads)
         limits = LimitSettings(table="local", orders=orders, reads=reads)
-    stack = EmbeddedStack(
-        port=args.port, secret=_secret(), replay_speed=args.replay_speed, rate_limits=limits
-    ).start()
+    secret = _secret()
+    try:
+        stack = EmbeddedStack(
+            port=args.port, secret=secret, replay_speed=args.replay_speed, rate_limits=limits
+        ).start()
+    except PortInUse as error:
+        raise SystemExit(f"mercato: {error}") from None
     print(f"Mercato is up at {stack.url}  (Ctrl-C stops it)", flush=True)
     stop = threading.Event()
     for stopping in (signal.SIGINT, signal.SIGTERM):
@@ -201,6 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--replay", action="store_true", help="print every step (the run is deterministic)")
     sim.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     sim.set_defaults(handler=_sim)
+    stack = targets.add_parser("stack", help="the embedded stack end to end: client processes over HTTP")
+    stack.add_argument("--small", type=int, default=1_000, help="orders and trades stored first")
+    stack.add_argument("--large", type=int, default=100_000, help="orders and trades stored then")
+    stack.add_argument("--clients", type=int, default=4, help="client processes (default 4)")
+    stack.add_argument("--orders", type=int, default=2_000, help="orders per throughput run")
+    stack.add_argument("--offered", type=float, default=100.0, help="orders/s for the latency run")
+    stack.add_argument("--latency-seconds", type=float, default=10.0, help="length of the latency run")
+    stack.add_argument(
+        "--engine", choices=["moto", "dynamodb-local"], default="moto", help="DynamoDB's engine"
+    )
+    stack.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    stack.set_defaults(handler=_bench_stack)
 
     demo = commands.add_parser("demo", help="run the embedded stack with simulated traders")
     demo.add_argument("--seconds", type=float, default=30.0, help="how long the traders trade (default 30)")
@@ -242,7 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = args.handler
-    result: int = handler(args)
+    try:
+        result: int = handler(args)
+    except BrokenPipeError:
+        # The reader went away (``mercato markets | head -1``): say so once, and keep the
+        # interpreter's final flush of stdout from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("mercato: the output was closed before everything was written", file=sys.stderr)
+        return 1
     return result
 
 

@@ -9,6 +9,9 @@ from typing import Any
 
 
 class ApiError(Exception):
+    """An answer other than 2xx: ``status`` (the HTTP status), ``code`` (the error's ``code``, e.g.
+    ``insufficient_balance``) and ``body`` (the whole JSON answer)."""
+
     def __init__(self, status: int, body: Any) -> None:
         error = body.get("error", {}) if isinstance(body, dict) else {}
         super().__init__(f"{status} {error.get('code', '')}: {error.get('message', body)}")
@@ -107,12 +110,14 @@ class Client:
         return result
 
     def withdraw(self, player: str, asset: str, quantity: int, withdrawal_id: str) -> dict[str, Any]:
+        """Debit a player's available ``asset`` (admin); ``ApiError`` 409 if it does not cover it."""
         body = {"withdrawalId": withdrawal_id, "asset": asset, "quantity": quantity}
         result: dict[str, Any] = self.request("POST", f"/accounts/{player}/withdrawals", body)
         return result
 
-    def goal(self, event_id: str, material: str, match_id: str, minute: int) -> dict[str, Any]:
-        body = {"eventId": event_id, "material": material, "matchId": match_id, "minute": minute}
+    def goal(self, footballer: str, event_id: str, match_id: str, minute: int) -> dict[str, Any]:
+        """Post a goal by ``footballer`` (admin); the same ``event_id`` again counts once."""
+        body = {"eventId": event_id, "material": footballer, "matchId": match_id, "minute": minute}
         result: dict[str, Any] = self.request("POST", "/events/goals", body)
         return result
 

@@ -359,7 +359,7 @@ def add_client_commands(commands: "argparse._SubParsersAction[argparse.ArgumentP
         commands,
         "goal",
         "post a goal for a footballer (admin)",
-        lambda c, a: c.goal(a.event_id, a.material, a.match_id, a.minute),
+        lambda c, a: c.goal(a.material, a.event_id, a.match_id, a.minute),
         _record,
     )
     goal.add_argument("material", help="the footballer's material id, e.g. lionel-messi")

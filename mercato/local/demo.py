@@ -143,11 +143,12 @@ def run_demo(seconds: float = 30.0, traders: int = 12, seed: int = 7, out: TextI
             goals = sum(market.get("goals", 0) for market in markets)
             line = (
                 f"  {elapsed:5.1f} s  orders {tally.counts['accepted']:6d}"
-                f"  cancels {tally.counts['cancels']:5d}  volume {volume:7d}  goals {goals}  "
+                f"  cancels {tally.counts['cancels']:5d}  volume {volume:7d}  goals {goals}  fair prices: "
                 + "  ".join(f"{m} {fair[m]}" for m in MATERIALS)
             )
             print("\r" + line if tty else line, end="" if tty else "\n", file=out, flush=True)
         elapsed = time.monotonic() - started
+        stack.finish_replay()  # every goal of the final is posted before the figures are taken
         stack.drain()
         figures = _figures(stack, tally, elapsed, moto_atomic.REQUESTS.get("dynamodb", 0) - requests_before)
         for footballer in FOOTBALLERS:

@@ -24,7 +24,7 @@ from mercato.matcher.service import Matcher
 from mercato.pipes.definition import MATCHER_SOURCE, STREAM
 from mercato.pipes.runner import PipeRunner
 from mercato.storage.names import TableNames
-from mercato.storage.tables import create_support_tables, create_tables
+from mercato.storage.tables import create_support_tables, create_tables, support_table_names, table_names
 
 
 def _wall_clock_ms() -> int:
@@ -60,14 +60,21 @@ class LocalPipeline:
         endpoint_url: str | None = None,
         rate_limits: LimitSettings | None = None,
         clock_ms: Callable[[], int] = _wall_clock_ms,
+        dynamodb_endpoint_url: str | None = None,
+        existing_tables: bool = False,
     ) -> "LocalPipeline":
         """Create every resource on the (moto) endpoint ``session`` talks to, and wire them up.
-        The clocks and the id source can be fixed for reproducible runs. ``rate_limits`` turns the
-        per-player limiter on (its ``table`` is replaced by the one created here); ``clock_ms`` is
-        the limiter's and the leaderboard rollup's clock."""
-        dynamodb = session.resource("dynamodb", endpoint_url=endpoint_url).meta.client
-        tables = create_tables(dynamodb, prefix)
-        support = create_support_tables(dynamodb, prefix)
+        DynamoDB and its stream may live elsewhere (``dynamodb_endpoint_url``, DynamoDB Local);
+        ``existing_tables`` reuses tables kept from an earlier run. The clocks and the id source can
+        be fixed for reproducible runs. ``rate_limits`` turns the per-player limiter on (its
+        ``table`` is replaced by the one created here); ``clock_ms`` is the limiter's and the
+        leaderboard rollup's clock."""
+        dynamodb_url = dynamodb_endpoint_url or endpoint_url
+        dynamodb = session.resource("dynamodb", endpoint_url=dynamodb_url).meta.client
+        if existing_tables:
+            tables, support = table_names(prefix), support_table_names(prefix)
+        else:
+            tables, support = create_tables(dynamodb, prefix), create_support_tables(dynamodb, prefix)
         boards = DynamoLeaderboardStore(dynamodb, support["leaderboard"], tables)
         limiter = None
         if rate_limits is not None:
@@ -94,7 +101,7 @@ class LocalPipeline:
             service=intake,
             matcher=matcher,
             pipe=PipeRunner(
-                session.client("dynamodbstreams", endpoint_url=endpoint_url), kinesis, stream_arn, stream_name
+                session.client("dynamodbstreams", endpoint_url=dynamodb_url), kinesis, stream_arn, stream_name
             ),
             mapping=EventSourceMapping(
                 kinesis,

@@ -3,13 +3,15 @@ the shared definitions, intake served over HTTP exactly as a function URL event,
 event-source mapping pumping in the background.
 """
 
+import errno
 import http.server
 import logging
 import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -20,17 +22,20 @@ from mercato.feed.sources import ReplaySource
 from mercato.intake.app import MAX_BODY_BYTES
 from mercato.intake.auth import Scope, issue_token
 from mercato.intake.limits import LimitSettings
-from mercato.local import moto_atomic
+from mercato.local import dynamodb_local, moto_atomic
 from mercato.local.catalog import DEFAULT_CATALOG
 from mercato.local.client import Client
+from mercato.local.dynamodb_local import DynamoDBLocal
 from mercato.local.function_url import function_url_event, response_body
 from mercato.local.pipeline import LocalPipeline
 from mercato.models.views import ErrorBody, ErrorDetail
+from mercato.resources import INTAKE_CORS
 
 LOOPBACK = "127.0.0.1"
 PREFIX = "mercato"
 IDLE_PAUSE_SECONDS = 0.005
-MAX_IDLE_PAUSE_SECONDS = 0.05
+MAX_IDLE_PAUSE_SECONDS = 1.0
+"""An idle pump sleeps up to this long; a write to intake wakes it at once."""
 FEED_POLL_SECONDS = 0.5
 LEADERBOARD_SECONDS = 10.0
 BODY_TIMEOUT_SECONDS = 10.0
@@ -46,6 +51,10 @@ class _Refused(Exception):
         self.payload = ErrorBody(error=ErrorDetail(code=code, message=message)).model_dump_json().encode()
 
 
+def _not_ready(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    raise RuntimeError("intake is not wired yet")
+
+
 def _session() -> boto3.Session:
     # moto accepts any credentials; these never leave the machine.
     return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
@@ -56,7 +65,9 @@ class _Intake(http.server.BaseHTTPRequestHandler):
 
     A function URL answers every request; so does this: a body that is not what its
     ``Content-Length`` says is refused in the one error shape (and the connection closed), a body that
-    never arrives times out, and a handler that raises answers 500 with the traceback in the log."""
+    never arrives times out, and a handler that raises answers 500 with the traceback in the log.
+    CORS behaves as on a function URL configured like the deployed one: a pre-flight is answered
+    without the function, and a request with an ``Origin`` gets the allow-origin header."""
 
     server: "_IntakeServer"
     protocol_version = "HTTP/1.1"
@@ -95,11 +106,15 @@ class _Intake(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
+        self._allow_origin()
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
 
     def _serve(self) -> None:
+        if self.command == "OPTIONS" and "Access-Control-Request-Method" in self.headers:
+            self._preflight()
+            return
         try:
             body = self._body()
         except _Refused as refused:
@@ -116,21 +131,52 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
         )
         response = self.server.handler(event, None)  # the handler answers its own errors (500 included)
+        if self.command != "GET":
+            self.server.wake.set()
         self._answer(response["statusCode"], response_body(response), response.get("headers") or {})
 
-    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
+    def _preflight(self) -> None:
+        self.send_response(200)
+        self._allow_origin()
+        self.send_header("Access-Control-Allow-Methods", ",".join(INTAKE_CORS.allowed_methods))
+        self.send_header("Access-Control-Allow-Headers", ",".join(INTAKE_CORS.allowed_headers).lower())
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _allow_origin(self) -> None:
+        origin = self.headers.get("Origin")
+        if origin is None:
+            return
+        allowed = INTAKE_CORS.allowed_origins
+        if "*" in allowed or origin in allowed:
+            self.send_header("Access-Control-Allow-Origin", "*" if "*" in allowed else origin)
+            self.send_header("Vary", "Origin")
+
+    def __getattr__(self, name: str) -> Any:
+        """Every method goes to the function, as a function URL passes it (the router answers the
+        JSON error for one it has no route for), never http.server's HTML 501."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+class PortInUse(RuntimeError):
+    """The intake's port is taken; nothing was started."""
 
 
 class _IntakeServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # a burst of game clients connecting at once is not refused
 
-    def __init__(self, port: int, handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> None:
+    def __init__(
+        self, port: int, handler: Callable[[dict[str, Any], Any], dict[str, Any]], wake: threading.Event
+    ) -> None:
         super().__init__((LOOPBACK, port), _Intake)
         self.handler = handler
+        self.wake = wake
 
 
 @dataclass
@@ -149,6 +195,14 @@ class EmbeddedStack:
     """Per-player rate limits (``None``: off, as in the demo and the pytest fixture)."""
     leaderboard_seconds: float = LEADERBOARD_SECONDS
     """How often the background job rolls the leaderboard up (0: never; tests call ``rollup``)."""
+    engine: Literal["auto", "dynamodb-local", "moto"] = "moto"
+    """DynamoDB's engine: moto (the default), DynamoDB Local (needs Java and ``make install``), or
+    ``auto``: DynamoDB Local where it is available, else moto."""
+    data_dir: Path | None = None
+    """Keep the tables in this directory (DynamoDB Local only); None keeps them in memory."""
+    storage: str = field(default="", init=False)
+    """The engine in use: ``dynamodb-local`` or ``moto``."""
+    _dynamodb_local: DynamoDBLocal | None = field(default=None, init=False)
     feed: FeedJob | None = field(default=None, init=False)
     pipeline: LocalPipeline = field(init=False)
     _moto: ThreadedMotoServer = field(init=False)
@@ -156,6 +210,8 @@ class EmbeddedStack:
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _pump_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _wake: threading.Event = field(default_factory=threading.Event, init=False)
+    _replay_thread: threading.Thread | None = field(default=None, init=False)
 
     @property
     def url(self) -> str:
@@ -168,16 +224,38 @@ class EmbeddedStack:
         return f"http://{host}:{port}"
 
     def start(self) -> "EmbeddedStack":
+        try:
+            self._http = _IntakeServer(self.port, _not_ready, self._wake)
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            raise PortInUse(
+                f"port {self.port} on {LOOPBACK} is already in use (choose another with --port)"
+            ) from None
+        try:
+            return self._start()
+        except BaseException:
+            self._http.server_close()
+            raise
+
+    def _start(self) -> "EmbeddedStack":
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         moto_atomic.install()
         self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
         self._moto.start()
+        dynamodb_url, kept = self._start_dynamodb()
         self.pipeline = LocalPipeline.create(
-            _session(), self.prefix, self.secret, endpoint_url=self.moto_url, rate_limits=self.rate_limits
+            _session(),
+            self.prefix,
+            self.secret,
+            endpoint_url=self.moto_url,
+            dynamodb_endpoint_url=dynamodb_url,
+            existing_tables=kept,
+            rate_limits=self.rate_limits,
         )
-        if self.catalog:
+        if self.catalog and not kept:
             self._list_catalog()
-        self._http = _IntakeServer(self.port, self.pipeline.intake)
+        self._http.handler = self.pipeline.intake
         targets: list[Callable[[], None]] = [self._http.serve_forever, self._pump]
         if self.leaderboard_seconds > 0:
             targets.append(self._roll_up)
@@ -192,7 +270,28 @@ class EmbeddedStack:
             thread = threading.Thread(target=target, daemon=True)
             thread.start()
             self._threads.append(thread)
+            if target == self._replay:
+                self._replay_thread = thread
         return self
+
+    def finish_replay(self, timeout: float = 60.0) -> None:
+        """Wait until the goal replay has posted its last goal (then :meth:`drain` applies it)."""
+        if self._replay_thread is not None:
+            self._replay_thread.join(timeout)
+
+    def _start_dynamodb(self) -> tuple[str | None, bool]:
+        """Start DynamoDB Local if it is to be used: its URL and whether it already holds the tables."""
+        use_local = self.engine == "dynamodb-local" or (self.engine == "auto" and dynamodb_local.available())
+        if not use_local:
+            if self.data_dir is not None:
+                raise RuntimeError("keeping state (--data) needs DynamoDB Local: java and make install")
+            self.storage = "moto"
+            return None, False
+        self.storage = "dynamodb-local"
+        self._dynamodb_local = DynamoDBLocal(self.data_dir).start()
+        url = self._dynamodb_local.endpoint_url
+        names = _session().client("dynamodb", endpoint_url=url).list_tables()["TableNames"]
+        return url, any(name.startswith(f"{self.prefix}-") for name in names)
 
     def _list_catalog(self) -> None:
         admin = f"Bearer {self.token('mercato-admin', admin=True)}"
@@ -208,7 +307,8 @@ class EmbeddedStack:
                 raise RuntimeError(f"could not list {listing.material}: {status}")
 
     def _pump(self) -> None:
-        """Poll like the services do: at once while there is work, backing off to 50 ms when idle."""
+        """Poll like the services do: at once while there is work; when idle, back off to a second,
+        unless a write to intake (or the feed) wakes it first."""
         pause = IDLE_PAUSE_SECONDS
         rounds = 0
         while not self._stop.is_set():
@@ -217,7 +317,8 @@ class EmbeddedStack:
                 busy = self.pipeline.pump(fetch=rounds % 20 == 0)
             pause = IDLE_PAUSE_SECONDS if busy else min(pause * 2, MAX_IDLE_PAUSE_SECONDS)
             if not busy:
-                self._stop.wait(pause)
+                self._wake.wait(pause)
+                self._wake.clear()
 
     def _replay(self) -> None:
         """Poll the replay like the scheduled feed polls football-data.org, until the match ends."""
@@ -225,6 +326,7 @@ class EmbeddedStack:
         source = self.feed.source
         while not self._stop.wait(FEED_POLL_SECONDS):
             self.feed.poll()
+            self._wake.set()
             if isinstance(source, ReplaySource) and source.finished():
                 return
 
@@ -250,11 +352,14 @@ class EmbeddedStack:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._http.shutdown()
         self._http.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
         self._moto.stop()
+        if self._dynamodb_local is not None:
+            self._dynamodb_local.stop()
 
     def __enter__(self) -> "EmbeddedStack":
         return self.start()

@@ -60,6 +60,7 @@ class PipeRunner:
     _checkpoints: dict[str, str | None] = field(default_factory=dict, init=False)
     _iterators: dict[str, str] = field(default_factory=dict, init=False)
     _shard_ids: list[str] = field(default_factory=list, init=False)
+    _finished: set[str] = field(default_factory=set, init=False)
     _shards_read_at: float = field(default=0.0, init=False)
     forwarded: int = field(default=0, init=False)
     filtered_out: int = field(default=0, init=False)
@@ -98,12 +99,23 @@ class PipeRunner:
         """Move one batch per shard; return how many stream records were read."""
         read = 0
         for shard in self._shards():
-            response = self.streams.get_records(
-                ShardIterator=self._iterator(shard), Limit=self.spec.batch_size
-            )
+            if shard in self._finished:
+                continue
+            try:
+                response = self.streams.get_records(
+                    ShardIterator=self._iterator(shard), Limit=self.spec.batch_size
+                )
+            except (
+                self.streams.exceptions.ExpiredIteratorException,
+                self.streams.exceptions.TrimmedDataAccessException,
+            ):
+                # An iterator that expired (or that DynamoDB Local took on an empty shard and then
+                # calls trimmed): start again from the checkpoint on the next poll.
+                self._iterators.pop(shard, None)
+                continue
             records = response["Records"]
             if not records:
-                self._iterators[shard] = response["NextShardIterator"]
+                self._next(shard, response)
                 continue
             read += len(records)
             entries = []
@@ -131,8 +143,18 @@ class PipeRunner:
                 raise
             _trace_forwarded(traced)
             self._checkpoints[shard] = records[-1]["dynamodb"]["SequenceNumber"]
-            self._iterators[shard] = response["NextShardIterator"]
+            self._next(shard, response)
         return read
+
+    def _next(self, shard: str, response: dict[str, Any]) -> None:
+        """Keep the next iterator; a closed shard read to its end has none and is done."""
+        following = response.get("NextShardIterator")
+        if following is None:
+            self._iterators.pop(shard, None)
+            self._finished.add(shard)
+            self._shard_ids = []  # a closed shard has a child: look the shards up again
+        else:
+            self._iterators[shard] = following
 
     def _put(self, entries: list[dict[str, Any]]) -> None:
         for _ in range(MAX_PUT_ATTEMPTS):

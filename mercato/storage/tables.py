@@ -45,9 +45,13 @@ def create_tables(client: Any, prefix: str) -> TableNames:
     return table_names(prefix)
 
 
+def support_table_names(prefix: str) -> dict[str, str]:
+    """The rate-limit and leaderboard tables' names, by logical name."""
+    return {spec.logical_name: spec.name(prefix) for spec in SUPPORT_TABLES}
+
+
 def create_support_tables(client: Any, prefix: str) -> dict[str, str]:
     """Create the rate-limit and leaderboard tables, time to live on; their names by logical name."""
-    names = {}
     for spec in SUPPORT_TABLES:
         client.create_table(**create_table_request(spec, prefix))
         if spec.ttl:
@@ -55,8 +59,7 @@ def create_support_tables(client: Any, prefix: str) -> dict[str, str]:
                 TableName=spec.name(prefix),
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl},
             )
-        names[spec.logical_name] = spec.name(prefix)
-    return names
+    return support_table_names(prefix)
 
 
 def table_names(prefix: str) -> TableNames:

