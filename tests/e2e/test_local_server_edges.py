@@ -5,6 +5,7 @@ one clear line (no traceback) for a busy port, a short secret or an output close
 import http.client
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -22,7 +23,8 @@ SECRET = "an-e2e-secret-that-is-long-enough-0123456789"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[EmbeddedStack]:
-    with EmbeddedStack(catalog=False) as running:
+    # moto's backends are global to the process: a prefix of its own keeps clear of other stacks' tables
+    with EmbeddedStack(catalog=False, prefix=f"edges-{secrets.token_hex(4)}") as running:
         yield running
 
 
