@@ -13,7 +13,7 @@ from mercato.local.stack import EmbeddedStack
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[EmbeddedStack]:
-    with EmbeddedStack(port=0, catalog=False) as stack:
+    with EmbeddedStack(port=0, catalog=False, prefix="cli-test") as stack:
         yield stack
 
 
