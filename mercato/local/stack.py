@@ -325,9 +325,11 @@ class EmbeddedStack:
         assert self.feed is not None
         source = self.feed.source
         while not self._stop.wait(FEED_POLL_SECONDS):
+            # asked before the poll, so the poll that ends the replay has seen every goal
+            finished = isinstance(source, ReplaySource) and source.finished()
             self.feed.poll()
             self._wake.set()
-            if isinstance(source, ReplaySource) and source.finished():
+            if finished:
                 return
 
     def _roll_up(self) -> None:
