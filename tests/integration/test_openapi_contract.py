@@ -171,6 +171,8 @@ def test_every_operation_is_secured_as_the_gate_enforces(document: dict[str, Any
         ("get", "/markets/{material}/book"),
         ("get", "/markets/{material}/trades"),
         ("get", "/markets/{material}/candles"),
+        ("get", "/markets/{material}/goals"),
+        ("get", "/leaderboard"),
     }
     for path, item in document["paths"].items():
         for method, op in item.items():
