@@ -53,10 +53,6 @@ class TooManyTrades(Exception):
     """A history read would read more trades than it may."""
 
 
-class StateMoved(Exception):
-    """A conditional write found the state changed since it was read."""
-
-
 class IntakeStore(Protocol):
     # markets
     def get_market(self, material: str) -> Market | None: ...
@@ -85,7 +81,7 @@ class IntakeStore(Protocol):
 
     def cancel_order(self, order: Order, remaining: int, *, at: datetime) -> None:
         """Take ``remaining`` off the book and release its reservation, conditional on the book still
-        holding exactly ``remaining``; raise :class:`StateMoved` if it does not."""
+        holding exactly ``remaining``; raise :class:`~mercato.models.errors.StateMoved` if it does not."""
         ...
 
     # accounts
