@@ -24,7 +24,7 @@ from typing import Final
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 ALWAYS: Final = " OR attribute_not_exists(mutant)"
-SETTLEMENT: Final = "mercato/matcher/settlement.py"
+SETTLEMENT: Final = "mercato/matcher/dynamo_settlement.py"
 MATCHER: Final = "mercato/matcher/dynamo.py"
 INTAKE: Final = "mercato/intake/dynamo.py"
 FEED: Final = "mercato/feed/dynamo.py"

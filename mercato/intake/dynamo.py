@@ -13,11 +13,10 @@ from mercato.intake.ports import (
     ClientOrderMarker,
     HouseOpening,
     Movement,
-    StateMoved,
     TooManyTrades,
 )
 from mercato.models.accounts import Balance, Deposit, Withdrawal
-from mercato.models.errors import InsufficientBalance, Throttled
+from mercato.models.errors import InsufficientBalance, StateMoved, Throttled
 from mercato.models.events import GoalEvent, GoalRecord
 from mercato.models.history import PlayerFill
 from mercato.models.keys import side_prefix
@@ -26,6 +25,7 @@ from mercato.models.orders import Order, OrderStatus, Side, escrow
 from mercato.models.trades import Trade
 from mercato.models.views import Level
 from mercato.resources import ORDERS, TRADES
+from mercato.storage.errors import busy, cancellation_reasons, classify
 from mercato.storage.items import (
     ASSET_PREFIX,
     CANCELLED_BY_OWNER,
@@ -57,28 +57,7 @@ from mercato.storage.items import (
 from mercato.storage.names import TableNames
 from mercato.storage.pages import items
 
-# Top-level error codes, then the codes a transaction's cancellation reasons use for the same causes.
-_THROTTLING = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "ProvisionedThroughputExceeded",
-    "ThrottlingError",
-}
 _LEVEL_PAGE = 200
-
-
-def _cancellation_codes(error: ClientError) -> list[str]:
-    reasons = error.response.get("CancellationReasons", [])
-    return [reason.get("Code", "None") for reason in reasons]
-
-
-def _throttled(error: ClientError) -> bool:
-    code = error.response["Error"]["Code"]
-    return code in _THROTTLING or (
-        code == "TransactionCanceledException"
-        and any(c in _THROTTLING or c == "TransactionConflict" for c in _cancellation_codes(error))
-    )
 
 
 def _encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -141,7 +120,7 @@ class DynamoIntakeStore:
         try:
             self._client.transact_write_items(TransactItems=actions)
         except ClientError as error:
-            if _throttled(error):
+            if busy(error):
                 raise Throttled("the exchange is busy; retry shortly") from error
             raise
 
@@ -152,9 +131,9 @@ class DynamoIntakeStore:
                 TableName=table, Item=item, ConditionExpression=f"attribute_not_exists({key})"
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if isinstance(classify(error), StateMoved):
                 return False
-            if _throttled(error):
+            if busy(error):
                 raise Throttled("the exchange is busy; retry shortly") from error
             raise
         return True
@@ -210,7 +189,7 @@ class DynamoIntakeStore:
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            if _cancellation_codes(error)[0] == "ConditionalCheckFailed":
+            if cancellation_reasons(error)[0] == "ConditionalCheckFailed":
                 return False
             raise
         return True
@@ -437,7 +416,7 @@ class DynamoIntakeStore:
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            codes = _cancellation_codes(error)
+            codes = cancellation_reasons(error)
             if codes[0] == "ConditionalCheckFailed":
                 return False
             if codes[1] == "ConditionalCheckFailed":

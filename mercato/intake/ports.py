@@ -53,10 +53,6 @@ class TooManyTrades(Exception):
     """A history read would read more trades than it may."""
 
 
-class StateMoved(Exception):
-    """A conditional write found the state changed since it was read."""
-
-
 class MarketStore(Protocol):
     """The market catalog: one record per listed material."""
 
@@ -93,7 +89,8 @@ class OrderStore(Protocol):
 
     def cancel_order(self, order: Order, remaining: int, *, at: datetime) -> None:
         """Take ``remaining`` off the book and release its reservation, conditional on the book still
-        holding exactly ``remaining`` and the order still open; raise :class:`StateMoved` if not."""
+        holding exactly ``remaining`` and the order still open; raise
+        :class:`~mercato.models.errors.StateMoved` if not."""
         ...
 
 

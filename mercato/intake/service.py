@@ -14,14 +14,13 @@ from mercato.intake.ports import (
     HouseOpening,
     IntakeStore,
     Movement,
-    StateMoved,
     TooManyTrades,
 )
 from mercato.leaderboard.ports import LeaderboardReader
 from mercato.leaderboard.ranking import WINDOWS, Standing, Window
 from mercato.matcher.house import house_player, is_house
 from mercato.models.accounts import Deposit, Withdrawal
-from mercato.models.errors import Conflict, Forbidden, Invalid, NotFound
+from mercato.models.errors import Conflict, Forbidden, Invalid, NotFound, StateMoved
 from mercato.models.events import GoalEvent
 from mercato.models.history import CandlesView, FillsPage, Interval, candles_from, day_figures
 from mercato.models.ids import new_order_id

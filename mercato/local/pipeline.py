@@ -86,7 +86,7 @@ class LocalPipeline:
         sqs = session.client("sqs", endpoint_url=endpoint_url)
         queue_url = sqs.create_queue(QueueName=f"{prefix}-{MATCHER_SOURCE.on_failure_queue}")["QueueUrl"]
         stream_arn = dynamodb.describe_table(TableName=tables.book)["Table"]["LatestStreamArn"]
-        matcher = Matcher(DynamoMatcherStore(dynamodb, tables), tables)
+        matcher = Matcher(DynamoMatcherStore(dynamodb, tables))
         if matcher_clock is not None:
             matcher.clock = matcher_clock
         intake = Intake(DynamoIntakeStore(dynamodb, tables), leaderboard=boards)

@@ -130,7 +130,6 @@ class Session:
         self.pipeline.matcher.new_id = self.clock.new_id
         self.second = Matcher(
             DynamoMatcherStore(self.pipeline.dynamodb, tables),
-            tables,
             clock=self.clock.matcher,
             sleep=lambda seconds: None,
             new_id=self.clock.new_id,

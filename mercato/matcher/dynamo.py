@@ -2,14 +2,15 @@
 
 from typing import Any, Final
 
-from botocore.exceptions import ClientError
-
 from mercato.matcher.book import BookOrder
-from mercato.matcher.ports import BookRead, Busy, FootballerState, MarketState, StateMoved
+from mercato.matcher.dynamo_settlement import transact_items
+from mercato.matcher.ports import BookRead, FootballerState, MarketState
+from mercato.matcher.transactions import Settlement
 from mercato.models.keys import BUY_PREFIX, SELL_PREFIX
 from mercato.models.markets import HouseParams
 from mercato.models.orders import Side, TimeInForce
 from mercato.resources import BOOK
+from mercato.storage.errors import Classified
 from mercato.storage.items import ASSET_PREFIX, EVENT_PREFIX, FILL_COUNTER_KEY, KIND_GOAL, plain
 from mercato.storage.names import TableNames
 from mercato.storage.pages import items
@@ -21,12 +22,6 @@ BATCH_GET: Final = 100
 """Keys per ``BatchGetItem``, DynamoDB's limit."""
 DUE_PAGE: Final = 50
 """Expired orders released per settlement, at most (the rest follow at the next)."""
-_RETRYABLE: Final = {
-    "TransactionConflict",
-    "ThrottlingError",
-    "ProvisionedThroughputExceeded",
-    "RequestLimitExceeded",
-}
 
 
 def book_order(item: dict[str, Any]) -> BookOrder:
@@ -43,8 +38,11 @@ def book_order(item: dict[str, Any]) -> BookOrder:
 
 
 class DynamoMatcherStore:
+    """Every call goes through the one error classifier: a throttled read is :class:`Busy` like a
+    throttled transaction, a failed condition :class:`StateMoved`."""
+
     def __init__(self, client: Any, tables: TableNames) -> None:
-        self._client = client
+        self._client = Classified(client)
         self._t = tables
 
     def market(self, material: str) -> MarketState | None:
@@ -199,18 +197,5 @@ class DynamoMatcherStore:
         orders, _ = self._page(material, BUY_PREFIX if buy else SELL_PREFIX, None, 1)
         return orders[0].price if orders else None
 
-    def commit(self, actions: list[dict[str, Any]]) -> None:
-        try:
-            self._client.transact_write_items(TransactItems=actions)
-        except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code != "TransactionCanceledException":
-                if code in _RETRYABLE or (code.endswith("Exception") and "Throttl" in code):
-                    raise Busy(code) from error
-                raise
-            reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-            if "ConditionalCheckFailed" in reasons:
-                raise StateMoved(", ".join(reasons)) from error
-            if any(reason in _RETRYABLE for reason in reasons):
-                raise Busy(", ".join(reasons)) from error
-            raise
+    def commit(self, settlement: Settlement) -> None:
+        self._client.transact_write_items(TransactItems=transact_items(settlement, self._t))

@@ -14,7 +14,7 @@ from mercato.storage.names import TableNames
 tracer = Tracer(service="matcher")
 tracing.configure_from_env()
 tables = TableNames.from_env()
-matcher = Matcher(DynamoMatcherStore(boto3.resource("dynamodb").meta.client, tables), tables)
+matcher = Matcher(DynamoMatcherStore(boto3.resource("dynamodb").meta.client, tables))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,19 +1,15 @@
 """The storage port the matcher settles through."""
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from mercato.matcher.book import BookOrder
+from mercato.matcher.transactions import Settlement
+from mercato.models.errors import Busy, StateMoved
 from mercato.models.markets import HouseParams
 from mercato.models.money import MAX_PRICE
 
-
-class StateMoved(Exception):
-    """A settlement transaction's condition failed: the book changed since it was read."""
-
-
-class Busy(Exception):
-    """Throttled or in conflict with another transaction: retry the same plan after a pause."""
+__all__ = ["BookRead", "Busy", "FootballerState", "MarketState", "MatcherStore", "StateMoved"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +62,9 @@ class BookRead:
 
 
 class MatcherStore(Protocol):
+    """Every method may raise :class:`Busy` (throttled: retry after a pause); the writes raise
+    :class:`StateMoved` when a condition fails."""
+
     def market(self, material: str) -> MarketState | None: ...
     def read_book(
         self, material: str, *, bid_floor: int | None = None, ask_ceiling: int | None = None
@@ -100,6 +99,7 @@ class MatcherStore(Protocol):
         """Record the top of book read after a settlement (not a settlement write)."""
         ...
 
-    def commit(self, actions: list[dict[str, Any]]) -> None:
-        """One ``TransactWriteItems``; :class:`StateMoved` or :class:`Busy` when it is cancelled."""
+    def commit(self, settlement: Settlement) -> None:
+        """Apply one settlement transaction whole, or raise :class:`StateMoved` (an expectation of
+        it does not hold; nothing changed) or :class:`Busy` (nothing changed; retry)."""
         ...

@@ -3,22 +3,27 @@
 DynamoDB is the truth and a record is only a wake-up (DESIGN §1): the matcher never takes state from
 a record. It reads the book (consistent), uncrosses it, and commits the plan transaction by
 transaction. A condition failure means another writer moved the state: read again and uncross again.
-Throttling and transaction conflicts retry the same transaction after a jittered pause.
+Throttling and transaction conflicts (:class:`Busy`, on any storage call) retry the same call after a
+jittered pause.
 """
 
 import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 from mercato.matcher.book import BookOrder, Cancel, Fill, uncross
 from mercato.matcher.house import Quote, house_player, is_house, ladder
 from mercato.matcher.ports import Busy, FootballerState, MatcherStore, StateMoved
-from mercato.matcher.settlement import FokTooLarge, GoalApplied, PlanEvent, Planner, Post, Ticker
+from mercato.matcher.settlement import MAX_WRITES, FokTooLarge, GoalApplied, PlanEvent, Planner, Post
+from mercato.matcher.transactions import Settlement, Ticker
 from mercato.models.ids import new_order_id
 from mercato.models.money import COINS
 from mercato.models.orders import CancelReason, Side, TimeInForce
-from mercato.storage.names import TableNames
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 MAX_ROUNDS = 8
 MAX_REQUOTES = 3
@@ -45,7 +50,6 @@ def _millis() -> int:
 @dataclass
 class Matcher:
     store: MatcherStore
-    tables: TableNames
     clock: Callable[[], int] = field(default=_millis)
     sleep: Callable[[float], None] = field(default=time.sleep)
     new_id: Callable[[], str] = field(default=new_order_id)
@@ -62,27 +66,32 @@ class Matcher:
         fills = cancels = transactions = requotes = 0
         too_large: set[str] = set()
         for round_ in range(1, MAX_ROUNDS + MAX_REQUOTES + 1):
-            market = self.store.market(material)
+            market = self._patiently(self.store.market, material)
             if market is None:
                 return Settled(material, fills, cancels, transactions, round_)
             pre: list[PlanEvent] = []
             forget: frozenset[str] = frozenset()
             house_resting: list[BookOrder] = []
             if market.footballer is not None:
-                house_resting = self.store.read_orders(
-                    material, sorted(market.footballer.house_quotes.values())
+                house_resting = self._patiently(
+                    self.store.read_orders, material, sorted(market.footballer.house_quotes.values())
                 )
                 pre, forget = self._house_step(material, market.footballer, house_resting)
             posted = [event.order for event in pre if isinstance(event, Post)]
-            read = self.store.read_book(
+            read = self._patiently(
+                self.store.read_book,
                 material,
                 bid_floor=min((o.price for o in posted if o.side is Side.SELL), default=None),
                 ask_ceiling=max((o.price for o in posted if o.side is Side.BUY), default=None),
             )
             seen = {order.order_id for order in read.orders}
             now = self.clock()
-            due = [key for key in self.store.due(material, now) if key not in hinted]
-            extra = [o for o in self.store.read_orders(material, hinted + due) if o.order_id not in seen]
+            due = [key for key in self._patiently(self.store.due, material, now) if key not in hinted]
+            extra = [
+                o
+                for o in self._patiently(self.store.read_orders, material, hinted + due)
+                if o.order_id not in seen
+            ]
             orders = {order.order_id: order for order in [*read.orders, *extra, *house_resting]}
             removed = {event.order_id for event in pre if isinstance(event, Cancel)}
             for order_id in sorted(too_large & set(orders)):
@@ -112,20 +121,19 @@ class Matcher:
             planner = Planner(
                 material,
                 orders,
-                self.tables,
                 now,
                 forget_quotes=forget,
                 version=market.version,
-                fill_seq=self.store.fill_sequences(filled),
+                fill_seq=self._patiently(self.store.fill_sequences, filled),
             )
             try:
-                plan = planner.plan(events, ticker)
+                plan = planner.plan(events, ticker, max_writes=MAX_WRITES)
             except FokTooLarge as error:
                 too_large.add(error.order_id)
                 continue
             try:
-                for actions in plan:
-                    self._commit(actions)
+                for settlement in plan:
+                    self._commit(settlement)
             except StateMoved:
                 continue
             if not (ticker.bid_known and ticker.ask_known):
@@ -143,18 +151,26 @@ class Matcher:
 
     def _refresh_ticker(self, material: str, ticker: Ticker) -> None:
         """A side the matcher did not see to its end: read its top now that the plan is committed."""
-        bid = ticker.best_bid if ticker.bid_known else self.store.best_price(material, buy=True)
-        ask = ticker.best_ask if ticker.ask_known else self.store.best_price(material, buy=False)
-        self.store.set_ticker(material, bid, ask)
+        bid = (
+            ticker.best_bid
+            if ticker.bid_known
+            else self._patiently(self.store.best_price, material, buy=True)
+        )
+        ask = (
+            ticker.best_ask
+            if ticker.ask_known
+            else self._patiently(self.store.best_price, material, buy=False)
+        )
+        self._patiently(self.store.set_ticker, material, bid, ask)
 
     def _house_step(
         self, material: str, footballer: FootballerState, resting: list[BookOrder]
     ) -> tuple[list[PlanEvent], frozenset[str]]:
         """Apply pending goals and diff the house's resting quotes against its ladder."""
-        goals = self.store.pending_goals(material)
+        goals = self._patiently(self.store.pending_goals, material)
         fundamental = footballer.fundamental(len(goals))
         player = house_player(material)
-        shares, coins = self.store.holdings(player, (material, COINS))
+        shares, coins = self._patiently(self.store.holdings, player, (material, COINS))
         wanted = ladder(fundamental, footballer.house, shares, coins)
         events: list[PlanEvent] = [GoalApplied(event_id) for event_id in goals]
         kept: list[Quote] = []
@@ -183,12 +199,18 @@ class Matcher:
         forget = frozenset(footballer.house_quotes) - {o.order_id for o in resting}
         return events, forget
 
-    def _commit(self, actions: list[dict[str, object]]) -> None:
+    def _commit(self, settlement: Settlement) -> None:
+        self._patiently(self.store.commit, settlement)
+
+    def _patiently(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """One storage call, made again after a jittered pause while the store reports it
+        :class:`Busy` (reads and writes alike: a throttled read is as transient as a throttled
+        transaction)."""
         for attempt in range(MAX_BUSY_RETRIES + 1):
             try:
-                self.store.commit(actions)
-                return
+                return call(*args, **kwargs)
             except Busy:
                 if attempt == MAX_BUSY_RETRIES:
                     raise SettlementFailed("DynamoDB stayed busy") from None
                 self.sleep(random.uniform(0, 0.05 * 2**attempt))
+        raise AssertionError("unreachable")

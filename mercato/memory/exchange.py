@@ -15,18 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from mercato.intake.ports import (
-    ClientOrderIdTaken,
-    ClientOrderMarker,
-    HouseOpening,
-    Movement,
-    StateMoved,
-    TooManyTrades,
-)
+from mercato.intake.ports import ClientOrderIdTaken, ClientOrderMarker, HouseOpening, Movement, TooManyTrades
 from mercato.matcher.book import BookOrder
 from mercato.matcher.ports import BookRead, FootballerState, MarketState
+from mercato.matcher.transactions import BalanceDelta, FillRecord, MarketDelta, Settlement, TradeRecord
 from mercato.models.accounts import Balance, Deposit, Withdrawal
-from mercato.models.errors import InsufficientBalance
+from mercato.models.errors import InsufficientBalance, StateMoved
 from mercato.models.events import GoalEvent, GoalRecord
 from mercato.models.history import PlayerFill
 from mercato.models.keys import encode_book_key, side_prefix
@@ -49,7 +43,7 @@ def _to_millisecond(moment: datetime) -> datetime:
     return datetime.fromtimestamp(_millis(moment) / 1000, tz=UTC)
 
 
-def _book_key(order: BookOrder) -> str:
+def book_key(order: Order) -> str:
     return encode_book_key(order.side, order.price, order.order_id)
 
 
@@ -178,29 +172,34 @@ class InMemoryExchange:
         balance = self.state.balances.get(order.player_id, {}).get(asset)
         if balance is None or balance.available < amount:
             raise InsufficientBalance(f"not enough {asset} available: this order reserves {amount}")
-        resting = BookOrder(
-            order_id=order.order_id,
-            player_id=order.player_id,
-            side=order.side,
-            price=order.price,
-            quantity=order.quantity - order.filled_quantity,
-            time_in_force=order.time_in_force,
-            expires_at=None if order.expires_at is None else _millis(order.expires_at),
-        )
-        book = self.state.book.setdefault(order.material, {})
-        if _book_key(resting) in book or (order.player_id, order.order_id) in self.state.orders:
+        book = self.state.book.get(order.material, {})
+        if book_key(order) in book or (order.player_id, order.order_id) in self.state.orders:
             raise StateMoved(order.order_id)
         self._set_balance(order.player_id, asset, -amount, +amount)
-        book[_book_key(resting)] = resting
+        self._rest(order)
+        if writes_marker:
+            assert fingerprint is not None
+            self.state.client_orders[marker_key] = ClientOrderMarker(order.order_id, fingerprint)
+
+    def _rest(self, order: Order) -> None:
+        """Write the order's record and, if some of it remains, its book entry."""
+        remaining = order.quantity - order.filled_quantity
+        if remaining > 0:
+            self.state.book.setdefault(order.material, {})[book_key(order)] = BookOrder(
+                order_id=order.order_id,
+                player_id=order.player_id,
+                side=order.side,
+                price=order.price,
+                quantity=remaining,
+                time_in_force=order.time_in_force,
+                expires_at=None if order.expires_at is None else _millis(order.expires_at),
+            )
         self.state.orders[(order.player_id, order.order_id)] = order.model_copy(
             update={
                 "created_at": _to_millisecond(order.created_at),
                 "expires_at": None if order.expires_at is None else _to_millisecond(order.expires_at),
             }
         )
-        if writes_marker:
-            assert fingerprint is not None
-            self.state.client_orders[marker_key] = ClientOrderMarker(order.order_id, fingerprint)
 
     @_atomic
     def get_client_order(self, player_id: str, client_order_id: str) -> ClientOrderMarker | None:
@@ -240,8 +239,7 @@ class InMemoryExchange:
 
     @_atomic
     def resting_quantity(self, order: Order) -> int | None:
-        key = encode_book_key(order.side, order.price, order.order_id)
-        resting = self.state.book.get(order.material, {}).get(key)
+        resting = self.state.book.get(order.material, {}).get(book_key(order))
         return None if resting is None else resting.quantity
 
     @_atomic
@@ -484,6 +482,142 @@ class InMemoryExchange:
         row.market = row.market.model_copy(update={"best_bid": best_bid, "best_ask": best_ask})
 
     @_atomic
-    def commit(self, actions: list[dict[str, Any]]) -> None:
-        """Settlement values are applied once the planner produces them (issue 11, matcher side)."""
-        raise NotImplementedError("the in-memory exchange settles the planner's values, not DynamoDB actions")
+    def commit(self, settlement: Settlement) -> None:
+        """Check every expectation of ``settlement`` against the state, then apply it whole."""
+        if not self._holds(settlement):
+            raise StateMoved(settlement.material)
+        self._apply(settlement)
+
+    def _holds(self, settlement: Settlement) -> bool:
+        """Whether every expectation of the settlement holds (see :mod:`mercato.matcher.transactions`)."""
+        material, state = settlement.material, self.state
+        book = state.book.get(material, {})
+        row = state.markets.get(material)
+        goals = state.goals.get(material, {})
+        trades = state.trades.get(material, {})
+        fresh = [new for new in settlement.new_orders if new.remaining > 0]
+        return (
+            all(
+                (resting := book.get(encode_book_key(c.side, c.price, c.order_id))) is not None
+                and resting.quantity == c.expected
+                for c in settlement.book
+            )
+            and not any(encode_book_key(n.order.side, n.order.price, n.order.order_id) in book for n in fresh)
+            and not any((n.order.player_id, n.order.order_id) in state.orders for n in settlement.new_orders)
+            and all(
+                (record := state.orders.get((c.player_id, c.order_id))) is not None
+                and record.status is OrderStatus.OPEN
+                for c in settlement.orders
+            )
+            and all(self._balance_allows(delta) for delta in settlement.balances)
+            and not any(_trade_key(trade) in trades for trade in settlement.trades)
+            and all(state.fill_seq.get(s.player_id, 0) == s.expected for s in settlement.fill_sequences)
+            and not any(f.seq in state.fills.get(f.player_id, {}) for f in settlement.fills)
+            and all(e in goals and not goals[e].applied for e in settlement.market.goals_applied)
+            and row is not None
+            and row.version == settlement.market.expected_version
+        )
+
+    def _balance_allows(self, delta: BalanceDelta) -> bool:
+        if delta.available >= 0 and delta.reserved >= 0:
+            return True
+        held = self.state.balances.get(delta.player_id, {}).get(delta.asset)
+        return (
+            held is not None
+            and held.available + min(delta.available, 0) >= 0
+            and held.reserved + min(delta.reserved, 0) >= 0
+        )
+
+    def _apply(self, settlement: Settlement) -> None:
+        material, state, at = settlement.material, self.state, settlement.at_ms
+        executed_at = datetime.fromtimestamp(at / 1000, tz=UTC)
+        book = state.book.setdefault(material, {})
+        for change in settlement.book:
+            key = encode_book_key(change.side, change.price, change.order_id)
+            if change.left == 0:
+                del book[key]
+            else:
+                book[key] = book[key]._replace(quantity=change.left)
+        for new in settlement.new_orders:
+            self._rest(new.order)
+        for filled in settlement.orders:
+            record = state.orders[(filled.player_id, filled.order_id)]
+            state.orders[(filled.player_id, filled.order_id)] = record.model_copy(
+                update={
+                    "filled_quantity": record.filled_quantity + filled.filled_quantity,
+                    "filled_notional": record.filled_notional + filled.filled_notional,
+                    "status": filled.status or record.status,
+                }
+            )
+        for delta in settlement.balances:
+            self._set_balance(delta.player_id, delta.asset, delta.available, delta.reserved)
+        trades = state.trades.setdefault(material, {})
+        for trade in settlement.trades:
+            key = _trade_key(trade)
+            trades[key] = _Trade(f"{at:013d}#{key}", _trade(material, trade, executed_at))
+        for sequence in settlement.fill_sequences:
+            state.fill_seq[sequence.player_id] = sequence.last
+        for fill in settlement.fills:
+            state.fills.setdefault(fill.player_id, {})[fill.seq] = _fill(material, fill, executed_at)
+        for event_id in settlement.market.goals_applied:
+            state.goals[material][event_id].applied = True
+        self._apply_market(state.markets[material], settlement.market)
+
+    @staticmethod
+    def _apply_market(row: _MarketRow, delta: MarketDelta) -> None:
+        market = row.market
+        update: dict[str, Any] = {"volume": market.volume + delta.volume}
+        if delta.last_price is not None:
+            update["last_price"] = delta.last_price
+        if delta.goals_applied:
+            assert isinstance(market, FootballerMarket)
+            update["goals"] = market.goals + len(delta.goals_applied)
+        ticker = delta.ticker
+        if ticker is not None and ticker.bid_known:
+            update["best_bid"] = ticker.best_bid
+        if ticker is not None and ticker.ask_known:
+            update["best_ask"] = ticker.best_ask
+        row.market = market.model_copy(update=update)
+        row.fees_accrued += delta.fees
+        for order_id in delta.quotes_removed:
+            row.house_quotes.pop(order_id, None)
+        for quote in delta.quotes_added:
+            row.house_quotes[quote.order_id] = encode_book_key(quote.side, quote.price, quote.order_id)
+        row.version += 1
+
+
+def _trade_key(trade: TradeRecord) -> str:
+    """The taker's order id, then the maker's book key: unique per fill, and the order trades list in."""
+    maker = encode_book_key(trade.maker_side, trade.maker_price, trade.maker_order_id)
+    return f"{trade.taker_order_id}#{maker}"
+
+
+def _trade(material: str, trade: TradeRecord, executed_at: datetime) -> Trade:
+    return Trade(
+        trade_id=trade.trade_id,
+        material=material,
+        price=trade.price,
+        quantity=trade.quantity,
+        taker_side=trade.taker_side,
+        executed_at=executed_at,
+        buy_order_id=trade.buy_order_id,
+        sell_order_id=trade.sell_order_id,
+        buyer_id=trade.buyer_id,
+        seller_id=trade.seller_id,
+        fee=trade.fee,
+    )
+
+
+def _fill(material: str, fill: FillRecord, executed_at: datetime) -> PlayerFill:
+    return PlayerFill(
+        seq=fill.seq,
+        fill_id=fill.fill_id,
+        trade_id=fill.trade_id,
+        order_id=fill.order_id,
+        material=material,
+        side=fill.side,
+        price=fill.price,
+        quantity=fill.quantity,
+        fee=fill.fee,
+        executed_at=executed_at,
+    )

@@ -1,4 +1,16 @@
-"""Typed domain errors. Each carries a stable machine ``code``; intake maps the class to HTTP once."""
+"""Typed domain errors. Each carries a stable machine ``code``; intake maps the class to HTTP once.
+
+:class:`StateMoved` and :class:`Busy` are what a storage port reports when a write cannot apply; the
+storage edge (:mod:`mercato.storage.errors`) is the one place that turns AWS error codes into them.
+"""
+
+
+class StateMoved(Exception):
+    """A conditional write found the state changed since it was read: read again and re-plan."""
+
+
+class Busy(Exception):
+    """Throttled, or in conflict with another transaction: retry the same write after a pause."""
 
 
 class ExchangeError(Exception):

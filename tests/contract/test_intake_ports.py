@@ -15,11 +15,10 @@ from mercato.intake.ports import (
     MarketStore,
     Movement,
     OrderStore,
-    StateMoved,
 )
 from mercato.matcher.house import house_player
 from mercato.models.accounts import Balance
-from mercato.models.errors import InsufficientBalance
+from mercato.models.errors import InsufficientBalance, StateMoved
 from mercato.models.keys import encode_book_key
 from mercato.models.markets import CommodityMarket, FootballerMarket, HouseParams, Market
 from mercato.models.orders import Order, OrderStatus, Side, TimeInForce

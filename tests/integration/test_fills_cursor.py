@@ -24,6 +24,7 @@ from mercato.local import moto_atomic
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.ports import StateMoved
 from mercato.matcher.service import Matcher
+from mercato.matcher.transactions import Settlement
 from mercato.models.accounts import Deposit
 from mercato.models.history import PlayerFill
 from mercato.models.markets import CommodityListing
@@ -46,10 +47,10 @@ class Interleaved(DynamoMatcherStore):
         self.before_commit = before_commit
         self.conflicts = 0
 
-    def commit(self, actions: list[dict[str, Any]]) -> None:
+    def commit(self, settlement: Settlement) -> None:
         self.before_commit()
         try:
-            super().commit(actions)
+            super().commit(settlement)
         except StateMoved:
             self.conflicts += 1
             raise
@@ -120,7 +121,7 @@ def run(orders: list[tuple[str, int, int]], steps: list[str]) -> World:
     for material in MATERIALS:
         store = Interleaved(client, tables, lambda m=material: world.between(m))  # type: ignore[misc]
         world.stores.append(store)
-        world.matchers[material] = Matcher(store, tables)
+        world.matchers[material] = Matcher(store)
     for material, _, _ in orders:
         world.matchers[material].settle(material)
     for material in MATERIALS:

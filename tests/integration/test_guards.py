@@ -20,7 +20,8 @@ from mercato.local.invariants import scan, violations
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.ports import StateMoved
 from mercato.matcher.service import Matcher
-from mercato.matcher.settlement import GoalApplied, Planner, Ticker
+from mercato.matcher.settlement import GoalApplied, Planner
+from mercato.matcher.transactions import Ticker
 from mercato.storage.names import TableNames
 from tests.integration.conftest import Api
 
@@ -29,7 +30,7 @@ NOW_MS = 1_780_000_000_000
 
 def _matcher(client: Any, tables: TableNames, before: Callable[[int, str], None] | None = None) -> Matcher:
     calls = StorageCalls(client, before=before)
-    return Matcher(DynamoMatcherStore(calls, tables), tables, clock=lambda: NOW_MS, sleep=lambda s: None)
+    return Matcher(DynamoMatcherStore(calls, tables), clock=lambda: NOW_MS, sleep=lambda s: None)
 
 
 def _once(operation: str, action: Callable[[], None]) -> Callable[[int, str], None]:
@@ -259,7 +260,7 @@ def test_a_plan_for_a_market_that_does_not_exist_is_refused_and_creates_nothing(
     dynamodb: Any, tables: TableNames
 ) -> None:
     store = DynamoMatcherStore(dynamodb, tables)
-    plan = Planner("ghost", {}, tables, NOW_MS).plan([], Ticker(None, None))
+    plan = Planner("ghost", {}, NOW_MS).plan([], Ticker(None, None))
     with pytest.raises(StateMoved):
         store.commit(plan[0])
     assert scan(dynamodb, tables.markets) == []
@@ -284,7 +285,7 @@ def test_a_goal_already_applied_is_refused_even_to_a_writer_with_the_current_ver
     assert market.footballer is not None
     assert market.footballer.goals == 1
     # When a writer holding the current version applies the same goal again
-    plan = Planner("lionel-messi", {}, api.tables, NOW_MS, version=market.version).plan(
+    plan = Planner("lionel-messi", {}, NOW_MS, version=market.version).plan(
         [GoalApplied("wc:44:1")], Ticker(market.best_bid, market.best_ask)
     )
     with pytest.raises(StateMoved):

@@ -16,9 +16,11 @@ from mercato.local import moto_atomic
 from mercato.local.invariants import scan, violations
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.dynamo import DynamoMatcherStore
+from mercato.matcher.dynamo_settlement import transact_items
 from mercato.matcher.house import house_player
 from mercato.matcher.service import Matcher
-from mercato.matcher.settlement import MAX_ACTIONS
+from mercato.matcher.settlement import MAX_WRITES
+from mercato.matcher.transactions import Settlement
 from mercato.resources import TABLES
 from tests.integration.conftest import SECRET, Api
 
@@ -41,14 +43,15 @@ class Exchange(Api):
         store = pipeline.matcher.store
         original = store.commit
 
-        def commit(actions: Actions) -> None:
+        def commit(settlement: Settlement) -> None:
+            actions = transact_items(settlement, pipeline.tables)
             if self.before_commit is not None:
                 try:
                     self.before_commit(actions)
                 except Exception as error:  # the handler would swallow it as a settlement failure
                     self.hook_errors.append(error)
                     raise
-            original(actions)
+            original(settlement)
             self.committed.append(actions)
 
         monkeypatch.setattr(store, "commit", commit)
@@ -221,7 +224,7 @@ def test_a_second_writer_cannot_post_a_second_house_ladder(exchange: Exchange) -
         "goalValue": 100,
     }
     assert exchange.call("POST", "/markets", listing, admin=True).status == 201
-    second = Matcher(DynamoMatcherStore(exchange.client, exchange.tables), exchange.tables)
+    second = Matcher(DynamoMatcherStore(exchange.client, exchange.tables))
 
     def a_second_writer_settles_first(actions: Actions) -> None:
         # DESIGN §1 principle 2: "every write is still conditional on what was read, so a second
@@ -291,7 +294,7 @@ def test_a_sweep_fills_one_transaction_to_exactly_the_100_action_limit(exchange:
     # the market) + 5 per maker (its book item, its record, the trade, the two players' fill
     # records): 18 makers make 99 and a 19th would make 104, so 40 makers settle as 18, 18 and 4
     assert [len(actions) for actions in exchange.committed] == [99, 99, 29]
-    assert max(len(actions) for actions in exchange.committed) <= MAX_ACTIONS
+    assert max(len(actions) for actions in exchange.committed) <= MAX_WRITES
     for actions in exchange.committed:
         items = [item_identity(action) for action in actions]
         assert len(items) == len(set(items)), "one action per item"
@@ -347,7 +350,7 @@ def test_a_burst_of_goals_applied_across_transactions_counts_each_once(exchange:
 
     market = exchange.market(MESSI)
     assert (market["goals"], market["fundamentalValue"]) == (150, 16_000)
-    assert max(len(actions) for actions in exchange.committed) <= MAX_ACTIONS
+    assert max(len(actions) for actions in exchange.committed) <= MAX_WRITES
     assert len(exchange.committed) >= 2, "150 goal updates cannot share one transaction"
     prices = {(i["side"], i["price"]) for i in exchange.book_items(MESSI)}
     assert all(price <= 16_000 for side, price in prices if side == "Buy")

@@ -12,8 +12,6 @@ def _quiet_matcher() -> None:
     logger.setLevel("CRITICAL")
 
 
-# Slow, and failing today: an injected ProvisionedThroughputExceeded on a matcher read escapes.
-@pytest.mark.slow
 def test_a_seeded_simulation_with_faults_at_every_level_breaks_no_invariant_and_replays() -> None:
     figures = simulate(7, sessions=2, steps=30, fault_rate=0.1)
 

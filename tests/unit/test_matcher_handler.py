@@ -6,9 +6,6 @@ from typing import Any
 
 from mercato.matcher.handler import handle_batch
 from mercato.matcher.service import Matcher, Settled
-from mercato.storage.names import TableNames
-
-TABLES = TableNames("b", "o", "a", "t", "m")
 
 
 def kinesis_event(records: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -48,7 +45,7 @@ def order_insert(material: str, sk: str, tif: str) -> dict[str, Any]:
 
 class ScriptedMatcher(Matcher):
     def __init__(self, failing: set[str]) -> None:
-        super().__init__(store=None, tables=TABLES)  # type: ignore[arg-type]
+        super().__init__(store=None)  # type: ignore[arg-type]
         self.failing = failing
         self.calls: list[tuple[str, list[str]]] = []
 
