@@ -15,10 +15,13 @@ from mercato.intake.ports import (
     MarketStore,
     Movement,
     OrderStore,
+    TooManyTrades,
 )
 from mercato.matcher.house import house_player
+from mercato.matcher.transactions import FillRecord, FillSequence, MarketDelta, Settlement, TradeRecord
 from mercato.models.accounts import Balance
 from mercato.models.errors import InsufficientBalance, StateMoved
+from mercato.models.ids import trade_id
 from mercato.models.keys import encode_book_key
 from mercato.models.markets import CommodityMarket, FootballerMarket, HouseParams, Market
 from mercato.models.orders import Order, OrderStatus, Side, TimeInForce
@@ -441,3 +444,111 @@ def test_goals_are_posted_once_each_and_read_in_posting_order(backend: Backend) 
     assert [(g.event_id, g.minute, g.applied) for g in records] == [("g-2", 20, False), ("g-1", 30, False)]
     assert records[0].posted_at == AT.replace(microsecond=123_000)
     assert backend.matcher.pending_goals("lionel-messi") == ["g-2", "g-1"]
+
+
+# -- what settlement writes, as intake reads it -------------------------------------------------------
+
+
+def _settle_trades(backend: Backend, version: int, at_ms: int, prices: list[int]) -> list[str]:
+    """Commit one settlement recording a trade per price (alice buys from bob) and alice's fills;
+    the trade ids, in the order the trades were recorded."""
+    trades, fills = [], []
+    first_seq = backend.intake.fill_sequence("alice")
+    for n, price in enumerate(prices):
+        buy, sell = uuid7(at_ms, 1_000 + n), uuid7(at_ms, n)
+        traded = trade_id(buy, sell)
+        trades.append(
+            TradeRecord(traded, buy, sell, Side.SELL, price, price, 1, Side.BUY, buy, sell, "alice", "bob", 0)
+        )
+        fills.append(
+            FillRecord("alice", first_seq + n + 1, f"{traded}-b", traded, buy, Side.BUY, price, 1, 0)
+        )
+    sequence = FillSequence("alice", first_seq, first_seq + len(prices))
+    backend.matcher.commit(
+        Settlement(
+            material="wheat",
+            at_ms=at_ms,
+            book=(),
+            new_orders=(),
+            orders=(),
+            balances=(),
+            trades=tuple(trades),
+            fill_sequences=(sequence,),
+            fills=tuple(fills),
+            market=MarketDelta(0, len(prices), prices[-1], (), (), (), None, version),
+        )
+    )
+    return [trade.trade_id for trade in trades]
+
+
+def _three_settlements(backend: Backend) -> list[str]:
+    """Trades at AT_MS, AT_MS + 1000 and AT_MS + 2000 (two, one, two): their ids oldest first."""
+    assert backend.intake.create_market(wheat())
+    ids = _settle_trades(backend, 0, AT_MS, [30, 31])
+    ids += _settle_trades(backend, 1, AT_MS + 1_000, [32])
+    return ids + _settle_trades(backend, 2, AT_MS + 2_000, [33, 34])
+
+
+def test_trades_read_newest_first_and_a_page_at_a_time(backend: Backend) -> None:
+    data: MarketDataStore = backend.intake
+    oldest_first = _three_settlements(backend)
+    assert [t.trade_id for t in data.recent_trades("wheat", 3)] == oldest_first[:-4:-1]
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(6):
+        page, cursor = data.trades_page("wheat", 2, cursor, AT_MS, AT_MS + 3_000)
+        assert len(page) <= 2
+        seen += [t.trade_id for t in page]
+        if cursor is None:
+            break
+    assert seen == oldest_first[::-1]
+    in_range, _ = data.trades_page("wheat", 10, None, AT_MS + 1, AT_MS + 2_000)
+    assert [t.trade_id for t in in_range] == [oldest_first[2]]
+    market = data.recent_trades("wheat", 1)[0]
+    assert (market.price, market.buyer_id, market.executed_at) == (
+        34,
+        "alice",
+        AT.replace(microsecond=123_000) + timedelta(seconds=2),
+    )
+
+
+def test_a_trades_cursor_of_another_market_or_range_is_refused(backend: Backend) -> None:
+    data: MarketDataStore = backend.intake
+    _three_settlements(backend)
+    _, cursor = data.trades_page("wheat", 2, None, AT_MS, AT_MS + 3_000)
+    assert cursor is not None
+    for material, start, end, foreign in [
+        ("copper", AT_MS, AT_MS + 3_000, cursor),
+        ("wheat", AT_MS + 2_500, AT_MS + 3_000, cursor),
+        ("wheat", AT_MS, AT_MS + 3_000, "bm90LWEtY3Vyc29y"),
+    ]:
+        with pytest.raises(ValueError, match="not a cursor"):
+            data.trades_page(material, 2, foreign, start, end)
+
+
+def test_trades_between_reads_oldest_first_up_to_a_bound(backend: Backend) -> None:
+    data: MarketDataStore = backend.intake
+    oldest_first = _three_settlements(backend)
+    assert [t.trade_id for t in data.trades_between("wheat", AT_MS, AT_MS + 3_000, 5)] == oldest_first
+    assert [t.trade_id for t in data.trades_between("wheat", AT_MS + 1_000, AT_MS + 1_001, None)] == [
+        oldest_first[2]
+    ]
+    with pytest.raises(TooManyTrades):
+        data.trades_between("wheat", AT_MS, AT_MS + 3_000, 4)
+
+
+def test_a_players_fills_read_in_number_order_after_a_cursor(backend: Backend) -> None:
+    accounts: AccountStore = backend.intake
+    oldest_first = _three_settlements(backend)
+    assert accounts.fill_sequence("alice") == 5
+    assert backend.matcher.fill_sequences(["alice", "bob"]) == {"alice": 5, "bob": 0}
+    fills = accounts.fills_after("alice", 1, 3)
+    assert [(f.seq, f.trade_id, f.price) for f in fills] == [
+        (2, oldest_first[1], 31),
+        (3, oldest_first[2], 32),
+        (4, oldest_first[3], 33),
+    ]
+    assert accounts.fills_after("alice", 5, 10) == []
+    market = backend.intake.get_market("wheat")
+    assert market is not None
+    assert (market.volume, market.last_price) == (5, 34)
