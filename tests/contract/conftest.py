@@ -113,13 +113,18 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """One line: how many contract cases each lane ran, and why a lane skipped."""
+    """One line: how many contract cases each lane ran and in how many seconds (set-up included),
+    and why a lane skipped."""
     ran: dict[str, dict[str, int]] = {lane: {} for lane in LANES}
+    seconds: dict[str, float] = dict.fromkeys(LANES, 0.0)
     skipped: dict[str, set[str]] = {lane: set() for lane in LANES}
     for outcome in ("passed", "failed", "error", "skipped"):
         for report in terminalreporter.stats.get(outcome, []):
             lane = dict(getattr(report, "user_properties", ())).get(_LANE_PROPERTY)
-            if lane is None or (report.when != "call" and outcome == "passed"):
+            if lane is None:
+                continue
+            seconds[lane] += report.duration
+            if report.when != "call" and outcome == "passed":
                 continue
             if outcome == "skipped" and isinstance(report.longrepr, tuple):
                 skipped[lane].add(str(report.longrepr[2]).removeprefix("Skipped: "))
@@ -128,7 +133,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     parts = []
     for lane in LANES:
-        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(ran[lane].items())) or "not run"
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(ran[lane].items()))
         why = f" ({'; '.join(sorted(skipped[lane]))})" if skipped[lane] else ""
-        parts.append(f"{lane}: {counts}{why}")
+        parts.append(f"{lane}: {counts}{why} in {seconds[lane]:.1f} s" if counts else f"{lane}: not run")
     terminalreporter.write_line("contract backends: " + " | ".join(parts))

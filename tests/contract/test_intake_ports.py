@@ -1,6 +1,7 @@
 """Intake's ports, one section per aggregate, on every lane: each write that must refuse does so with
 the domain's error and leaves the stored state exactly as it was."""
 
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -552,3 +553,28 @@ def test_a_players_fills_read_in_number_order_after_a_cursor(backend: Backend) -
     market = backend.intake.get_market("wheat")
     assert market is not None
     assert (market.volume, market.last_price) == (5, 34)
+
+
+# -- concurrency -------------------------------------------------------------------------------------
+
+
+def test_concurrent_orders_never_reserve_more_than_the_balance(backend: Backend) -> None:
+    """Eight threads each reserve 30 of 100 coins at once: exactly three succeed, whatever the order."""
+    fund(backend.intake, "alice", "coins", 100)
+    outcomes: list[str] = []
+
+    def attempt(n: int) -> None:
+        try:
+            place(backend.intake, order("alice", Side.BUY, 1, 30, n=n))
+            outcomes.append("placed")
+        except InsufficientBalance:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(1, 9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["placed"] * 3 + ["refused"] * 5
+    assert backend.intake.balances("alice") == {"coins": Balance(available=10, reserved=90)}
+    assert len(backend.matcher.read_book("wheat").orders) == 3
