@@ -1,4 +1,4 @@
-"""The DynamoDB adapter of :class:`~mercato.intake.ports.IntakeStore`."""
+"""The DynamoDB adapter of every intake port (:mod:`mercato.intake.ports`), in one class."""
 
 import base64
 import json
