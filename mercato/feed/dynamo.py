@@ -5,6 +5,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mercato.feed.job import Followed
+from mercato.models.errors import StateMoved
+from mercato.storage.errors import classify
 from mercato.storage.items import plain
 from mercato.storage.names import TableNames
 from mercato.storage.pages import items
@@ -38,7 +40,7 @@ class DynamoFeedStore:
                 ExpressionAttributeValues={":now": now, ":was": was, ":zero": 0},
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if isinstance(classify(error), StateMoved):
                 return False
             raise
         return True

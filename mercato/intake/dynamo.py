@@ -338,7 +338,7 @@ class DynamoIntakeStore:
                 ]
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "TransactionCanceledException":
+            if isinstance(classify(error), StateMoved):
                 raise StateMoved(order.order_id) from None
             raise
 

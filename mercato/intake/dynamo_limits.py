@@ -5,7 +5,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mercato.intake.limits import BucketState, LimiterUnavailable, RouteClass
+from mercato.models.errors import StateMoved
 from mercato.resources import LIMITS
+from mercato.storage.errors import classify
 
 
 class DynamoBucketStore:
@@ -53,7 +55,7 @@ class DynamoBucketStore:
         try:
             self._client.put_item(TableName=self._table, Item=item, **condition)
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if isinstance(classify(error), StateMoved):
                 return False
             raise LimiterUnavailable(str(error)) from error
         except BotoCoreError as error:

@@ -27,6 +27,7 @@ from mercato.models.ids import new_order_id
 from mercato.models.markets import CommodityListing, FootballerListing, FootballerMarket, Market, market_from
 from mercato.models.money import COINS
 from mercato.models.orders import MAX_EXPIRY_AHEAD, Order, OrderRequest, OrderStatus, Side
+from mercato.models.times import from_millis, to_millis
 from mercato.models.views import (
     AccountView,
     BookView,
@@ -37,7 +38,6 @@ from mercato.models.views import (
     StandingView,
     TradesView,
 )
-from mercato.storage.items import from_millis, to_millis
 
 CANCEL_ATTEMPTS = 5
 DAY = timedelta(days=1)

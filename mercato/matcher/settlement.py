@@ -15,7 +15,6 @@ business (:mod:`mercato.matcher.dynamo` renders it to ``TransactWriteItems``).
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Final, NamedTuple
 
 from mercato.matcher.book import BookOrder, Cancel, Event, Fill
@@ -36,6 +35,7 @@ from mercato.matcher.transactions import (
 from mercato.models.ids import trade_id
 from mercato.models.money import COINS
 from mercato.models.orders import Order, OrderStatus, Side, TimeInForce, escrow
+from mercato.models.times import from_millis
 
 MAX_WRITES: Final = 100
 """Items one transaction may write: DynamoDB's ``TransactWriteItems`` limit."""
@@ -342,7 +342,7 @@ class Planner:
             status=status,
             filled_quantity=quantity,
             filled_notional=notional,
-            created_at=datetime.fromtimestamp(self.now_ms / 1000, tz=UTC),
+            created_at=from_millis(self.now_ms),
         )
 
     def _order_change(self, order_id: str, pending: _Pending) -> OrderChange:

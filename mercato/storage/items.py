@@ -6,7 +6,7 @@ JSON reaches us undecoded.
 """
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -17,6 +17,8 @@ from mercato.models.history import PlayerFill
 from mercato.models.keys import encode_book_key
 from mercato.models.markets import CommodityMarket, FootballerMarket, Market
 from mercato.models.orders import Order, OrderStatus, Side, TimeInForce
+from mercato.models.times import from_millis as from_millis
+from mercato.models.times import to_millis as to_millis
 from mercato.models.trades import Trade
 
 Item = dict[str, Any]
@@ -58,14 +60,6 @@ _MARKET_FIELDS: Final = (
 
 
 _MAX_EXPIRY_MS: Final = 9_999_999_999_999
-
-
-def to_millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def from_millis(millis: int | Decimal) -> datetime:
-    return datetime.fromtimestamp(int(millis) / 1000, tz=UTC)
 
 
 def plain(value: Any) -> Any:

@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from mercato.feed.dynamo import DynamoFeedStore
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.models.accounts import Deposit
 from mercato.models.errors import Busy, StateMoved, Throttled
 from mercato.models.events import GoalEvent
+from mercato.models.orders import Order, Side
 from mercato.storage.errors import classify
 from mercato.storage.names import TableNames
 
@@ -145,3 +147,35 @@ def _goal() -> GoalEvent:
     return GoalEvent.model_validate(
         {"eventId": "g-1", "material": "lionel-messi", "matchId": "final", "minute": 9}
     )
+
+
+def _order() -> Order:
+    return Order(
+        order_id="01900000-0000-7000-8000-000000000001",
+        player_id="alice",
+        side=Side.BUY,
+        material="wheat",
+        quantity=3,
+        price=10,
+        created_at=_AT,
+    )
+
+
+def test_intake_reports_a_cancel_refused_by_a_condition_as_moved_state() -> None:
+    store = DynamoIntakeStore(_Refusing(_cancelled("ConditionalCheckFailed", "None", "None")), TABLES)
+    with pytest.raises(StateMoved):
+        store.cancel_order(_order(), 3, at=_AT)
+
+
+def test_intake_does_not_hide_a_cancel_refused_as_invalid_behind_moved_state() -> None:
+    store = DynamoIntakeStore(_Refusing(_cancelled("ValidationError", "None", "None")), TABLES)
+    with pytest.raises(ClientError):
+        store.cancel_order(_order(), 3, at=_AT)
+
+
+def test_the_feed_reads_a_failed_condition_as_someone_else_having_saved_first() -> None:
+    store = DynamoFeedStore(_Refusing(_error("ConditionalCheckFailedException", "UpdateItem")), TABLES)
+    assert store.save("lionel-messi", was=1, now=2) is False
+    throttled = DynamoFeedStore(_Refusing(_error("ThrottlingException", "UpdateItem")), TABLES)
+    with pytest.raises(ClientError):
+        throttled.save("lionel-messi", was=1, now=2)
