@@ -28,6 +28,7 @@ from mercato.local.client import Client
 from mercato.local.dynamodb_local import DynamoDBLocal
 from mercato.local.function_url import function_url_event, response_body
 from mercato.local.pipeline import LocalPipeline
+from mercato.local.state import DataDir, redrive_of
 from mercato.models.views import ErrorBody, ErrorDetail
 from mercato.resources import INTAKE_CORS
 
@@ -167,6 +168,10 @@ class PortInUse(RuntimeError):
     """The intake's port is taken; nothing was started."""
 
 
+class StateNeedsDynamoDBLocal(RuntimeError):
+    """``data_dir`` was given where DynamoDB Local cannot run; nothing was started."""
+
+
 class _IntakeServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # a burst of game clients connecting at once is not refused
@@ -202,6 +207,11 @@ class EmbeddedStack:
     """Keep the tables in this directory (DynamoDB Local only); None keeps them in memory."""
     storage: str = field(default="", init=False)
     """The engine in use: ``dynamodb-local`` or ``moto``."""
+    restarted: bool = field(default=False, init=False)
+    """The tables were kept from an earlier run (``data_dir``) and re-driven at start."""
+    redriven_fills: int = field(default=0, init=False)
+    """Fills the restart's re-drive made (orders accepted before a kill, settled now)."""
+    _data: DataDir | None = field(default=None, init=False)
     _dynamodb_local: DynamoDBLocal | None = field(default=None, init=False)
     feed: FeedJob | None = field(default=None, init=False)
     pipeline: LocalPipeline = field(init=False)
@@ -236,6 +246,8 @@ class EmbeddedStack:
             return self._start()
         except BaseException:
             self._http.server_close()
+            if self._dynamodb_local is not None:
+                self._dynamodb_local.stop()
             raise
 
     def _start(self) -> "EmbeddedStack":
@@ -253,8 +265,18 @@ class EmbeddedStack:
             existing_tables=kept,
             rate_limits=self.rate_limits,
         )
-        if self.catalog and not kept:
-            self._list_catalog()
+        if self._data is not None:
+            self.pipeline.pipe.on_checkpoint = self._data.save_checkpoints
+            if kept:
+                self.pipeline.pipe.resume(self._data.checkpoints())
+        if self.catalog:
+            listed = redrive_of(self.pipeline.dynamodb, self.pipeline.tables).materials if kept else []
+            self._list_catalog(skip=set(listed))
+        if kept:
+            self.restarted = True
+            self.redriven_fills = self.pipeline.settle_everything(
+                redrive_of(self.pipeline.dynamodb, self.pipeline.tables)
+            )
         self._http.handler = self.pipeline.intake
         targets: list[Callable[[], None]] = [self._http.serve_forever, self._pump]
         if self.leaderboard_seconds > 0:
@@ -281,21 +303,33 @@ class EmbeddedStack:
 
     def _start_dynamodb(self) -> tuple[str | None, bool]:
         """Start DynamoDB Local if it is to be used: its URL and whether it already holds the tables."""
-        use_local = self.engine == "dynamodb-local" or (self.engine == "auto" and dynamodb_local.available())
+        use_local = (
+            self.data_dir is not None
+            or self.engine == "dynamodb-local"
+            or (self.engine == "auto" and dynamodb_local.available())
+        )
         if not use_local:
-            if self.data_dir is not None:
-                raise RuntimeError("keeping state (--data) needs DynamoDB Local: java and make install")
             self.storage = "moto"
             return None, False
+        if self.data_dir is not None and (missing := dynamodb_local.missing()) is not None:
+            raise StateNeedsDynamoDBLocal(f"keeping state in {self.data_dir} needs DynamoDB Local: {missing}")
         self.storage = "dynamodb-local"
+        if self.data_dir is not None:
+            self._data = DataDir(self.data_dir)
+            self._data.claim()
         self._dynamodb_local = DynamoDBLocal(self.data_dir).start()
+        if self._data is not None:
+            self._data.owned_by(self._dynamodb_local.pid)
         url = self._dynamodb_local.endpoint_url
         names = _session().client("dynamodb", endpoint_url=url).list_tables()["TableNames"]
         return url, any(name.startswith(f"{self.prefix}-") for name in names)
 
-    def _list_catalog(self) -> None:
+    def _list_catalog(self, skip: set[str]) -> None:
+        """List the default catalog, but for the materials in ``skip`` (kept from an earlier run)."""
         admin = f"Bearer {self.token('mercato-admin', admin=True)}"
         for listing in DEFAULT_CATALOG:
+            if listing.material in skip:
+                continue
             event = function_url_event(
                 "POST",
                 "/markets",
@@ -362,6 +396,8 @@ class EmbeddedStack:
         self._moto.stop()
         if self._dynamodb_local is not None:
             self._dynamodb_local.stop()
+        if self._data is not None:
+            self._data.release()
 
     def __enter__(self) -> "EmbeddedStack":
         return self.start()
