@@ -78,6 +78,14 @@ class PipeRunner:
         self._checkpoints = dict(checkpoints)
         self._iterators.clear()
 
+    def start_at_latest(self) -> None:
+        """Read each open shard from its end: what the table already holds is not forwarded (a copy
+        of a settled catalog). Call it before anything new is written."""
+        for shard in self._shards():
+            self._iterators[shard] = self.streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard, ShardIteratorType="LATEST"
+            )["ShardIterator"]
+
     def _shards(self) -> list[str]:
         """The stream's shards, looked up again every few seconds (shards split and close)."""
         if not self._shard_ids or time.monotonic() - self._shards_read_at > SHARD_REFRESH_SECONDS:
