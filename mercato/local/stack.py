@@ -294,7 +294,8 @@ class EmbeddedStack:
         elif self.catalog:
             listed = redrive_of(self.pipeline.dynamodb, self.pipeline.tables).materials if kept else []
             list_catalog(self.pipeline, self.token("mercato-admin", admin=True), skip=set(listed))
-            quote_the_house(self.pipeline)
+            if not kept:  # a restart's re-drive below settles every market, the footballers included
+                quote_the_house(self.pipeline)
         if kept and self.shared is None:
             self.restarted = True
             self.redriven_fills = self.pipeline.settle_everything(
