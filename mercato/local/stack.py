@@ -3,6 +3,7 @@ the shared definitions, intake served over HTTP exactly as a function URL event,
 event-source mapping pumping in the background.
 """
 
+import copy
 import errno
 import http.server
 import logging
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import boto3
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from mercato.feed.dynamo import DynamoFeedStore
@@ -28,10 +31,15 @@ from mercato.local.client import Client
 from mercato.local.dynamodb_local import DynamoDBLocal
 from mercato.local.function_url import function_url_event, response_body
 from mercato.local.pipeline import LocalPipeline
+from mercato.local.state import DataDir, Redrive, redrive_of
 from mercato.models.views import ErrorBody, ErrorDetail
-from mercato.resources import INTAKE_CORS
+from mercato.pipes.definition import MATCHER_SOURCE, STREAM
+from mercato.resources import BOOK, INTAKE_CORS, SUPPORT_TABLES, TABLES
+from mercato.storage.tables import create_support_tables, create_tables
 
 LOOPBACK = "127.0.0.1"
+REGION = "us-east-1"
+TEMPLATE_PREFIX = "mercato-catalog"
 PREFIX = "mercato"
 IDLE_PAUSE_SECONDS = 0.005
 MAX_IDLE_PAUSE_SECONDS = 1.0
@@ -39,6 +47,8 @@ MAX_IDLE_PAUSE_SECONDS = 1.0
 FEED_POLL_SECONDS = 0.5
 LEADERBOARD_SECONDS = 10.0
 BODY_TIMEOUT_SECONDS = 10.0
+SERVE_POLL_SECONDS = 0.05
+"""How often the intake server looks for a stop (``stop`` waits for it)."""
 KEEP_ALIVE_SECONDS = 120.0
 
 
@@ -57,7 +67,7 @@ def _not_ready(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _session() -> boto3.Session:
     # moto accepts any credentials; these never leave the machine.
-    return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
+    return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION)
 
 
 class _Intake(http.server.BaseHTTPRequestHandler):
@@ -167,6 +177,10 @@ class PortInUse(RuntimeError):
     """The intake's port is taken; nothing was started."""
 
 
+class StateNeedsDynamoDBLocal(RuntimeError):
+    """``data_dir`` was given where DynamoDB Local cannot run; nothing was started."""
+
+
 class _IntakeServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # a burst of game clients connecting at once is not refused
@@ -202,6 +216,14 @@ class EmbeddedStack:
     """Keep the tables in this directory (DynamoDB Local only); None keeps them in memory."""
     storage: str = field(default="", init=False)
     """The engine in use: ``dynamodb-local`` or ``moto``."""
+    restarted: bool = field(default=False, init=False)
+    """The tables were kept from an earlier run (``data_dir``) and re-driven at start."""
+    redriven_fills: int = field(default=0, init=False)
+    """Fills the restart's re-drive made (orders accepted before a kill, settled now)."""
+    _data: DataDir | None = field(default=None, init=False)
+    shared: "SharedEngine | None" = None
+    """Run on this engine's moto server and start from its prepared catalog (copied into this
+    stack's own tables): a test session pays for moto and the catalog once."""
     _dynamodb_local: DynamoDBLocal | None = field(default=None, init=False)
     feed: FeedJob | None = field(default=None, init=False)
     pipeline: LocalPipeline = field(init=False)
@@ -220,6 +242,8 @@ class EmbeddedStack:
 
     @property
     def moto_url(self) -> str:
+        if self.shared is not None:
+            return self.shared.moto_url
         host, port = self._moto.get_host_and_port()
         return f"http://{host}:{port}"
 
@@ -236,16 +260,24 @@ class EmbeddedStack:
             return self._start()
         except BaseException:
             self._http.server_close()
+            if self._dynamodb_local is not None:
+                self._dynamodb_local.stop()
             raise
 
     def _start(self) -> "EmbeddedStack":
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        moto_atomic.install()
-        self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
-        self._moto.start()
-        dynamodb_url, kept = self._start_dynamodb()
+        if self.shared is None:
+            moto_atomic.install()
+            self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+            self._moto.start()
+            dynamodb_url, kept = self._start_dynamodb()
+        else:
+            if self.data_dir is not None:
+                raise ValueError("a stack on a shared engine keeps nothing: leave data_dir unset")
+            self.storage, dynamodb_url = "moto", None
+            kept = self.shared.copy_catalog(self.prefix) if self.catalog else False
         self.pipeline = LocalPipeline.create(
-            _session(),
+            _session() if self.shared is None else self.shared.session,
             self.prefix,
             self.secret,
             endpoint_url=self.moto_url,
@@ -253,10 +285,24 @@ class EmbeddedStack:
             existing_tables=kept,
             rate_limits=self.rate_limits,
         )
-        if self.catalog and not kept:
-            self._list_catalog()
+        if self._data is not None:
+            self.pipeline.pipe.on_checkpoint = self._data.save_checkpoints
+            if kept:
+                self.pipeline.pipe.resume(self._data.checkpoints())
+        if self.shared is not None:
+            self.pipeline.pipe.start_at_latest()  # the copied catalog is settled: nothing to forward
+        elif self.catalog:
+            listed = redrive_of(self.pipeline.dynamodb, self.pipeline.tables).materials if kept else []
+            list_catalog(self.pipeline, self.token("mercato-admin", admin=True), skip=set(listed))
+            if not kept:  # a restart's re-drive below settles every market, the footballers included
+                quote_the_house(self.pipeline)
+        if kept and self.shared is None:
+            self.restarted = True
+            self.redriven_fills = self.pipeline.settle_everything(
+                redrive_of(self.pipeline.dynamodb, self.pipeline.tables)
+            )
         self._http.handler = self.pipeline.intake
-        targets: list[Callable[[], None]] = [self._http.serve_forever, self._pump]
+        targets: list[Callable[[], None]] = [self._serve, self._pump]
         if self.leaderboard_seconds > 0:
             targets.append(self._roll_up)
         if self.replay_speed > 0:
@@ -274,6 +320,9 @@ class EmbeddedStack:
                 self._replay_thread = thread
         return self
 
+    def _serve(self) -> None:
+        self._http.serve_forever(poll_interval=SERVE_POLL_SECONDS)
+
     def finish_replay(self, timeout: float = 60.0) -> None:
         """Wait until the goal replay has posted its last goal (then :meth:`drain` applies it)."""
         if self._replay_thread is not None:
@@ -281,30 +330,26 @@ class EmbeddedStack:
 
     def _start_dynamodb(self) -> tuple[str | None, bool]:
         """Start DynamoDB Local if it is to be used: its URL and whether it already holds the tables."""
-        use_local = self.engine == "dynamodb-local" or (self.engine == "auto" and dynamodb_local.available())
+        use_local = (
+            self.data_dir is not None
+            or self.engine == "dynamodb-local"
+            or (self.engine == "auto" and dynamodb_local.available())
+        )
         if not use_local:
-            if self.data_dir is not None:
-                raise RuntimeError("keeping state (--data) needs DynamoDB Local: java and make install")
             self.storage = "moto"
             return None, False
+        if self.data_dir is not None and (missing := dynamodb_local.missing()) is not None:
+            raise StateNeedsDynamoDBLocal(f"keeping state in {self.data_dir} needs DynamoDB Local: {missing}")
         self.storage = "dynamodb-local"
+        if self.data_dir is not None:
+            self._data = DataDir(self.data_dir)
+            self._data.claim()
         self._dynamodb_local = DynamoDBLocal(self.data_dir).start()
+        if self._data is not None:
+            self._data.owned_by(self._dynamodb_local.pid)
         url = self._dynamodb_local.endpoint_url
         names = _session().client("dynamodb", endpoint_url=url).list_tables()["TableNames"]
         return url, any(name.startswith(f"{self.prefix}-") for name in names)
-
-    def _list_catalog(self) -> None:
-        admin = f"Bearer {self.token('mercato-admin', admin=True)}"
-        for listing in DEFAULT_CATALOG:
-            event = function_url_event(
-                "POST",
-                "/markets",
-                headers={"Authorization": admin},
-                body=listing.model_dump_json(by_alias=True).encode(),
-            )
-            status = self.pipeline.intake(event, None)["statusCode"]
-            if status not in (200, 201):
-                raise RuntimeError(f"could not list {listing.material}: {status}")
 
     def _pump(self) -> None:
         """Poll like the services do: at once while there is work; when idle, back off to a second,
@@ -359,11 +404,113 @@ class EmbeddedStack:
         self._http.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
-        self._moto.stop()
+        if self.shared is None:
+            self._moto.stop()
+        else:
+            self.shared.drop(self.prefix)
         if self._dynamodb_local is not None:
             self._dynamodb_local.stop()
+        if self._data is not None:
+            self._data.release()
 
     def __enter__(self) -> "EmbeddedStack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def list_catalog(pipeline: LocalPipeline, admin_token: str, skip: set[str]) -> None:
+    """List the default catalog through intake, but for the materials in ``skip`` (already listed)."""
+    for listing in DEFAULT_CATALOG:
+        if listing.material in skip:
+            continue
+        event = function_url_event(
+            "POST",
+            "/markets",
+            headers={"Authorization": f"Bearer {admin_token}"},
+            body=listing.model_dump_json(by_alias=True).encode(),
+        )
+        status = pipeline.intake(event, None)["statusCode"]
+        if status not in (200, 201):
+            raise RuntimeError(f"could not list {listing.material}: {status}")
+
+
+def quote_the_house(pipeline: LocalPipeline) -> None:
+    """Settle every listed footballer once, so the house's opening ladder rests on the book when the
+    stack starts (the listings' wake-ups, when they arrive, find nothing left to do)."""
+    footballers = [listing.material for listing in DEFAULT_CATALOG if listing.kind == "footballer"]
+    pipeline.settle_everything(Redrive(footballers, {}))
+
+
+@dataclass
+class SharedEngine:
+    """One moto server and the default catalog prepared once (listed, the house quoted), for many
+    stacks in one process: each :class:`EmbeddedStack` with ``shared=`` gets its own tables, filled
+    with a copy of the prepared catalog, in a fraction of the time listing it again takes."""
+
+    _moto: ThreadedMotoServer = field(init=False)
+    session: boto3.Session = field(default_factory=lambda: _session(), init=False)
+    """One session for every stack on the engine: its clients share the loaded service models."""
+
+    @property
+    def moto_url(self) -> str:
+        host, port = self._moto.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def start(self) -> "SharedEngine":
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        moto_atomic.install()
+        self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+        self._moto.start()
+        self._prepare()
+        return self
+
+    def _prepare(self) -> None:
+        """List the catalog on the template tables and let the house quote every footballer."""
+        secret = secrets.token_urlsafe(32)
+        pipeline = LocalPipeline.create(self.session, TEMPLATE_PREFIX, secret, endpoint_url=self.moto_url)
+        list_catalog(pipeline, issue_token(secret, "mercato-admin", Scope.ADMIN), skip=set())
+        quote_the_house(pipeline)
+
+    def copy_catalog(self, prefix: str) -> bool:
+        """Create ``prefix``'s tables holding the prepared catalog; True (the tables exist now).
+
+        The prepared tables' items are copied inside moto's backend, which runs in this process
+        (under the lock every DynamoDB request takes): writing them through the API instead costs
+        seconds (moto sizes every attribute of every item it puts). Like a table restored from a
+        backup, the copy makes no stream records, so nothing of the catalog reaches the new
+        stack's pipe."""
+        client = self.session.client("dynamodb", endpoint_url=self.moto_url)
+        create_tables(client, prefix)
+        create_support_tables(client, prefix)
+        backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
+        if BOOK.name(TEMPLATE_PREFIX) not in backend.tables:
+            self._prepare()  # something reset moto's backends (a test's ``mock_aws``): prepare again
+        with moto_atomic.lock():
+            for spec in (*TABLES, *SUPPORT_TABLES):
+                prepared = backend.get_table(spec.name(TEMPLATE_PREFIX)).items
+                backend.get_table(spec.name(prefix)).items = copy.deepcopy(prepared)
+        return True
+
+    def drop(self, prefix: str) -> None:
+        """Delete ``prefix``'s tables, stream and queue (a test's stack is done with them)."""
+        session = self.session
+        client = session.client("dynamodb", endpoint_url=self.moto_url)
+        for spec in (*TABLES, *SUPPORT_TABLES):
+            client.delete_table(TableName=spec.name(prefix))
+        session.client("kinesis", endpoint_url=self.moto_url).delete_stream(
+            StreamName=STREAM.name(prefix), EnforceConsumerDeletion=True
+        )
+        sqs = session.client("sqs", endpoint_url=self.moto_url)
+        sqs.delete_queue(
+            QueueUrl=sqs.get_queue_url(QueueName=f"{prefix}-{MATCHER_SOURCE.on_failure_queue}")["QueueUrl"]
+        )
+
+    def stop(self) -> None:
+        self._moto.stop()
+
+    def __enter__(self) -> "SharedEngine":
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -10,6 +10,7 @@ checkpoints a shard only after Kinesis accepted the records. Delivery is at leas
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,8 +57,11 @@ class PipeRunner:
     kinesis_stream: str
     spec: PipeSpec = PIPE
     region: str = "us-east-1"
+    on_checkpoint: Callable[[dict[str, str]], None] | None = None
+    """Called with every shard's checkpoint after Kinesis accepted a batch (Pipes keeps its
+    checkpoint durably; the local stack with ``--data`` keeps it in a file)."""
     _pattern: EventPattern = field(init=False)
-    _checkpoints: dict[str, str | None] = field(default_factory=dict, init=False)
+    _checkpoints: dict[str, str] = field(default_factory=dict, init=False)
     _iterators: dict[str, str] = field(default_factory=dict, init=False)
     _shard_ids: list[str] = field(default_factory=list, init=False)
     _finished: set[str] = field(default_factory=set, init=False)
@@ -67,6 +71,20 @@ class PipeRunner:
 
     def __post_init__(self) -> None:
         self._pattern = EventPattern.load(self.spec.filter_pattern)
+
+    def resume(self, checkpoints: dict[str, str]) -> None:
+        """Start each shard after its sequence number in ``checkpoints`` (a restart), not at the
+        starting position; shards it does not name start at the starting position."""
+        self._checkpoints = dict(checkpoints)
+        self._iterators.clear()
+
+    def start_at_latest(self) -> None:
+        """Read each open shard from its end: what the table already holds is not forwarded (a copy
+        of a settled catalog). Call it before anything new is written."""
+        for shard in self._shards():
+            self._iterators[shard] = self.streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard, ShardIteratorType="LATEST"
+            )["ShardIterator"]
 
     def _shards(self) -> list[str]:
         """The stream's shards, looked up again every few seconds (shards split and close)."""
@@ -143,6 +161,8 @@ class PipeRunner:
                 raise
             _trace_forwarded(traced)
             self._checkpoints[shard] = records[-1]["dynamodb"]["SequenceNumber"]
+            if self.on_checkpoint is not None:
+                self.on_checkpoint(dict(self._checkpoints))
             self._next(shard, response)
         return read
 

@@ -1,0 +1,165 @@
+"""Where ``mercato up --data DIR`` keeps what must survive a restart, and what a restart re-drives.
+
+The directory holds DynamoDB Local's database (every table, written by DynamoDB Local with
+``-dbPath``), the pipe's checkpoint on the book table's stream (``pipe-checkpoint.json``) and the
+owner file (``mercato.pid``: which ``mercato`` uses the directory and its DynamoDB Local).
+
+What is lost when the process dies, and how a restart makes up for it:
+
+- Kinesis (moto, in memory) and the mapping's position in it: a record forwarded by the pipe but
+  not yet settled is gone. A record is only a wake-up (DESIGN §1), so the restart settles every
+  listed material once before it accepts requests: open orders cross, IOC and FOK orders that never
+  met the matcher are cancelled, pending goals and listings are applied. Settlement is idempotent.
+- The pipe's place in the stream: the checkpoint file, written after each batch Kinesis accepted.
+  The restart resumes after it; records between the checkpoint and the kill are forwarded again
+  (at least once, as Pipes delivers), which is harmless.
+- DynamoDB Local itself is a child in its own session, so a killed ``mercato`` leaves it running;
+  the restart finds it through the owner file and stops it before starting its own.
+"""
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from mercato.models.orders import TimeInForce
+from mercato.storage.items import KIND_ORDER, plain
+from mercato.storage.names import TableNames
+from mercato.storage.pages import items
+
+CHECKPOINT_FILE = "pipe-checkpoint.json"
+OWNER_FILE = "mercato.pid"
+STOP_WAIT_SECONDS = 10.0
+
+
+class DataDirInUse(RuntimeError):
+    """Another running ``mercato`` owns the directory."""
+
+
+class Owner(BaseModel):
+    mercato: int
+    dynamodb_local: int | None = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _command_line(pid: int) -> str:
+    """The process's command line where ``/proc`` shows it, else an empty string."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _stop(pid: int) -> None:
+    """SIGTERM, then SIGKILL if it is still there after a while."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+
+
+@dataclass(frozen=True)
+class DataDir:
+    path: Path
+
+    @property
+    def _owner_file(self) -> Path:
+        return self.path / OWNER_FILE
+
+    @property
+    def _checkpoint_file(self) -> Path:
+        return self.path / CHECKPOINT_FILE
+
+    def claim(self) -> None:
+        """Make the directory this process's: refuse if a live ``mercato`` holds it, and stop the
+        DynamoDB Local a killed one left behind."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        previous = self._read_owner()
+        if previous is not None and previous.mercato != os.getpid():
+            if _alive(previous.mercato) and "mercato" in _command_line(previous.mercato):
+                raise DataDirInUse(f"{self.path} is in use by mercato (pid {previous.mercato})")
+            left = previous.dynamodb_local
+            if left is not None and _alive(left) and "DynamoDBLocal" in _command_line(left):
+                _stop(left)
+        self._write_owner(Owner(mercato=os.getpid()))
+
+    def owned_by(self, dynamodb_local_pid: int) -> None:
+        """Record the DynamoDB Local this process started on the directory."""
+        self._write_owner(Owner(mercato=os.getpid(), dynamodb_local=dynamodb_local_pid))
+
+    def release(self) -> None:
+        """A clean stop: nothing is left running, so nothing needs stopping next time."""
+        previous = self._read_owner()
+        if previous is not None and previous.mercato == os.getpid():
+            self._owner_file.unlink(missing_ok=True)
+
+    def _read_owner(self) -> Owner | None:
+        try:
+            return Owner.model_validate_json(self._owner_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _write_owner(self, owner: Owner) -> None:
+        _write_atomically(self._owner_file, owner.model_dump_json())
+
+    def checkpoints(self) -> dict[str, str]:
+        """The pipe's checkpoint per shard of the book table's stream (empty on a first start)."""
+        try:
+            loaded: Any = json.loads(self._checkpoint_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(loaded, dict):
+            return {}
+        return {str(shard): str(sequence) for shard, sequence in loaded.items()}
+
+    def save_checkpoints(self, checkpoints: dict[str, str]) -> None:
+        _write_atomically(self._checkpoint_file, json.dumps(checkpoints, sort_keys=True))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file and rename it over ``path``: a kill leaves the old or the new."""
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+@dataclass(frozen=True)
+class Redrive:
+    """What a restart hands the matcher: every listed material, and per material the book keys of
+    IOC and FOK orders still resting (they never met the matcher, so they must be cancelled)."""
+
+    materials: list[str]
+    hints: dict[str, list[str]]
+
+
+def redrive_of(dynamodb: Any, tables: TableNames) -> Redrive:
+    """Read the markets and the book tables for what a restart must settle."""
+    materials = sorted(
+        str(item["material"])
+        for item in items(dynamodb.scan, TableName=tables.markets, ProjectionExpression="material")
+    )
+    hints: dict[str, list[str]] = {}
+    for raw in items(dynamodb.scan, TableName=tables.book, ConsistentRead=True):
+        item = plain(raw)
+        if item.get("kind") == KIND_ORDER and item.get("timeInForce") in (TimeInForce.IOC, TimeInForce.FOK):
+            hints.setdefault(item["material"], []).append(item["sk"])
+    return Redrive(materials, hints)

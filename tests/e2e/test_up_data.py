@@ -1,0 +1,156 @@
+"""`mercato up --data DIR` keeps what it accepted: orders placed over HTTP, the process killed with
+SIGKILL while clients are still trading, started again on the same directory: every order that was
+answered 202 is there, the restart settles what the kill interrupted, and every invariant holds."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pytest
+
+from mercato.intake.auth import Scope, issue_token
+from mercato.local import dynamodb_local
+from mercato.local.client import ApiError, Client
+from mercato.local.dynamodb_local import DynamoDBLocal
+from mercato.local.invariants import scan, violations
+from mercato.local.stack import PREFIX, _session
+from mercato.local.state import OWNER_FILE, Owner
+from mercato.storage.tables import table_names
+from tests.e2e.node_tools import missing
+
+SECRET = "a-restart-secret-that-is-long-enough-0123456789"
+TRADERS = 6
+MATERIALS = ("wheat", "copper")
+
+
+@pytest.fixture
+def java_and_jar() -> None:
+    if (absent := dynamodb_local.missing()) is not None:
+        missing(f"DynamoDB Local cannot run: {absent}")
+
+
+@contextmanager
+def mercato_up(data: Path, log: Path) -> Iterator[tuple["subprocess.Popen[str]", str, str]]:
+    """`mercato up --data DATA`: the process, its URL and the line saying where its state lives."""
+    env = dict(os.environ, MERCATO_AUTH_SECRET=SECRET)
+    command = [sys.executable, "-m", "mercato.local.cli", "up", "--port", "0", "--replay-speed", "0"]
+    with (
+        log.open("a") as errors,
+        subprocess.Popen(
+            [*command, "--data", str(data)], stdout=subprocess.PIPE, stderr=errors, text=True, env=env
+        ) as process,
+    ):
+        assert process.stdout is not None
+        try:
+            up = process.stdout.readline()
+            assert up.startswith("Mercato is up at http://127.0.0.1:"), up + log.read_text()[-2000:]
+            yield process, up.split()[4], process.stdout.readline()
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=30)
+
+
+def trade_until_refused(url: str, player: str, accepted: list[tuple[str, str]], seed: int) -> None:
+    """Place crossing orders as fast as the stack answers; stop at the first refused connection."""
+    client, rng = Client(url, issue_token(SECRET, player, Scope.TRADE)), random.Random(seed)
+    while True:
+        side = rng.choice(("Buy", "Sell"))
+        options = {"timeInForce": "IOC"} if rng.random() < 0.1 else {}
+        try:
+            order = client.place(
+                side, rng.choice(MATERIALS), rng.randint(1, 3), rng.randint(8, 12), **options
+            )
+        except ApiError:
+            continue  # a 409 (short of coins or items): nothing was accepted
+        except OSError:
+            return  # the stack is gone
+        accepted.append((player, order["orderId"]))
+
+
+def stop_left_over_dynamodb_local(data: Path) -> None:
+    """If the test failed half-way, stop the DynamoDB Local a killed `mercato up` left running."""
+    try:
+        owner = Owner.model_validate_json((data / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return
+    if owner.dynamodb_local is not None:
+        with suppress(ProcessLookupError):
+            os.kill(owner.dynamodb_local, signal.SIGTERM)
+
+
+@pytest.mark.slow  # three DynamoDB Local starts: 40 s to over 2 minutes on this shared 2-core machine
+@pytest.mark.usefixtures("java_and_jar")
+def test_orders_accepted_before_a_sigkill_are_kept_and_settle_after_the_restart(tmp_path: Path) -> None:
+    data, log = tmp_path / "state", tmp_path / "mercato.log"
+    accepted: list[tuple[str, str]] = []
+    try:
+        # Given a stack keeping its state, with traders trading on it
+        with mercato_up(data, log) as (process, url, state):
+            assert str(data.resolve()) in state
+            assert "survives a restart" in state
+            admin = Client(url, issue_token(SECRET, "game-server", Scope.ADMIN))
+            for n in range(TRADERS):
+                admin.deposit(f"trader-{n}", "coins", 5_000, f"coins-{n}")
+                for material in MATERIALS:
+                    admin.deposit(f"trader-{n}", material, 200, f"{material}-{n}")
+            threads = [
+                threading.Thread(target=trade_until_refused, args=(url, f"trader-{n}", accepted, n))
+                for n in range(TRADERS)
+            ]
+            for thread in threads:
+                thread.start()
+            while len(accepted) < 150:
+                time.sleep(0.01)
+            # When it is killed mid-trading
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            for thread in threads:
+                thread.join(timeout=30)
+        killed_with = len(accepted)
+
+        # Then, started again on the same directory, it has every accepted order
+        with mercato_up(data, log) as (_, url, state):
+            assert "restarted on it" in state, state
+            print(f"\n{killed_with} orders accepted before the kill; after the restart: {state.strip()}")
+            statuses = {
+                Client(url, issue_token(SECRET, player)).order(order_id)["status"]
+                for player, order_id in accepted
+            }
+            assert statuses <= {"open", "filled", "cancelled"}
+    finally:
+        stop_left_over_dynamodb_local(data)
+
+    # And the restart settled what was pending: every invariant holds on the kept tables, drained
+    engine = DynamoDBLocal(data).start()
+    try:
+        client = _session().resource("dynamodb", endpoint_url=engine.endpoint_url).meta.client
+        assert violations(client, table_names(PREFIX), drained=True) == []
+        kept = {item.get("orderId") for item in scan(client, table_names(PREFIX).orders)}
+        assert {order_id for _, order_id in accepted} <= kept
+    finally:
+        engine.stop()
+
+
+def test_data_without_dynamodb_local_says_so_in_one_line(tmp_path: Path) -> None:
+    env = dict(os.environ, MERCATO_AUTH_SECRET=SECRET, PATH=str(tmp_path / "no-java-here"))
+    result = subprocess.run(
+        [sys.executable, "-m", "mercato.local.cli", "up", "--port", "0", "--data", str(tmp_path / "state")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"mercato: keeping state in {tmp_path / 'state'} needs DynamoDB Local: "
+        "java is not on PATH (install a Java 17 runtime)"
+    ]
+    assert not (tmp_path / "state").exists()
