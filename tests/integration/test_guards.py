@@ -14,15 +14,25 @@ import pytest
 
 from mercato.feed.dynamo import DynamoFeedStore
 from mercato.intake.dynamo import DynamoIntakeStore
+from mercato.intake.dynamo_limits import DynamoBucketStore
+from mercato.intake.limits import BucketState, RouteClass
 from mercato.intake.service import Intake
+from mercato.leaderboard.dynamo import DynamoLeaderboardStore
+from mercato.leaderboard.ports import BoardPointer
+from mercato.leaderboard.ranking import Window
 from mercato.local.faults import StorageCalls
 from mercato.local.invariants import scan, violations
+from mercato.matcher.book import BookOrder, Fill
 from mercato.matcher.dynamo import DynamoMatcherStore
+from mercato.matcher.house import house_player
 from mercato.matcher.ports import StateMoved
 from mercato.matcher.service import Matcher
-from mercato.matcher.settlement import GoalApplied, Planner
+from mercato.matcher.settlement import GoalApplied, Planner, Post
 from mercato.matcher.transactions import Ticker
+from mercato.models.orders import Side
+from mercato.storage.items import FILL_COUNTER_KEY, FILL_PREFIX
 from mercato.storage.names import TableNames
+from mercato.storage.tables import create_support_tables
 from tests.integration.conftest import Api
 
 NOW_MS = 1_780_000_000_000
@@ -193,6 +203,23 @@ def test_an_order_id_drawn_twice_for_the_other_side_is_refused_by_the_record(whe
     _twice(wheat, ("alice", "Buy"), ("alice", "Sell"))  # another book key, the same record
 
 
+def test_a_footballer_listed_under_a_commodity_s_name_is_refused_and_changes_nothing(wheat: Api) -> None:
+    # Given wheat, a commodity market; when the game server lists a footballer named wheat
+    before = wheat.snapshot()
+    reply = wheat.list_footballer("wheat")
+    # Then it is refused whole: no footballer over the commodity, no house endowed, no listing event
+    assert reply.status == 409
+    assert reply.code == "market_exists"
+    assert wheat.snapshot() == before
+
+
+def test_listing_a_footballer_again_changes_nothing(api: Api) -> None:
+    assert api.list_footballer("lionel-messi").status == 201
+    before = api.snapshot()
+    assert api.list_footballer("lionel-messi").status == 200
+    assert api.snapshot() == before
+
+
 # -- the matcher -------------------------------------------------------------------------------
 
 
@@ -256,6 +283,150 @@ def test_a_second_matcher_settling_the_same_fill_first_leaves_it_settled_once(wh
     assert violations(wheat.client, wheat.tables) == []
 
 
+def _fill_records(api: Api, player: str) -> list[tuple[int, str, int]]:
+    """The player's fill records: (sequence, material, quantity)."""
+    items = scan(api.client, api.tables.accounts)
+    return sorted(
+        (int(i["seq"]), i["material"], int(i["quantity"]))
+        for i in items
+        if i["playerId"] == player and i["sk"].startswith(FILL_PREFIX)
+    )
+
+
+@pytest.mark.parametrize("earlier", [0, 1], ids=["first-fills", "after-one-fill"])
+def test_two_matchers_filling_one_player_in_two_markets_keep_each_fill_record(
+    wheat: Api, earlier: int
+) -> None:
+    # Given alice (and bob, with ``earlier`` fills already) buys wheat and iron from bob, and the
+    # wheat matcher has read their fill counters
+    assert wheat.list_market("iron").status == 201
+    wheat.deposit("bob", "iron", 100)
+    for _ in range(earlier):
+        wheat.order("bob", "Sell", 1, 10)
+        wheat.order("alice", "Buy", 1, 10)
+        _matcher(wheat.client, wheat.tables).settle("wheat")
+    wheat.order("bob", "Sell", 4, 20)
+    wheat.order("bob", "Sell", 3, 15, material="iron")
+    wheat.order("alice", "Buy", 4, 20)
+    wheat.order("alice", "Buy", 3, 15, material="iron")
+
+    def iron_matcher() -> None:  # the iron matcher numbers their iron fill first
+        _matcher(wheat.client, wheat.tables).settle("iron")
+
+    # When the wheat matcher commits after the iron one (the two markets' versions never meet)
+    _matcher(wheat.client, wheat.tables, _once("transact_write_items", iron_matcher)).settle("wheat")
+    # Then each fill has its own number and the counter is at the last one
+    numbered = [(n + 1, "wheat", 1) for n in range(earlier)]
+    numbered += [(earlier + 1, "iron", 3), (earlier + 2, "wheat", 4)]
+    assert _fill_records(wheat, "alice") == numbered
+    assert _fill_records(wheat, "bob") == numbered
+    counter = wheat.client.get_item(
+        TableName=wheat.tables.accounts, Key={"playerId": "alice", "sk": FILL_COUNTER_KEY}
+    )["Item"]
+    assert counter["fillSeq"] == earlier + 2
+    assert violations(wheat.client, wheat.tables) == []
+
+
+def _orders(api: Api) -> dict[str, BookOrder]:
+    """The book's orders as read now, by (player, side, price)."""
+    return {
+        f"{i['playerId']} {i['side']} {i['price']}": BookOrder(
+            i["orderId"], i["playerId"], Side(i["side"]), int(i["price"]), int(i["remaining"])
+        )
+        for i in scan(api.client, api.tables.book)
+        if i.get("kind") == "order"
+    }
+
+
+def _stale_fill_is_refused(api: Api, buy: BookOrder, sell: BookOrder, quantity: int) -> None:
+    """A writer holding the market's current version and the players' current fill counters, but
+    these (stale) orders, plans ``buy`` taking ``quantity`` from ``sell``: refused whole."""
+    store = DynamoMatcherStore(api.client, api.tables)
+    market = store.market("wheat")
+    assert market is not None
+    players = sorted({buy.player_id, sell.player_id})
+    planner = Planner(
+        "wheat",
+        {buy.order_id: buy, sell.order_id: sell},
+        NOW_MS,
+        version=market.version,
+        fill_seq=store.fill_sequences(players),
+    )
+    fill = Fill(
+        buy.order_id, sell.order_id, buy.player_id, sell.player_id, sell.price, quantity, Side.BUY, 0, 0
+    )
+    plan = planner.plan([fill], Ticker(market.best_bid, market.best_ask))
+    before = api.snapshot()
+    with pytest.raises(StateMoved):
+        store.commit(plan[0])
+    assert api.snapshot() == before
+
+
+def test_a_fill_from_the_current_version_for_more_than_the_maker_has_left_is_refused(wheat: Api) -> None:
+    # Given bob's sell of 10, 4 of it taken by carol, and alice's buy of 3
+    wheat.order("bob", "Sell", 10, 20)
+    wheat.order("carol", "Buy", 4, 20)
+    _matcher(wheat.client, wheat.tables).settle("wheat")
+    wheat.order("alice", "Buy", 3, 20)
+    book = _orders(wheat)
+    # When a writer that still sees bob's 10 (and nothing else stale) fills alice's 3 from it
+    _stale_fill_is_refused(wheat, book["alice Buy 20"], book["bob Sell 20"]._replace(quantity=10), 3)
+
+
+def test_a_fill_from_the_current_version_taking_a_maker_whole_that_has_less_left_is_refused(
+    wheat: Api,
+) -> None:
+    # Given bob's sell of 4 (and another of 10 at 30), 2 of it taken by carol, and alice's buy of 4
+    wheat.order("bob", "Sell", 4, 20)
+    wheat.order("bob", "Sell", 10, 30)
+    wheat.order("carol", "Buy", 2, 20)
+    _matcher(wheat.client, wheat.tables).settle("wheat")
+    wheat.order("alice", "Buy", 4, 20)
+    book = _orders(wheat)
+    # When a writer that still sees bob's 4 fills alice's 4 from it (deleting it from the book)
+    _stale_fill_is_refused(wheat, book["alice Buy 20"], book["bob Sell 20"]._replace(quantity=4), 4)
+
+
+@pytest.mark.parametrize("other_sell", [True, False], ids=["bob-reserves-more", "bob-reserves-only-this"])
+def test_a_fill_from_the_current_version_of_a_maker_already_filled_is_refused(
+    wheat: Api, other_sell: bool
+) -> None:
+    # Given bob's sell of 4 (and maybe another of 10 at 30), all taken by carol, and alice's buy of 4
+    wheat.order("bob", "Sell", 4, 20)
+    if other_sell:
+        wheat.order("bob", "Sell", 10, 30)
+    wheat.order("carol", "Buy", 4, 20)
+    _matcher(wheat.client, wheat.tables).settle("wheat")
+    gone = BookOrder(_order_id(wheat, "bob", "Sell", 20), "bob", Side.SELL, 20, 4)
+    wheat.order("alice", "Buy", 4, 20)
+    # When a writer that still sees bob's sell fills alice's buy from it
+    _stale_fill_is_refused(wheat, _orders(wheat)["alice Buy 20"], gone, 4)
+
+
+def test_a_fill_already_settled_is_refused_to_a_writer_with_the_current_version(wheat: Api) -> None:
+    # Given bob's sell of 10, alice's resting buy of 10 at 10, and her buy of 4 at 20 filled from it
+    wheat.order("bob", "Sell", 10, 20)
+    wheat.order("alice", "Buy", 10, 10)
+    _matcher(wheat.client, wheat.tables).settle("wheat")
+    wheat.order("alice", "Buy", 4, 20)
+    book = _orders(wheat)
+    buy, sell = book["alice Buy 20"], book["bob Sell 20"]
+    _matcher(wheat.client, wheat.tables).settle("wheat")
+    # When a writer that read the book before that fill settles it again
+    _stale_fill_is_refused(wheat, buy, sell, 4)
+    assert len(scan(wheat.client, wheat.tables.trades)) == 1
+
+
+def _order_id(api: Api, player: str, side: str, price: int) -> str:
+    return str(
+        next(
+            r["orderId"]
+            for r in scan(api.client, api.tables.orders)
+            if r["playerId"] == player and r.get("side") == side and r.get("price") == price
+        )
+    )
+
+
 def test_a_plan_for_a_market_that_does_not_exist_is_refused_and_creates_nothing(
     dynamodb: Any, tables: TableNames
 ) -> None:
@@ -272,6 +443,65 @@ def test_the_ticker_is_never_written_for_a_market_that_does_not_exist(
     with pytest.raises(Exception, match="ConditionalCheckFailed"):
         DynamoMatcherStore(dynamodb, tables).set_ticker("ghost", 10, 12)
     assert scan(dynamodb, tables.markets) == []
+
+
+MESSI = "lionel-messi"
+HOUSE = house_player(MESSI)
+
+
+def _house_post_is_refused(api: Api, quote: BookOrder) -> None:
+    """A plan posting ``quote`` for the house, from the market's current version, is refused whole."""
+    matcher = _matcher(api.client, api.tables)
+    market = matcher.store.market(MESSI)
+    assert market is not None
+    before = api.snapshot()
+    plan = Planner(MESSI, {}, NOW_MS, version=market.version).plan(
+        [Post(quote)], Ticker(market.best_bid, market.best_ask)
+    )
+    with pytest.raises(StateMoved):
+        matcher.store.commit(plan[0])
+    assert api.snapshot() == before
+
+
+def test_a_house_quote_whose_book_key_is_taken_is_refused(api: Api) -> None:
+    # Given bob's bid of 1 at 500, whose id the house's id source draws again (same side and price)
+    from mercato.intake.app import build_handler
+    from tests.integration.conftest import SECRET
+
+    assert api.list_footballer(MESSI).status == 201
+    api.deposit("bob", "coins", 1_000)
+    same = "0190a000-0000-7000-8000-000000000001"
+    intake = Intake(DynamoIntakeStore(api.client, api.tables), new_id=lambda: same)
+    bob = Api(build_handler(intake, lambda: SECRET), api.client, api.tables)
+    assert bob.order("bob", "Buy", 1, 500, MESSI).status == 202
+    # Then the house's bid under the same book key is refused, and bob's bid is left as it was
+    _house_post_is_refused(api, BookOrder(same, HOUSE, Side.BUY, 500, 1))
+
+
+def test_a_house_quote_whose_order_record_exists_is_refused(api: Api) -> None:
+    # Given the house's ladder, and a new quote drawn the id of one of its quotes (another price)
+    assert api.list_footballer(MESSI).status == 201
+    _matcher(api.client, api.tables).settle(MESSI)
+    quoted = next(i["orderId"] for i in scan(api.client, api.tables.book) if i.get("playerId") == HOUSE)
+    _house_post_is_refused(api, BookOrder(quoted, HOUSE, Side.BUY, 500, 1))
+
+
+def test_a_house_quote_the_house_cannot_pay_for_is_refused(api: Api) -> None:
+    assert api.list_footballer(MESSI).status == 201
+    _matcher(api.client, api.tables).settle(MESSI)
+    _, coins = _matcher(api.client, api.tables).store.holdings(HOUSE, (MESSI, "coins"))
+    fresh = "0190a000-0000-7000-8000-000000000002"
+    _house_post_is_refused(api, BookOrder(fresh, HOUSE, Side.BUY, 1_000, coins // 1_000 + 1))
+
+
+def test_a_goal_once_applied_is_no_longer_pending(api: Api) -> None:
+    assert api.list_footballer(MESSI).status == 201
+    goal = {"eventId": "wc:44:1", "material": MESSI, "matchId": "final", "minute": 9}
+    assert api.call("POST", "/events/goals", goal, admin=True).status == 202
+    matcher = _matcher(api.client, api.tables)
+    assert matcher.store.pending_goals(MESSI) == ["wc:44:1"]
+    matcher.settle(MESSI)
+    assert matcher.store.pending_goals(MESSI) == []
 
 
 def test_a_goal_already_applied_is_refused_even_to_a_writer_with_the_current_version(api: Api) -> None:
@@ -311,3 +541,42 @@ def test_a_stale_feed_count_is_refused_and_the_newer_count_kept(api: Api) -> Non
 def test_the_feed_never_stores_a_count_for_a_market_that_does_not_exist(api: Api) -> None:
     assert not DynamoFeedStore(api.client, api.tables).save("ghost", was=0, now=1)
     assert scan(api.client, api.tables.markets) == []
+
+
+# -- the rate limiter's buckets ----------------------------------------------------------------
+
+
+@pytest.fixture
+def buckets(dynamodb: Any) -> DynamoBucketStore:
+    return DynamoBucketStore(dynamodb, create_support_tables(dynamodb, "test")["limits"])
+
+
+def test_a_second_first_spend_of_a_bucket_is_refused(buckets: DynamoBucketStore) -> None:
+    # Given two requests that both found alice's bucket missing; the first stored its spend
+    assert buckets.write("alice", RouteClass.ORDERS, BucketState(2_000, NOW_MS), None, 0)
+    # When the second stores its own spend from the same (missing) bucket
+    assert not buckets.write("alice", RouteClass.ORDERS, BucketState(2_000, NOW_MS + 1), None, 0)
+    # Then it is refused, and the first spend is kept
+    assert buckets.read("alice", RouteClass.ORDERS) == BucketState(2_000, NOW_MS)
+
+
+def test_a_spend_from_a_stale_bucket_is_refused_and_the_newer_level_kept(buckets: DynamoBucketStore) -> None:
+    full = BucketState(3_000, NOW_MS)
+    assert buckets.write("alice", RouteClass.ORDERS, full, None, 0)
+    assert buckets.write("alice", RouteClass.ORDERS, BucketState(2_000, NOW_MS + 1), full, 0)
+    # When a request that read the full bucket stores its spend after the other's
+    assert not buckets.write("alice", RouteClass.ORDERS, BucketState(2_000, NOW_MS + 2), full, 0)
+    assert buckets.read("alice", RouteClass.ORDERS) == BucketState(2_000, NOW_MS + 1)
+
+
+# -- the leaderboard ---------------------------------------------------------------------------
+
+
+def test_a_board_pointer_never_flips_back_to_an_older_version(dynamodb: Any, tables: TableNames) -> None:
+    store = DynamoLeaderboardStore(dynamodb, create_support_tables(dynamodb, "test")["leaderboard"], tables)
+    older, newer = BoardPointer(1, NOW_MS, None), BoardPointer(2, NOW_MS + 1, None, previous=1)
+    assert store.flip(Window.ALL, newer, None)
+    # When a slower rollup run that computed version 1 flips after version 2 was served
+    assert not store.flip(Window.ALL, older, None)
+    assert store.pointer(Window.ALL) == newer
+    assert not store.flip(Window.ALL, newer, newer)  # nor flips to the same version twice
