@@ -798,7 +798,13 @@ def test_body_over_4_kib_is_413_before_anything_else(world: World, call: dict[st
 
 
 @pytest.mark.parametrize(
-    "path", [f"/accounts/{ALICE}/deposits", "/markets", "/events/goals", f"/orders/{new_order_id()}"]
+    "path",
+    [
+        f"/accounts/{ALICE}/deposits",
+        "/markets",
+        "/events/goals",
+        "/orders/0190163d-8694-739b-aea5-966c26c8971c",
+    ],
 )
 def test_body_over_4_kib_is_413_on_every_route(world: World, path: str) -> None:
     rejected(world.api, 413, "body_too_large", "POST", path, raw=TOO_LARGE, admin=True)
