@@ -34,15 +34,18 @@ from moto import mock_aws
 
 from mercato.intake.auth import Scope, issue_token
 from mercato.intake.dynamo import DynamoIntakeStore
+from mercato.intake.ports import IntakeStore
 from mercato.local import moto_atomic
 from mercato.local.bench_spike import in_process_session
-from mercato.local.faults import Crash, Fault, FaultPlan, StorageCalls
+from mercato.local.faults import Crash, Fault, FaultPlan, StorageCalls, no_faults
 from mercato.local.function_url import function_url_event, response_body
-from mercato.local.invariants import violations
+from mercato.local.invariants import problems as invariant_problems
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.handler import handle_batch
+from mercato.matcher.ports import MatcherStore
 from mercato.matcher.service import Matcher
+from mercato.storage.names import TableNames
 
 SECRET: Final = "simulation-secret-not-used-anywhere-else"
 START: Final = datetime(2026, 6, 18, 15, 0, tzinfo=UTC)
@@ -99,6 +102,31 @@ class SimFigures:
         }
 
 
+@dataclass
+class MotoStorage:
+    """Where a session's intake and matchers store: the one seam that builds their stores, each
+    behind a fault-injecting counter, and reads every table for the invariant checks. Another store
+    (the in-memory exchange) plugs in by providing the same four methods."""
+
+    client: Any
+    tables: TableNames
+
+    def counted(self, plan: FaultPlan, before: Callable[[int, str], None] | None) -> StorageCalls:
+        """The storage calls of one caller, counted, with ``plan``'s faults and ``before`` run first."""
+        return StorageCalls(self.client, plan, before=before)
+
+    def intake_store(self, calls: StorageCalls) -> IntakeStore:
+        return DynamoIntakeStore(calls, self.tables)
+
+    def matcher_store(self, calls: StorageCalls) -> MatcherStore:
+        return DynamoMatcherStore(calls, self.tables)
+
+    def read(self, table: str) -> list[dict[str, Any]]:
+        """Every item of ``table``: in-process moto's backend read directly (a consistent scan
+        returns the same items, at many times the cost)."""
+        return moto_atomic.table_items(table)
+
+
 class Session:
     """One seeded session on its own tables."""
 
@@ -119,17 +147,15 @@ class Session:
             new_id=self.clock.new_id,
             matcher_clock=self.clock.matcher,
         )
-        tables = self.pipeline.tables
-        self.intake_calls = StorageCalls(self.pipeline.dynamodb, self._plan("intake"))
-        self.matcher_calls = StorageCalls(self.pipeline.dynamodb, self._plan("matcher"))
-        self.matcher_calls.before = self._maybe_second_matcher
-        self.intake_calls.before = self._maybe_matcher_inside_intake
-        self.pipeline.service.store = DynamoIntakeStore(self.intake_calls, tables)
-        self.pipeline.matcher.store = DynamoMatcherStore(self.matcher_calls, tables)
+        self.storage = MotoStorage(self.pipeline.dynamodb, self.pipeline.tables)
+        self.intake_calls = self.storage.counted(self._plan("intake"), self._maybe_matcher_inside_intake)
+        self.matcher_calls = self.storage.counted(self._plan("matcher"), self._maybe_second_matcher)
+        self.pipeline.service.store = self.storage.intake_store(self.intake_calls)
+        self.pipeline.matcher.store = self.storage.matcher_store(self.matcher_calls)
         self.pipeline.matcher.sleep = lambda seconds: None
         self.pipeline.matcher.new_id = self.clock.new_id
         self.second = Matcher(
-            DynamoMatcherStore(self.pipeline.dynamodb, tables),
+            self.storage.matcher_store(self.storage.counted(no_faults, None)),
             clock=self.clock.matcher,
             sleep=lambda seconds: None,
             new_id=self.clock.new_id,
@@ -351,7 +377,7 @@ class Session:
         return f"{player} {order['type']} {quantity} {material} @ {price} {tif}: {status}"
 
     def check(self, *, drained: bool) -> list[str]:
-        problems = violations(self.pipeline.dynamodb, self.pipeline.tables, drained=drained)
+        problems = invariant_problems(self.storage.read, self.pipeline.tables, drained=drained)
         self.figures.invariant_violations += len(problems)
         return problems
 
