@@ -17,7 +17,7 @@ import threading
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -200,7 +200,9 @@ def _key_values(table: Any, key: dict[str, Any]) -> tuple[Any, Any]:
 _DESERIALIZE = TypeDeserializer().deserialize
 
 
-def table_items(table_name: str, account_id: str = DEFAULT_ACCOUNT_ID, region: str = "us-east-1") -> list[Any]:
+def table_items(
+    table_name: str, account_id: str = DEFAULT_ACCOUNT_ID, region: str = "us-east-1"
+) -> list[dict[str, Any]]:
     """Every item of an in-process moto table, read straight from moto's backend under the request
     lock (so no transaction is half-seen), as plain values: what a consistent ``Scan`` of every page
     returns, without serialising the whole table into a response and parsing it back (which is most
