@@ -566,16 +566,17 @@ def shrink(seed: int, number: int, steps: int, fault_rate: float, *, max_runs: i
     while changed and runs < max_runs:
         changed = False
         for step in reversed(range(len(best.steps_started))):  # drop whole steps, last first
-            if runs >= max_runs or step >= len(best.steps_started):
-                continue
+            if runs >= max_runs or step >= len(best.steps_started) - 1:
+                continue  # the failing step itself stays
             begin = best.steps_started[step]
             end = best.steps_started[step + 1] if step + 1 < len(best.steps_started) else len(best.drawn)
             run, figures = attempt(best.drawn[:begin] + best.drawn[end:], length - 1)
             if fails(run):
                 best, length, best_faults, changed = run, run.step or length - 1, _faults(figures), True
-        for index in range(len(best.drawn)):  # then each fault that can go
+        index = -1
+        while (index := index + 1) < len(best.drawn) and runs < max_runs:  # then each fault that can go
             value = best.drawn[index]
-            if runs >= max_runs or not isinstance(value, float) or value >= fault_rate:
+            if not isinstance(value, float) or value >= fault_rate:
                 continue
             run, figures = attempt([*best.drawn[:index], NOTHING, *best.drawn[index + 1 :]], length)
             if fails(run) and _faults(figures) < best_faults:
