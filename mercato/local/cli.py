@@ -60,7 +60,18 @@ def _bench_spike(args: argparse.Namespace) -> int:
     from mercato.local.bench_spike import bench_spike, report
 
     _quiet()
-    figures = bench_spike(fans=args.fans, sellers=args.sellers, seed=args.seed)
+    if args.dynamodb_local:
+        from mercato.local.dynamodb_local import DynamoDBLocal
+
+        local = DynamoDBLocal().start()
+        try:
+            figures = bench_spike(
+                fans=args.fans, sellers=args.sellers, seed=args.seed, dynamodb_url=local.endpoint_url
+            )
+        finally:
+            local.stop()
+    else:
+        figures = bench_spike(fans=args.fans, sellers=args.sellers, seed=args.seed)
     if args.json:
         print(report(figures, args.fans), file=sys.stderr)  # the breakdown, for a person
         print(json.dumps(figures.as_dict()))
@@ -281,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     spike.add_argument("--fans", type=int, default=2_000, help="buy orders in the spike (default 2,000)")
     spike.add_argument("--sellers", type=int, default=40, help="players with resting sells (default 40)")
     spike.add_argument("--seed", type=int, default=7)
+    spike.add_argument(
+        "--dynamodb-local", action="store_true", help="keep the tables in DynamoDB Local (needs java)"
+    )
     spike.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     spike.set_defaults(handler=_bench_spike)
 
