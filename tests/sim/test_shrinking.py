@@ -47,7 +47,7 @@ def seeded_bug(monkeypatch: pytest.MonkeyPatch) -> None:
 SEED, STEPS, FAULT_RATE = 3, 12, 0.1
 
 
-@pytest.mark.slow  # about 15 session runs: two to three minutes on the shared machine
+@pytest.mark.slow  # about 15 session runs: 20 s on a quiet machine, 2-3 minutes under load
 def test_a_seeded_bug_shrinks_to_fewer_faults_and_the_short_schedule_fails_the_same_way(
     seeded_bug: None,
 ) -> None:
