@@ -60,7 +60,18 @@ def _bench_spike(args: argparse.Namespace) -> int:
     from mercato.local.bench_spike import bench_spike, report
 
     _quiet()
-    figures = bench_spike(fans=args.fans, sellers=args.sellers, seed=args.seed)
+    if args.dynamodb_local:
+        from mercato.local.dynamodb_local import DynamoDBLocal
+
+        local = DynamoDBLocal().start()
+        try:
+            figures = bench_spike(
+                fans=args.fans, sellers=args.sellers, seed=args.seed, dynamodb_url=local.endpoint_url
+            )
+        finally:
+            local.stop()
+    else:
+        figures = bench_spike(fans=args.fans, sellers=args.sellers, seed=args.seed)
     if args.json:
         print(report(figures, args.fans), file=sys.stderr)  # the breakdown, for a person
         print(json.dumps(figures.as_dict()))
@@ -71,11 +82,16 @@ def _bench_spike(args: argparse.Namespace) -> int:
 
 def _sim(args: argparse.Namespace) -> int:
     from mercato.intake.app import logger as intake_logger
-    from mercato.local.sim import simulate
+    from mercato.local.sim import load_schedule, simulate
     from mercato.matcher.handler import logger
 
     for injected in (logger, intake_logger):  # each injected fault is logged as an error otherwise
         injected.setLevel("CRITICAL")
+    replay = None
+    if args.schedule is not None:
+        schedule = load_schedule(args.schedule)
+        args.seed, args.session, args.sessions = schedule.seed, schedule.session, 1
+        args.steps, args.fault_rate, replay = schedule.steps, schedule.fault_rate, schedule.draws
     figures = simulate(
         args.seed,
         sessions=args.sessions,
@@ -83,6 +99,7 @@ def _sim(args: argparse.Namespace) -> int:
         fault_rate=args.fault_rate,
         verbose=args.replay,
         first_session=args.session,
+        replay=replay,
     )
     if args.json:
         print(json.dumps(figures.as_dict()))
@@ -95,15 +112,39 @@ def _sim(args: argparse.Namespace) -> int:
         )
         print(f"faults injected: {faults}")
         print(f"invariant violations: {figures.invariant_violations}")
-    if figures.failure is not None:
-        print(f"FAILED {figures.failure}", file=sys.stderr)
-        replay = (
-            f"mercato sim --seed {args.seed} --session {args.session} --sessions {args.sessions} "
-            f"--steps {args.steps} --fault-rate {args.fault_rate} --replay"
-        )
-        print(f"replay: {replay}", file=sys.stderr)
+    if figures.failure is None:
+        return 0
+    print(f"FAILED {figures.failure}", file=sys.stderr)
+    if args.schedule is not None:
+        print(f"replay: mercato sim --schedule {args.schedule} --replay", file=sys.stderr)
         return 1
-    return 0
+    session = int(figures.failure.split(" session ")[1].split()[0])
+    replay_command = (
+        f"mercato sim --seed {args.seed} --session {session} --sessions 1 "
+        f"--steps {args.steps} --fault-rate {args.fault_rate} --replay"
+    )
+    print(f"replay: {replay_command}", file=sys.stderr)
+    if args.shrink:
+        _shrink(args.seed, session, args.steps, args.fault_rate)
+    return 1
+
+
+def _shrink(seed: int, session: int, steps: int, fault_rate: float) -> None:
+    from mercato.local.sim import Schedule, save_schedule, shrink
+
+    print("shrinking ...", file=sys.stderr)
+    shrunk = shrink(seed, session, steps, fault_rate)
+    if shrunk is None:
+        print("the failure did not recur on its own: nothing to shrink", file=sys.stderr)
+        return
+    path = f"sim-schedule-{seed}-{session}.json"
+    save_schedule(path, Schedule(seed, session, shrunk.steps, fault_rate, shrunk.draws))
+    print(
+        f"shrunk in {shrunk.runs} runs: {shrunk.original_steps} steps and {shrunk.original_faults} "
+        f"faults -> {shrunk.steps} steps and {shrunk.faults} faults: FAILED {shrunk.failure}",
+        file=sys.stderr,
+    )
+    print(f"replay the short schedule: mercato sim --schedule {path} --replay", file=sys.stderr)
 
 
 def _bench_stack(args: argparse.Namespace) -> int:
@@ -251,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     spike.add_argument("--fans", type=int, default=2_000, help="buy orders in the spike (default 2,000)")
     spike.add_argument("--sellers", type=int, default=40, help="players with resting sells (default 40)")
     spike.add_argument("--seed", type=int, default=7)
+    spike.add_argument(
+        "--dynamodb-local", action="store_true", help="keep the tables in DynamoDB Local (needs java)"
+    )
     spike.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     spike.set_defaults(handler=_bench_spike)
 
@@ -262,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--fault-rate", type=float, default=0.05, help="chance of a fault at each point")
     sim.add_argument("--replay", action="store_true", help="print every step (the run is deterministic)")
     sim.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    sim.add_argument("--shrink", action="store_true", help="on a failure, shrink it to a short schedule")
+    sim.add_argument("--schedule", help="replay a schedule saved by --shrink (with --replay to print it)")
     sim.set_defaults(handler=_sim)
     stack = targets.add_parser("stack", help="the embedded stack end to end: client processes over HTTP")
     stack.add_argument("--small", type=int, default=1_000, help="orders and trades stored first")

@@ -1,6 +1,12 @@
-"""The invariants of DESIGN §8, checked over every table (the tests, and ``mercato demo``)."""
+"""The invariants of DESIGN §8, checked over every table (the tests, and ``mercato demo``).
+
+:func:`violations` reads the tables with consistent scans; :func:`problems` checks tables already
+read, so a caller with a cheaper way to read the same items (``mercato sim`` reads in-process moto's
+tables directly, see :func:`mercato.local.moto_atomic.table_items`) checks exactly the same things.
+"""
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from mercato.models.money import COINS
@@ -13,14 +19,23 @@ def scan(client: Any, table: str) -> list[dict[str, Any]]:
     return [plain(item) for item in items(client.scan, TableName=table, ConsistentRead=True)]
 
 
+TableReader = Callable[[str], list[dict[str, Any]]]
+"""Every item of the named table, as plain Python values (numbers as ``int``)."""
+
+
 def violations(client: Any, tables: TableNames, *, drained: bool = True) -> list[str]:
     """Every broken invariant, in words; an empty list when all hold."""
+    return problems(lambda table: scan(client, table), tables, drained=drained)
+
+
+def problems(read: TableReader, tables: TableNames, *, drained: bool = True) -> list[str]:
+    """Every broken invariant of the tables ``read`` returns, in words; empty when all hold."""
     problems: list[str] = []
-    accounts = scan(client, tables.accounts)
-    book = [item for item in scan(client, tables.book) if item.get("kind") == "order"]
-    records = [item for item in scan(client, tables.orders) if item["sk"].startswith(ORDER_PREFIX)]
-    trades = scan(client, tables.trades)
-    markets = {item["material"]: item for item in scan(client, tables.markets)}
+    accounts = read(tables.accounts)
+    book = [item for item in read(tables.book) if item.get("kind") == "order"]
+    records = [item for item in read(tables.orders) if item["sk"].startswith(ORDER_PREFIX)]
+    trades = read(tables.trades)
+    markets = {item["material"]: item for item in read(tables.markets)}
 
     # 1. conservation, per asset
     held: Counter[str] = Counter()

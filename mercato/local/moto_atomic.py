@@ -16,6 +16,8 @@ import functools
 import threading
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -25,12 +27,14 @@ from moto.dynamodb.exceptions import (
     TransactionCanceledException,
     TransactWriteSingleOpException,
 )
-from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.validators import UpdateExpressionValidator
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+from mercato.storage.items import plain
 
 _LOCK = threading.RLock()
 _MARK = "_mercato_atomic"
@@ -189,3 +193,23 @@ def _key_values(table: Any, key: dict[str, Any]) -> tuple[Any, Any]:
     hash_value = DynamoType(key[table.hash_key_attr])
     range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
     return hash_value, range_value
+
+
+# -- reading whole tables without a request ------------------------------------------------------
+
+_DESERIALIZE = TypeDeserializer().deserialize
+
+
+def table_items(
+    table_name: str, account_id: str = DEFAULT_ACCOUNT_ID, region: str = "us-east-1"
+) -> list[dict[str, Any]]:
+    """Every item of an in-process moto table, read straight from moto's backend under the request
+    lock (so no transaction is half-seen), as plain values: what a consistent ``Scan`` of every page
+    returns, without serialising the whole table into a response and parsing it back (which is most
+    of what such a scan costs on moto)."""
+    with _LOCK:
+        table = dynamodb_backends[account_id][region].get_table(table_name)
+        return [
+            plain({name: _DESERIALIZE(value) for name, value in item.to_json()["Attributes"].items()})
+            for item in table.all_items()
+        ]

@@ -25,7 +25,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -34,15 +34,18 @@ from moto import mock_aws
 
 from mercato.intake.auth import Scope, issue_token
 from mercato.intake.dynamo import DynamoIntakeStore
+from mercato.intake.ports import IntakeStore
 from mercato.local import moto_atomic
 from mercato.local.bench_spike import in_process_session
-from mercato.local.faults import Crash, Fault, FaultPlan, StorageCalls
+from mercato.local.faults import Crash, Fault, FaultPlan, StorageCalls, no_faults
 from mercato.local.function_url import function_url_event, response_body
-from mercato.local.invariants import violations
+from mercato.local.invariants import problems as invariant_problems
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.handler import handle_batch
+from mercato.matcher.ports import MatcherStore
 from mercato.matcher.service import Matcher
+from mercato.storage.names import TableNames
 
 SECRET: Final = "simulation-secret-not-used-anywhere-else"
 START: Final = datetime(2026, 6, 18, 15, 0, tzinfo=UTC)
@@ -59,6 +62,49 @@ def uuid7(millis: int, n: int) -> str:
     """A valid UUIDv7 for ``millis`` that sorts by ``n`` within it: deterministic order ids."""
     value = (millis << 80) | (0x7 << 76) | ((n >> 62) & 0xFFF) << 64 | (0b10 << 62) | (n & (2**62 - 1))
     return str(uuid.UUID(int=value))
+
+
+Draw = float | int
+"""One draw of a session's randomness: a ``random()`` float or a ``getrandbits`` integer."""
+NOTHING: Final = 0.999_999
+"""What a missing ``random()`` draw replays as: above every fault's chance, so nothing is injected."""
+
+
+class Choices(random.Random):
+    """The session's randomness, every draw recorded in :attr:`drawn`: what a session drew *is* its
+    schedule (which steps, which faults where). Given ``replay``, the draws are taken from that list
+    instead, so a shortened list is a shorter schedule: a ``random()`` past its end or facing an
+    integer gives :data:`NOTHING`, a ``getrandbits`` gives 0 (the first choice). Every method of
+    :class:`random.Random` draws through these two, so an unreplayed run draws exactly what
+    ``random.Random(seed)`` would."""
+
+    def __init__(self, seed: str, replay: list[Draw] | None = None) -> None:
+        self.drawn: list[Draw] = []
+        self.replay = replay
+        super().__init__(seed)
+
+    def _replayed(self) -> Draw | None:
+        if self.replay is None or len(self.drawn) >= len(self.replay):
+            return None
+        return self.replay[len(self.drawn)]
+
+    def random(self) -> float:
+        if self.replay is None:
+            value = super().random()
+        else:
+            replayed = self._replayed()
+            value = replayed if isinstance(replayed, float) else NOTHING
+        self.drawn.append(value)
+        return value
+
+    def getrandbits(self, k: int) -> int:
+        if self.replay is None:
+            value = super().getrandbits(k)
+        else:
+            replayed = self._replayed()
+            value = replayed & ((1 << k) - 1) if isinstance(replayed, int) else 0
+        self.drawn.append(value)
+        return value
 
 
 @dataclass
@@ -99,13 +145,44 @@ class SimFigures:
         }
 
 
+@dataclass
+class MotoStorage:
+    """Where a session's intake and matchers store: the one seam that builds their stores, each
+    behind a fault-injecting counter, and reads every table for the invariant checks. Another store
+    (the in-memory exchange) plugs in by providing the same four methods."""
+
+    client: Any
+    tables: TableNames
+
+    def counted(self, plan: FaultPlan, before: Callable[[int, str], None] | None) -> StorageCalls:
+        """The storage calls of one caller, counted, with ``plan``'s faults and ``before`` run first."""
+        return StorageCalls(self.client, plan, before=before)
+
+    def intake_store(self, calls: StorageCalls) -> IntakeStore:
+        return DynamoIntakeStore(calls, self.tables)
+
+    def matcher_store(self, calls: StorageCalls) -> MatcherStore:
+        return DynamoMatcherStore(calls, self.tables)
+
+    def read(self, table: str) -> list[dict[str, Any]]:
+        """Every item of ``table``: in-process moto's backend read directly (a consistent scan
+        returns the same items, at many times the cost)."""
+        return moto_atomic.table_items(table)
+
+
 class Session:
     """One seeded session on its own tables."""
 
     def __init__(
-        self, seed: int, number: int, figures: SimFigures, fault_rate: float, log: Callable[[str], None]
+        self,
+        seed: int,
+        number: int,
+        figures: SimFigures,
+        fault_rate: float,
+        log: Callable[[str], None],
+        replay: list[Draw] | None = None,
     ):
-        self.rng = random.Random(f"{seed}/{number}")
+        self.rng = Choices(f"{seed}/{number}", replay)
         self.number = number
         self.figures = figures
         self.fault_rate = fault_rate
@@ -119,17 +196,15 @@ class Session:
             new_id=self.clock.new_id,
             matcher_clock=self.clock.matcher,
         )
-        tables = self.pipeline.tables
-        self.intake_calls = StorageCalls(self.pipeline.dynamodb, self._plan("intake"))
-        self.matcher_calls = StorageCalls(self.pipeline.dynamodb, self._plan("matcher"))
-        self.matcher_calls.before = self._maybe_second_matcher
-        self.intake_calls.before = self._maybe_matcher_inside_intake
-        self.pipeline.service.store = DynamoIntakeStore(self.intake_calls, tables)
-        self.pipeline.matcher.store = DynamoMatcherStore(self.matcher_calls, tables)
+        self.storage = MotoStorage(self.pipeline.dynamodb, self.pipeline.tables)
+        self.intake_calls = self.storage.counted(self._plan("intake"), self._maybe_matcher_inside_intake)
+        self.matcher_calls = self.storage.counted(self._plan("matcher"), self._maybe_second_matcher)
+        self.pipeline.service.store = self.storage.intake_store(self.intake_calls)
+        self.pipeline.matcher.store = self.storage.matcher_store(self.matcher_calls)
         self.pipeline.matcher.sleep = lambda seconds: None
         self.pipeline.matcher.new_id = self.clock.new_id
         self.second = Matcher(
-            DynamoMatcherStore(self.pipeline.dynamodb, tables),
+            self.storage.matcher_store(self.storage.counted(no_faults, None)),
             clock=self.clock.matcher,
             sleep=lambda seconds: None,
             new_id=self.clock.new_id,
@@ -151,15 +226,19 @@ class Session:
             if self.rng.random() >= self.fault_rate:
                 return None
             fault = self.rng.choice(STORAGE_FAULTS)
-            self.figures.faults_injected[fault] += 1
+            self._injected(fault, f"at {who}'s storage call {call} ({operation})")
             return fault
 
         return plan
 
+    def _injected(self, kind: str, where: str) -> None:
+        self.figures.faults_injected[kind] += 1
+        self.log(f"  fault: {kind} {where}")
+
     def _maybe_second_matcher(self, call: int, operation: str) -> None:
         if self.rng.random() < self.fault_rate / 2:
             material = self.rng.choice([*COMMODITIES, FOOTBALLER])
-            self.figures.faults_injected["second_matcher"] += 1
+            self._injected("second_matcher", f"on {material} before matcher call {call} ({operation})")
             try:
                 self.second.settle(material)
             except Exception as error:  # a second writer may lose: it must never corrupt
@@ -167,7 +246,7 @@ class Session:
 
     def _maybe_matcher_inside_intake(self, call: int, operation: str) -> None:
         if not self.in_drain and self.rng.random() < self.fault_rate / 2:
-            self.figures.faults_injected["matcher_inside_intake"] += 1
+            self._injected("matcher_inside_intake", f"before intake call {call} ({operation})")
             self._drain()
 
     def _faulty_handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -176,20 +255,20 @@ class Session:
             records += self.held  # delayed records arrive with a later batch
             self.held = []
         if self.history and self.rng.random() < self.fault_rate:
-            self.figures.faults_injected["redelivered_after_settled"] += 1
+            self._injected("redelivered_after_settled", "in a batch")
             records += self.rng.sample(self.history, min(3, len(self.history)))
         if self.rng.random() < self.fault_rate:
-            self.figures.faults_injected["duplicated"] += 1
+            self._injected("duplicated", "in a batch")
             records += self.rng.sample(records, self.rng.randint(1, len(records)))
         if self.rng.random() < self.fault_rate:
-            self.figures.faults_injected["reordered"] += 1
+            self._injected("reordered", "in a batch")
             self.rng.shuffle(records)
         if len(records) > 1 and self.rng.random() < self.fault_rate:
-            self.figures.faults_injected["delayed"] += 1
+            self._injected("delayed", "in a batch")
             self.held.append(records.pop())  # reported done; it comes later
         self.history = (self.history + records)[-50:]
         if len(records) > 1 and self.rng.random() < self.fault_rate:
-            self.figures.faults_injected["split"] += 1
+            self._injected("split", "in a batch")
             half = len(records) // 2
             first = handle_batch(self.pipeline.matcher, {"Records": records[:half]})
             second = handle_batch(self.pipeline.matcher, {"Records": records[half:]})
@@ -217,12 +296,18 @@ class Session:
             self.in_drain = False
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
+        """Invoke the matcher with ``records`` as the mapping would: a crash or a function error
+        redelivers the batch, reported item failures redeliver those records."""
         for _ in range(MAX_ATTEMPTS):
             try:
-                handle_batch(self.pipeline.matcher, {"Records": records})
-                return
-            except Crash:
+                response = handle_batch(self.pipeline.matcher, {"Records": records})
+            except (Crash, Exception):
                 continue
+            failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+            records = [r for r in records if r["kinesis"]["sequenceNumber"] in failed]
+            if not records:
+                return
+        raise RuntimeError("held records kept failing")
 
     def call(self, method: str, path: str, body: Any = None, *, token: str) -> tuple[int, Any]:
         """One request, sent again after a crash, a 429 or a 5xx, as a game would."""
@@ -313,7 +398,7 @@ class Session:
         if roll < 0.81:
             jump = self.rng.randint(10_000, 120_000)
             self.clock.millis += jump
-            self.figures.faults_injected["clock_jump"] += 1
+            self._injected("clock_jump", f"+{jump} ms")
             return f"clock +{jump} ms"
         self._drain()
         self.check(drained=True)
@@ -351,9 +436,54 @@ class Session:
         return f"{player} {order['type']} {quantity} {material} @ {price} {tif}: {status}"
 
     def check(self, *, drained: bool) -> list[str]:
-        problems = violations(self.pipeline.dynamodb, self.pipeline.tables, drained=drained)
+        problems = invariant_problems(self.storage.read, self.pipeline.tables, drained=drained)
         self.figures.invariant_violations += len(problems)
         return problems
+
+
+@dataclass(frozen=True)
+class SessionRun:
+    """One session run: the first broken invariant (or none), where, and every draw it made."""
+
+    number: int
+    failure: str | None
+    problem: str | None
+    step: int | None
+    drawn: list[Draw]
+    steps_started: list[int]
+    """The index in :attr:`drawn` where each step began."""
+
+
+def run_session(
+    seed: int,
+    number: int,
+    steps: int,
+    fault_rate: float,
+    figures: SimFigures,
+    log: Callable[[str], None],
+    replay: list[Draw] | None = None,
+) -> SessionRun:
+    """Set up one session, run its steps (checking after each), drain and check again; stop at the
+    first broken invariant."""
+    session = Session(seed, number, figures, fault_rate, log, replay)
+    session.setup()
+    started: list[int] = []
+    for step in range(1, steps + 1):
+        started.append(len(session.rng.drawn))
+        what = session.step()
+        figures.steps += 1
+        problems = session.check(drained=what == "drain")
+        log(f"session {number} step {step}: {what}")
+        if problems:
+            failure = f"seed {seed} session {number} step {step} ({what}): {problems[0]}"
+            return SessionRun(number, failure, problems[0], step, session.rng.drawn, started)
+    session._drain()
+    problems = session.check(drained=True)
+    log(f"session {number} end: drained")
+    if problems:
+        failure = f"seed {seed} session {number} final drain: {problems[0]}"
+        return SessionRun(number, failure, problems[0], None, session.rng.drawn, started)
+    return SessionRun(number, None, None, None, session.rng.drawn, started)
 
 
 def simulate(
@@ -364,31 +494,122 @@ def simulate(
     fault_rate: float = 0.05,
     verbose: bool = False,
     first_session: int = 0,
+    replay: list[Draw] | None = None,
 ) -> SimFigures:
-    """Run ``sessions`` sessions of ``steps`` steps each; stop at the first broken invariant."""
+    """Run ``sessions`` sessions of ``steps`` steps each; stop at the first broken invariant.
+    ``replay`` replays the first session's draws from that list (a shrunk schedule)."""
     log: Callable[[str], None] = print if verbose else (lambda line: None)
     figures = SimFigures(seed, sessions)
     started = time.perf_counter()
     moto_atomic.install()
     with mock_aws():
         for number in range(first_session, first_session + sessions):
-            session = Session(seed, number, figures, fault_rate, log)
-            session.setup()
-            for step in range(1, steps + 1):
-                what = session.step()
-                figures.steps += 1
-                problems = session.check(drained=what == "drain")
-                log(f"session {number} step {step}: {what}")
-                if not problems:
-                    continue
-                figures.failure = f"seed {seed} session {number} step {step} ({what}): {problems[0]}"
-                figures.seconds = time.perf_counter() - started
-                return figures
-            session._drain()
-            problems = session.check(drained=True)
-            log(f"session {number} end: drained")
-            if problems:
-                figures.failure = f"seed {seed} session {number} final drain: {problems[0]}"
+            run = run_session(seed, number, steps, fault_rate, figures, log, replay)
+            if run.failure is not None:
+                figures.failure = run.failure
                 break
     figures.seconds = time.perf_counter() - started
     return figures
+
+
+# -- shrinking -------------------------------------------------------------------------------------
+
+
+def kind_of(problem: str) -> str:
+    """A violation's kind, the words before its first colon (``conservation``, ``escrow``, ...): a
+    shrunk schedule must break the same invariant, not necessarily with the same figures."""
+    return problem.split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class Shrunk:
+    draws: list[Draw]
+    failure: str
+    steps: int
+    faults: int
+    original_steps: int
+    original_faults: int
+    runs: int
+
+
+def _faults(figures: SimFigures) -> int:
+    return sum(figures.faults_injected.values())
+
+
+def shrink(seed: int, number: int, steps: int, fault_rate: float, *, max_runs: int = 200) -> Shrunk | None:
+    """Shrink session ``number``'s failing schedule: keep only the steps up to the failing one, then
+    try dropping each step's draws, then each fault (its draw replayed as :data:`NOTHING`), keeping
+    every change after which the same kind of invariant still breaks. ``None`` if it does not fail."""
+    moto_atomic.install()
+    runs = 0
+
+    def attempt(draws: list[Draw] | None, length: int) -> tuple[SessionRun, SimFigures]:
+        nonlocal runs
+        runs += 1
+        figures = SimFigures(seed, 1)
+        with mock_aws():
+            run = run_session(seed, number, length, fault_rate, figures, lambda line: None, draws)
+        return run, figures
+
+    first, figures = attempt(None, steps)
+    if first.problem is None:
+        return None
+    kind = kind_of(first.problem)
+    original_faults = _faults(figures)
+    best, length = first, first.step or steps
+    best_faults = original_faults
+
+    def fails(run: SessionRun) -> bool:
+        return run.problem is not None and kind_of(run.problem) == kind
+
+    changed = True
+    while changed and runs < max_runs:
+        changed = False
+        for step in reversed(range(len(best.steps_started))):  # drop whole steps, last first
+            if runs >= max_runs or step >= len(best.steps_started) - 1:
+                continue  # the failing step itself stays
+            begin = best.steps_started[step]
+            end = best.steps_started[step + 1] if step + 1 < len(best.steps_started) else len(best.drawn)
+            run, figures = attempt(best.drawn[:begin] + best.drawn[end:], length - 1)
+            if fails(run):
+                best, length, best_faults, changed = run, run.step or length - 1, _faults(figures), True
+        index = -1
+        while (index := index + 1) < len(best.drawn) and runs < max_runs:  # then each fault that can go
+            value = best.drawn[index]
+            if not isinstance(value, float) or value >= fault_rate:
+                continue
+            run, figures = attempt([*best.drawn[:index], NOTHING, *best.drawn[index + 1 :]], length)
+            if fails(run) and _faults(figures) < best_faults:
+                best, length, best_faults, changed = run, run.step or length, _faults(figures), True
+    assert best.failure is not None
+    return Shrunk(
+        draws=best.drawn,
+        failure=best.failure,
+        steps=length,
+        faults=best_faults,
+        original_steps=first.step or steps,
+        original_faults=original_faults,
+        runs=runs,
+    )
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A session's schedule as a file: its seed, number, length and the draws to replay."""
+
+    seed: int
+    session: int
+    steps: int
+    fault_rate: float
+    draws: list[Draw]
+
+
+def save_schedule(path: str, schedule: Schedule) -> None:
+    with open(path, "w") as file:
+        json.dump(asdict(schedule), file)
+
+
+def load_schedule(path: str) -> Schedule:
+    with open(path) as file:
+        data = json.load(file)
+    return Schedule(data["seed"], data["session"], data["steps"], data["fault_rate"], data["draws"])

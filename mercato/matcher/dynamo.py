@@ -104,15 +104,9 @@ class DynamoMatcherStore:
         return totals[0], totals[1]
 
     def fill_sequences(self, players: list[str]) -> dict[str, int]:
-        sequences = {}
-        for player in players:
-            item = self._client.get_item(
-                TableName=self._t.accounts,
-                Key={"playerId": player, "sk": FILL_COUNTER_KEY},
-                ConsistentRead=True,
-            ).get("Item")
-            sequences[player] = 0 if item is None else int(item["fillSeq"])
-        return sequences
+        keys = [{"playerId": player, "sk": FILL_COUNTER_KEY} for player in dict.fromkeys(players)]
+        found = self._get_many(self._t.accounts, keys, "playerId")
+        return {player: int(found[player]["fillSeq"]) if player in found else 0 for player in players}
 
     def _page(
         self, material: str, prefix: str, start: dict[str, Any] | None, limit: int = PAGE
