@@ -41,7 +41,7 @@ $(NODE_STAMP): package.json package-lock.json
 	  && touch $(NODE_STAMP); else echo "npm not found: the embedded stack will use moto for DynamoDB"; fi
 
 test: install
-	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check .

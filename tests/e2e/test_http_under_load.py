@@ -115,7 +115,7 @@ def test_a_body_shorter_than_its_content_length_times_out_with_an_answer(url: st
 @pytest.mark.parametrize(
     ("actions_per_thread", "resend_groups"),
     [
-        pytest.param(40, 20, id="make-test"),  # 640 mixed requests and 80 resends
+        pytest.param(20, 10, id="make-test"),  # 320 mixed requests and 40 resends
         pytest.param(150, 60, id="soak", marks=pytest.mark.slow),  # 2,400 and 240: make soak
     ],
 )

@@ -18,6 +18,10 @@ from aws_cdk.assertions import Template
 
 from cdk.app import build
 
+# One worker runs every CDK test: each worker that synthesises starts its own jsii runtime, and
+# the Lambda asset is built in one shared folder.
+pytestmark = pytest.mark.xdist_group("cdk")
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "deploy.yml"
 REPOSITORY = "mercato-games/mercato"

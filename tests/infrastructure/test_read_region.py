@@ -14,6 +14,10 @@ from aws_cdk.assertions import Template
 from cdk.app import build
 from mercato.resources import ALL_TABLES, LIMITS
 
+# One worker runs every CDK test: each worker that synthesises starts its own jsii runtime, and
+# the Lambda asset is built in one shared folder.
+pytestmark = pytest.mark.xdist_group("cdk")
+
 CONTEXT: dict[str, object] = {
     "region": "us-east-1",
     "readRegion": "eu-west-1",

@@ -19,6 +19,10 @@ from cdk.app import build
 from mercato.pipes.definition import MATCHER_SOURCE, PIPE
 from mercato.resources import ALL_TABLES, BOOK
 
+# One worker runs every CDK test: each worker that synthesises starts its own jsii runtime, and
+# the Lambda asset is built in one shared folder.
+pytestmark = pytest.mark.xdist_group("cdk")
+
 
 def synth(context: dict[str, object] | None = None) -> Template:
     app = build(context)

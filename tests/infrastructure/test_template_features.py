@@ -19,6 +19,10 @@ from tests.infrastructure.test_template import (
     written_resources,
 )
 
+# One worker runs every CDK test: each worker that synthesises starts its own jsii runtime, and
+# the Lambda asset is built in one shared folder.
+pytestmark = pytest.mark.xdist_group("cdk")
+
 
 @pytest.fixture(scope="module")
 def template() -> Template:

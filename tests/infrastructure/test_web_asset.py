@@ -2,7 +2,13 @@
 
 from pathlib import Path
 
+import pytest
+
 from cdk import assets
+
+# One worker runs every CDK test: each worker that synthesises starts its own jsii runtime, and
+# the Lambda asset is built in one shared folder.
+pytestmark = pytest.mark.xdist_group("cdk")
 
 WEB = Path(__file__).resolve().parents[2] / "mercato" / "intake" / "web"
 

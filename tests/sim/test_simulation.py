@@ -13,13 +13,13 @@ def _quiet_matcher() -> None:
 
 
 def test_a_seeded_simulation_with_faults_at_every_level_breaks_no_invariant_and_replays() -> None:
-    figures = simulate(7, sessions=2, steps=30, fault_rate=0.1)
+    figures = simulate(7, sessions=2, steps=20, fault_rate=0.1)
 
     assert figures.failure is None
     assert figures.invariant_violations == 0
     assert figures.orders > 20
     assert {str(kind) for kind in STORAGE_FAULTS} <= set(figures.faults_injected)
-    again = simulate(7, sessions=2, steps=30, fault_rate=0.1)
+    again = simulate(7, sessions=2, steps=20, fault_rate=0.1)
     assert (again.orders, again.faults_injected) == (figures.orders, figures.faults_injected)
 
 
