@@ -92,6 +92,7 @@ def _sim(args: argparse.Namespace) -> int:
         schedule = load_schedule(args.schedule)
         args.seed, args.session, args.sessions = schedule.seed, schedule.session, 1
         args.steps, args.fault_rate, replay = schedule.steps, schedule.fault_rate, schedule.draws
+        args.store = schedule.store
     figures = simulate(
         args.seed,
         sessions=args.sessions,
@@ -131,15 +132,16 @@ def _sim(args: argparse.Namespace) -> int:
 
 
 def _shrink(seed: int, session: int, steps: int, fault_rate: float, store: str) -> None:
-    from mercato.local.sim import Schedule, save_schedule, shrink
+    from mercato.local.sim import Schedule, Store, save_schedule, shrink
 
     print("shrinking ...", file=sys.stderr)
-    shrunk = shrink(seed, session, steps, fault_rate, store="memory" if store == "memory" else "moto")
+    lane: Store = "memory" if store == "memory" else "moto"
+    shrunk = shrink(seed, session, steps, fault_rate, store=lane)
     if shrunk is None:
         print("the failure did not recur on its own: nothing to shrink", file=sys.stderr)
         return
     path = f"sim-schedule-{seed}-{session}.json"
-    save_schedule(path, Schedule(seed, session, shrunk.steps, fault_rate, shrunk.draws))
+    save_schedule(path, Schedule(seed, session, shrunk.steps, fault_rate, shrunk.draws, lane))
     print(
         f"shrunk in {shrunk.runs} runs: {shrunk.original_steps} steps and {shrunk.original_faults} "
         f"faults -> {shrunk.steps} steps and {shrunk.faults} faults: FAILED {shrunk.failure}",

@@ -16,7 +16,8 @@ matcher on in-process moto. Faults, all drawn from the seed:
 
 After every step every invariant of DESIGN §8 that holds mid-flight is checked, and after every
 drain all of them. Many small sessions, each on fresh tables, keep moto fast. A failure names the
-seed, session and step; ``--replay`` runs the same seed again, printing every step.
+seed, session and step; ``--replay`` runs the same seed again, printing every step. ``--store
+memory`` runs the same sessions on the in-memory exchange (:mod:`mercato.local.memory_lane`).
 """
 
 import json
@@ -635,13 +636,14 @@ def shrink(
 
 @dataclass(frozen=True)
 class Schedule:
-    """A session's schedule as a file: its seed, number, length and the draws to replay."""
+    """A session's schedule as a file: its seed, number, length, store and the draws to replay."""
 
     seed: int
     session: int
     steps: int
     fault_rate: float
     draws: list[Draw]
+    store: Store = "moto"
 
 
 def save_schedule(path: str, schedule: Schedule) -> None:
@@ -652,4 +654,5 @@ def save_schedule(path: str, schedule: Schedule) -> None:
 def load_schedule(path: str) -> Schedule:
     with open(path) as file:
         data = json.load(file)
-    return Schedule(data["seed"], data["session"], data["steps"], data["fault_rate"], data["draws"])
+    store: Store = "memory" if data.get("store") == "memory" else "moto"
+    return Schedule(data["seed"], data["session"], data["steps"], data["fault_rate"], data["draws"], store)

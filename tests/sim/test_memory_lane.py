@@ -86,3 +86,12 @@ def test_the_checks_read_the_exchange_state_as_tables_and_see_a_broken_escrow() 
         "conservation",
         "escrow",
     ]
+
+
+@pytest.mark.slow
+def test_a_long_memory_simulation_breaks_no_invariant() -> None:
+    figures = simulate(11, sessions=200, steps=100, store="memory")
+
+    assert figures.failure is None
+    assert figures.invariant_violations == 0
+    assert figures.orders > 8_000
