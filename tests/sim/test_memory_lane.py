@@ -1,6 +1,7 @@
 """``mercato sim --store memory``: the same sessions on the in-memory exchange break no invariant with
 every fault kind that applies there injected, and find a condition dropped from the exchange."""
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -8,6 +9,7 @@ import pytest
 
 from mercato.intake.app import logger as intake_logger
 from mercato.intake.service import Intake
+from mercato.local.cli import main
 from mercato.local.invariants import problems
 from mercato.local.memory_lane import table_items
 from mercato.local.sim import OTHER_FAULTS, STORAGE_FAULTS, STREAM_FAULTS, kind_of, simulate
@@ -86,6 +88,17 @@ def test_the_checks_read_the_exchange_state_as_tables_and_see_a_broken_escrow() 
         "conservation",
         "escrow",
     ]
+
+
+def test_the_command_runs_the_memory_lane_and_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["sim", "--store", "memory", "--seed", "2", "--sessions", "2", "--steps", "30", "--json"])
+
+    figures = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert set(figures) == {"orders", "faults_injected", "invariant_violations", "seconds"}
+    assert figures["invariant_violations"] == 0
+    assert figures["orders"] > 10
+    assert figures["faults_injected"]
 
 
 @pytest.mark.slow
