@@ -92,6 +92,7 @@ def _sim(args: argparse.Namespace) -> int:
         schedule = load_schedule(args.schedule)
         args.seed, args.session, args.sessions = schedule.seed, schedule.session, 1
         args.steps, args.fault_rate, replay = schedule.steps, schedule.fault_rate, schedule.draws
+        args.store = schedule.store
     figures = simulate(
         args.seed,
         sessions=args.sessions,
@@ -100,6 +101,7 @@ def _sim(args: argparse.Namespace) -> int:
         verbose=args.replay,
         first_session=args.session,
         replay=replay,
+        store=args.store,
     )
     if args.json:
         print(json.dumps(figures.as_dict()))
@@ -121,24 +123,25 @@ def _sim(args: argparse.Namespace) -> int:
     session = int(figures.failure.split(" session ")[1].split()[0])
     replay_command = (
         f"mercato sim --seed {args.seed} --session {session} --sessions 1 "
-        f"--steps {args.steps} --fault-rate {args.fault_rate} --replay"
+        f"--steps {args.steps} --fault-rate {args.fault_rate} --store {args.store} --replay"
     )
     print(f"replay: {replay_command}", file=sys.stderr)
     if args.shrink:
-        _shrink(args.seed, session, args.steps, args.fault_rate)
+        _shrink(args.seed, session, args.steps, args.fault_rate, args.store)
     return 1
 
 
-def _shrink(seed: int, session: int, steps: int, fault_rate: float) -> None:
-    from mercato.local.sim import Schedule, save_schedule, shrink
+def _shrink(seed: int, session: int, steps: int, fault_rate: float, store: str) -> None:
+    from mercato.local.sim import Schedule, Store, save_schedule, shrink
 
     print("shrinking ...", file=sys.stderr)
-    shrunk = shrink(seed, session, steps, fault_rate)
+    lane: Store = "memory" if store == "memory" else "moto"
+    shrunk = shrink(seed, session, steps, fault_rate, store=lane)
     if shrunk is None:
         print("the failure did not recur on its own: nothing to shrink", file=sys.stderr)
         return
     path = f"sim-schedule-{seed}-{session}.json"
-    save_schedule(path, Schedule(seed, session, shrunk.steps, fault_rate, shrunk.draws))
+    save_schedule(path, Schedule(seed, session, shrunk.steps, fault_rate, shrunk.draws, lane))
     print(
         f"shrunk in {shrunk.runs} runs: {shrunk.original_steps} steps and {shrunk.original_faults} "
         f"faults -> {shrunk.steps} steps and {shrunk.faults} faults: FAILED {shrunk.failure}",
@@ -307,6 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--replay", action="store_true", help="print every step (the run is deterministic)")
     sim.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     sim.add_argument("--shrink", action="store_true", help="on a failure, shrink it to a short schedule")
+    sim.add_argument(
+        "--store",
+        choices=["moto", "memory"],
+        default="moto",
+        help="in-process moto (default, fidelity) or the in-memory exchange (volume)",
+    )
     sim.add_argument("--schedule", help="replay a schedule saved by --shrink (with --replay to print it)")
     sim.set_defaults(handler=_sim)
     stack = targets.add_parser("stack", help="the embedded stack end to end: client processes over HTTP")

@@ -16,7 +16,8 @@ matcher on in-process moto. Faults, all drawn from the seed:
 
 After every step every invariant of DESIGN §8 that holds mid-flight is checked, and after every
 drain all of them. Many small sessions, each on fresh tables, keep moto fast. A failure names the
-seed, session and step; ``--replay`` runs the same seed again, printing every step.
+seed, session and step; ``--replay`` runs the same seed again, printing every step. ``--store
+memory`` runs the same sessions on the in-memory exchange (:mod:`mercato.local.memory_lane`).
 """
 
 import json
@@ -25,9 +26,10 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal, Protocol
 
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -40,11 +42,13 @@ from mercato.local.bench_spike import in_process_session
 from mercato.local.faults import Crash, Fault, FaultPlan, StorageCalls, no_faults
 from mercato.local.function_url import function_url_event, response_body
 from mercato.local.invariants import problems as invariant_problems
+from mercato.local.memory_lane import MemoryPipeline, MemoryStorage
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.handler import handle_batch
 from mercato.matcher.ports import MatcherStore
 from mercato.matcher.service import Matcher
+from mercato.models.errors import Busy, Throttled
 from mercato.storage.names import TableNames
 
 SECRET: Final = "simulation-secret-not-used-anywhere-else"
@@ -56,6 +60,8 @@ STORAGE_FAULTS: Final = tuple(Fault)
 STREAM_FAULTS: Final = ("duplicated", "reordered", "split", "delayed", "redelivered_after_settled")
 OTHER_FAULTS: Final = ("second_matcher", "matcher_inside_intake", "clock_jump")
 MAX_ATTEMPTS: Final = 30
+Store = Literal["moto", "memory"]
+STORES: Final = ("moto", "memory")
 
 
 def uuid7(millis: int, n: int) -> str:
@@ -145,6 +151,18 @@ class SimFigures:
         }
 
 
+class Storage(Protocol):
+    """Where a session's intake and matchers store, and how the invariant checks read it."""
+
+    def counted(self, plan: FaultPlan, before: Callable[[int, str], None] | None) -> Any: ...
+
+    def intake_store(self, calls: Any) -> IntakeStore: ...
+
+    def matcher_store(self, calls: Any) -> MatcherStore: ...
+
+    def read(self, table: str) -> list[dict[str, Any]]: ...
+
+
 @dataclass
 class MotoStorage:
     """Where a session's intake and matchers store: the one seam that builds their stores, each
@@ -170,8 +188,26 @@ class MotoStorage:
         return moto_atomic.table_items(table)
 
 
+def _lane(store: Store, number: int, clock: Clock) -> tuple[LocalPipeline | MemoryPipeline, Storage]:
+    """Session ``number``'s pipeline and storage seam on ``store``."""
+    if store == "memory":
+        memory = MemoryPipeline.create(
+            SECRET, intake_clock=clock.now, new_id=clock.new_id, matcher_clock=clock.matcher
+        )
+        return memory, MemoryStorage(memory)
+    pipeline = LocalPipeline.create(
+        in_process_session(),
+        f"sim{number}",
+        SECRET,
+        intake_clock=clock.now,
+        new_id=clock.new_id,
+        matcher_clock=clock.matcher,
+    )
+    return pipeline, MotoStorage(pipeline.dynamodb, pipeline.tables)
+
+
 class Session:
-    """One seeded session on its own tables."""
+    """One seeded session on its own tables (moto) or its own exchange (memory)."""
 
     def __init__(
         self,
@@ -181,6 +217,7 @@ class Session:
         fault_rate: float,
         log: Callable[[str], None],
         replay: list[Draw] | None = None,
+        store: Store = "moto",
     ):
         self.rng = Choices(f"{seed}/{number}", replay)
         self.number = number
@@ -188,15 +225,7 @@ class Session:
         self.fault_rate = fault_rate
         self.log = log
         self.clock = Clock()
-        self.pipeline = LocalPipeline.create(
-            in_process_session(),
-            f"sim{number}",
-            SECRET,
-            intake_clock=self.clock.now,
-            new_id=self.clock.new_id,
-            matcher_clock=self.clock.matcher,
-        )
-        self.storage = MotoStorage(self.pipeline.dynamodb, self.pipeline.tables)
+        self.pipeline, self.storage = _lane(store, number, self.clock)
         self.intake_calls = self.storage.counted(self._plan("intake"), self._maybe_matcher_inside_intake)
         self.matcher_calls = self.storage.counted(self._plan("matcher"), self._maybe_second_matcher)
         self.pipeline.service.store = self.storage.intake_store(self.intake_calls)
@@ -322,7 +351,7 @@ class Session:
                 )
             except Crash:
                 continue
-            except ClientError:  # unhandled in the function: the function URL answers 502
+            except (ClientError, Busy, Throttled):  # unhandled in the function: the URL answers 502
                 self.figures.unhandled_errors += 1
                 continue
             status = int(response["statusCode"])
@@ -462,10 +491,11 @@ def run_session(
     figures: SimFigures,
     log: Callable[[str], None],
     replay: list[Draw] | None = None,
+    store: Store = "moto",
 ) -> SessionRun:
     """Set up one session, run its steps (checking after each), drain and check again; stop at the
     first broken invariant."""
-    session = Session(seed, number, figures, fault_rate, log, replay)
+    session = Session(seed, number, figures, fault_rate, log, replay, store)
     session.setup()
     started: list[int] = []
     for step in range(1, steps + 1):
@@ -495,21 +525,30 @@ def simulate(
     verbose: bool = False,
     first_session: int = 0,
     replay: list[Draw] | None = None,
+    store: Store = "moto",
 ) -> SimFigures:
     """Run ``sessions`` sessions of ``steps`` steps each; stop at the first broken invariant.
-    ``replay`` replays the first session's draws from that list (a shrunk schedule)."""
+    ``replay`` replays the first session's draws from that list (a shrunk schedule). ``store`` is
+    where the sessions run: in-process moto (fidelity) or the in-memory exchange (volume)."""
     log: Callable[[str], None] = print if verbose else (lambda line: None)
     figures = SimFigures(seed, sessions)
     started = time.perf_counter()
-    moto_atomic.install()
-    with mock_aws():
+    with _store_backend(store):
         for number in range(first_session, first_session + sessions):
-            run = run_session(seed, number, steps, fault_rate, figures, log, replay)
+            run = run_session(seed, number, steps, fault_rate, figures, log, replay, store)
             if run.failure is not None:
                 figures.failure = run.failure
                 break
     figures.seconds = time.perf_counter() - started
     return figures
+
+
+def _store_backend(store: Store) -> AbstractContextManager[Any]:
+    """In-process moto for the moto lane; nothing to set up for the in-memory exchange."""
+    if store == "memory":
+        return nullcontext()
+    moto_atomic.install()
+    return mock_aws()
 
 
 # -- shrinking -------------------------------------------------------------------------------------
@@ -536,7 +575,9 @@ def _faults(figures: SimFigures) -> int:
     return sum(figures.faults_injected.values())
 
 
-def shrink(seed: int, number: int, steps: int, fault_rate: float, *, max_runs: int = 200) -> Shrunk | None:
+def shrink(
+    seed: int, number: int, steps: int, fault_rate: float, *, max_runs: int = 200, store: Store = "moto"
+) -> Shrunk | None:
     """Shrink session ``number``'s failing schedule: keep only the steps up to the failing one, then
     try dropping each step's draws, then each fault (its draw replayed as :data:`NOTHING`), keeping
     every change after which the same kind of invariant still breaks. ``None`` if it does not fail."""
@@ -547,8 +588,8 @@ def shrink(seed: int, number: int, steps: int, fault_rate: float, *, max_runs: i
         nonlocal runs
         runs += 1
         figures = SimFigures(seed, 1)
-        with mock_aws():
-            run = run_session(seed, number, length, fault_rate, figures, lambda line: None, draws)
+        with _store_backend(store):
+            run = run_session(seed, number, length, fault_rate, figures, lambda line: None, draws, store)
         return run, figures
 
     first, figures = attempt(None, steps)
@@ -595,13 +636,14 @@ def shrink(seed: int, number: int, steps: int, fault_rate: float, *, max_runs: i
 
 @dataclass(frozen=True)
 class Schedule:
-    """A session's schedule as a file: its seed, number, length and the draws to replay."""
+    """A session's schedule as a file: its seed, number, length, store and the draws to replay."""
 
     seed: int
     session: int
     steps: int
     fault_rate: float
     draws: list[Draw]
+    store: Store = "moto"
 
 
 def save_schedule(path: str, schedule: Schedule) -> None:
@@ -612,4 +654,5 @@ def save_schedule(path: str, schedule: Schedule) -> None:
 def load_schedule(path: str) -> Schedule:
     with open(path) as file:
         data = json.load(file)
-    return Schedule(data["seed"], data["session"], data["steps"], data["fault_rate"], data["draws"])
+    store: Store = "memory" if data.get("store") == "memory" else "moto"
+    return Schedule(data["seed"], data["session"], data["steps"], data["fault_rate"], data["draws"], store)
