@@ -8,9 +8,12 @@ the first synth downloads, later ones run offline.
 """
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,10 +61,38 @@ def dependencies(function: str) -> Path:
 
 
 def source() -> Path:
-    """Mercato's package as the functions import it (rebuilt every synth: it is small)."""
-    target = CACHE / "source"
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(
-        ROOT / "mercato", target / "mercato", ignore=shutil.ignore_patterns(*SOURCE_EXCLUDES, "*.pyc")
-    )
+    """Mercato's package as the functions import it, in a folder named by a hash of its files.
+
+    A folder once built is never changed or removed while anything may read it: a synth's assets
+    are read by the jsii runtime after the Python call that named them returned, and other
+    processes (test workers) may synthesise at the same time. A new build goes to a private folder
+    first and is renamed into place, so a reader sees a whole folder or none."""
+    package = ROOT / "mercato"
+    ignore = shutil.ignore_patterns(*SOURCE_EXCLUDES, "*.pyc")
+    digest = hashlib.sha256()
+    for path in sorted(_shipped(package, ignore)):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    target = CACHE / f"source-{digest.hexdigest()[:16]}"
+    if target.exists():
+        return target
+    building = Path(tempfile.mkdtemp(prefix="source-", suffix=".building", dir=CACHE))
+    shutil.copytree(package, building / "mercato", ignore=ignore)
+    try:
+        building.rename(target)
+    except OSError:  # another process built the same folder first: theirs is identical
+        shutil.rmtree(building, ignore_errors=True)
     return target
+
+
+def _shipped(folder: Path, ignore: Callable[[str, list[str]], set[str]]) -> Iterator[Path]:
+    """Every file ``copytree`` with ``ignore`` copies from ``folder``."""
+    names = sorted(os.listdir(folder))
+    skipped = ignore(str(folder), names)
+    for name in names:
+        if name in skipped:
+            continue
+        path = folder / name
+        if path.is_dir():
+            yield from _shipped(path, ignore)
+        else:
+            yield path

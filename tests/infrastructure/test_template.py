@@ -322,7 +322,7 @@ def test_each_asset_holds_a_linux_arm64_pydantic_core_and_everything_its_code_im
     layer = assets.dependencies(function) / "python"
     cores = list((layer / "pydantic_core").glob("_pydantic_core.*.so"))
     assert [core.name for core in cores] == ["_pydantic_core.cpython-311-aarch64-linux-gnu.so"]
-    source = assets.CACHE / "source"
+    source = assets.source()
     assert not (source / "mercato" / "local").exists(), "the embedded stack (moto) never ships"
     imported = third_party_imports(source, entry)
     provided_by_lambda = {"boto3", "botocore"}
