@@ -93,7 +93,7 @@ def replay(
     return engine_steps, reference_steps, engine, submitted
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(operations, fee_bps)
 def test_the_engine_does_exactly_what_the_reference_book_does(ops: list[Op], fee: int) -> None:
     engine_steps, reference_steps, _, _ = replay(ops, fee)
@@ -101,7 +101,7 @@ def test_the_engine_does_exactly_what_the_reference_book_does(ops: list[Op], fee
     assert engine_steps == reference_steps
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(operations, fee_bps)
 def test_every_order_is_filled_cancelled_or_resting_and_never_overfilled(ops: list[Op], fee: int) -> None:
     engine_steps, _, engine, submitted = replay(ops, fee)
@@ -130,7 +130,7 @@ def test_every_order_is_filled_cancelled_or_resting_and_never_overfilled(ops: li
             assert filled[order_id] in (0, order.quantity), "FOK is all or nothing"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(operations, fee_bps)
 def test_at_rest_the_book_is_never_crossed(ops: list[Op], fee: int) -> None:
     _, _, engine, _ = replay(ops, fee)
