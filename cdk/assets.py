@@ -43,8 +43,10 @@ def dependencies(function: str) -> Path:
     target = CACHE / f"{function}-deps-{key}"
     if (target / ".complete").exists():
         return target
-    building = target.with_name(target.name + ".building")
-    shutil.rmtree(building, ignore_errors=True)
+    # Built in a private folder and renamed into place: another process (a second test worker) may be
+    # building or reading the same pin set at the same time.
+    CACHE.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f"{function}-deps-", suffix=".building", dir=CACHE))
     subprocess.run(
         [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
@@ -55,8 +57,10 @@ def dependencies(function: str) -> Path:
         check=True,
     )  # fmt: skip
     (building / ".complete").touch()
-    shutil.rmtree(target, ignore_errors=True)
-    building.rename(target)
+    try:
+        building.rename(target)
+    except OSError:  # built by another process first: theirs is the same
+        shutil.rmtree(building, ignore_errors=True)
     return target
 
 
@@ -75,6 +79,7 @@ def source() -> Path:
     target = CACHE / f"source-{digest.hexdigest()[:16]}"
     if target.exists():
         return target
+    CACHE.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix="source-", suffix=".building", dir=CACHE))
     shutil.copytree(package, building / "mercato", ignore=ignore)
     try:
