@@ -29,6 +29,7 @@ from mercato.local.stack import EmbeddedStack
 from mercato.models.ids import trade_id
 from mercato.models.markets import CommodityListing
 from mercato.models.orders import Order, OrderStatus, Side, TimeInForce
+from mercato.models.trades import Trade
 from mercato.storage.items import ORDER_PREFIX, order_record_item, to_millis
 
 MATERIALS = ("bench-a", "bench-b", "bench-c", "bench-d")
@@ -177,16 +178,35 @@ def _wait_closed(stack: EmbeddedStack, owner: dict[str, str]) -> dict[str, tuple
         if time.monotonic() > deadline:
             raise RuntimeError(f"{len(pending)} orders never settled")
         for chunk in _chunks(sorted(pending), 100):
-            keys = [{"playerId": owner[o], "sk": ORDER_PREFIX + o} for o in chunk]
-            for item in _batch_get(stack, stack.pipeline.tables.orders, keys):
-                if item["status"] == str(OrderStatus.FILLED):
-                    closed[item["orderId"]] = (int(item["closedAt"]), int(item["createdAt"]))
-                    pending.discard(item["orderId"])
-                elif item["status"] != str(OrderStatus.OPEN):
-                    raise RuntimeError(f"order {item['orderId']} ended {item['status']}")
+            for order_id, status, times in _records(stack, owner, chunk):
+                if status == str(OrderStatus.FILLED):
+                    closed[order_id] = times
+                    pending.discard(order_id)
+                elif status != str(OrderStatus.OPEN):
+                    raise RuntimeError(f"order {order_id} ended {status}")
         if pending:
             time.sleep(SETTLE_POLL_SECONDS)
     return closed
+
+
+def _records(
+    stack: EmbeddedStack, owner: dict[str, str], order_ids: list[str]
+) -> Iterator[tuple[str, str, tuple[int, int]]]:
+    """Each order's id, status and ``(closedAt, createdAt)`` (closedAt 0 while it is open), read
+    from the orders table, or from the in-memory exchange's records."""
+    if stack.memory is not None:
+        exchange = stack.memory.exchange
+        with exchange.lock:
+            for order_id in order_ids:
+                key = (owner[order_id], order_id)
+                order = exchange.state.orders[key]
+                created = int(order.created_at.timestamp() * 1000)
+                yield order_id, str(order.status), (exchange.state.closed_ms.get(key, 0), created)
+        return
+    keys = [{"playerId": owner[o], "sk": ORDER_PREFIX + o} for o in order_ids]
+    for item in _batch_get(stack, stack.pipeline.tables.orders, keys):
+        times = (int(item.get("closedAt", 0)), int(item["createdAt"]))
+        yield item["orderId"], item["status"], times
 
 
 def _batch_get(stack: EmbeddedStack, table: str, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
@@ -208,54 +228,73 @@ def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def preload(stack: EmbeddedStack, first: int, count: int) -> None:
-    """Write ``count`` settled orders and their trades straight into the tables (numbered from
-    ``first``): what an exchange that has been trading a while holds."""
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    batches: list[list[tuple[str, dict[str, Any]]]] = []
-    batch: list[tuple[str, dict[str, Any]]] = []
+    """Store ``count`` settled orders and their trades (numbered from ``first``), straight into the
+    tables or the in-memory exchange: what an exchange that has been trading a while holds."""
+    history = [_history(n) for n in range(first, first + count)]
+    if stack.memory is not None:
+        stack.memory.exchange.load_history([order for order, _ in history], [trade for _, trade in history])
+        return
     tables = stack.pipeline.tables
-    for n in range(first, first + count):
-        material = MATERIALS[n % len(MATERIALS)]
-        order_id = str(uuid.UUID(int=n | (7 << 76) | (2 << 62)))
-        order = Order(
-            order_id=order_id,
-            player_id=f"history-{n % 1000}",
-            side=Side.BUY,
-            material=material,
-            quantity=QUANTITY,
-            price=PRICE,
-            time_in_force=TimeInForce.GTC,
-            status=OrderStatus.FILLED,
-            filled_quantity=QUANTITY,
-            filled_notional=QUANTITY * PRICE,
-            created_at=at + timedelta(milliseconds=n),
-        )
-        batch.append((tables.orders, order_record_item(order)))
-        batch.append((tables.trades, _trade_item(material, order_id, n, at)))
-        if len(batch) >= WRITE_BATCH:
-            batches.append(batch)
-            batch = []
-    if batch:
-        batches.append(batch)
+    rows = [
+        row
+        for order, trade in history
+        for row in ((tables.orders, order_record_item(order)), (tables.trades, _trade_item(trade)))
+    ]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda b: _write(stack, b), batches))
+        list(pool.map(lambda batch: _write(stack, batch), _chunks(rows, WRITE_BATCH)))
 
 
-def _trade_item(material: str, buy_order_id: str, n: int, at: datetime) -> dict[str, Any]:
+HISTORY_STARTS = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _history(n: int) -> tuple[Order, Trade]:
+    """The ``n``-th stored order, a filled buy, and the trade that filled it."""
+    material = MATERIALS[n % len(MATERIALS)]
+    order_id = str(uuid.UUID(int=n | (7 << 76) | (2 << 62)))
     sell_order_id = str(uuid.UUID(int=(n + 1) | (7 << 76) | (2 << 62) | (1 << 60)))
+    at = HISTORY_STARTS + timedelta(milliseconds=n)
+    order = Order(
+        order_id=order_id,
+        player_id=f"history-{n % 1000}",
+        side=Side.BUY,
+        material=material,
+        quantity=QUANTITY,
+        price=PRICE,
+        time_in_force=TimeInForce.GTC,
+        status=OrderStatus.FILLED,
+        filled_quantity=QUANTITY,
+        filled_notional=QUANTITY * PRICE,
+        created_at=at,
+    )
+    trade = Trade(
+        trade_id=trade_id(order_id, sell_order_id),
+        material=material,
+        price=PRICE,
+        quantity=QUANTITY,
+        taker_side=Side.BUY,
+        executed_at=at,
+        buy_order_id=order_id,
+        sell_order_id=sell_order_id,
+        buyer_id=order.player_id,
+        seller_id=f"history-{(n + 1) % 1000}",
+    )
+    return order, trade
+
+
+def _trade_item(trade: Trade) -> dict[str, Any]:
     return {
-        "material": material,
-        "sk": f"{buy_order_id}#history",
-        "tradeId": trade_id(buy_order_id, sell_order_id),
-        "price": PRICE,
-        "quantity": QUANTITY,
-        "takerSide": "Buy",
-        "executedAt": to_millis(at) + n,
-        "buyOrderId": buy_order_id,
-        "sellOrderId": sell_order_id,
-        "buyerId": f"history-{n % 1000}",
-        "sellerId": f"history-{(n + 1) % 1000}",
-        "fee": 0,
+        "material": trade.material,
+        "sk": f"{trade.buy_order_id}#history",
+        "tradeId": trade.trade_id,
+        "price": trade.price,
+        "quantity": trade.quantity,
+        "takerSide": str(trade.taker_side),
+        "executedAt": to_millis(trade.executed_at),
+        "buyOrderId": trade.buy_order_id,
+        "sellOrderId": trade.sell_order_id,
+        "buyerId": trade.buyer_id,
+        "sellerId": trade.seller_id,
+        "fee": trade.fee,
     }
 
 
@@ -279,7 +318,7 @@ def bench_stack(
     offered_per_s: float = 100.0,
     latency_seconds: float = 10.0,
     progress: Any = None,
-    engine: Literal["auto", "dynamodb-local", "moto"] = "moto",
+    engine: Literal["auto", "dynamodb-local", "moto", "memory"] = "memory",
 ) -> StackFigures:
     def say(message: str) -> None:
         if progress is not None:

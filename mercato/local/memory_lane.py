@@ -17,6 +17,7 @@ built over one :class:`~mercato.memory.exchange.InMemoryExchange`:
 
 import base64
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,6 +102,8 @@ class WakeUps:
         self.exchange = exchange
         self.queue: list[dict[str, Any]] = []
         self.sequence = 0
+        self._lock = threading.Lock()
+        """Writers on several threads (the HTTP server's, the feed's) each get their own sequence."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.exchange, name)
@@ -123,21 +126,25 @@ class WakeUps:
         return created
 
     def _wake(self, material: str, image: dict[str, str]) -> None:
-        self.sequence += 1
         change = {"eventName": "INSERT", "dynamodb": {"NewImage": {k: {"S": v} for k, v in image.items()}}}
-        self.queue.append(
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": material,
-                    "sequenceNumber": f"{self.sequence:020d}",
-                    "data": base64.b64encode(json.dumps(change).encode()).decode(),
-                    "approximateArrivalTimestamp": 0.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventID": f"memory:{self.sequence}",
-            }
-        )
+        with self._lock:
+            self.sequence += 1
+            self.queue.append(_kinesis_record(material, self.sequence, change))
+
+
+def _kinesis_record(material: str, sequence: int, change: dict[str, Any]) -> dict[str, Any]:
+    """A record as the mapping hands it to the matcher, ``change`` (a stream record) its data."""
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": material,
+            "sequenceNumber": f"{sequence:020d}",
+            "data": base64.b64encode(json.dumps(change).encode()).decode(),
+            "approximateArrivalTimestamp": 0.0,
+        },
+        "eventSource": "aws:kinesis",
+        "eventID": f"memory:{sequence}",
+    }
 
 
 class Mapping:

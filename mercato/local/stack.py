@@ -8,11 +8,12 @@ import errno
 import http.server
 import logging
 import secrets
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import boto3
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -20,16 +21,19 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from mercato.feed.dynamo import DynamoFeedStore
-from mercato.feed.job import FeedJob
+from mercato.feed.job import FeedJob, FeedStore
 from mercato.feed.sources import ReplaySource
 from mercato.intake.app import MAX_BODY_BYTES
 from mercato.intake.auth import Scope, issue_token
 from mercato.intake.limits import LimitSettings
+from mercato.intake.service import Intake
+from mercato.leaderboard.rollup import Rollup
 from mercato.local import dynamodb_local, moto_atomic
 from mercato.local.catalog import DEFAULT_CATALOG
 from mercato.local.client import Client
 from mercato.local.dynamodb_local import DynamoDBLocal
 from mercato.local.function_url import function_url_event, response_body
+from mercato.local.memory_stack import MemoryEngine
 from mercato.local.pipeline import LocalPipeline
 from mercato.local.state import DataDir, Redrive, redrive_of
 from mercato.models.views import ErrorBody, ErrorDetail
@@ -81,6 +85,9 @@ class _Intake(http.server.BaseHTTPRequestHandler):
 
     server: "_IntakeServer"
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    """The headers and the body go out in two writes: with Nagle's algorithm the body would wait for
+    the client's delayed acknowledgement of the headers (about 40 ms on Linux) on every answer."""
     timeout = KEEP_ALIVE_SECONDS
     """How long an idle keep-alive connection is kept open between requests."""
 
@@ -173,6 +180,21 @@ class _Intake(http.server.BaseHTTPRequestHandler):
         return
 
 
+class _Lane(Protocol):
+    """What the stack runs, on DynamoDB (:class:`LocalPipeline`) or in memory (:class:`MemoryEngine`)."""
+
+    @property
+    def intake(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]: ...
+    @property
+    def service(self) -> Intake: ...
+    @property
+    def rollup(self) -> Rollup: ...
+
+    def pump(self, fetch: bool = True) -> bool: ...
+    def drain(self) -> None: ...
+    def settle_everything(self, redrive: Redrive) -> int: ...
+
+
 class PortInUse(RuntimeError):
     """The intake's port is taken; nothing was started."""
 
@@ -192,6 +214,13 @@ class _IntakeServer(http.server.ThreadingHTTPServer):
         self.handler = handler
         self.wake = wake
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up before its answer was written is no error of the server's (the
+        request was handled; only the answer is lost); anything else is printed as usual."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 @dataclass
 class EmbeddedStack:
@@ -209,13 +238,15 @@ class EmbeddedStack:
     """Per-player rate limits (``None``: off, as in the demo and the pytest fixture)."""
     leaderboard_seconds: float = LEADERBOARD_SECONDS
     """How often the background job rolls the leaderboard up (0: never; tests call ``rollup``)."""
-    engine: Literal["auto", "dynamodb-local", "moto"] = "moto"
-    """DynamoDB's engine: moto (the default), DynamoDB Local (needs Java and ``make install``), or
-    ``auto``: DynamoDB Local where it is available, else moto."""
+    engine: Literal["auto", "dynamodb-local", "moto", "memory"] = "moto"
+    """The storage engine: moto (the default), DynamoDB Local (needs Java and ``make install``),
+    ``auto`` (DynamoDB Local where it is available, else moto), or ``memory``: the in-memory exchange,
+    with the pipe and the mapping's effect in-process (:mod:`mercato.local.memory_stack`), the
+    fastest; ``pipeline`` is then unset and ``exchange`` holds the state."""
     data_dir: Path | None = None
     """Keep the tables in this directory (DynamoDB Local only); None keeps them in memory."""
     storage: str = field(default="", init=False)
-    """The engine in use: ``dynamodb-local`` or ``moto``."""
+    """The engine in use: ``dynamodb-local``, ``moto`` or ``memory``."""
     restarted: bool = field(default=False, init=False)
     """The tables were kept from an earlier run (``data_dir``) and re-driven at start."""
     redriven_fills: int = field(default=0, init=False)
@@ -227,6 +258,10 @@ class EmbeddedStack:
     _dynamodb_local: DynamoDBLocal | None = field(default=None, init=False)
     feed: FeedJob | None = field(default=None, init=False)
     pipeline: LocalPipeline = field(init=False)
+    """The pipeline on moto or DynamoDB Local (not set on the memory engine)."""
+    memory: MemoryEngine | None = field(default=None, init=False)
+    """The memory engine's services and exchange (only on the memory engine)."""
+    _lane: _Lane = field(init=False)
     _moto: ThreadedMotoServer = field(init=False)
     _http: _IntakeServer = field(init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
@@ -257,7 +292,7 @@ class EmbeddedStack:
                 f"port {self.port} on {LOOPBACK} is already in use (choose another with --port)"
             ) from None
         try:
-            return self._start()
+            return self._start_memory() if self.engine == "memory" else self._start()
         except BaseException:
             self._http.server_close()
             if self._dynamodb_local is not None:
@@ -301,16 +336,29 @@ class EmbeddedStack:
             self.redriven_fills = self.pipeline.settle_everything(
                 redrive_of(self.pipeline.dynamodb, self.pipeline.tables)
             )
-        self._http.handler = self.pipeline.intake
+        self._lane = self.pipeline
+        return self._run(DynamoFeedStore(self.pipeline.dynamodb, self.pipeline.tables))
+
+    def _start_memory(self) -> "EmbeddedStack":
+        if self.data_dir is not None or self.shared is not None:
+            raise ValueError("the memory engine keeps and shares nothing: leave data_dir and shared unset")
+        self.storage = "memory"
+        self.memory = engine = MemoryEngine.create(self.secret, rate_limits=self.rate_limits)
+        self._lane = engine
+        if self.catalog:
+            list_catalog(engine, self.token("mercato-admin", admin=True), skip=set())
+            quote_the_house(engine)
+            engine.drain()  # the listings' wake-ups find the house quoted: nothing left to do
+        return self._run(engine.feed_store)
+
+    def _run(self, feed_store: FeedStore) -> "EmbeddedStack":
+        """Serve intake and start the background jobs: the pump, the leaderboard, the replay."""
+        self._http.handler = self._lane.intake
         targets: list[Callable[[], None]] = [self._serve, self._pump]
         if self.leaderboard_seconds > 0:
             targets.append(self._roll_up)
         if self.replay_speed > 0:
-            self.feed = FeedJob(
-                ReplaySource.wc2022_final(self.replay_speed),
-                DynamoFeedStore(self.pipeline.dynamodb, self.pipeline.tables),
-                self.pipeline.service,
-            )
+            self.feed = FeedJob(ReplaySource.wc2022_final(self.replay_speed), feed_store, self._lane.service)
             targets.append(self._replay)
         for target in targets:
             thread = threading.Thread(target=target, daemon=True)
@@ -359,7 +407,7 @@ class EmbeddedStack:
         while not self._stop.is_set():
             rounds += 1
             with self._pump_lock:
-                busy = self.pipeline.pump(fetch=rounds % 20 == 0)
+                busy = self._lane.pump(fetch=rounds % 20 == 0)
             pause = IDLE_PAUSE_SECONDS if busy else min(pause * 2, MAX_IDLE_PAUSE_SECONDS)
             if not busy:
                 self._wake.wait(pause)
@@ -381,14 +429,14 @@ class EmbeddedStack:
         """The leaderboard's schedule: a rollup every ``leaderboard_seconds``, off the trading path."""
         while not self._stop.wait(self.leaderboard_seconds):
             try:
-                self.pipeline.rollup.run()
+                self._lane.rollup.run()
             except Exception:  # the next run recomputes everything: log and carry on
                 logging.getLogger("mercato.leaderboard").exception("leaderboard rollup failed")
 
     def drain(self) -> None:
         """Everything accepted so far is matched and settled when this returns."""
         with self._pump_lock:
-            self.pipeline.drain()
+            self._lane.drain()
 
     def token(self, player: str, *, admin: bool = False, ttl_seconds: int = 3600) -> str:
         return issue_token(self.secret, player, Scope.ADMIN if admin else Scope.TRADE, ttl_seconds)
@@ -404,10 +452,10 @@ class EmbeddedStack:
         self._http.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
-        if self.shared is None:
-            self._moto.stop()
-        else:
+        if self.shared is not None:
             self.shared.drop(self.prefix)
+        elif self.memory is None:
+            self._moto.stop()
         if self._dynamodb_local is not None:
             self._dynamodb_local.stop()
         if self._data is not None:
@@ -420,7 +468,7 @@ class EmbeddedStack:
         self.stop()
 
 
-def list_catalog(pipeline: LocalPipeline, admin_token: str, skip: set[str]) -> None:
+def list_catalog(pipeline: _Lane, admin_token: str, skip: set[str]) -> None:
     """List the default catalog through intake, but for the materials in ``skip`` (already listed)."""
     for listing in DEFAULT_CATALOG:
         if listing.material in skip:
@@ -436,7 +484,7 @@ def list_catalog(pipeline: LocalPipeline, admin_token: str, skip: set[str]) -> N
             raise RuntimeError(f"could not list {listing.material}: {status}")
 
 
-def quote_the_house(pipeline: LocalPipeline) -> None:
+def quote_the_house(pipeline: _Lane) -> None:
     """Settle every listed footballer once, so the house's opening ladder rests on the book when the
     stack starts (the listings' wake-ups, when they arrive, find nothing left to do)."""
     footballers = [listing.material for listing in DEFAULT_CATALOG if listing.kind == "footballer"]

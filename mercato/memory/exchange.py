@@ -54,6 +54,8 @@ class _MarketRow:
     house_quotes: dict[str, str] = field(default_factory=dict)
     """The house's resting quotes: order id -> book key."""
     version: int = 0
+    feed_goals: int = 0
+    """Goals the live feed has posted for this footballer (the feed's own count)."""
 
 
 @dataclass
@@ -81,10 +83,15 @@ class ExchangeState:
     """material -> book key -> the resting order, its ``quantity`` what remains of it."""
     goals: dict[str, dict[str, _GoalRow]] = field(default_factory=dict)
     orders: dict[tuple[str, str], Order] = field(default_factory=dict)
+    closed_ms: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(player, order id) -> when the order was filled, cancelled or expired (a record's ``closedAt``)."""
     client_orders: dict[tuple[str, str], ClientOrderMarker] = field(default_factory=dict)
     balances: dict[str, dict[str, Balance]] = field(default_factory=dict)
     deposits: dict[tuple[str, str], Movement] = field(default_factory=dict)
     withdrawals: dict[tuple[str, str], Movement] = field(default_factory=dict)
+    deposited_ms: dict[tuple[str, str], int] = field(default_factory=dict)
+    withdrawn_ms: dict[tuple[str, str], int] = field(default_factory=dict)
+    """When each deposit and withdrawal was recorded (the leaderboard's windows read them)."""
     fills: dict[str, dict[int, PlayerFill]] = field(default_factory=dict)
     fill_seq: dict[str, int] = field(default_factory=dict)
     trades: dict[str, dict[str, _Trade]] = field(default_factory=dict)
@@ -157,7 +164,9 @@ class InMemoryExchange:
                 raise StateMoved(market.material)
             self.state.listed_at[market.material] = _millis(opening.at)
             for endowment in opening.endowments:
-                self._credit(opening.player_id, endowment.deposit_id, endowment.asset, endowment.quantity)
+                self._credit(
+                    opening.player_id, endowment.deposit_id, endowment.asset, endowment.quantity, opening.at
+                )
         self.state.markets[market.material] = _MarketRow(market)
         return True
 
@@ -263,6 +272,7 @@ class InMemoryExchange:
         self.state.orders[(order.player_id, order.order_id)] = record.model_copy(
             update={"status": OrderStatus.CANCELLED, "cancelled_by_owner": True}
         )
+        self.state.closed_ms[(order.player_id, order.order_id)] = _millis(at)
 
     # -- accounts ----------------------------------------------------------------------------
 
@@ -277,15 +287,16 @@ class InMemoryExchange:
         now = held.get(asset, Balance())
         held[asset] = Balance(available=now.available + available, reserved=now.reserved + reserved)
 
-    def _credit(self, player_id: str, deposit_id: str, asset: str, quantity: int) -> None:
+    def _credit(self, player_id: str, deposit_id: str, asset: str, quantity: int, at: datetime) -> None:
         self.state.deposits[(player_id, deposit_id)] = Movement(asset, quantity)
+        self.state.deposited_ms[(player_id, deposit_id)] = _millis(at)
         self._set_balance(player_id, asset, +quantity, 0)
 
     @_atomic
     def deposit(self, player_id: str, deposit: Deposit, *, at: datetime) -> bool:
         if (player_id, deposit.deposit_id) in self.state.deposits:
             return False
-        self._credit(player_id, deposit.deposit_id, deposit.asset, deposit.quantity)
+        self._credit(player_id, deposit.deposit_id, deposit.asset, deposit.quantity, at)
         return True
 
     @_atomic
@@ -304,6 +315,7 @@ class InMemoryExchange:
         self.state.withdrawals[(player_id, withdrawal.withdrawal_id)] = Movement(
             withdrawal.asset, withdrawal.quantity
         )
+        self.state.withdrawn_ms[(player_id, withdrawal.withdrawal_id)] = _millis(at)
         self._set_balance(player_id, withdrawal.asset, -withdrawal.quantity, 0)
         return True
 
@@ -407,6 +419,19 @@ class InMemoryExchange:
             )
             for row in self._goals_in_order(material)
         ]
+
+    # -- history -----------------------------------------------------------------------------
+
+    @_atomic
+    def load_history(self, orders: list[Order], trades: list[Trade]) -> None:
+        """Store closed orders and their trades as they are, as a restored backup would hold them
+        (no book, no balances: what an exchange that has traded a while keeps besides its state)."""
+        for order in orders:
+            self.state.orders[(order.player_id, order.order_id)] = order
+        for trade in trades:
+            at = _millis(trade.executed_at)
+            key = f"{trade.buy_order_id}#{trade.sell_order_id}"
+            self.state.trades.setdefault(trade.material, {})[key] = _Trade(f"{at:013d}#{key}", trade)
 
     # -- the matcher's port ------------------------------------------------------------------
 
@@ -549,6 +574,8 @@ class InMemoryExchange:
                     "status": filled.status or record.status,
                 }
             )
+            if filled.status is not None:
+                state.closed_ms[(filled.player_id, filled.order_id)] = at
         for delta in settlement.balances:
             self._set_balance(delta.player_id, delta.asset, delta.available, delta.reserved)
         trades = state.trades.setdefault(material, {})

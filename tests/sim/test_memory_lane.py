@@ -46,7 +46,7 @@ def _deposit_without_its_put_if_absent(
     """A seeded bug: the deposit is credited without checking its id is new, so a deposit resent
     after a crash that followed its write is credited twice (the moto lane's seeded bug, here)."""
     with self.lock:
-        self._credit(player_id, deposit.deposit_id, deposit.asset, deposit.quantity)
+        self._credit(player_id, deposit.deposit_id, deposit.asset, deposit.quantity, at)
         return True
 
 

@@ -1,0 +1,130 @@
+"""The embedded stack's support stores over an :class:`InMemoryExchange`: the feed's goal counts,
+the leaderboard's boards and the rate limiter's buckets, with the DynamoDB adapters' semantics (a
+conditional write that finds the state moved returns ``False`` and changes nothing)."""
+
+import threading
+from dataclasses import dataclass, field
+
+from mercato.feed.job import Followed
+from mercato.intake.limits import BucketState, RouteClass
+from mercato.leaderboard.ports import BoardPointer, Ledger, Snapshot
+from mercato.leaderboard.ranking import Movement, Standing, Window
+from mercato.memory.exchange import InMemoryExchange
+from mercato.models.markets import FootballerMarket, Market
+
+
+class MemoryFeedStore:
+    """The feed's per-footballer goal counts, kept on the exchange's market rows."""
+
+    def __init__(self, exchange: InMemoryExchange) -> None:
+        self._exchange = exchange
+
+    def followed(self) -> list[Followed]:
+        with self._exchange.lock:
+            rows = list(self._exchange.state.markets.values())
+            return [
+                Followed(row.market.material, row.market.person_id, row.feed_goals)
+                for row in rows
+                if isinstance(row.market, FootballerMarket)
+            ]
+
+    def save(self, material: str, *, was: int, now: int) -> bool:
+        with self._exchange.lock:
+            row = self._exchange.state.markets.get(material)
+            if row is None or row.feed_goals != was:
+                return False
+            row.feed_goals = now
+            return True
+
+
+class MemoryBucketStore:
+    """The rate limiter's token buckets: one per player and route class (time to live is moot here)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[str, RouteClass], BucketState] = {}
+
+    def read(self, player_id: str, kind: RouteClass) -> BucketState | None:
+        with self._lock:
+            return self._buckets.get((player_id, kind))
+
+    def write(
+        self, player_id: str, kind: RouteClass, new: BucketState, read: BucketState | None, expires_at: int
+    ) -> bool:
+        with self._lock:
+            if self._buckets.get((player_id, kind)) != read:
+                return False
+            self._buckets[(player_id, kind)] = new
+            return True
+
+
+@dataclass
+class MemoryLeaderboardStore:
+    """The exchange as the rollup reads it, and the boards it writes: versions, pointers, snapshots."""
+
+    exchange: InMemoryExchange
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _boards: dict[tuple[Window, int], list[Standing]] = field(default_factory=dict)
+    _pointers: dict[Window, BoardPointer] = field(default_factory=dict)
+    _snapshots: dict[int, Snapshot] = field(default_factory=dict)
+
+    def ledger(self) -> Ledger:
+        with self.exchange.lock:
+            state = self.exchange.state
+            holdings = {
+                player: {asset: balance.total for asset, balance in held.items()}
+                for player, held in state.balances.items()
+            }
+            movements = [
+                Movement(player, m.asset, m.quantity, state.deposited_ms[(player, movement_id)])
+                for (player, movement_id), m in state.deposits.items()
+            ] + [
+                Movement(player, m.asset, -m.quantity, state.withdrawn_ms[(player, movement_id)])
+                for (player, movement_id), m in state.withdrawals.items()
+            ]
+        return Ledger(holdings=holdings, movements=movements)
+
+    def markets(self) -> list[Market]:
+        return self.exchange.list_markets()
+
+    def pointer(self, window: Window) -> BoardPointer | None:
+        with self._lock:
+            return self._pointers.get(window)
+
+    def standings(self, window: Window, version: int, limit: int) -> list[Standing]:
+        with self._lock:
+            return self._boards.get((window, version), [])[:limit]
+
+    def standing_of(self, window: Window, version: int, player_id: str) -> Standing | None:
+        with self._lock:
+            board = self._boards.get((window, version), [])
+            return next((standing for standing in board if standing.player_id == player_id), None)
+
+    def write_board(self, window: Window, version: int, standings: list[Standing], expires_at: int) -> None:
+        with self._lock:
+            self._boards[(window, version)] = sorted(standings, key=lambda s: (s.rank, s.player_id))
+
+    def flip(self, window: Window, new: BoardPointer, read: BoardPointer | None) -> bool:
+        with self._lock:
+            served = self._pointers.get(window)
+            if served is not None and served.version >= new.version:
+                return False
+            self._pointers[window] = new
+            return True
+
+    def delete_board(self, window: Window, version: int) -> None:
+        with self._lock:
+            self._boards.pop((window, version), None)
+
+    def has_snapshot(self, hour_ms: int) -> bool:
+        with self._lock:
+            return hour_ms in self._snapshots
+
+    def put_snapshot(self, hour_ms: int, snapshot: Snapshot, expires_at: int) -> None:
+        with self._lock:
+            self._snapshots[hour_ms] = snapshot
+
+    def snapshot_from(self, start_ms: int) -> Snapshot | None:
+        with self._lock:
+            hours = sorted(hour for hour in self._snapshots if hour >= start_ms)
+            return self._snapshots[hours[0]] if hours else None
