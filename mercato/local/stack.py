@@ -257,7 +257,7 @@ class EmbeddedStack:
     stack's own tables): a test session pays for moto and the catalog once."""
     _dynamodb_local: DynamoDBLocal | None = field(default=None, init=False)
     feed: FeedJob | None = field(default=None, init=False)
-    pipeline: LocalPipeline = field(init=False)
+    pipeline: LocalPipeline = field(init=False, repr=False)
     """The pipeline on moto or DynamoDB Local (not set on the memory engine)."""
     memory: MemoryEngine | None = field(default=None, init=False)
     """The memory engine's services and exchange (only on the memory engine)."""

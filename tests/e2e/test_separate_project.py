@@ -73,7 +73,20 @@ def test_a_game_project_with_mercato_pip_installed_runs_a_fixture_test(tmp_path:
     (game / "conftest.py").write_text(CONFTEST)
     (game / "test_game.py").write_text(GAME_TEST)
 
-    # When its test suite runs
+    # When its test suite runs, on the fixture's default engine (memory) and on moto
+    timings = {engine: _run_game_tests(python, game, engine) for engine in ("memory", "moto")}
+
+    # Then it says how long the test took on each (the tests passed, on the installed copy)
+    for engine, (setup, call, teardown) in timings.items():
+        print(
+            f"\nthe game's fixture test on {engine}: {setup + call + teardown:.2f} s in all (setup"
+            f" {setup:.2f} s, call {call:.2f} s, teardown {teardown:.2f} s)"
+        )
+
+
+def _run_game_tests(python: Path, game: Path, engine: str) -> tuple[float, float, float]:
+    """Run the game's tests with ``--mercato-engine engine``: the test's setup, call and teardown
+    durations (the setup includes the session's engine on moto)."""
     result = subprocess.run(
         [
             str(python),
@@ -85,14 +98,14 @@ def test_a_game_project_with_mercato_pip_installed_runs_a_fixture_test(tmp_path:
             "no:cacheprovider",
             "--durations=0",
             "--durations-min=0",
+            "--mercato-engine",
+            engine,
         ],
         capture_output=True,
         text=True,
         cwd=game,
         timeout=300,
     )
-
-    # Then the test passed, on the installed copy, and it says how long it took
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"mercato imported from {game / '.venv'}" in result.stdout, result.stdout
     phases = {
@@ -101,7 +114,4 @@ def test_a_game_project_with_mercato_pip_installed_runs_a_fixture_test(tmp_path:
         if line.endswith("test_game.py::test_the_house_quotes_and_a_sale_settles")
     }
     setup, call, teardown = (phases.get(phase, 0.0) for phase in ("setup", "call", "teardown"))
-    print(
-        f"\nthe game's fixture test: {setup + call + teardown:.2f} s in all (setup {setup:.2f} s with the"
-        f" session's engine, call {call:.2f} s, teardown {teardown:.2f} s)"
-    )
+    return setup, call, teardown

@@ -1,0 +1,89 @@
+"""The embedded stack on its in-memory engine (``engine="memory"``, ``mercato up --engine memory``,
+the fixture's default): the same API as on moto, the background pump settling without ``drain()``,
+the leaderboard, the rate limits and the goal replay on the memory stores."""
+
+import time
+
+import pytest
+
+from mercato.intake.auth import Scope, issue_token
+from mercato.intake.limits import Bucket, LimitSettings
+from mercato.local.client import ApiError, Client
+from mercato.local.stack import EmbeddedStack
+from tests.e2e.up import mercato_up
+
+SECRET = "a-memory-engine-secret-that-is-long-enough"
+
+
+def _eventually(check: object, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not callable(check) or not check():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(0.01)
+
+
+def test_orders_settle_in_the_background_and_the_leaderboard_ranks_the_players() -> None:
+    with EmbeddedStack(engine="memory", leaderboard_seconds=0) as stack:
+        # Given the house quoting at start, and two funded players
+        assert stack.storage == "memory"
+        book = stack.client("anyone").book("kylian-mbappe")
+        assert book["bids"]
+        assert book["asks"]
+        admin = stack.client("game-server", admin=True)
+        admin.deposit("bob", "wheat", 10, "grant-1")
+        admin.deposit("alice", "coins", 1_000, "grant-2")
+
+        # When they cross, with nobody calling drain()
+        stack.client("bob").place("Sell", "wheat", 10, 20)
+        stack.client("alice").place("Buy", "wheat", 10, 20)
+
+        # Then the pump settles it, the fills are the players' own, and the rollup ranks them
+        _eventually(lambda: stack.client("bob").balances()["balances"]["coins"]["available"] == 196)
+        assert [fill["quantity"] for fill in stack.client("alice").fills()["fills"]] == [10]
+        assert stack.memory is not None
+        stack.memory.rollup.run()
+        board = stack.client("anyone").request("GET", "/leaderboard")["standings"]
+        # alice: 800 coins and 10 wheat marked at the last price (20); bob: 196 (he paid the fee of 4)
+        assert [(row["playerId"], row["value"]) for row in board] == [("alice", 1_000), ("bob", 196)]
+        assert stack.client("bob").request("GET", "/accounts/me")["ranks"]["all"]["rank"] == 2
+
+
+def test_a_burst_beyond_the_bucket_answers_429_with_retry_after() -> None:
+    limits = LimitSettings(table="local", orders=Bucket(capacity=2, per_second=1))
+    with EmbeddedStack(engine="memory", catalog=False, rate_limits=limits, leaderboard_seconds=0) as stack:
+        alice = stack.client("alice")
+        for _ in range(2):
+            with pytest.raises(ApiError) as unfunded:
+                alice.place("Buy", "wheat", 1, 10)
+            assert unfunded.value.code != "rate_limited"
+
+        with pytest.raises(ApiError) as refused:
+            alice.place("Buy", "wheat", 1, 10)
+
+        assert (refused.value.status, refused.value.code) == (429, "rate_limited")
+
+
+def test_the_goal_replay_posts_every_goal_of_the_final_on_the_memory_stores() -> None:
+    with EmbeddedStack(engine="memory", replay_speed=600, leaderboard_seconds=0) as stack:
+        stack.finish_replay()
+        stack.drain()
+
+        mbappe = stack.client("anyone").market("kylian-mbappe")
+
+        assert mbappe["goals"] == 3
+        assert stack.feed is not None
+        assert stack.feed.poll().posted == []  # nothing posted twice
+
+
+def test_mercato_up_on_the_memory_engine_serves_and_settles() -> None:
+    with mercato_up(SECRET, "--engine", "memory", "--replay-speed", "0") as (process, url):
+        assert process.stdout is not None
+        assert "the in-memory exchange" in process.stdout.readline()
+        admin = Client(url, issue_token(SECRET, "game-server", Scope.ADMIN))
+        admin.deposit("bob", "wheat", 5, "g-1")
+        admin.deposit("alice", "coins", 500, "g-2")
+        bob, alice = (Client(url, issue_token(SECRET, player, Scope.TRADE)) for player in ("bob", "alice"))
+        bob.place("Sell", "wheat", 5, 30)
+        alice.place("Buy", "wheat", 5, 30)
+
+        _eventually(lambda: alice.balances()["balances"].get("wheat", {}).get("available") == 5)
