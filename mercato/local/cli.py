@@ -152,8 +152,10 @@ def _shrink(seed: int, session: int, steps: int, fault_rate: float, store: str) 
 
 def _bench_stack(args: argparse.Namespace) -> int:
     from mercato.local.bench_stack import bench_stack
+    from mercato.local.stack import SWITCH_INTERVAL_SECONDS
 
     _quiet()
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # as mercato up runs the stack
     figures = bench_stack(
         small=args.small,
         large=args.large,
@@ -227,6 +229,9 @@ def _up(args: argparse.Namespace) -> int:
         orders, reads = Bucket.parse(args.rate_limit_orders), Bucket.parse(args.rate_limit_reads)
         limits = LimitSettings(table="local", orders=orders, reads=reads)
     secret = _secret()
+    from mercato.local.stack import SWITCH_INTERVAL_SECONDS
+
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # this process is the stack's: see the constant
     try:
         stack = EmbeddedStack(
             port=args.port,

@@ -54,6 +54,10 @@ BODY_TIMEOUT_SECONDS = 10.0
 SERVE_POLL_SECONDS = 0.05
 """How often the intake server looks for a stop (``stop`` waits for it)."""
 KEEP_ALIVE_SECONDS = 120.0
+SWITCH_INTERVAL_SECONDS = 0.001
+"""What ``mercato up`` and the stack's benchmark set as the interpreter's switch interval (5 ms by
+default): a request thread that gave up the lock for a socket call waits at most this long for it
+while the matcher runs, instead of up to 5 ms, and the answer goes out sooner."""
 
 
 class _Refused(Exception):
@@ -86,8 +90,11 @@ class _Intake(http.server.BaseHTTPRequestHandler):
     server: "_IntakeServer"
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    """The headers and the body go out in two writes: with Nagle's algorithm the body would wait for
-    the client's delayed acknowledgement of the headers (about 40 ms on Linux) on every answer."""
+    wbufsize = -1
+    """An answer is buffered and written in one piece when the request is done (http.server flushes
+    after each request): one send instead of two, so neither Nagle's algorithm (the body waiting for
+    the client's delayed acknowledgement of the headers, about 40 ms on Linux) nor a wait for the
+    interpreter lock between the two sends slows an answer down."""
     timeout = KEEP_ALIVE_SECONDS
     """How long an idle keep-alive connection is kept open between requests."""
 
