@@ -1,14 +1,16 @@
 """What a game's test pays for the ``mercato`` fixture: ``python -m mercato.local.bench_fixture``.
 
-Prints the session's one-off engine start, then per stack (a test): its start, the footballer's
-house quotes visible without ``drain()``, a first ``drain()`` with one crossing pair pending, an
-idle ``drain()`` and the stop. ``--json`` prints one JSON object.
+On each engine side by side (memory, the fixture's default, and moto), per stack (a test): its
+start, the footballer's house quotes visible without ``drain()``, a first ``drain()`` with one
+crossing pair pending, an idle ``drain()`` and the stop; and moto's one-off session engine start.
+``--json`` prints one JSON object.
 """
 
 import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mercato.local.stack import EmbeddedStack, SharedEngine
@@ -21,30 +23,41 @@ def _timed(action: Any) -> tuple[float, Any]:
 
 
 def bench_fixture(stacks: int = 5) -> dict[str, float]:
+    """Per engine, the medians of ``stacks`` stacks: ``{engine}_{figure}`` (the moto engine's
+    session start as ``engine_start_s``)."""
     from mercato.matcher.handler import logger
 
     logger.setLevel("WARNING")
+    figures = {
+        f"memory_{key}": value
+        for key, value in _medians(stacks, lambda n: EmbeddedStack(engine="memory")).items()
+    }
     engine_s, engine = _timed(lambda: SharedEngine().start())
-    rows: dict[str, list[float]] = {"start_s": [], "drain_s": [], "idle_drain_s": [], "stop_s": []}
     try:
-        for n in range(stacks):
-            start_s, stack = _timed(lambda n=n: EmbeddedStack(shared=engine, prefix=f"bench-{n}").start())
-            book = stack.client("anyone").book("kylian-mbappe")
-            if not (book["bids"] and book["asks"]):
-                raise RuntimeError("the house does not quote kylian-mbappe at start")
-            admin = stack.client("game-server", admin=True)
-            admin.deposit("bob", "wheat", 10, "grant-1")
-            admin.deposit("alice", "coins", 1_000, "grant-2")
-            stack.client("bob").place("Sell", "wheat", 10, 20)
-            stack.client("alice").place("Buy", "wheat", 10, 20)
-            drain_s, _ = _timed(stack.drain)
-            idle_s, _ = _timed(stack.drain)
-            stop_s, _ = _timed(stack.stop)
-            for key, value in zip(rows, (start_s, drain_s, idle_s, stop_s), strict=True):
-                rows[key].append(value)
+        moto = _medians(stacks, lambda n: EmbeddedStack(shared=engine, prefix=f"bench-{n}"))
     finally:
         engine.stop()
-    return {"engine_start_s": engine_s, **{key: statistics.median(values) for key, values in rows.items()}}
+    return {"engine_start_s": engine_s, **figures, **{f"moto_{key}": value for key, value in moto.items()}}
+
+
+def _medians(stacks: int, new_stack: Callable[[int], EmbeddedStack]) -> dict[str, float]:
+    rows: dict[str, list[float]] = {"start_s": [], "drain_s": [], "idle_drain_s": [], "stop_s": []}
+    for n in range(stacks):
+        start_s, stack = _timed(lambda n=n: new_stack(n).start())
+        book = stack.client("anyone").book("kylian-mbappe")
+        if not (book["bids"] and book["asks"]):
+            raise RuntimeError("the house does not quote kylian-mbappe at start")
+        admin = stack.client("game-server", admin=True)
+        admin.deposit("bob", "wheat", 10, "grant-1")
+        admin.deposit("alice", "coins", 1_000, "grant-2")
+        stack.client("bob").place("Sell", "wheat", 10, 20)
+        stack.client("alice").place("Buy", "wheat", 10, 20)
+        drain_s, _ = _timed(stack.drain)
+        idle_s, _ = _timed(stack.drain)
+        stop_s, _ = _timed(stack.stop)
+        for key, value in zip(rows, (start_s, drain_s, idle_s, stop_s), strict=True):
+            rows[key].append(value)
+    return {key: statistics.median(values) for key, values in rows.items()}
 
 
 def main() -> None:
@@ -56,11 +69,16 @@ def main() -> None:
     if args.json:
         print(json.dumps(figures))
         return
-    print(f"engine (once per session)  {figures['engine_start_s'] * 1000:8.0f} ms")
-    print(f"stack start (each test)    {figures['start_s'] * 1000:8.0f} ms   median of {args.stacks}")
-    print(f"first drain, one pair      {figures['drain_s'] * 1000:8.0f} ms")
-    print(f"idle drain                 {figures['idle_drain_s'] * 1000:8.0f} ms")
-    print(f"stack stop                 {figures['stop_s'] * 1000:8.0f} ms")
+    print(f"{'':27s}{'memory':>10s}{'moto':>10s}   (ms, medians of {args.stacks} stacks)")
+    print(f"{'engine (once per session)':27s}{'-':>10s}{figures['engine_start_s'] * 1000:10.0f}")
+    for key, label in (
+        ("start_s", "stack start (each test)"),
+        ("drain_s", "first drain, one pair"),
+        ("idle_drain_s", "idle drain"),
+        ("stop_s", "stack stop"),
+    ):
+        memory, moto = figures[f"memory_{key}"] * 1000, figures[f"moto_{key}"] * 1000
+        print(f"{label:27s}{memory:10.1f}{moto:10.1f}")
 
 
 if __name__ == "__main__":
