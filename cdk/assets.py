@@ -29,8 +29,8 @@ FUNCTION_PACKAGES: dict[str, tuple[str, ...]] = {
 }
 """What each function needs beyond the Lambda runtime (which has boto3)."""
 
-SOURCE_EXCLUDES = ("local", "__pycache__")
-"""The embedded stack (moto, HTTP servers) never ships to Lambda."""
+SOURCE_EXCLUDES = ("local", "emulators", "testing", "bench", "__pycache__")
+"""The embedded stack, the emulators, the test helpers and the benchmarks never ship to Lambda."""
 
 
 def dependencies(function: str) -> Path:

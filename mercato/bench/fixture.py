@@ -1,4 +1,4 @@
-"""What a game's test pays for the ``mercato`` fixture: ``python -m mercato.local.bench_fixture``.
+"""What a game's test pays for the ``mercato`` fixture: ``python -m mercato.bench.fixture``.
 
 Prints the session's one-off engine start, then per stack (a test): its start, the footballer's
 house quotes visible without ``drain()``, a first ``drain()`` with one crossing pair pending, an
