@@ -37,7 +37,10 @@ FUNCTION_SOURCES: dict[str, tuple[str, ...]] = {
     "intake": (
         "mercato/intake",
         "mercato/models",
-        "mercato/storage",
+        "mercato/storage/errors.py",
+        "mercato/storage/items.py",
+        "mercato/storage/names.py",
+        "mercato/storage/pages.py",
         "mercato/resources.py",
         "mercato/tracing.py",
         "mercato/leaderboard/dynamo.py",
@@ -48,14 +51,20 @@ FUNCTION_SOURCES: dict[str, tuple[str, ...]] = {
     "matcher": (
         "mercato/matcher",
         "mercato/models",
-        "mercato/storage",
+        "mercato/storage/errors.py",
+        "mercato/storage/items.py",
+        "mercato/storage/names.py",
+        "mercato/storage/pages.py",
         "mercato/resources.py",
         "mercato/tracing.py",
     ),
     "feed": (
         "mercato/feed",
         "mercato/models",
-        "mercato/storage",
+        "mercato/storage/errors.py",
+        "mercato/storage/items.py",
+        "mercato/storage/names.py",
+        "mercato/storage/pages.py",
         "mercato/resources.py",
         "mercato/tracing.py",
         "mercato/intake/dynamo.py",
@@ -68,13 +77,16 @@ FUNCTION_SOURCES: dict[str, tuple[str, ...]] = {
     "leaderboard": (
         "mercato/leaderboard",
         "mercato/models",
-        "mercato/storage",
+        "mercato/storage/items.py",
+        "mercato/storage/names.py",
+        "mercato/storage/pages.py",
         "mercato/resources.py",
         "mercato/matcher/house.py",
     ),
 }
 """The packages (folders, with their data files) and modules of Mercato each function imports,
-relative to the repository; the ``__init__.py`` of every package above an entry comes with it."""
+relative to the repository; the ``__init__.py`` of every package above an entry comes with it.
+Table creation (``mercato/storage/tables.py``, for the local stack and the tests) is in none."""
 
 NEVER_SHIPPED = ("mercato/local", "mercato/emulators", "mercato/testing", "mercato/bench", "mercato/memory")
 """The embedded stack, the AWS emulators, the test helpers, the benchmarks and the in-memory exchange

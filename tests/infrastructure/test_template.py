@@ -355,8 +355,9 @@ mercato = {name: getattr(module, "__file__", None) for name, module in sys.modul
            if name == "mercato" or name.startswith("mercato.")}
 print(json.dumps({"mercato": mercato, "top_level": sorted({name.split(".")[0] for name in sys.modules})}))
 """
-"""Run by ``python -I -S``: no site (so no editable install of Mercato), no PYTHONPATH, no current
-folder; only the asset and the installed third-party packages on the path."""
+"""Run by ``python -I -S -B``: no site (so no editable install of Mercato), no PYTHONPATH, no current
+folder, only the asset and the installed third-party packages on the path; and no bytecode written
+into the asset, which the next synth ships."""
 
 
 def import_from_asset(
@@ -365,7 +366,7 @@ def import_from_asset(
     """Import ``entry`` in a fresh interpreter that sees only ``asset`` of Mercato."""
     site_dirs = [path for path in site.getsitepackages() if Path(path).is_dir()]
     return subprocess.run(
-        [sys.executable, "-I", "-S", "-c", IMPORT_PROBE, str(asset), entry, *site_dirs],
+        [sys.executable, "-I", "-S", "-B", "-c", IMPORT_PROBE, str(asset), entry, *site_dirs],
         capture_output=True,
         text=True,
         cwd=asset,
