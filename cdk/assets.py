@@ -1,10 +1,14 @@
 """Lambda code without Docker: dependencies pip-installed for Linux arm64 into a cached layer per
-function, and Mercato's own source copied beside the handler.
+function, and the part of Mercato's source the function imports beside the handler.
 
 pip is asked for exactly the packages a function imports (pinned by ``constraints.txt``) as
 manylinux aarch64 CPython 3.11 wheels, so pydantic's compiled core is the Linux arm64 build. The
 dependency directory is keyed by a hash of that request and kept under ``.cache/lambda-assets``:
 the first synth downloads, later ones run offline.
+
+Mercato's own source ships as an allow-list per function (:data:`FUNCTION_SOURCES`): the embedded
+stack, the emulators, the test helpers and the benchmarks are never in one, and a function does not
+carry the others' code. ``tests/infrastructure`` imports each handler from its asset alone.
 """
 
 import hashlib
@@ -13,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,8 +33,66 @@ FUNCTION_PACKAGES: dict[str, tuple[str, ...]] = {
 }
 """What each function needs beyond the Lambda runtime (which has boto3)."""
 
-SOURCE_EXCLUDES = ("local", "__pycache__")
-"""The embedded stack (moto, HTTP servers) never ships to Lambda."""
+FUNCTION_SOURCES: dict[str, tuple[str, ...]] = {
+    "intake": (
+        "mercato/intake",
+        "mercato/models",
+        "mercato/storage/errors.py",
+        "mercato/storage/items.py",
+        "mercato/storage/names.py",
+        "mercato/storage/pages.py",
+        "mercato/resources.py",
+        "mercato/tracing.py",
+        "mercato/leaderboard/dynamo.py",
+        "mercato/leaderboard/ports.py",
+        "mercato/leaderboard/ranking.py",
+        "mercato/matcher/house.py",
+    ),
+    "matcher": (
+        "mercato/matcher",
+        "mercato/models",
+        "mercato/storage/errors.py",
+        "mercato/storage/items.py",
+        "mercato/storage/names.py",
+        "mercato/storage/pages.py",
+        "mercato/resources.py",
+        "mercato/tracing.py",
+    ),
+    "feed": (
+        "mercato/feed",
+        "mercato/models",
+        "mercato/storage/errors.py",
+        "mercato/storage/items.py",
+        "mercato/storage/names.py",
+        "mercato/storage/pages.py",
+        "mercato/resources.py",
+        "mercato/tracing.py",
+        "mercato/intake/dynamo.py",
+        "mercato/intake/ports.py",
+        "mercato/intake/service.py",
+        "mercato/leaderboard/ports.py",
+        "mercato/leaderboard/ranking.py",
+        "mercato/matcher/house.py",
+    ),
+    "leaderboard": (
+        "mercato/leaderboard",
+        "mercato/models",
+        "mercato/storage/items.py",
+        "mercato/storage/names.py",
+        "mercato/storage/pages.py",
+        "mercato/resources.py",
+        "mercato/matcher/house.py",
+    ),
+}
+"""The packages (folders, with their data files) and modules of Mercato each function imports,
+relative to the repository; the ``__init__.py`` of every package above an entry comes with it.
+Table creation (``mercato/storage/tables.py``, for the local stack and the tests) is in none."""
+
+NEVER_SHIPPED = ("mercato/local", "mercato/emulators", "mercato/testing", "mercato/bench", "mercato/memory")
+"""The embedded stack, the AWS emulators, the test helpers, the benchmarks and the in-memory exchange
+run only off Lambda: no allow-list may name them."""
+
+SKIPPED = ("__pycache__", "*.pyc")
 
 
 def dependencies(function: str) -> Path:
@@ -64,24 +126,25 @@ def dependencies(function: str) -> Path:
     return target
 
 
-def source() -> Path:
-    """Mercato's package as the functions import it, in a folder named by a hash of its files.
+def source(function: str) -> Path:
+    """``function``'s allow-listed part of Mercato, in a folder named by a hash of its files.
 
     A folder once built is never changed or removed while anything may read it: a synth's assets
     are read by the jsii runtime after the Python call that named them returned, and other
     processes (test workers) may synthesise at the same time. A new build goes to a private folder
     first and is renamed into place, so a reader sees a whole folder or none."""
-    package = ROOT / "mercato"
-    ignore = shutil.ignore_patterns(*SOURCE_EXCLUDES, "*.pyc")
+    files = shipped_files(function)
     digest = hashlib.sha256()
-    for path in sorted(_shipped(package, ignore)):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in files:
+        digest.update(str(path).encode() + b"\0" + (ROOT / path).read_bytes() + b"\0")
     target = CACHE / f"source-{digest.hexdigest()[:16]}"
     if target.exists():
         return target
     CACHE.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix="source-", suffix=".building", dir=CACHE))
-    shutil.copytree(package, building / "mercato", ignore=ignore)
+    for path in files:
+        (building / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / path, building / path)
     try:
         building.rename(target)
     except OSError:  # another process built the same folder first: theirs is identical
@@ -89,8 +152,41 @@ def source() -> Path:
     return target
 
 
-def _shipped(folder: Path, ignore: Callable[[str, list[str]], set[str]]) -> Iterator[Path]:
-    """Every file ``copytree`` with ``ignore`` copies from ``folder``."""
+def shipped_files(function: str) -> list[Path]:
+    """Every file of ``function``'s allow-list, relative to the repository, sorted."""
+    if function not in FUNCTION_SOURCES:
+        raise ValueError(f"no source allow-list for function {function!r}: add it to FUNCTION_SOURCES")
+    files: set[Path] = set()
+    for entry in FUNCTION_SOURCES[function]:
+        path = ROOT / entry
+        if path.is_dir():
+            files.update(file.relative_to(ROOT) for file in _tree(path))
+        elif path.is_file():
+            files.add(Path(entry))
+        else:
+            raise ValueError(f"{entry} in {function}'s allow-list does not exist")
+        files.update(_package_markers(Path(entry)))
+    if offside := sorted(str(file) for file in files if runs_off_lambda(file)):
+        raise ValueError(f"{function}'s allow-list takes in code that runs only off Lambda: {offside}")
+    return sorted(files)
+
+
+def runs_off_lambda(path: Path) -> bool:
+    """Whether ``path`` (relative to the repository) lies in a folder that never ships."""
+    return any(path.is_relative_to(never) for never in NEVER_SHIPPED)
+
+
+def _package_markers(entry: Path) -> Iterator[Path]:
+    """The ``__init__.py`` of every package that holds ``entry``, from ``mercato`` down."""
+    package = entry if (ROOT / entry).is_dir() else entry.parent
+    for folder in reversed((package, *package.parents[:-1])):
+        if (ROOT / folder / "__init__.py").is_file():
+            yield folder / "__init__.py"
+
+
+def _tree(folder: Path) -> Iterator[Path]:
+    """Every file under ``folder`` but caches."""
+    ignore = shutil.ignore_patterns(*SKIPPED)
     names = sorted(os.listdir(folder))
     skipped = ignore(str(folder), names)
     for name in names:
@@ -98,6 +194,6 @@ def _shipped(folder: Path, ignore: Callable[[str, list[str]], set[str]]) -> Iter
             continue
         path = folder / name
         if path.is_dir():
-            yield from _shipped(path, ignore)
+            yield from _tree(path)
         else:
             yield path

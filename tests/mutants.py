@@ -46,7 +46,10 @@ REVIEWED: Final = {
     LEADERBOARD: 1,
 }
 """How many ``ConditionExpression``s each adapter writes, as the mutant list was last reviewed
-against (``mercato/local/`` holds the local stack's tools and benchmarks, not adapters)."""
+against (the folders of :data:`NOT_ADAPTERS` hold the local stack, its emulators and the
+benchmarks, not adapters)."""
+
+NOT_ADAPTERS: Final = ("mercato/local/", "mercato/emulators/", "mercato/testing/", "mercato/bench/")
 
 GUARDS: Final = "tests/integration/test_guards.py"
 MATCHER_TESTS: Final = (GUARDS, "tests/integration/test_review_findings.py")
@@ -356,7 +359,7 @@ def unreviewed(root: Path = ROOT) -> list[str]:
     for file in sorted((root / "mercato").rglob("*.py")):
         path = file.relative_to(root).as_posix()
         count = len(re.findall(r"(?<![A-Za-z])ConditionExpression", file.read_text()))
-        if count and not path.startswith("mercato/local/"):
+        if count and not path.startswith(NOT_ADAPTERS):
             found[path] = count
     problems = [
         f"{path}: {found.get(path, 0)} conditions, reviewed against {REVIEWED.get(path, 0)}"

@@ -25,7 +25,7 @@ def python_function(
         runtime=lambda_.Runtime.PYTHON_3_11,
         architecture=lambda_.Architecture.ARM_64,
         handler=handler,
-        code=lambda_.Code.from_asset(str(assets.source())),
+        code=lambda_.Code.from_asset(str(assets.source(name))),
         layers=[layer],
         memory_size=memory,
         timeout=Duration.seconds(30),

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def _bench_core(args: argparse.Namespace) -> int:
-    from mercato.matcher.bench import bench_core
+    from mercato.bench.core import bench_core
 
     figures = bench_core(
         orders=args.orders, runs=args.runs, reference_orders=args.reference_orders, seed=args.seed
@@ -41,7 +41,7 @@ def _bench_core(args: argparse.Namespace) -> int:
 
 
 def _bench_moto(args: argparse.Namespace) -> int:
-    from mercato.local.bench_moto import bench_moto
+    from mercato.bench.moto_transactions import bench_moto
 
     figures = bench_moto()
     if args.json:
@@ -57,11 +57,11 @@ def _bench_moto(args: argparse.Namespace) -> int:
 
 
 def _bench_spike(args: argparse.Namespace) -> int:
-    from mercato.local.bench_spike import bench_spike, report
+    from mercato.bench.spike import bench_spike, report
 
     _quiet()
     if args.dynamodb_local:
-        from mercato.local.dynamodb_local import DynamoDBLocal
+        from mercato.emulators.dynamodb_local import DynamoDBLocal
 
         local = DynamoDBLocal().start()
         try:
@@ -151,7 +151,7 @@ def _shrink(seed: int, session: int, steps: int, fault_rate: float, store: str) 
 
 
 def _bench_stack(args: argparse.Namespace) -> int:
-    from mercato.local.bench_stack import bench_stack
+    from mercato.bench.stack import bench_stack
     from mercato.local.stack import SWITCH_INTERVAL_SECONDS
 
     _quiet()

@@ -15,10 +15,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from mercato.local import moto_atomic
+from mercato.emulators import moto_atomic
 from mercato.local.client import ApiError, Client
-from mercato.local.invariants import scan, violations
 from mercato.local.stack import EmbeddedStack
+from mercato.testing.invariants import scan, violations
 
 MATERIALS = ("wheat", "copper", "iron", "lionel-messi", "kylian-mbappe")
 FOOTBALLERS = ("lionel-messi", "kylian-mbappe")

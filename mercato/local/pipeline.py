@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mercato.emulators.event_source_mapping import EventSourceMapping
+from mercato.emulators.pipe import PipeRunner
 from mercato.intake.app import build_handler
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.dynamo_limits import DynamoBucketStore
@@ -17,13 +19,11 @@ from mercato.intake.limits import LimitSettings, RateLimiter
 from mercato.intake.service import Intake
 from mercato.leaderboard.dynamo import DynamoLeaderboardStore
 from mercato.leaderboard.rollup import Rollup
-from mercato.local.esm import EventSourceMapping
 from mercato.local.state import Redrive
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.handler import handle_batch
 from mercato.matcher.service import Matcher
 from mercato.pipes.definition import MATCHER_SOURCE, STREAM
-from mercato.pipes.runner import PipeRunner
 from mercato.storage.names import TableNames
 from mercato.storage.tables import create_support_tables, create_tables, support_table_names, table_names
 

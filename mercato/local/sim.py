@@ -34,14 +34,13 @@ from typing import Any, Final, Literal, Protocol
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from mercato.bench.spike import in_process_session
+from mercato.emulators import moto_atomic
+from mercato.emulators.function_url import function_url_event, response_body
 from mercato.intake.auth import Scope, issue_token
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.ports import IntakeStore
-from mercato.local import moto_atomic
-from mercato.local.bench_spike import in_process_session
 from mercato.local.faults import Crash, Fault, FaultPlan, StorageCalls, no_faults
-from mercato.local.function_url import function_url_event, response_body
-from mercato.local.invariants import problems as invariant_problems
 from mercato.local.memory_lane import MemoryPipeline, MemoryStorage
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.dynamo import DynamoMatcherStore
@@ -50,6 +49,7 @@ from mercato.matcher.ports import MatcherStore
 from mercato.matcher.service import Matcher
 from mercato.models.errors import Busy, Throttled
 from mercato.storage.names import TableNames
+from mercato.testing.invariants import problems as invariant_problems
 
 SECRET: Final = "simulation-secret-not-used-anywhere-else"
 START: Final = datetime(2026, 6, 18, 15, 0, tzinfo=UTC)

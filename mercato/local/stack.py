@@ -20,6 +20,9 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+from mercato.emulators import dynamodb_local, moto_atomic
+from mercato.emulators.dynamodb_local import DynamoDBLocal
+from mercato.emulators.function_url import function_url_event, response_body
 from mercato.feed.dynamo import DynamoFeedStore
 from mercato.feed.job import FeedJob, FeedStore
 from mercato.feed.sources import ReplaySource
@@ -28,11 +31,8 @@ from mercato.intake.auth import Scope, issue_token
 from mercato.intake.limits import LimitSettings
 from mercato.intake.service import Intake
 from mercato.leaderboard.rollup import Rollup
-from mercato.local import dynamodb_local, moto_atomic
 from mercato.local.catalog import DEFAULT_CATALOG
 from mercato.local.client import Client
-from mercato.local.dynamodb_local import DynamoDBLocal
-from mercato.local.function_url import function_url_event, response_body
 from mercato.local.memory_stack import MemoryEngine
 from mercato.local.pipeline import LocalPipeline
 from mercato.local.state import DataDir, Redrive, redrive_of

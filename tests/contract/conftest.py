@@ -17,10 +17,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from mercato.emulators import dynamodb_local, moto_atomic
+from mercato.emulators.dynamodb_local import DynamoDBLocal
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.ports import IntakeStore
-from mercato.local import dynamodb_local, moto_atomic
-from mercato.local.dynamodb_local import DynamoDBLocal
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.ports import MatcherStore
 from mercato.memory.exchange import InMemoryExchange

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from mercato.emulators import dynamodb_local
+from mercato.emulators.dynamodb_local import DynamoDBLocal
 from mercato.intake.auth import Scope, issue_token
-from mercato.local import dynamodb_local
 from mercato.local.client import ApiError, Client
-from mercato.local.dynamodb_local import DynamoDBLocal
-from mercato.local.invariants import scan, violations
 from mercato.local.stack import PREFIX, _session
 from mercato.local.state import OWNER_FILE, Owner
 from mercato.storage.tables import table_names
+from mercato.testing.invariants import scan, violations
 from tests.e2e.node_tools import missing
 
 SECRET = "a-restart-secret-that-is-long-enough-0123456789"

@@ -14,7 +14,7 @@ WEB = Path(__file__).resolve().parents[2] / "mercato" / "intake" / "web"
 
 
 def test_the_intake_asset_holds_every_file_of_the_web_view() -> None:
-    shipped = assets.source() / "mercato" / "intake" / "web"
+    shipped = assets.source("intake") / "mercato" / "intake" / "web"
 
     expected = {path.name for path in WEB.iterdir()}
     assert {"index.html", "app.js", "style.css"} <= expected

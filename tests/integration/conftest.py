@@ -10,12 +10,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from mercato.emulators import moto_atomic
+from mercato.emulators.function_url import function_url_event, response_body
 from mercato.intake.app import build_handler
 from mercato.intake.auth import Scope, issue_token
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.service import Intake
-from mercato.local import moto_atomic
-from mercato.local.function_url import function_url_event, response_body
 from mercato.storage.names import TableNames
 from mercato.storage.tables import create_tables
 

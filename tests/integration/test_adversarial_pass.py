@@ -13,11 +13,11 @@ import pytest
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 from moto import mock_aws
 
+from mercato.emulators import moto_atomic
 from mercato.intake.app import build_handler
 from mercato.intake.auth import Scope, issue_token
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.service import Intake
-from mercato.local import moto_atomic
 from mercato.models.orders import MAX_EXPIRY_AHEAD
 from mercato.storage.items import expiry_key
 from mercato.storage.names import TableNames

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mercato.local.esm import EventSourceMapping
+from mercato.emulators.event_source_mapping import EventSourceMapping
 from mercato.pipes.definition import MATCHER_SOURCE
 
 SPEC = replace(MATCHER_SOURCE, batch_size=10, maximum_retry_attempts=2)

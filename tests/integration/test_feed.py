@@ -11,10 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from mercato.emulators import moto_atomic
 from mercato.feed.dynamo import DynamoFeedStore
 from mercato.feed.job import FeedJob
 from mercato.feed.sources import FeedError, ReplaySource, ScorersSource, Snapshot, parse_scorers
-from mercato.local import moto_atomic
 from mercato.local.pipeline import LocalPipeline
 from tests.integration.conftest import SECRET, Api
 

@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from mercato.emulators import moto_atomic
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.service import Intake
-from mercato.local import moto_atomic
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.ports import StateMoved
 from mercato.matcher.service import Matcher

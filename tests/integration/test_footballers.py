@@ -9,11 +9,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mercato.local import moto_atomic
-from mercato.local.invariants import scan, violations
+from mercato.emulators import moto_atomic
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.handler import handle_batch
 from mercato.matcher.house import house_player
+from mercato.testing.invariants import scan, violations
 from tests.integration.conftest import SECRET, Api
 
 MESSI = "lionel-messi"

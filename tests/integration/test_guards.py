@@ -21,7 +21,6 @@ from mercato.leaderboard.dynamo import DynamoLeaderboardStore
 from mercato.leaderboard.ports import BoardPointer
 from mercato.leaderboard.ranking import Window
 from mercato.local.faults import StorageCalls
-from mercato.local.invariants import scan, violations
 from mercato.matcher.book import BookOrder, Fill
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.house import house_player
@@ -33,6 +32,7 @@ from mercato.models.orders import Side
 from mercato.storage.items import FILL_COUNTER_KEY, FILL_PREFIX
 from mercato.storage.names import TableNames
 from mercato.storage.tables import create_support_tables
+from mercato.testing.invariants import scan, violations
 from tests.integration.conftest import Api
 
 NOW_MS = 1_780_000_000_000

@@ -29,11 +29,11 @@ import jwt
 import pytest
 from moto import mock_aws
 
+from mercato.emulators import moto_atomic
 from mercato.intake.app import MAX_BODY_BYTES, build_handler
 from mercato.intake.auth import Scope, issue_token
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.service import Intake
-from mercato.local import moto_atomic
 from mercato.models.ids import new_order_id
 from mercato.storage.tables import create_tables
 from tests.integration.conftest import SECRET, Api, Reply

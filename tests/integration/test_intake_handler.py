@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from mercato.emulators.function_url import function_url_event
 from mercato.intake.auth import Scope, issue_token
 from mercato.intake.settings import IntakeSettings
-from mercato.local.function_url import function_url_event
 from mercato.resources import TABLES
 from mercato.storage.names import TableNames
 

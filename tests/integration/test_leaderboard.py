@@ -10,11 +10,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from mercato.emulators import moto_atomic
 from mercato.leaderboard.dynamo import DynamoLeaderboardStore
 from mercato.leaderboard.rollup import HOUR_MS, Rollup
-from mercato.local import moto_atomic
-from mercato.local.invariants import violations
 from mercato.local.pipeline import LocalPipeline
+from mercato.testing.invariants import violations
 from tests.integration.conftest import SECRET, Api
 
 T0 = 1_781_200_800_000  # 2026-06-11T18:00:00Z

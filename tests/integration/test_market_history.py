@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from mercato.local import moto_atomic
+from mercato.emulators import moto_atomic
 from tests.integration.test_pipeline import Exchange, make_exchange
 
 T0 = datetime(2026, 6, 11, 18, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
-from mercato.local import moto_atomic
+from mercato.emulators import moto_atomic
 
 Outcome = tuple[list[Any], list[Any], list[Any]]
 
@@ -120,7 +120,7 @@ def test_the_fast_path_is_indistinguishable_from_motos_own(seed: int) -> None:
 
 
 def test_the_benchmark_measures_both_paths_on_the_same_sizes() -> None:
-    from mercato.local.bench_moto import bench_moto
+    from mercato.bench.moto_transactions import bench_moto
 
     figures = bench_moto([0, 100])
 

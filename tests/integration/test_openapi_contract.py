@@ -11,9 +11,9 @@ import pytest
 from jsonschema import Draft202012Validator
 from moto import mock_aws
 
+from mercato.emulators import moto_atomic
+from mercato.emulators.function_url import function_url_event, response_body
 from mercato.intake.openapi import ERROR_STATUS
-from mercato.local import moto_atomic
-from mercato.local.function_url import function_url_event, response_body
 from tests.integration.conftest import Reply
 from tests.integration.test_pipeline import Exchange, make_exchange
 

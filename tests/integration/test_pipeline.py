@@ -12,11 +12,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mercato.local import moto_atomic
-from mercato.local.invariants import violations
+from mercato.emulators import moto_atomic
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.handler import handle_batch
 from mercato.storage.items import FILL_PREFIX
+from mercato.testing.invariants import violations
 from tests.integration.conftest import SECRET, Api
 
 START = datetime(2026, 6, 11, 18, 0, tzinfo=UTC)

@@ -12,8 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mercato.local import moto_atomic
-from mercato.local.invariants import scan, violations
+from mercato.emulators import moto_atomic
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.dynamo_settlement import transact_items
@@ -22,6 +21,7 @@ from mercato.matcher.service import Matcher
 from mercato.matcher.settlement import MAX_WRITES
 from mercato.matcher.transactions import Settlement
 from mercato.resources import TABLES
+from mercato.testing.invariants import scan, violations
 from tests.integration.conftest import SECRET, Api
 
 START = datetime(2026, 6, 11, 18, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from mercato.local.function_url import function_url_event, response_body
+from mercato.emulators.function_url import function_url_event, response_body
 from tests.integration.conftest import Api
 
 WEB_FILES = ("app.js", "api.js", "chart.js", "style.css")

@@ -15,13 +15,13 @@ from typing import Any, Literal
 import boto3
 from moto import mock_aws
 
+from mercato.emulators import moto_atomic
 from mercato.intake.dynamo import DynamoIntakeStore
-from mercato.local import moto_atomic
 from mercato.local.faults import Crash, FaultPlan, StorageCalls, no_faults
-from mercato.local.invariants import scan, violations
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.house import is_house
+from mercato.testing.invariants import scan, violations
 from tests.integration.conftest import SECRET, Api
 
 INTAKE_TIME = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

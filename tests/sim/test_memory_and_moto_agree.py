@@ -13,8 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from mercato.emulators import moto_atomic
 from mercato.intake.service import Intake
-from mercato.local import moto_atomic
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.service import Matcher
 from mercato.memory.exchange import InMemoryExchange, book_key

@@ -10,7 +10,6 @@ import pytest
 from mercato.intake.app import logger as intake_logger
 from mercato.intake.service import Intake
 from mercato.local.cli import main
-from mercato.local.invariants import problems
 from mercato.local.memory_lane import table_items
 from mercato.local.sim import OTHER_FAULTS, STORAGE_FAULTS, STREAM_FAULTS, kind_of, simulate
 from mercato.matcher.handler import logger as matcher_logger
@@ -19,6 +18,7 @@ from mercato.models.accounts import Deposit
 from mercato.models.markets import CommodityListing
 from mercato.models.orders import OrderRequest
 from mercato.storage.tables import table_names
+from mercato.testing.invariants import problems
 from tests.contract.values import a_deposit
 
 

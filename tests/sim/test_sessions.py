@@ -8,12 +8,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mercato.local import moto_atomic
-from mercato.local.invariants import scan, violations
+from mercato.emulators import moto_atomic
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.book import BookOrder, Cancel, Fill
-from mercato.matcher.reference import ReferenceBook
 from mercato.models.orders import CancelReason, Side, TimeInForce
+from mercato.testing.invariants import scan, violations
+from mercato.testing.reference import ReferenceBook
 from tests.integration.conftest import SECRET, Api
 
 PLAYERS = ("p1", "p2", "p3", "p4", "p5")

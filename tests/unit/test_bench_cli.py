@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from mercato.bench.core import generate
 from mercato.local.cli import main
-from mercato.matcher.bench import generate
 from mercato.matcher.book import BookOrder
 from mercato.models.orders import TimeInForce
 

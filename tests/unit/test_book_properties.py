@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mercato.matcher.book import BookOrder, Cancel, Event, Fill, OrderBook
-from mercato.matcher.reference import ReferenceBook
 from mercato.models.orders import Side, TimeInForce
+from mercato.testing.reference import ReferenceBook
 
 
 @dataclass(frozen=True)

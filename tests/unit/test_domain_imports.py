@@ -17,7 +17,7 @@ DOMAIN = (
     *(f"mercato.models.{path.stem}" for path in sorted((PACKAGE / "models").glob("*.py"))),
     "mercato.matcher.book",
     "mercato.matcher.house",
-    "mercato.matcher.reference",
+    "mercato.testing.reference",
     "mercato.matcher.transactions",
     "mercato.matcher.settlement",
     "mercato.matcher.ports",

@@ -1,46 +1,14 @@
 """The matcher handler settles each material once per batch and reports failures per record."""
 
-import base64
-import json
 from typing import Any
 
 from mercato.matcher.handler import handle_batch
 from mercato.matcher.service import Matcher, Settled
-
-
-def kinesis_event(records: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    """A Kinesis event as the event source mapping hands it over: (partition key, payload) pairs."""
-    return {
-        "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": key,
-                    "sequenceNumber": f"{49_000 + n}",
-                    "data": base64.b64encode(json.dumps(payload).encode()).decode(),
-                    "approximateArrivalTimestamp": 1_780_000_000.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"shardId-000000000000:{49_000 + n}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::123456789012:role/matcher",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/book-events",
-            }
-            for n, (key, payload) in enumerate(records)
-        ]
-    }
+from mercato.testing.events import kinesis_event, stream_insert
 
 
 def order_insert(material: str, sk: str, tif: str) -> dict[str, Any]:
-    return {
-        "eventName": "INSERT",
-        "dynamodb": {
-            "Keys": {"material": {"S": material}},
-            "NewImage": {"sk": {"S": sk}, "timeInForce": {"S": tif}},
-        },
-    }
+    return stream_insert(material, {"sk": sk, "timeInForce": tif})
 
 
 class ScriptedMatcher(Matcher):

@@ -2,7 +2,7 @@
 
 :func:`violations` reads the tables with consistent scans; :func:`problems` checks tables already
 read, so a caller with a cheaper way to read the same items (``mercato sim`` reads in-process moto's
-tables directly, see :func:`mercato.local.moto_atomic.table_items`) checks exactly the same things.
+tables directly, see :func:`mercato.emulators.moto_atomic.table_items`) checks exactly the same things.
 """
 
 from collections import Counter, defaultdict

@@ -9,7 +9,7 @@ import boto3
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
-from mercato.local import moto_atomic
+from mercato.emulators import moto_atomic
 from mercato.storage.tables import create_tables
 
 

@@ -90,24 +90,15 @@ class EventSourceMapping:
 
     def _event_record(self, record: dict[str, Any], shard_id: str, stream_arn: str) -> dict[str, Any]:
         arrival = record["ApproximateArrivalTimestamp"]
-        return {
-            "kinesis": {
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": record["PartitionKey"],
-                "sequenceNumber": record["SequenceNumber"],
-                "data": base64.b64encode(record["Data"]).decode(),
-                "approximateArrivalTimestamp": arrival.timestamp()
-                if hasattr(arrival, "timestamp")
-                else arrival,
-            },
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"{shard_id}:{record['SequenceNumber']}",
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": "arn:aws:iam::123456789012:role/matcher",
-            "awsRegion": self.region,
-            "eventSourceARN": stream_arn,
-        }
+        return kinesis_event_record(
+            partition_key=record["PartitionKey"],
+            sequence_number=record["SequenceNumber"],
+            data=record["Data"],
+            arrival=arrival.timestamp() if hasattr(arrival, "timestamp") else arrival,
+            shard_id=shard_id,
+            stream_arn=stream_arn,
+            region=self.region,
+        )
 
     # -- invoking ------------------------------------------------------------------------------
 
@@ -207,3 +198,32 @@ class EventSourceMapping:
             )
         self.sent_to_failure_queue += len(batch)
         self._advance(lane, len(batch))
+
+
+def kinesis_event_record(
+    *,
+    partition_key: str,
+    sequence_number: str,
+    data: bytes,
+    arrival: float,
+    shard_id: str,
+    stream_arn: str,
+    region: str,
+) -> dict[str, Any]:
+    """One record of the Kinesis event Lambda hands a function, as AWS documents its shape."""
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": partition_key,
+            "sequenceNumber": sequence_number,
+            "data": base64.b64encode(data).decode(),
+            "approximateArrivalTimestamp": arrival,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{sequence_number}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::123456789012:role/matcher",
+        "awsRegion": region,
+        "eventSourceARN": stream_arn,
+    }

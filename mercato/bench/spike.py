@@ -19,9 +19,8 @@ import boto3
 import botocore.session
 from moto import mock_aws
 
-from mercato.local import moto_atomic
+from mercato.emulators import moto_atomic
 from mercato.local.faults import StorageCalls
-from mercato.local.invariants import scan, violations
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.book import BookOrder
 from mercato.matcher.dynamo import DynamoMatcherStore, book_order
@@ -33,6 +32,7 @@ from mercato.models.keys import BUY_PREFIX, SELL_PREFIX
 from mercato.models.markets import FootballerListing
 from mercato.models.orders import OrderRequest, Side
 from mercato.storage.names import TableNames
+from mercato.testing.invariants import scan, violations
 
 FOOTBALLER: Final = "lionel-messi"
 LATENCY_MS: Final = {"read": 5.0, "write": 5.0, "transaction": 10.0}

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mercato.matcher.book import BookOrder, OrderBook
-from mercato.matcher.reference import ReferenceBook
 from mercato.models.orders import Side, TimeInForce
+from mercato.testing.reference import ReferenceBook
 
 Op = BookOrder | str
 """An order to submit, or the id of an order to cancel."""

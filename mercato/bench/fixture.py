@@ -1,4 +1,4 @@
-"""What a game's test pays for the ``mercato`` fixture: ``python -m mercato.local.bench_fixture``.
+"""What a game's test pays for the ``mercato`` fixture: ``python -m mercato.bench.fixture``.
 
 On each engine side by side (memory, the fixture's default, and moto), per stack (a test): its
 start, the footballer's house quotes visible without ``drain()``, a first ``drain()`` with one
