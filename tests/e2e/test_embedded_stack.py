@@ -94,7 +94,7 @@ def test_the_fixture_gives_a_game_a_stack_it_can_drain(mercato: EmbeddedStack) -
 def test_the_demo_trades_and_ends_with_the_invariants_holding() -> None:
     out = io.StringIO()
 
-    figures = run_demo(seconds=4, traders=3, out=out)
+    figures = run_demo(seconds=6, traders=3, out=out)
 
     assert figures.problems == []
     assert figures.accepted > 0  # how many depends on the machine's speed: no throughput asserted here
