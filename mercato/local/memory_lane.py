@@ -156,6 +156,7 @@ class Mapping:
         self.handler = handler
 
     def drain(self, rounds: int = 10_000) -> None:
+        """Hand batches over until the queue is empty; ``RuntimeError`` if it is not after ``rounds``."""
         queue = self.wake_ups.queue
         for _ in range(rounds):
             if not queue:

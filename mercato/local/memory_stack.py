@@ -11,6 +11,7 @@ matcher's batch handler, one material at a time, as Lambda would. Nothing crosse
 socket but the client's HTTP request, so the stack answers at the speed of the services themselves.
 """
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from mercato.matcher.handler import handle_batch
 from mercato.matcher.service import Matcher
 from mercato.memory.exchange import InMemoryExchange
 from mercato.memory.support import MemoryBucketStore, MemoryFeedStore, MemoryLeaderboardStore
+
+log = logging.getLogger("mercato.local")
 
 
 def _wall_clock_ms() -> int:
@@ -80,10 +83,16 @@ class MemoryEngine:
         )
 
     def pump(self, fetch: bool = True) -> bool:
-        """Hand what is queued to the matcher; whether anything was there."""
+        """Hand what is queued to the matcher; whether anything was there. A batch the matcher
+        could not settle stays queued and is handed over again on a later pump, as Lambda retries a
+        failed batch (the error is logged, and the pump backs off)."""
         if not self.wake_ups.queue:
             return False
-        self.mapping.drain()
+        try:
+            self.mapping.drain()
+        except Exception:
+            log.exception("the matcher failed a batch; it stays queued and is retried")
+            return False
         return True
 
     def drain(self) -> None:

@@ -3,6 +3,7 @@ the fixture's default): the same API as on moto, the background pump settling wi
 the leaderboard, the rate limits and the goal replay on the memory stores."""
 
 import time
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,30 @@ def test_mercato_up_on_the_memory_engine_serves_and_settles() -> None:
         alice.place("Buy", "wheat", 5, 30)
 
         _eventually(lambda: alice.balances()["balances"].get("wheat", {}).get("available") == 5)
+
+
+def test_a_batch_the_matcher_fails_stays_queued_and_settles_on_a_later_pump() -> None:
+    with EmbeddedStack(engine="memory", leaderboard_seconds=0) as stack:
+        # Given a mapping whose next hand-over fails whole (as a crashed Lambda invocation does)
+        assert stack.memory is not None
+        mapping = stack.memory.mapping
+        handler, calls = mapping.handler, []
+
+        def crashes_once(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            calls.append(len(event["Records"]))
+            if len(calls) == 1:
+                raise RuntimeError("an injected crash")
+            return handler(event, context)
+
+        mapping.handler = crashes_once
+        admin = stack.client("game-server", admin=True)
+        admin.deposit("bob", "wheat", 10, "grant-1")
+        admin.deposit("alice", "coins", 1_000, "grant-2")
+
+        # When two orders cross
+        stack.client("bob").place("Sell", "wheat", 10, 20)
+        stack.client("alice").place("Buy", "wheat", 10, 20)
+
+        # Then the background pump survives the crash, and a later hand-over settles them
+        _eventually(lambda: stack.client("bob").balances()["balances"]["coins"]["available"] == 196)
+        assert len(calls) >= 2
