@@ -18,12 +18,14 @@ built over one :class:`~mercato.memory.exchange.InMemoryExchange`:
 import base64
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from mercato import tracing
 from mercato.intake.app import build_handler
 from mercato.intake.ports import IntakeStore
 from mercato.intake.service import Intake
@@ -126,6 +128,9 @@ class WakeUps:
         return created
 
     def _wake(self, material: str, image: dict[str, str]) -> None:
+        """Queue the record; with tracing on, its image carries the writer's span (as the book
+        item does on DynamoDB), so the matcher's settlement joins the order's trace."""
+        image = tracing.stamp(image)
         change = {"eventName": "INSERT", "dynamodb": {"NewImage": {k: {"S": v} for k, v in image.items()}}}
         with self._lock:
             self.sequence += 1
@@ -140,7 +145,7 @@ def _kinesis_record(material: str, sequence: int, change: dict[str, Any]) -> dic
             "partitionKey": material,
             "sequenceNumber": f"{sequence:020d}",
             "data": base64.b64encode(json.dumps(change).encode()).decode(),
-            "approximateArrivalTimestamp": 0.0,
+            "approximateArrivalTimestamp": time.time(),
         },
         "eventSource": "aws:kinesis",
         "eventID": f"memory:{sequence}",
