@@ -417,14 +417,14 @@ def test_a_module_missing_from_an_allow_list_fails_the_import(template: Template
     assert "No module named 'mercato.storage.pages'" in probe.stderr
 
 
-def test_each_function_has_its_own_code_asset(template: Template) -> None:
-    functions = resources(template, "AWS::Lambda::Function").values()
-    code = {
-        resource["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]: json.dumps(
-            resource["Properties"]["Code"], sort_keys=True
-        )
-        for resource in functions
+def test_each_function_has_its_own_code_asset_and_the_handler_the_probe_imports(template: Template) -> None:
+    functions = {
+        resource["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]: resource["Properties"]
+        for resource in resources(template, "AWS::Lambda::Function").values()
         if "POWERTOOLS_SERVICE_NAME" in resource["Properties"].get("Environment", {}).get("Variables", {})
     }
-    assert set(code) == set(HANDLERS)
-    assert len(set(code.values())) == len(HANDLERS)
+    assert set(functions) == set(HANDLERS)
+    code = {json.dumps(properties["Code"], sort_keys=True) for properties in functions.values()}
+    assert len(code) == len(HANDLERS)
+    modules = {name: properties["Handler"].rpartition(".")[0] for name, properties in functions.items()}
+    assert modules == HANDLERS
