@@ -12,8 +12,6 @@ then a buyer crosses it at the same price, so every order placed settles as a fi
   order record ``closedAt`` minus its ``createdAt``, both written by the stack.
 """
 
-import http.client
-import json
 import multiprocessing
 import statistics
 import time
@@ -24,6 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from mercato.bench.http_clients import Job, client_process
 from mercato.local.client import Client
 from mercato.local.stack import EmbeddedStack
 from mercato.models.ids import trade_id
@@ -59,51 +58,6 @@ class StackFigures:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class _Job:
-    url: str
-    seller_token: str
-    buyer_token: str
-    material: str
-    pairs: int
-    interval_s: float
-    """Seconds between two orders of this client; 0 sends as fast as the stack answers."""
-    start_at: float
-    """``time.time()`` at which the first order goes out (all clients start together)."""
-
-
-def _client_process(
-    number: int, job: _Job, results: "multiprocessing.Queue[tuple[int, list[tuple[str, str]]]]"
-) -> None:
-    """Place ``job.pairs`` crossing pairs over one keep-alive connection; report the order ids."""
-    host, port = job.url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=30)
-    placed: list[tuple[str, str]] = []
-    time.sleep(max(0.0, job.start_at - time.time()))
-    due = job.start_at
-    for _ in range(job.pairs):
-        pair = []
-        for side, token in (("Sell", job.seller_token), ("Buy", job.buyer_token)):
-            if job.interval_s:
-                time.sleep(max(0.0, due - time.time()))
-                due += job.interval_s
-            body = {"type": side, "material": job.material, "quantity": QUANTITY, "pricePerUnit": PRICE}
-            connection.request(
-                "POST",
-                "/orders",
-                body=json.dumps(body),
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            )
-            response = connection.getresponse()
-            answer = json.loads(response.read())
-            if response.status != 202:
-                raise RuntimeError(f"order refused: {response.status} {answer}")
-            pair.append(answer["orderId"])
-        placed.append((pair[0], pair[1]))
-    connection.close()
-    results.put((number, placed))
-
-
 @dataclass
 class _Run:
     seconds: float
@@ -126,28 +80,35 @@ def _players(stack: EmbeddedStack, tag: str, clients: int, pairs: int) -> list[t
 def _run(stack: EmbeddedStack, tag: str, clients: int, pairs: int, offered_per_s: float = 0.0) -> _Run:
     """Place ``pairs`` crossing pairs from each of ``clients`` processes and wait until all settle."""
     players = _players(stack, tag, clients, pairs)
-    start_at = time.time() + 0.5
     interval = clients / offered_per_s if offered_per_s else 0.0
     jobs = [
-        _Job(
+        Job(
             stack.url,
             stack.token(seller),
             stack.token(buyer),
             MATERIALS[n % len(MATERIALS)],
             pairs,
+            QUANTITY,
+            PRICE,
             interval,
-            start_at + interval * n / clients,
+            interval * n / clients,
         )
         for n, (seller, buyer) in enumerate(players)
     ]
     context = multiprocessing.get_context("spawn")
+    ready: multiprocessing.Queue[int] = context.Queue()
+    go = context.Event()
     results: multiprocessing.Queue[tuple[int, list[tuple[str, str]]]] = context.Queue()
     processes = [
-        context.Process(target=_client_process, args=(n, job, results), daemon=True)
+        context.Process(target=client_process, args=(n, job, ready, go, results), daemon=True)
         for n, job in enumerate(jobs)
     ]
     for process in processes:
         process.start()
+    for _ in processes:  # every client started and connected: none of that is measured
+        ready.get(timeout=120)
+    start_at = time.time()
+    go.set()
     owner: dict[str, str] = {}
     buys: list[str] = []
     for _ in processes:

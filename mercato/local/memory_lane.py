@@ -15,7 +15,6 @@ built over one :class:`~mercato.memory.exchange.InMemoryExchange`:
   state as the table items the invariant checks read.
 """
 
-import base64
 import json
 import threading
 import time
@@ -26,6 +25,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from mercato import tracing
+from mercato.emulators.event_source_mapping import kinesis_event_record
 from mercato.intake.app import build_handler
 from mercato.intake.ports import IntakeStore
 from mercato.intake.service import Intake
@@ -42,6 +42,9 @@ from mercato.storage.items import ASSET_PREFIX, DEPOSIT_PREFIX, ORDER_PREFIX, WI
 from mercato.storage.names import TableNames
 from mercato.storage.tables import table_names
 
+MEMORY_STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/mercato-memory"
+"""The stream the memory lane's records name (nothing reads it: there is no stream)."""
+MEMORY_REGION = "us-east-1"
 BATCH_SIZE = 100
 """Records handed to the matcher at once, at most (the mapping's batch size)."""
 
@@ -139,17 +142,15 @@ class WakeUps:
 
 def _kinesis_record(material: str, sequence: int, change: dict[str, Any]) -> dict[str, Any]:
     """A record as the mapping hands it to the matcher, ``change`` (a stream record) its data."""
-    return {
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": material,
-            "sequenceNumber": f"{sequence:020d}",
-            "data": base64.b64encode(json.dumps(change).encode()).decode(),
-            "approximateArrivalTimestamp": time.time(),
-        },
-        "eventSource": "aws:kinesis",
-        "eventID": f"memory:{sequence}",
-    }
+    return kinesis_event_record(
+        partition_key=material,
+        sequence_number=f"{sequence:020d}",
+        data=json.dumps(change).encode(),
+        arrival=time.time(),
+        shard_id="memory",
+        stream_arn=MEMORY_STREAM_ARN,
+        region=MEMORY_REGION,
+    )
 
 
 class Mapping:
