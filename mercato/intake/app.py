@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -22,7 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import AwareDatetime
 from pydantic.alias_generators import to_camel
 
-from mercato import tracing
+from mercato import observability, tracing
 from mercato.intake.auth import Principal, authenticate, authorize, required_scope
 from mercato.intake.limits import RateLimiter
 from mercato.intake.openapi import UNKNOWN, openapi_document
@@ -63,7 +62,7 @@ from mercato.models.views import (
     TradesView,
 )
 
-logger = Logger(service="intake")
+logger = observability.logger("intake")
 MAX_BODY_BYTES = 4096
 _ID_CHARACTERS = re.compile(r"^[A-Za-z0-9._:-]*$")
 """Every character a material, order or player id may have."""
