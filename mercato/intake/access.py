@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Final
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
@@ -99,11 +100,15 @@ class RouteAccess:
         found = self.route(method, path)
         if found is not None:
             return found.access.scope
-        public_prefixes = tuple(
+        if method.upper() == "GET" and path.startswith(self._public_prefixes):
+            return None
+        return Scope.TRADE
+
+    @cached_property
+    def _public_prefixes(self) -> tuple[str, ...]:
+        """The fixed prefixes of the public reads with a parameter (``/markets/``, ``/web/``)."""
+        return tuple(
             r.fixed_prefix
             for r in self.routes
             if r.method == "GET" and r.access is Access.PUBLIC and "<" in r.path
         )
-        if method.upper() == "GET" and path.startswith(public_prefixes):
-            return None
-        return Scope.TRADE
