@@ -9,10 +9,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk.capabilities.functions import python_function
-from cdk.capabilities.intake import LIMITS_ENV
-from cdk.capabilities.leaderboard import LEADERBOARD_ENV
 from cdk.capabilities.tables import REGIONAL_ONLY, Tables
 from cdk.settings import DeploySettings
+from mercato.intake.settings import AUTH_SECRET_ARN_ENV, READ_REGION_ENV, WRITE_URL_ENV
 from mercato.resources import ALL_TABLES, LEADERBOARD, LIMITS, TABLES
 
 
@@ -35,14 +34,14 @@ class ReadRegionStack(Stack):
             self, "SigningSecret", f"{prefix}/auth-signing-secret"
         )
         environment = {spec.env_var: spec.name(prefix) for spec in TABLES} | {
-            LEADERBOARD_ENV: LEADERBOARD.name(prefix),
-            LIMITS_ENV: self.limits.table_name,
-            "MERCATO_AUTH_SECRET_ARN": secret.secret_name,
-            "MERCATO_READ_REGION": region,
+            LEADERBOARD.env_var: LEADERBOARD.name(prefix),
+            LIMITS.env_var: self.limits.table_name,
+            AUTH_SECRET_ARN_ENV: secret.secret_name,
+            READ_REGION_ENV: region,
             **settings.rate_limit_environment(),
         }
         if settings.write_url:
-            environment["MERCATO_WRITE_URL"] = settings.write_url
+            environment[WRITE_URL_ENV] = settings.write_url
         self.function = python_function(
             self, "Intake", name="intake", handler="mercato.intake.handler.handler", environment=environment
         )

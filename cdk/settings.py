@@ -4,7 +4,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from mercato.intake.limits import Bucket
+from mercato.feed.settings import COMPETITION_PATTERN
+from mercato.intake.limits import Bucket, RouteClass, limit_env_var
 from mercato.pipes.definition import MATCHER_SOURCE
 
 _INTEGERS = (
@@ -23,7 +24,7 @@ class DeploySettings(BaseModel):
     parallelization_factor: int = Field(default=MATCHER_SOURCE.parallelization_factor, ge=1, le=10)
     iterator_age_alarm_ms: int = Field(default=60_000, ge=1_000)
     errors_alarm_threshold: int = Field(default=1, ge=1)
-    feed_competition: str = Field(default="WC", pattern=r"^[A-Z0-9]{2,8}$")
+    feed_competition: str = Field(default="WC", pattern=COMPETITION_PATTERN)
     """The football-data.org competition code the feed follows."""
     github_repository: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
     """``OWNER/REPO``: when set, the app also synthesises stack ``MercatoDeploy`` (GitHub's OIDC
@@ -60,11 +61,11 @@ class DeploySettings(BaseModel):
     def rate_limit_environment(self) -> dict[str, str]:
         """The intake function's ``MERCATO_LIMIT_*`` variables."""
         buckets = {
-            "ORDERS": self.rate_limit_orders,
-            "READS": self.rate_limit_reads,
-            "ADMIN": self.rate_limit_admin,
+            RouteClass.ORDERS: self.rate_limit_orders,
+            RouteClass.READS: self.rate_limit_reads,
+            RouteClass.ADMIN: self.rate_limit_admin,
         }
-        return {f"MERCATO_LIMIT_{kind}": text for kind, text in buckets.items() if text is not None}
+        return {limit_env_var(kind): text for kind, text in buckets.items() if text is not None}
 
     @model_validator(mode="after")
     def _read_region_beside_a_home_region(self) -> "DeploySettings":

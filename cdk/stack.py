@@ -12,6 +12,7 @@ from cdk.capabilities.pipe import BookPipe
 from cdk.capabilities.stream import BookEvents
 from cdk.capabilities.tables import Tables
 from cdk.settings import DeploySettings
+from mercato.resources import LEADERBOARD
 
 
 class MercatoStack(Stack):
@@ -34,7 +35,7 @@ class MercatoStack(Stack):
             self, "Leaderboard", prefix=prefix, tables=self.tables, every_minutes=settings.leaderboard_minutes
         )
         self.leaderboard.table.grant_read_data(self.intake.function)
-        self.intake.function.add_environment("MERCATO_LEADERBOARD_TABLE", self.leaderboard.table.table_name)
+        self.intake.function.add_environment(LEADERBOARD.env_var, self.leaderboard.table.table_name)
         self.matcher = MatcherFunction(
             self,
             "Matcher",

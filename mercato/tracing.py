@@ -28,6 +28,8 @@ from typing import Any, Final, Protocol
 
 TRACEPARENT: Final = "traceparent"
 """The request header and the book item attribute."""
+TRACE_FILE_ENV: Final = "MERCATO_TRACE_FILE"
+"""Where a local run appends its spans as JSON lines."""
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _XRAY_ROOT = re.compile(r"Root=1-([0-9a-f]{8})-([0-9a-f]{24})")
 
@@ -109,16 +111,10 @@ def configure(*exporters: Exporter, xray: Any = None) -> None:
 
 
 def configure_from_env(env: Mapping[str, str] = os.environ) -> None:
-    """``MERCATO_TRACE_FILE`` for a JSON-lines file; inside Lambda with tracing on, X-Ray too."""
-    chosen: list[Exporter] = []
-    if env.get("MERCATO_TRACE_FILE"):
-        chosen.append(JsonLinesExporter(Path(env["MERCATO_TRACE_FILE"])))
-    xray = None
-    if env.get("AWS_LAMBDA_FUNCTION_NAME") and env.get("POWERTOOLS_TRACE_DISABLED", "").lower() != "true":
-        from aws_lambda_powertools import Tracer
-
-        xray = Tracer()
-    configure(*chosen, xray=xray)
+    """``MERCATO_TRACE_FILE``: spans to a JSON-lines file (the local server; a Lambda function configures
+    its spans with :func:`mercato.observability.trace_orders`, which adds X-Ray)."""
+    trace_file = env.get(TRACE_FILE_ENV)
+    configure(*([JsonLinesExporter(Path(trace_file))] if trace_file else []))
 
 
 def current() -> SpanContext | None:

@@ -8,6 +8,7 @@ from constructs import Construct
 
 from cdk.capabilities.functions import python_function
 from cdk.capabilities.tables import Tables
+from mercato.feed.settings import API_KEY_ARN_ENV, COMPETITION_ENV
 
 
 class GoalFeed(Construct):
@@ -25,7 +26,7 @@ class GoalFeed(Construct):
             name="feed",
             handler="mercato.feed.handler.handler",
             environment=tables.environment()
-            | {"MERCATO_FEED_API_KEY_ARN": self.api_key.secret_arn, "MERCATO_FEED_COMPETITION": competition},
+            | {API_KEY_ARN_ENV: self.api_key.secret_arn, COMPETITION_ENV: competition},
         )
         self.api_key.grant_read(self.function)
         tables.by_name["markets"].grant_read_write_data(self.function)

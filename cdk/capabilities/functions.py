@@ -6,10 +6,11 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from cdk import assets
+from mercato.observability import NAMESPACE, Service
 
 
 def python_function(
-    scope: Construct, id: str, *, name: str, handler: str, environment: dict[str, str], memory: int = 512
+    scope: Construct, id: str, *, name: Service, handler: str, environment: dict[str, str], memory: int = 512
 ) -> lambda_.Function:
     layer = lambda_.LayerVersion(
         scope,
@@ -33,7 +34,7 @@ def python_function(
         tracing=lambda_.Tracing.ACTIVE,
         environment={
             "POWERTOOLS_SERVICE_NAME": name,
-            "POWERTOOLS_METRICS_NAMESPACE": "Mercato",
+            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
             **environment,
         },

@@ -7,9 +7,8 @@ from constructs import Construct
 
 from cdk.capabilities.functions import python_function
 from cdk.capabilities.tables import Tables
+from mercato.intake.settings import AUTH_SECRET_ARN_ENV
 from mercato.resources import INTAKE_CORS, LIMITS
-
-LIMITS_ENV = "MERCATO_LIMITS_TABLE"
 
 
 class Intake(Construct):
@@ -40,8 +39,8 @@ class Intake(Construct):
             name="intake",
             handler="mercato.intake.handler.handler",
             environment=tables.environment()
-            | {"MERCATO_AUTH_SECRET_ARN": self.secret.secret_arn}
-            | {LIMITS_ENV: tables.by_name[LIMITS.logical_name].table_name, **rate_limits},
+            | {AUTH_SECRET_ARN_ENV: self.secret.secret_arn}
+            | {LIMITS.env_var: tables.by_name[LIMITS.logical_name].table_name, **rate_limits},
         )
         self.secret.grant_read(self.function)
         for name in ("book", "orders", "accounts", "markets"):

@@ -10,8 +10,6 @@ from cdk.capabilities.functions import python_function
 from cdk.capabilities.tables import Tables
 from mercato.resources import LEADERBOARD
 
-LEADERBOARD_ENV = "MERCATO_LEADERBOARD_TABLE"
-
 
 class LeaderboardRollup(Construct):
     def __init__(self, scope: Construct, id: str, *, prefix: str, tables: Tables, every_minutes: int) -> None:
@@ -22,7 +20,7 @@ class LeaderboardRollup(Construct):
             "Function",
             name="leaderboard",
             handler="mercato.leaderboard.handler.handler",
-            environment=tables.environment() | {LEADERBOARD_ENV: self.table.table_name},
+            environment=tables.environment() | {LEADERBOARD.env_var: self.table.table_name},
             memory=1024,
         )
         tables.by_name["accounts"].grant_read_data(self.function)

@@ -1,31 +1,30 @@
 """The feed Lambda, run each minute by a schedule: one poll of football-data.org's scorers."""
 
-import os
 from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters import get_secret
 
+from mercato import observability
 from mercato.feed.dynamo import DynamoFeedStore
 from mercato.feed.job import FeedJob
+from mercato.feed.settings import FeedSettings
 from mercato.feed.sources import ScorersSource
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.service import Intake
-from mercato.storage.names import TableNames
 
-logger = Logger(service="feed")
-tracer = Tracer(service="feed")
-metrics = Metrics(namespace="Mercato", service="feed")
-tables = TableNames.from_env()
+logger = observability.logger("feed")
+tracer = observability.tracer("feed")
+metrics = observability.metrics("feed")
+settings = FeedSettings.from_env()
 client = boto3.resource("dynamodb").meta.client
 
 
 @cache
 def _api_key() -> str:
-    return str(get_secret(os.environ["MERCATO_FEED_API_KEY_ARN"], max_age=3600))
+    return str(get_secret(settings.api_key_arn, max_age=3600))
 
 
 def _count(name: str, n: int) -> None:
@@ -37,9 +36,9 @@ def _count(name: str, n: int) -> None:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     job = FeedJob(
-        ScorersSource(_api_key(), os.environ.get("MERCATO_FEED_COMPETITION", "WC")),
-        DynamoFeedStore(client, tables),
-        Intake(DynamoIntakeStore(client, tables)),
+        ScorersSource(_api_key(), settings.competition),
+        DynamoFeedStore(client, settings.tables),
+        Intake(DynamoIntakeStore(client, settings.tables)),
         _count,
     )
     result = job.poll()

@@ -11,10 +11,10 @@ import base64
 import re
 import threading
 from collections.abc import Callable
-from typing import Annotated, Any
+from functools import cache
+from typing import Annotated, Any, cast
 from urllib.parse import unquote
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -22,8 +22,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import AwareDatetime
 from pydantic.alias_generators import to_camel
 
-from mercato import tracing
-from mercato.intake.auth import Principal, authenticate, authorize, required_scope
+from mercato import observability, tracing
+from mercato.intake.access import Access, RouteAccess, needs
+from mercato.intake.auth import Principal, authenticate, authorize
 from mercato.intake.limits import RateLimiter
 from mercato.intake.openapi import UNKNOWN, openapi_document
 from mercato.intake.openapi import doc as _doc
@@ -63,7 +64,7 @@ from mercato.models.views import (
     TradesView,
 )
 
-logger = Logger(service="intake")
+logger = observability.logger("intake")
 MAX_BODY_BYTES = 4096
 _ID_CHARACTERS = re.compile(r"^[A-Za-z0-9._:-]*$")
 """Every character a material, order or player id may have."""
@@ -156,17 +157,26 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
             "client_order_id_reused",
             "expiry_in_past",
             "expiry_too_far",
+            access=Access.TRADE,
         ),
     )
     def place_order(request: Annotated[OrderRequest, Body()]) -> Response[Order]:
         order, created = intake.place_order(principal().player_id, request)
         return _json(202 if created else 200, order)
 
-    @app.get("/orders/<order_id>", summary="One of your orders", **_doc(200, Order, "order_not_found"))
+    @app.get(
+        "/orders/<order_id>",
+        summary="One of your orders",
+        **_doc(200, Order, "order_not_found", access=Access.TRADE),
+    )
     def get_order(order_id: OrderIdPath) -> Response[Order]:
         return _json(200, intake.order(principal().player_id, order_id))
 
-    @app.get("/orders", summary="Your orders, newest first", **_doc(200, OrderPage, "bad_cursor"))
+    @app.get(
+        "/orders",
+        summary="Your orders, newest first",
+        **_doc(200, OrderPage, "bad_cursor", access=Access.TRADE),
+    )
     def list_orders(
         status: Annotated[OrderStatus | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -177,7 +187,7 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     @app.delete(
         "/orders/<order_id>",
         summary="Cancel the rest of an order",
-        **_doc(200, Order, "order_not_found", "order_not_open", "order_busy"),
+        **_doc(200, Order, "order_not_found", "order_not_open", "order_busy", access=Access.TRADE),
     )
     def cancel_order(order_id: OrderIdPath) -> Response[Order]:
         return _json(200, intake.cancel(principal().player_id, order_id))
@@ -185,7 +195,7 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     @app.get(
         "/fills",
         summary="Your fills after a cursor, oldest first; pass the answer's cursor as after next time",
-        **_doc(200, FillsPage, "bad_cursor"),
+        **_doc(200, FillsPage, "bad_cursor", access=Access.TRADE),
     )
     def list_fills(
         after: Annotated[
@@ -200,7 +210,7 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     @app.get(
         "/accounts/me",
         summary="Your balances, and your rank on each leaderboard window",
-        **_doc(200, AccountView | MyAccountView),
+        **_doc(200, AccountView | MyAccountView, access=Access.TRADE),
     )
     def my_account() -> Response[AccountView | MyAccountView]:
         return _json(200, intake.my_account(principal().player_id))
@@ -210,7 +220,7 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     @app.get(
         "/leaderboard",
         summary="Players ranked by portfolio value (all) or its gain (day, week), as of the last rollup",
-        **_doc(200, LeaderboardView, "no_leaderboard"),
+        **_doc(200, LeaderboardView, "no_leaderboard", access=Access.PUBLIC),
     )
     def leaderboard(
         window: Annotated[Window, Query()] = Window.ALL,
@@ -219,7 +229,9 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
         return _json(200, intake.board(window, limit))
 
     @app.get(
-        "/accounts/<player_id>", summary="A player's balances (the game server's)", **_doc(200, AccountView)
+        "/accounts/<player_id>",
+        summary="A player's balances (the game server's)",
+        **_doc(200, AccountView, access=Access.ADMIN),
     )
     def player_account(player_id: PlayerPath) -> Response[AccountView]:
         return _json(200, intake.account(player_id))
@@ -227,7 +239,7 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     @app.get(
         "/accounts/<player_id>/orders",
         summary="A player's orders, newest first (the game server's)",
-        **_doc(200, OrderPage, "bad_cursor"),
+        **_doc(200, OrderPage, "bad_cursor", access=Access.ADMIN),
     )
     def player_orders(
         player_id: PlayerPath,
@@ -240,7 +252,9 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     @app.post(
         "/accounts/<player_id>/deposits",
         summary="Credit a player, once per depositId (200 for a replay)",
-        **_doc((201, 200), AccountView, "reserved_player", UNKNOWN, "movement_id_reused"),
+        **_doc(
+            (201, 200), AccountView, "reserved_player", UNKNOWN, "movement_id_reused", access=Access.ADMIN
+        ),
     )
     def deposit(player_id: PlayerPath, body: Annotated[Deposit, Body()]) -> Response[AccountView]:
         account, created = intake.deposit(player_id, body)
@@ -250,7 +264,13 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
         "/accounts/<player_id>/withdrawals",
         summary="Debit a player's available amount, once per withdrawalId (200 for a replay)",
         **_doc(
-            (201, 200), AccountView, "reserved_player", UNKNOWN, "movement_id_reused", "insufficient_balance"
+            (201, 200),
+            AccountView,
+            "reserved_player",
+            UNKNOWN,
+            "movement_id_reused",
+            "insufficient_balance",
+            access=Access.ADMIN,
         ),
     )
     def withdraw(player_id: PlayerPath, body: Annotated[Withdrawal, Body()]) -> Response[AccountView]:
@@ -259,26 +279,34 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
 
     # -- markets -----------------------------------------------------------------------------
 
-    @app.get("/markets", summary="The catalog with a ticker per market", **_doc(200, list[MarketBody]))
+    @app.get(
+        "/markets",
+        summary="The catalog with a ticker per market",
+        **_doc(200, list[MarketBody], access=Access.PUBLIC),
+    )
     def list_markets() -> Response[list[MarketBody]]:
         return _json(200, intake.market_views())
 
     @app.get(
         "/markets/<material>",
         summary="One market's ticker and 24-hour figures",
-        **_doc(200, MarketBody, UNKNOWN),
+        **_doc(200, MarketBody, UNKNOWN, access=Access.PUBLIC),
     )
     def get_market(material: Material) -> Response[MarketBody]:
         return _json(200, intake.market_view(material))
 
-    @app.get("/markets/<material>/book", summary="Aggregated price levels", **_doc(200, BookView, UNKNOWN))
+    @app.get(
+        "/markets/<material>/book",
+        summary="Aggregated price levels",
+        **_doc(200, BookView, UNKNOWN, access=Access.PUBLIC),
+    )
     def get_book(material: Material, depth: Annotated[int, Query(ge=1, le=100)] = 10) -> Response[BookView]:
         return _json(200, intake.book(material, depth))
 
     @app.get(
         "/markets/<material>/trades",
         summary="Trades executed in [from, to), newest first, a page at a time",
-        **_doc(200, TradesView, UNKNOWN, "bad_cursor", "invalid_range"),
+        **_doc(200, TradesView, UNKNOWN, "bad_cursor", "invalid_range", access=Access.PUBLIC),
     )
     def get_trades(
         material: Material,
@@ -292,7 +320,7 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     @app.get(
         "/markets/<material>/goals",
         summary="A footballer's goals, in the order they were posted",
-        **_doc(200, GoalsView, UNKNOWN, "not_a_footballer"),
+        **_doc(200, GoalsView, UNKNOWN, "not_a_footballer", access=Access.PUBLIC),
     )
     def get_goals(material: Material) -> Response[GoalsView]:
         return _json(200, intake.goals(material))
@@ -300,7 +328,7 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     @app.get(
         "/markets/<material>/candles",
         summary="Open, high, low, close and volume per interval of the trades in [from, to), oldest first",
-        **_doc(200, CandlesView, UNKNOWN, "invalid_range", "range_too_large"),
+        **_doc(200, CandlesView, UNKNOWN, "invalid_range", "range_too_large", access=Access.PUBLIC),
     )
     def get_candles(
         material: Material,
@@ -318,7 +346,7 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     @app.post(
         "/markets",
         summary="List a material or a footballer (200 if it is listed identically already)",
-        **_doc((201, 200), MarketBody, "market_exists"),
+        **_doc((201, 200), MarketBody, "market_exists", access=Access.ADMIN),
     )
     def list_market(listing: Annotated[Listing, Body(discriminator="kind")]) -> Response[MarketBody]:
         market, created = intake.list_market(listing)
@@ -329,7 +357,7 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     @app.post(
         "/events/goals",
         summary="A goal event, the feed job's path (200 for a replay)",
-        **_doc((202, 200), GoalEvent, UNKNOWN, "not_a_footballer", "event_id_reused"),
+        **_doc((202, 200), GoalEvent, UNKNOWN, "not_a_footballer", "event_id_reused", access=Access.ADMIN),
     )
     def post_goal(event: Annotated[GoalEvent, Body()]) -> Response[GoalEvent]:
         accepted, created = intake.post_goal(event)
@@ -337,11 +365,11 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
 
     # -- the web market view ------------------------------------------------------------------
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", include_in_schema=False, **needs(Access.PUBLIC))
     def web_page() -> Response[str]:
         return _web_response(page())
 
-    @app.get("/web/<name>", include_in_schema=False)
+    @app.get("/web/<name>", include_in_schema=False, **needs(Access.PUBLIC))
     def web_asset(name: str) -> Response[str]:
         found = web_file(name)
         if found is None:
@@ -350,13 +378,21 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
 
     document: dict[str, Any] = {}
 
-    @app.get("/openapi.json", include_in_schema=False)
+    @app.get("/openapi.json", include_in_schema=False, **needs(Access.PUBLIC))
     def openapi() -> Response[Any]:
         if not document:
             document.update(openapi_document(app))
         return _json(200, document)
 
+    RouteAccess.of(app)  # every route declares who may call it, or the app is not built
     return app
+
+
+@cache
+def declared_access() -> RouteAccess:
+    """The access the intake's routes declare, for callers outside a handler (the routes only: no
+    store is reached)."""
+    return RouteAccess.of(build_app(cast(Intake, None)))
 
 
 def _web_response(found: WebFile) -> Response[str]:
@@ -386,12 +422,12 @@ def _known_query(app: LambdaFunctionUrlResolver, next_middleware: Callable[..., 
     return next_middleware(app)
 
 
-def gate(event: dict[str, Any], secret: str, methods: Callable[[str], list[str]]) -> Principal | None:
+def gate(event: dict[str, Any], secret: str, routes: RouteAccess) -> Principal | None:
     """The checks that come before validation; returns the caller, ``None`` for public reads.
 
-    In order: the body's size (413), the token and its scope (401, 403: a path that names no route
-    still needs a token), the route (404, or 405 naming the methods the path serves), the declared
-    body type (415) and strict JSON (400). ``methods(path)`` lists the methods routed for a path."""
+    In order: the body's size (413), the token and the scope its route declares (401, 403: a path
+    that names no route still needs a token), the route (404, or 405 naming the methods the path
+    serves), the declared body type (415) and strict JSON (400)."""
     body = event.get("body") or ""
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     if len(raw) > MAX_BODY_BYTES:
@@ -399,12 +435,12 @@ def gate(event: dict[str, Any], secret: str, methods: Callable[[str], list[str]]
     http = event.get("requestContext", {}).get("http", {})
     method, path = str(http.get("method", "GET")).upper(), str(event.get("rawPath", "/"))
     headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
-    needed = required_scope(method, path)
+    needed = routes.needed(method, path)
     principal = None
     if needed is not None:
         principal = authenticate(headers.get("authorization"), secret)
         authorize(principal, needed)
-    served = methods(path)
+    served = routes.methods(path)
     if not served:
         raise NotFound("no such route", code="no_route")
     if method not in served:
@@ -453,16 +489,6 @@ def _as_json(event: dict[str, Any]) -> dict[str, Any]:
     return event | {"headers": headers | {"content-type": content_types.APPLICATION_JSON}}
 
 
-def routed_methods(app: LambdaFunctionUrlResolver) -> Callable[[str], list[str]]:
-    """The methods the resolver routes for a path (Powertools keeps its routes in private lists)."""
-    routes = [*app._static_routes, *app._dynamic_routes]
-
-    def methods(path: str) -> list[str]:
-        return sorted({route.method for route in routes if route.rule.match(path)})
-
-    return methods
-
-
 def build_handler(
     intake: Intake, secret: Callable[[], str], limiter: RateLimiter | None = None
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -475,12 +501,12 @@ def build_handler(
     The local HTTP server's threads take turns here."""
     app = build_app(intake)
     one_at_a_time = threading.Lock()
-    methods = routed_methods(app)
+    routes = RouteAccess.of(app)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         event = _decoded_path(event)
         try:
-            principal = gate(event, secret(), methods)
+            principal = gate(event, secret(), routes)
             if limiter is not None:
                 limiter.admit(principal, event.get("requestContext", {}).get("http", {}).get("method", "GET"))
             with one_at_a_time:

@@ -1,8 +1,8 @@
 """Bearer tokens: HS256 JWTs signed with the secret the game server holds (DESIGN §5).
 
 Claims: ``sub`` (the player id), ``scope`` (``trade`` or ``admin``) and ``exp``. Which scope a route
-needs is decided here, in one place, from its method and path, so that authentication and the scope
-check happen before a body is even validated.
+needs is declared with the route (:mod:`mercato.intake.access`); the gate authenticates and checks
+the scope before a body is even validated.
 """
 
 import functools
@@ -23,7 +23,6 @@ _REQUIRED_CLAIMS: Final = ["exp", "sub", "scope"]
 _PLAYER = re.compile(TOKEN_PATTERN)
 VERIFIED_TOKENS: Final = 4096
 """Verified tokens remembered per process (each a few hundred bytes)."""
-_ADMIN_READ = re.compile(r"^/accounts/[^/]+(/orders)?$")
 
 
 class Scope(StrEnum):
@@ -85,18 +84,11 @@ def _verified_claims(token: str, secret: str) -> dict[str, Any]:
 
 
 def required_scope(method: str, path: str) -> Scope | None:
-    """The scope a request needs, or ``None`` for the public reads."""
-    method = method.upper()
-    public = path in ("/", "/openapi.json", "/markets", "/leaderboard") or path.startswith(
-        ("/markets/", "/web/")
-    )
-    if method == "GET" and public:
-        return None
-    if method == "POST" and (path == "/markets" or path == "/events/goals" or path.startswith("/accounts/")):
-        return Scope.ADMIN
-    if method == "GET" and _ADMIN_READ.match(path) and path != "/accounts/me":
-        return Scope.ADMIN  # the game server reads a player's balances and orders
-    return Scope.TRADE
+    """The scope a request needs (``None``: public), as the intake's routes declare it, for callers
+    outside a handler such as a test client (the gate asks its own app, :mod:`mercato.intake.access`)."""
+    from mercato.intake.app import declared_access  # the app imports this module
+
+    return declared_access().needed(method, path)
 
 
 def authorize(principal: Principal, needed: Scope) -> None:

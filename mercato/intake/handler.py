@@ -1,15 +1,13 @@
-"""The Lambda entry point: configuration and clients are built once per cold start."""
+"""The intake Lambda's entry point: settings, clients and observability built once per cold start."""
 
 import time
 from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Tracer
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parameters import get_secret
 
-from mercato import tracing
+from mercato import observability
 from mercato.intake.app import build_handler, logger
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.dynamo_limits import DynamoBucketStore
@@ -19,9 +17,9 @@ from mercato.intake.service import Intake
 from mercato.intake.settings import IntakeSettings
 from mercato.leaderboard.dynamo import DynamoLeaderboardStore
 
-tracer = Tracer(service="intake")
-tracing.configure_from_env()
+tracer = observability.tracer("intake")
 settings = IntakeSettings.from_env()
+observability.trace_orders("intake", settings.trace_file)
 client = boto3.resource("dynamodb").meta.client
 
 
@@ -35,8 +33,7 @@ def _secret() -> str:
 
 def _count(name: str) -> None:
     """Rare events (the limiter failing open), flushed at once rather than per invocation."""
-    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace="Mercato") as metric:
-        metric.add_dimension(name="service", value="intake")
+    observability.count_now("intake", name)
 
 
 _limiter = (

@@ -9,7 +9,6 @@ failure is counted, because a limiter outage must never refuse a valid order.
 """
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mercato.intake.auth import Principal, Scope
 from mercato.models.errors import Throttled
+from mercato.resources import LIMITS
 
 log = logging.getLogger("mercato.intake.limits")
 
@@ -36,6 +36,11 @@ class RouteClass(StrEnum):
     """A player's own reads (``GET /orders``, ``GET /accounts/me``, …)."""
     ADMIN = "admin"
     """The game server (admin tokens), limited separately from players or exempt."""
+
+
+def limit_env_var(kind: RouteClass) -> str:
+    """The variable that sets a route class's bucket (``MERCATO_LIMIT_ORDERS``, …)."""
+    return f"MERCATO_LIMIT_{kind.upper()}"
 
 
 def route_class(principal: Principal, method: str) -> RouteClass:
@@ -77,17 +82,21 @@ class LimitSettings(BaseModel):
         ]
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "LimitSettings | None":
+    def from_env(cls, env: Mapping[str, str]) -> "LimitSettings | None":
         """``MERCATO_LIMITS_TABLE`` turns limiting on; ``MERCATO_LIMIT_ORDERS``, ``_READS`` and
-        ``_ADMIN`` (``CAPACITY/PER_SECOND``; admin unset: exempt) override the defaults."""
-        table = env.get("MERCATO_LIMITS_TABLE")
+        ``_ADMIN`` (``CAPACITY/PER_SECOND``; admin unset: exempt) override the defaults. A bucket
+        that does not parse is a :class:`ValueError` naming its variable."""
+        table = env.get(LIMITS.env_var)
         if not table:
             return None
         given: dict[str, object] = {"table": table}
         for kind in RouteClass:
-            text = env.get(f"MERCATO_LIMIT_{kind.upper()}")
-            if text:
-                given[kind.value] = Bucket.parse(text)
+            name = limit_env_var(kind)
+            if text := env.get(name):
+                try:
+                    given[kind.value] = Bucket.parse(text)
+                except ValueError as error:
+                    raise ValueError(f"{name}: {error}") from None
         return cls.model_validate(given)
 
 

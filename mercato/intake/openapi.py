@@ -1,9 +1,9 @@
 """The OpenAPI document a client generator can trust.
 
 Powertools generates the paths, parameters and schemas from the routes. This module adds what it does
-not know: the bearer security scheme and each operation's security (from the same
-:func:`~mercato.intake.auth.required_scope` the gate enforces), and every error status an operation
-can answer, each in the one error shape with its codes listed. A route names its own domain error
+not know: the bearer security scheme and each operation's security (from the access its route
+declares, :mod:`mercato.intake.access`, the declaration the gate enforces), and every error status an
+operation can answer, each in the one error shape with its codes listed. A route names its own domain error
 codes with :func:`doc`; the codes every route of a kind can answer (the gate's and the validator's)
 are added here, from the same rules the gate applies.
 """
@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 
-from mercato.intake.auth import Scope, required_scope
+from mercato.intake.access import DECLARATION, Access, needs
 from mercato.models.views import ErrorBody
 
 UNKNOWN: Final = "unknown_material"
@@ -82,9 +82,9 @@ ORDER_EXAMPLE: Final = {
 }
 
 
-def doc(ok: int | tuple[int, ...], model: Any, *codes: str) -> dict[str, Any]:
-    """A route's success statuses with their body, and the domain error codes it can answer (the
-    gate's and the validator's codes are added by :func:`openapi_document`)."""
+def doc(ok: int | tuple[int, ...], model: Any, *codes: str, access: Access) -> dict[str, Any]:
+    """A route's success statuses with their body, the domain error codes it can answer (the gate's
+    and the validator's codes are added by :func:`openapi_document`), and who may call it."""
     unknown = [code for code in codes if code not in ERROR_STATUS]
     if unknown:
         raise ValueError(f"undocumented error codes: {unknown}")
@@ -94,14 +94,14 @@ def doc(ok: int | tuple[int, ...], model: Any, *codes: str) -> dict[str, Any]:
             status: {"description": "success", "content": {"application/json": {"model": model}}}
             for status in statuses
         },
-        "openapi_extensions": {_CODES_KEY: list(codes)},
+        **needs(access, **{_CODES_KEY: list(codes)}),
     }
 
 
-def operation_codes(method: str, path: str, operation: dict[str, Any], own: list[str]) -> list[str]:
+def operation_codes(method: str, access: Access, operation: dict[str, Any], own: list[str]) -> list[str]:
     """Every error code an operation can answer: its own, and those of the gate and the validator."""
     codes = {*own, "body_too_large", "internal_error", *_BODY_CODES}  # any request may carry a body
-    if required_scope(method, path) is not None:
+    if access is not Access.PUBLIC:
         codes.update(_AUTH_CODES)
         codes.add("rate_limited")  # where the deployment limits each player (intake/limits.py)
     if method == "POST":
@@ -136,15 +136,14 @@ def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
     return response
 
 
-def _security(method: str, path: str, operation: dict[str, Any]) -> None:
-    scope = required_scope(method, path)
-    operation["security"] = [] if scope is None else [{_BEARER: []}]
+def _security(access: Access, operation: dict[str, Any]) -> None:
+    operation["security"] = [] if access is Access.PUBLIC else [{_BEARER: []}]
     who = {
-        None: "Public: no token.",
-        Scope.TRADE: "Needs a trade token.",
-        Scope.ADMIN: "Needs an admin token.",
+        Access.PUBLIC: "Public: no token.",
+        Access.TRADE: "Needs a trade token.",
+        Access.ADMIN: "Needs an admin token.",
     }
-    operation["description"] = " ".join(filter(None, [operation.get("description"), who[scope]]))
+    operation["description"] = " ".join(filter(None, [operation.get("description"), who[access]]))
 
 
 def openapi_document(app: LambdaFunctionUrlResolver) -> dict[str, Any]:
@@ -176,18 +175,19 @@ def openapi_document(app: LambdaFunctionUrlResolver) -> dict[str, Any]:
         }
     }
     document["security"] = [{_BEARER: []}]
-    for path, item in document["paths"].items():
+    for item in document["paths"].values():
         for method_name, operation in item.items():
             method = method_name.upper()
             own = operation.pop(_CODES_KEY, [])
+            access = Access(operation.pop(DECLARATION))  # every route declares it (access.py)
             for parameter in operation.get("parameters", []):
                 parameter["schema"] = _not_null(parameter["schema"])
-            _security(method, path, operation)
+            _security(access, operation)
             responses = {
                 status: response for status, response in operation["responses"].items() if int(status) < 400
             }
             by_status: dict[int, list[str]] = {}
-            for code in operation_codes(method, path, operation, own):
+            for code in operation_codes(method, access, operation, own):
                 by_status.setdefault(ERROR_STATUS[code], []).append(code)
             for status, codes in sorted(by_status.items()):
                 responses[str(status)] = _error_response(status, codes)

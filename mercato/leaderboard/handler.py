@@ -1,21 +1,20 @@
 """The leaderboard rollup Lambda, run by a schedule: one :meth:`Rollup.run`."""
 
-import os
 import time
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
 
+from mercato import observability
 from mercato.leaderboard.dynamo import DynamoLeaderboardStore
 from mercato.leaderboard.rollup import Rollup
-from mercato.storage.names import TableNames
+from mercato.leaderboard.settings import LeaderboardSettings
 
-logger = Logger(service="leaderboard")
-tracer = Tracer(service="leaderboard")
-tables = TableNames.from_env()
+logger = observability.logger("leaderboard")
+tracer = observability.tracer("leaderboard")
+settings = LeaderboardSettings.from_env()
 client = boto3.resource("dynamodb").meta.client
-store = DynamoLeaderboardStore(client, os.environ["MERCATO_LEADERBOARD_TABLE"], tables)
+store = DynamoLeaderboardStore(client, settings.leaderboard_table, settings.tables)
 rollup = Rollup(store, store, clock_ms=lambda: time.time_ns() // 1_000_000)
 
 

@@ -1,20 +1,19 @@
-"""The matcher Lambda's entry point: clients and configuration built once per cold start."""
+"""The matcher Lambda's entry point: settings, clients and observability built once per cold start."""
 
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Tracer
 
-from mercato import tracing
+from mercato import observability
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.handler import handle_batch, logger
 from mercato.matcher.service import Matcher
-from mercato.storage.names import TableNames
+from mercato.matcher.settings import MatcherSettings
 
-tracer = Tracer(service="matcher")
-tracing.configure_from_env()
-tables = TableNames.from_env()
-matcher = Matcher(DynamoMatcherStore(boto3.resource("dynamodb").meta.client, tables))
+tracer = observability.tracer("matcher")
+settings = MatcherSettings.from_env()
+observability.trace_orders("matcher", settings.trace_file)
+matcher = Matcher(DynamoMatcherStore(boto3.resource("dynamodb").meta.client, settings.tables))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -14,15 +14,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
-from mercato import tracing
+from mercato import observability, tracing
 from mercato.matcher.service import Matcher, Settled
 from mercato.models.orders import TimeInForce
 
-logger = Logger(service="matcher")
+logger = observability.logger("matcher")
 
 
 def hints_of(records: list[dict[str, Any]]) -> dict[str, list[str]]:

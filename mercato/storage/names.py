@@ -1,6 +1,5 @@
 """The deployed names of the five tables, as a function receives them."""
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -14,8 +13,9 @@ class TableNames:
     markets: str
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "TableNames":
-        """Read ``MERCATO_<TABLE>_TABLE`` for each table of :data:`mercato.resources.TABLES`."""
+    def from_env(cls, env: Mapping[str, str]) -> "TableNames":
+        """Read ``MERCATO_<TABLE>_TABLE`` for each table of :data:`mercato.resources.TABLES` (a
+        function reads them through its settings model, :func:`mercato.environment.read_settings`)."""
         from mercato.resources import TABLES
 
         return cls(**{spec.logical_name: env[spec.env_var] for spec in TABLES})

@@ -1,5 +1,6 @@
 """`-c readRegion=`: the read models as global tables with a replica in the read region, and a
-read-only intake there that can write nothing but its own rate-limit buckets."""
+read-only intake there that can write nothing but its own rate-limit buckets. And, on both stacks,
+every function's environment satisfies its settings model."""
 
 import json
 import os
@@ -10,9 +11,15 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aws_cdk.assertions import Template
+from pydantic import BaseModel
 
 from cdk.app import build
-from mercato.resources import ALL_TABLES, LIMITS
+from mercato.feed.settings import FeedSettings
+from mercato.intake.limits import RouteClass, limit_env_var
+from mercato.intake.settings import IntakeSettings
+from mercato.leaderboard.settings import LeaderboardSettings
+from mercato.matcher.settings import MatcherSettings
+from mercato.resources import ALL_TABLES, LIMITS, TABLES
 
 # One worker runs every CDK test: each worker that synthesises starts its own jsii runtime, and
 # the Lambda asset is built in one shared folder.
@@ -116,3 +123,83 @@ def test_without_a_read_region_nothing_is_global() -> None:
 def test_a_read_region_needs_a_different_home_region(context: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="region"):
         build(context)
+
+
+# -- every function starts: its environment satisfies its settings model (both stacks) ----------
+
+SETTINGS: dict[str, type[BaseModel]] = {
+    "mercato.intake.handler.handler": IntakeSettings,
+    "mercato.matcher.entry.handler": MatcherSettings,
+    "mercato.feed.handler.handler": FeedSettings,
+    "mercato.leaderboard.handler.handler": LeaderboardSettings,
+}
+"""Each entry point's settings model."""
+READ_BESIDE_THE_MODEL: dict[type[BaseModel], set[str]] = {
+    IntakeSettings: {LIMITS.env_var, *(limit_env_var(kind) for kind in RouteClass)},
+}
+"""Variables a model reads through a nested reader (intake's rate limits)."""
+
+
+@pytest.fixture(scope="module")
+def functions(stacks: tuple[Template, Template]) -> list[tuple[str, dict[str, Any]]]:
+    """``(stack, function properties)`` for each Mercato function of both stacks."""
+    found = []
+    for stack, template in zip(("Mercato-dev", "MercatoRead-dev"), stacks, strict=True):
+        properties = [
+            resource["Properties"] for resource in template.find_resources("AWS::Lambda::Function").values()
+        ]
+        found += [(stack, p) for p in properties if str(p.get("Handler", "")).startswith("mercato.")]
+    return found
+
+
+def deployed(variables: dict[str, Any]) -> dict[str, str]:
+    """The environment as the function would see it: a reference (a table's or a secret's name,
+    resolved by CloudFormation) stands in as a name."""
+    return {
+        name: value if isinstance(value, str) else "resolved-at-deploy" for name, value in variables.items()
+    }
+
+
+def read_by(model: type[BaseModel]) -> set[str]:
+    aliases = {field.validation_alias for field in model.model_fields.values()}
+    tables = {spec.env_var for spec in TABLES} if "tables" in model.model_fields else set()
+    return (
+        {alias for alias in aliases if isinstance(alias, str)}
+        | tables
+        | READ_BESIDE_THE_MODEL.get(model, set())
+    )
+
+
+def test_every_function_has_a_settings_model_its_environment_satisfies(
+    functions: list[tuple[str, dict[str, Any]]],
+) -> None:
+    started = []
+    for stack, function in functions:
+        model = SETTINGS[function["Handler"]]  # a new function needs its model here
+        env = deployed(function["Environment"]["Variables"])
+
+        model.from_env(env)  # type: ignore[attr-defined]  # raises SettingsError naming what is wrong
+
+        assert {name for name in env if name.startswith("MERCATO_")} <= read_by(model), stack
+        started.append((stack, model.__name__))
+    assert sorted(started) == [
+        ("Mercato-dev", "FeedSettings"),
+        ("Mercato-dev", "IntakeSettings"),
+        ("Mercato-dev", "LeaderboardSettings"),
+        ("Mercato-dev", "MatcherSettings"),
+        ("MercatoRead-dev", "IntakeSettings"),
+    ]
+
+
+def test_the_check_refuses_an_environment_the_model_cannot_start_with(
+    functions: list[tuple[str, dict[str, Any]]],
+) -> None:
+    feed = next(
+        function for _, function in functions if function["Handler"] == "mercato.feed.handler.handler"
+    )
+    env = deployed(feed["Environment"]["Variables"])
+    del env["MERCATO_FEED_API_KEY_ARN"]
+
+    with pytest.raises(ValueError, match="MERCATO_FEED_API_KEY_ARN: missing"):
+        FeedSettings.from_env(env)
+    assert "MERCATO_FEED_SOMETHING" not in read_by(FeedSettings)
