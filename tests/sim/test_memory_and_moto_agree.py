@@ -3,6 +3,7 @@ wake-up handed to the matcher at once) and through the whole pipeline on moto (t
 Kinesis and the event-source mapping, drained at random points). Both must end in the same balances,
 orders, trades and book."""
 
+import contextlib
 import itertools
 import random
 from collections.abc import Callable
@@ -16,10 +17,12 @@ from moto import mock_aws
 from mercato.emulators import moto_atomic
 from mercato.intake.service import Intake
 from mercato.local.pipeline import LocalPipeline
+from mercato.matcher.house import house_player, is_house
 from mercato.matcher.service import Matcher
 from mercato.memory.exchange import InMemoryExchange, book_key
 from mercato.models.errors import Conflict
-from mercato.models.markets import CommodityListing
+from mercato.models.events import GoalEvent
+from mercato.models.markets import CommodityListing, FootballerListing
 from mercato.models.orders import OrderRequest, TimeInForce
 from tests.contract.values import a_deposit
 from tests.integration.conftest import SECRET
@@ -124,4 +127,110 @@ def test_the_in_memory_exchange_and_the_pipeline_on_moto_end_alike(seed: int) ->
     assert len(memory["trades"]) > 5, "the session traded"
     assert any(memory["cancels"]), "the session cancelled"
     for part in ("balances", "orders", "trades", "book", "cancels", "market"):
+        assert memory[part] == moto[part], part
+
+
+MESSI = "lionel-messi"
+GOAL_AT = 20
+
+
+def play_footballer(seed: int, service: Intake, settle: Callable[[str | None], None]) -> dict[str, Any]:
+    """A footballer's session: listed (the house posts its ladder), players buying from the house,
+    selling back and trading with each other around F, cancelling, and a goal landing halfway;
+    ``settle`` runs after every action (with the book key of an IOC or FOK order), so both lanes
+    settle at the same points and the house re-quotes at the same points."""
+    actions = random.Random(seed)
+    listing = FootballerListing.model_validate(
+        {
+            "material": MESSI,
+            "kind": "footballer",
+            "name": "Lionel Messi",
+            "team": "Argentina",
+            "baseValue": 1_000,
+            "goalValue": 100,
+        }
+    )
+    service.list_market(listing)
+    settle(None)
+    for player in PLAYERS:
+        service.deposit(player, a_deposit("coins", "coins", 1_000_000))
+        service.deposit(player, a_deposit(MESSI, MESSI, 50))
+    placed: list[tuple[str, str]] = []
+    for step in range(50):
+        if step == GOAL_AT:
+            goal = {"eventId": "goal-1", "material": MESSI, "matchId": "final", "minute": 23}
+            service.post_goal(GoalEvent.model_validate(goal))
+            settle(None)
+            continue
+        if placed and actions.random() < 0.15:
+            player, order_id = placed.pop(actions.randrange(len(placed)))
+            with contextlib.suppress(Conflict):
+                service.cancel(player, order_id)
+            continue
+        player = actions.choice(PLAYERS)
+        request = OrderRequest.model_validate(
+            {
+                "type": actions.choice(["Buy", "Sell"]),
+                "material": MESSI,
+                "quantity": actions.randint(1, 8),
+                "pricePerUnit": actions.randint(940, 1_160),
+                "timeInForce": actions.choice(["GTC", "GTC", "GTC", "IOC", "FOK"]),
+            }
+        )
+        order, _ = service.place_order(player, request)
+        placed.append((player, order.order_id))
+        settle(book_key(order) if order.time_in_force is not TimeInForce.GTC else None)
+    holders = (*PLAYERS, house_player(MESSI))
+    return {
+        "balances": {player: service.account(player).balances for player in holders},
+        "orders": [order for player in holders for order in service.orders(player, None, 500, None).orders],
+        "trades": service.store.trades_between(MESSI, 0, 2 * OPENED_MS, None),
+        "book": service.book(MESSI, 100),
+        "market": service.market(MESSI),
+        "goals": service.goals(MESSI),
+    }
+
+
+def _house_players() -> Callable[[], str]:
+    """The matcher's ids for the house's quotes: the same sequence on both lanes, after intake's."""
+    counter = itertools.count(1)
+    return lambda: uuid7(OPENED_MS + 1, next(counter))
+
+
+def footballer_on_memory(seed: int) -> dict[str, Any]:
+    exchange = InMemoryExchange()
+    service = Intake(exchange, clock=lambda: OPENED, new_id=_ids())
+    matcher = Matcher(exchange, clock=lambda: OPENED_MS + 1, new_id=_house_players())
+
+    def settle(hint: str | None) -> None:
+        matcher.settle(MESSI, [hint] if hint else [])
+
+    return play_footballer(seed, service, settle)
+
+
+def footballer_on_moto(seed: int) -> dict[str, Any]:
+    moto_atomic.install()
+    with mock_aws():
+        pipeline = LocalPipeline.create(
+            boto3.Session(),
+            "agree",
+            SECRET,
+            intake_clock=lambda: OPENED,
+            new_id=_ids(),
+            matcher_clock=lambda: OPENED_MS + 1,
+        )
+        pipeline.matcher.new_id = _house_players()
+        return play_footballer(seed, pipeline.service, lambda hint: pipeline.drain())
+
+
+@pytest.mark.parametrize("seed", [1])
+def test_a_footballers_session_ends_alike_on_the_in_memory_exchange_and_on_moto(seed: int) -> None:
+    memory, moto = footballer_on_memory(seed), footballer_on_moto(seed)
+    assert any(
+        trade.buyer_id == house_player(MESSI) or trade.seller_id == house_player(MESSI)
+        for trade in memory["trades"]
+    )
+    assert any(is_house(order.player_id) for order in memory["orders"]), "the house quoted"
+    assert memory["market"].goals == 1
+    for part in ("balances", "orders", "trades", "book", "market", "goals"):
         assert memory[part] == moto[part], part
