@@ -23,7 +23,7 @@ from mercato.intake.ports import IntakeStore
 from mercato.intake.service import Intake
 from mercato.leaderboard.rollup import Rollup
 from mercato.local.memory_lane import Mapping, WakeUps
-from mercato.local.state import Redrive
+from mercato.local.state import Redrive, settle_everything
 from mercato.matcher.handler import handle_batch
 from mercato.matcher.service import Matcher
 from mercato.memory.exchange import InMemoryExchange
@@ -101,7 +101,4 @@ class MemoryEngine:
 
     def settle_everything(self, redrive: Redrive) -> int:
         """Settle every material of ``redrive`` once; how many fills that made."""
-        return sum(
-            self.matcher.settle(material, redrive.hints.get(material, ())).fills
-            for material in redrive.materials
-        )
+        return settle_everything(self.matcher, redrive)

@@ -19,7 +19,7 @@ from mercato.intake.limits import LimitSettings, RateLimiter
 from mercato.intake.service import Intake
 from mercato.leaderboard.dynamo import DynamoLeaderboardStore
 from mercato.leaderboard.rollup import Rollup
-from mercato.local.state import Redrive
+from mercato.local.state import Redrive, settle_everything
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.handler import handle_batch
 from mercato.matcher.service import Matcher
@@ -125,12 +125,8 @@ class LocalPipeline:
         return bool(moved or arrived or ran)
 
     def settle_everything(self, redrive: Redrive) -> int:
-        """Settle every material of ``redrive`` once, as a wake-up for each would (a restart's
-        re-drive); return how many fills that made."""
-        fills = 0
-        for material in redrive.materials:
-            fills += self.matcher.settle(material, redrive.hints.get(material, ())).fills
-        return fills
+        """Settle every material of ``redrive`` once; how many fills that made."""
+        return settle_everything(self.matcher, redrive)
 
     def drain(self, rounds: int = 1_000) -> None:
         """Move everything through the pipe and the matcher until nothing is left to do."""

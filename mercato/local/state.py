@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from mercato.matcher.service import Matcher
 from mercato.models.orders import TimeInForce
 from mercato.storage.items import KIND_ORDER, plain
 from mercato.storage.names import TableNames
@@ -149,6 +150,14 @@ class Redrive:
 
     materials: list[str]
     hints: dict[str, list[str]]
+
+
+def settle_everything(matcher: Matcher, redrive: Redrive) -> int:
+    """Settle every material of ``redrive`` once, as a wake-up for each would (a restart's re-drive,
+    or the house's first ladders at start); how many fills that made."""
+    return sum(
+        matcher.settle(material, redrive.hints.get(material, ())).fills for material in redrive.materials
+    )
 
 
 def redrive_of(dynamodb: Any, tables: TableNames) -> Redrive:

@@ -23,6 +23,17 @@ def _eventually(check: object, seconds: float = 30.0) -> None:
         time.sleep(0.01)
 
 
+def _bob_sells_alice_wheat(stack: EmbeddedStack) -> None:
+    """Fund bob with 10 wheat and alice with 1,000 coins, cross 10 at 20, and wait until it settles
+    (bob is paid 196: 200 less the fee)."""
+    admin = stack.client("game-server", admin=True)
+    admin.deposit("bob", "wheat", 10, "grant-1")
+    admin.deposit("alice", "coins", 1_000, "grant-2")
+    stack.client("bob").place("Sell", "wheat", 10, 20)
+    stack.client("alice").place("Buy", "wheat", 10, 20)
+    _eventually(lambda: stack.client("bob").balances()["balances"]["coins"]["available"] == 196)
+
+
 def test_orders_settle_in_the_background_and_the_leaderboard_ranks_the_players() -> None:
     with EmbeddedStack(engine="memory", leaderboard_seconds=0) as stack:
         # Given the house quoting at start, and two funded players
@@ -30,16 +41,11 @@ def test_orders_settle_in_the_background_and_the_leaderboard_ranks_the_players()
         book = stack.client("anyone").book("kylian-mbappe")
         assert book["bids"]
         assert book["asks"]
-        admin = stack.client("game-server", admin=True)
-        admin.deposit("bob", "wheat", 10, "grant-1")
-        admin.deposit("alice", "coins", 1_000, "grant-2")
 
-        # When they cross, with nobody calling drain()
-        stack.client("bob").place("Sell", "wheat", 10, 20)
-        stack.client("alice").place("Buy", "wheat", 10, 20)
+        # When bob sells alice 10 wheat at 20, with nobody calling drain()
+        _bob_sells_alice_wheat(stack)
 
         # Then the pump settles it, the fills are the players' own, and the rollup ranks them
-        _eventually(lambda: stack.client("bob").balances()["balances"]["coins"]["available"] == 196)
         assert [fill["quantity"] for fill in stack.client("alice").fills()["fills"]] == [10]
         assert stack.memory is not None
         stack.memory.rollup.run()
@@ -104,14 +110,9 @@ def test_a_batch_the_matcher_fails_stays_queued_and_settles_on_a_later_pump() ->
             return handler(event, context)
 
         mapping.handler = crashes_once
-        admin = stack.client("game-server", admin=True)
-        admin.deposit("bob", "wheat", 10, "grant-1")
-        admin.deposit("alice", "coins", 1_000, "grant-2")
 
         # When two orders cross
-        stack.client("bob").place("Sell", "wheat", 10, 20)
-        stack.client("alice").place("Buy", "wheat", 10, 20)
+        _bob_sells_alice_wheat(stack)
 
-        # Then the background pump survives the crash, and a later hand-over settles them
-        _eventually(lambda: stack.client("bob").balances()["balances"]["coins"]["available"] == 196)
+        # Then the background pump survived the crash, and a later hand-over settled them
         assert len(calls) >= 2

@@ -6,7 +6,7 @@ orders, trades and book."""
 import contextlib
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,10 +107,12 @@ def on_memory(seed: int) -> dict[str, Any]:
     return play(seed, service, wake, lambda: None)
 
 
-def on_moto(seed: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def _pipeline_on_moto() -> Iterator[LocalPipeline]:
+    """The whole pipeline on moto, with the clocks and intake's ids the memory lane uses."""
     moto_atomic.install()
     with mock_aws():
-        pipeline = LocalPipeline.create(
+        yield LocalPipeline.create(
             boto3.Session(),
             "agree",
             SECRET,
@@ -118,6 +120,10 @@ def on_moto(seed: int) -> dict[str, Any]:
             new_id=_ids(),
             matcher_clock=lambda: OPENED_MS + 1,
         )
+
+
+def on_moto(seed: int) -> dict[str, Any]:
+    with _pipeline_on_moto() as pipeline:
         return play(seed, pipeline.service, lambda hint: None, pipeline.drain)
 
 
@@ -191,7 +197,7 @@ def play_footballer(seed: int, service: Intake, settle: Callable[[str | None], N
     }
 
 
-def _house_players() -> Callable[[], str]:
+def _house_quote_ids() -> Callable[[], str]:
     """The matcher's ids for the house's quotes: the same sequence on both lanes, after intake's."""
     counter = itertools.count(1)
     return lambda: uuid7(OPENED_MS + 1, next(counter))
@@ -200,7 +206,7 @@ def _house_players() -> Callable[[], str]:
 def footballer_on_memory(seed: int) -> dict[str, Any]:
     exchange = InMemoryExchange()
     service = Intake(exchange, clock=lambda: OPENED, new_id=_ids())
-    matcher = Matcher(exchange, clock=lambda: OPENED_MS + 1, new_id=_house_players())
+    matcher = Matcher(exchange, clock=lambda: OPENED_MS + 1, new_id=_house_quote_ids())
 
     def settle(hint: str | None) -> None:
         matcher.settle(MESSI, [hint] if hint else [])
@@ -209,17 +215,8 @@ def footballer_on_memory(seed: int) -> dict[str, Any]:
 
 
 def footballer_on_moto(seed: int) -> dict[str, Any]:
-    moto_atomic.install()
-    with mock_aws():
-        pipeline = LocalPipeline.create(
-            boto3.Session(),
-            "agree",
-            SECRET,
-            intake_clock=lambda: OPENED,
-            new_id=_ids(),
-            matcher_clock=lambda: OPENED_MS + 1,
-        )
-        pipeline.matcher.new_id = _house_players()
+    with _pipeline_on_moto() as pipeline:
+        pipeline.matcher.new_id = _house_quote_ids()
         return play_footballer(seed, pipeline.service, lambda hint: pipeline.drain())
 
 
