@@ -54,7 +54,7 @@ BODY_TIMEOUT_SECONDS = 10.0
 SERVE_POLL_SECONDS = 0.05
 """How often the intake server looks for a stop (``stop`` waits for it)."""
 KEEP_ALIVE_SECONDS = 120.0
-SWITCH_INTERVAL_SECONDS = 0.001
+SWITCH_INTERVAL_SECONDS = 0.0005
 """What ``mercato up`` and the stack's benchmark set as the interpreter's switch interval (5 ms by
 default): a request thread that gave up the lock for a socket call waits at most this long for it
 while the matcher runs, instead of up to 5 ms, and the answer goes out sooner."""
