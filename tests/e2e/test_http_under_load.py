@@ -26,9 +26,17 @@ THREADS = 16
 RESENDERS = 4
 
 
-@pytest.fixture(scope="module")
-def url() -> Iterator[str]:
-    with mercato_up(SECRET) as (process, address):
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("memory", id="memory"),  # make test: the HTTP server and handler under load
+        pytest.param("moto", id="moto", marks=pytest.mark.slow),  # make soak: the same on moto
+    ],
+)
+def url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """`mercato up` on each engine: what is under test (the server's threads, the handler, the
+    framing) is the same on both, so make test runs the fast one and make soak both."""
+    with mercato_up(SECRET, "--engine", request.param) as (process, address):
         yield address
         process.send_signal(signal.SIGINT)
         _, errors = process.communicate(timeout=30)
