@@ -249,7 +249,7 @@ class EmbeddedStack:
     """The storage engine: moto (the default), DynamoDB Local (needs Java and ``make install``),
     ``auto`` (DynamoDB Local where it is available, else moto), or ``memory``: the in-memory exchange,
     with the pipe and the mapping's effect in-process (:mod:`mercato.local.memory_stack`), the
-    fastest; ``pipeline`` is then unset and ``exchange`` holds the state."""
+    fastest; ``pipeline`` is then unset and ``memory.exchange`` holds the state."""
     data_dir: Path | None = None
     """Keep the tables in this directory (DynamoDB Local only); None keeps them in memory."""
     storage: str = field(default="", init=False)
