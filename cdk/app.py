@@ -18,8 +18,8 @@ from cdk.settings import DeploySettings  # noqa: E402
 from cdk.stack import MercatoStack  # noqa: E402
 
 
-def build(context: dict[str, object] | None = None) -> App:
-    app = App(context=context or {})
+def build(context: dict[str, object] | None = None, outdir: str | None = None) -> App:
+    app = App(context=context or {}, outdir=outdir)
     settings = DeploySettings.from_context(app.node.try_get_context)
     home = MercatoStack(app, f"Mercato-{settings.stage}", settings=settings)
     if settings.read_region is not None:

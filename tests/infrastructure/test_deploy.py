@@ -16,7 +16,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aws_cdk.assertions import Template
 
-from cdk.app import build
+from tests.infrastructure.synthesis import build
 
 # One worker runs every CDK test: each worker that synthesises starts its own jsii runtime, and
 # the Lambda asset is built in one shared folder.

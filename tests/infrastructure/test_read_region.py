@@ -13,13 +13,13 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from aws_cdk.assertions import Template
 from pydantic import BaseModel
 
-from cdk.app import build
 from mercato.feed.settings import FeedSettings
 from mercato.intake.limits import RouteClass, limit_env_var
 from mercato.intake.settings import IntakeSettings
 from mercato.leaderboard.settings import LeaderboardSettings
 from mercato.matcher.settings import MatcherSettings
 from mercato.resources import ALL_TABLES, LIMITS, TABLES
+from tests.infrastructure.synthesis import build
 
 # One worker runs every CDK test: each worker that synthesises starts its own jsii runtime, and
 # the Lambda asset is built in one shared folder.

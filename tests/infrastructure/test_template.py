@@ -18,9 +18,9 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from aws_cdk.assertions import Match, Template
 
 from cdk import assets
-from cdk.app import build
 from mercato.pipes.definition import MATCHER_SOURCE, PIPE
 from mercato.resources import ALL_TABLES, BOOK
+from tests.infrastructure.synthesis import build
 
 # One worker runs every CDK test: each worker that synthesises starts its own jsii runtime, and
 # the Lambda asset is built in one shared folder.
