@@ -38,7 +38,15 @@ from mercato.models.errors import Busy, Throttled
 from mercato.models.events import GoalEvent
 from mercato.models.markets import FootballerMarket, Market
 from mercato.models.orders import Order
-from mercato.storage.items import ASSET_PREFIX, DEPOSIT_PREFIX, ORDER_PREFIX, WITHDRAWAL_PREFIX
+from mercato.storage.items import (
+    ASSET_PREFIX,
+    DEPOSIT_PREFIX,
+    EVENT_PREFIX,
+    KIND_GOAL,
+    KIND_ORDER,
+    ORDER_PREFIX,
+    WITHDRAWAL_PREFIX,
+)
 from mercato.storage.names import TableNames
 from mercato.storage.tables import table_names
 
@@ -193,20 +201,25 @@ class MemoryPipeline:
         cls,
         secret: str,
         *,
-        intake_clock: Callable[[], datetime],
-        new_id: Callable[[], str],
-        matcher_clock: Callable[[], int],
+        intake_clock: Callable[[], datetime] | None = None,
+        new_id: Callable[[], str] | None = None,
+        matcher_clock: Callable[[], int] | None = None,
     ) -> "MemoryPipeline":
+        """Clocks and ids left out are the services' own (the wall clock, UUIDv7)."""
         exchange = InMemoryExchange()
         wake_ups = WakeUps(exchange)
-        service = Intake(cast(IntakeStore, wake_ups), clock=intake_clock, new_id=new_id)
-        matcher = Matcher(exchange, clock=matcher_clock)
+        service = Intake(cast(IntakeStore, wake_ups), **_given(clock=intake_clock, new_id=new_id))
+        matcher = Matcher(exchange, **_given(clock=matcher_clock))
         mapping = Mapping(wake_ups, lambda event, context: handle_batch(matcher, event))
         intake = build_handler(service, lambda: secret)
         return cls(exchange, wake_ups, table_names("memory"), service, intake, matcher, mapping)
 
     def drain(self) -> None:
         self.mapping.drain()
+
+
+def _given(**arguments: Any) -> dict[str, Any]:
+    return {name: value for name, value in arguments.items() if value is not None}
 
 
 @dataclass
@@ -270,9 +283,9 @@ def _accounts(state: ExchangeState) -> list[dict[str, Any]]:
 
 
 def _book(state: ExchangeState) -> list[dict[str, Any]]:
-    return [
+    orders = [
         {
-            "kind": "order",
+            "kind": KIND_ORDER,
             "sk": key,
             "material": material,
             "orderId": order.order_id,
@@ -284,6 +297,12 @@ def _book(state: ExchangeState) -> list[dict[str, Any]]:
         for material, orders in state.book.items()
         for key, order in orders.items()
     ]
+    goals = [
+        {"kind": KIND_GOAL, "sk": EVENT_PREFIX + event_id, "material": material, "applied": row.applied}
+        for material, events in state.goals.items()
+        for event_id, row in events.items()
+    ]
+    return orders + goals
 
 
 def _orders(state: ExchangeState) -> list[dict[str, Any]]:
@@ -291,6 +310,7 @@ def _orders(state: ExchangeState) -> list[dict[str, Any]]:
         {
             "sk": ORDER_PREFIX + order.order_id,
             "orderId": order.order_id,
+            "playerId": order.player_id,
             "quantity": order.quantity,
             "filledQuantity": order.filled_quantity,
             "filledNotional": order.filled_notional,
@@ -306,6 +326,8 @@ def _trades(state: ExchangeState) -> list[dict[str, Any]]:
             "tradeId": row.trade.trade_id,
             "material": material,
             "buyOrderId": row.trade.buy_order_id,
+            "buyerId": row.trade.buyer_id,
+            "sellerId": row.trade.seller_id,
             "sellOrderId": row.trade.sell_order_id,
             "quantity": row.trade.quantity,
             "price": row.trade.price,

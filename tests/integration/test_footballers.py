@@ -1,47 +1,32 @@
-"""Footballer stocks through the whole pipeline on moto: the house's ladder, goals applied exactly
-once, trades against the house, and a goal landing in a rush of buy orders (DESIGN §6)."""
+"""Footballer stocks through the whole pipeline: the house's ladder, goals applied exactly once,
+trades against the house, and a goal landing in a rush of buy orders (DESIGN §6). The house's
+rules run on the in-memory exchange; a goal redelivered by Kinesis, and the biggest rush, on moto."""
 
 import random
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from mercato.emulators import moto_atomic
-from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.handler import handle_batch
 from mercato.matcher.house import house_player
-from mercato.testing.invariants import scan, violations
-from tests.integration.conftest import SECRET, Api
+from mercato.storage.items import EVENT_PREFIX
+from tests.integration.pipelines import Engine, PipelineApi, pipeline_on
 
 MESSI = "lionel-messi"
 HOUSE = house_player(MESSI)
 
 
-class Exchange(Api):
-    def __init__(self, pipeline: LocalPipeline) -> None:
-        super().__init__(pipeline.intake, pipeline.dynamodb, pipeline.tables)
-        self.pipeline = pipeline
-
-    def drain(self) -> None:
-        self.pipeline.drain()
-        assert violations(self.client, self.tables) == []
-
+class Exchange(PipelineApi):
     def market(self) -> dict[str, Any]:
         body: dict[str, Any] = self.call("GET", f"/markets/{MESSI}").body
         return body
 
     def house_quotes(self) -> list[tuple[str, int, int]]:
-        items = self.client.query(
-            TableName=self.tables.book,
-            KeyConditionExpression="material = :m",
-            ExpressionAttributeValues={":m": MESSI},
-            ConsistentRead=True,
-        )["Items"]
         return sorted(
-            (i["side"], int(i["price"]), int(i["remaining"])) for i in items if i.get("playerId") == HOUSE
+            (i["side"], int(i["price"]), int(i["remaining"]))
+            for i in self.read(self.tables.book)
+            if i["material"] == MESSI and i.get("kind") == "order" and i["playerId"] == HOUSE
         )
 
     def goal(self, event_id: str, minute: int = 23) -> int:
@@ -50,10 +35,10 @@ class Exchange(Api):
 
 
 @pytest.fixture
-def exchange() -> Iterator[Exchange]:
-    moto_atomic.install()
-    with mock_aws():
-        exchange = Exchange(LocalPipeline.create(boto3.Session(), "test", SECRET))
+def exchange(request: pytest.FixtureRequest) -> Iterator[Exchange]:
+    engine: Engine = getattr(request, "param", "memory")
+    with pipeline_on(engine) as pipeline:
+        exchange = Exchange(pipeline)
         assert exchange.list_footballer(MESSI).status == 201  # base 1000, 100 a goal
         exchange.drain()
         yield exchange
@@ -75,7 +60,7 @@ def test_listing_a_footballer_makes_the_house_quote_around_its_fundamental_value
     assert (market["bestBid"], market["bestAsk"]) == (990, 1_010)
     refused = exchange.call("GET", "/accounts/me", player=HOUSE)
     assert (refused.status, refused.code) == (403, "reserved_player"), "nobody can sign in as the house"
-    house = {i["sk"]: i for i in scan(exchange.client, exchange.tables.accounts) if i["playerId"] == HOUSE}
+    house = {i["sk"]: i for i in exchange.read(exchange.tables.accounts) if i["playerId"] == HOUSE}
     assert house["ASSET#lionel-messi"]["reserved"] == 30
     assert house["ASSET#coins"]["reserved"] == 10 * (980 + 985 + 990)
     assert {k for k in house if k.startswith("DEPOSIT#")} == {
@@ -97,19 +82,16 @@ def test_a_goal_raises_f_once_and_replaces_the_ladder_above_the_old_one(exchange
     assert all(price >= 1_100 for side, price, _ in new if side == "Sell")
     assert all(price <= 1_100 for side, price, _ in new if side == "Buy")
     records = [
-        r
-        for r in scan(exchange.client, exchange.tables.orders)
-        if r.get("playerId") == HOUSE and "status" in r
+        r for r in exchange.read(exchange.tables.orders) if r.get("playerId") == HOUSE and "status" in r
     ]
     assert sorted(r["status"] for r in records) == ["cancelled"] * 6 + ["open"] * 6
-    event = exchange.client.get_item(
-        TableName=exchange.tables.book, Key={"material": MESSI, "sk": "EVENT#wc:44:1"}
-    )
-    assert event["Item"]["applied"] is True
+    (event,) = [i for i in exchange.read(exchange.tables.book) if i["sk"] == EVENT_PREFIX + "wc:44:1"]
+    assert (event["material"], event["applied"]) == (MESSI, True)
 
 
+@pytest.mark.parametrize("exchange", ["moto"], indirect=True)
 def test_a_goal_posted_again_redelivered_or_replayed_counts_once(exchange: Exchange) -> None:
-    pipeline = exchange.pipeline
+    pipeline = exchange.moto
     assert exchange.goal("wc:44:1") == 202
     pipeline.pipe.drain()
     pipeline.mapping.fetch()
@@ -146,12 +128,14 @@ def test_a_trade_against_the_house_settles_with_escrow_and_conservation(exchange
 
 
 @pytest.mark.parametrize(
-    "fans",
+    ("exchange", "fans"),
     [
-        pytest.param(250, id="250 fans"),
-        # a consistent Query on moto reads the whole table, so 1,000 fans cost minutes: make soak
-        pytest.param(1_000, id="1,000 fans", marks=pytest.mark.slow),
+        pytest.param("memory", 1_000, id="memory-1,000 fans"),
+        # a consistent Query on moto reads the whole table, so even 250 fans cost a minute: make soak
+        pytest.param("moto", 250, id="moto-250 fans", marks=pytest.mark.slow),
+        pytest.param("moto", 1_000, id="moto-1,000 fans", marks=pytest.mark.slow),
     ],
+    indirect=["exchange"],
 )
 def test_a_goal_in_a_rush_of_fans_buy_orders_moves_f_once_and_nobody_meets_a_stale_quote(
     exchange: Exchange, fans: int
@@ -173,14 +157,14 @@ def test_a_goal_in_a_rush_of_fans_buy_orders_moves_f_once_and_nobody_meets_a_sta
 
     market = exchange.market()
     assert (market["goals"], market["fundamentalValue"]) == (1, 1_100)
-    trades = scan(exchange.client, exchange.tables.trades)
+    trades = exchange.read(exchange.tables.trades)
     assert trades, "fans bought from the house at its new prices"
     assert all(t["sellerId"] == HOUSE for t in trades), "only the house sells here"
     assert all(t["price"] >= 1_100 for t in trades), "no fill at a pre-goal price"
     assert market["bestBid"] is None or market["bestAsk"] is None or market["bestBid"] < market["bestAsk"]
     house_shares = next(
         i
-        for i in scan(exchange.client, exchange.tables.accounts)
+        for i in exchange.read(exchange.tables.accounts)
         if i["playerId"] == HOUSE and i["sk"] == f"ASSET#{MESSI}"
     )
     assert house_shares["available"] + house_shares["reserved"] >= 0

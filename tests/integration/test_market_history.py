@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
-from mercato.emulators import moto_atomic
-from tests.integration.test_pipeline import Exchange, make_exchange
+from tests.integration.pipelines import pipeline_on
+from tests.integration.test_pipeline import Exchange, stocked
 
 T0 = datetime(2026, 6, 11, 18, 0, tzinfo=UTC)
 
@@ -52,10 +51,9 @@ class Clock:
 @pytest.fixture(scope="module")
 def history() -> Iterator[tuple[Exchange, Clock]]:
     """The exchange after :data:`TRADES`, each settled at its own time (built once: the tests read)."""
-    moto_atomic.install()
-    with mock_aws():
-        clock = Clock(T0)
-        exchange = make_exchange(matcher_clock=clock.millis, intake_clock=lambda: clock.now)
+    clock = Clock(T0)
+    with pipeline_on("moto", matcher_clock=clock.millis, intake_clock=lambda: clock.now) as pipeline:
+        exchange = stocked(Exchange(pipeline))
         for when, price, quantity in TRADES:
             clock.now = when
             assert exchange.order("bob", "Sell", quantity, price).status == 202

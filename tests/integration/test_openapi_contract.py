@@ -9,22 +9,20 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from moto import mock_aws
 
-from mercato.emulators import moto_atomic
 from mercato.emulators.function_url import function_url_event, response_body
 from mercato.intake.openapi import ERROR_STATUS
 from tests.integration.conftest import Reply
-from tests.integration.test_pipeline import Exchange, make_exchange
+from tests.integration.pipelines import pipeline_on
+from tests.integration.test_pipeline import Exchange, stocked
 
 UNKNOWN_ORDER = "0190a000-0000-7000-8000-00000000abcd"
 
 
 @pytest.fixture(scope="module")
 def exchange() -> Iterator[Exchange]:
-    moto_atomic.install()
-    with mock_aws():
-        exchange = make_exchange()
+    with pipeline_on("moto") as pipeline:
+        exchange = stocked(Exchange(pipeline))
         exchange.list_footballer("lionel-messi")
         exchange.order("bob", "Sell", 5, 20)
         exchange.order("alice", "Buy", 5, 20)
