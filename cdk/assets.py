@@ -33,46 +33,33 @@ FUNCTION_PACKAGES: dict[str, tuple[str, ...]] = {
 }
 """What each function needs beyond the Lambda runtime (which has boto3)."""
 
+EVERY_FUNCTION: tuple[str, ...] = (
+    "mercato/models",
+    "mercato/storage/items.py",
+    "mercato/storage/names.py",
+    "mercato/storage/pages.py",
+    "mercato/resources.py",
+    "mercato/environment.py",
+    "mercato/observability.py",
+    "mercato/tracing.py",
+)
+"""What every function imports: the domain's values, the item codecs, its settings, logs and traces."""
+
 FUNCTION_SOURCES: dict[str, tuple[str, ...]] = {
     "intake": (
         "mercato/intake",
-        "mercato/models",
+        *EVERY_FUNCTION,
         "mercato/storage/errors.py",
-        "mercato/storage/items.py",
-        "mercato/storage/names.py",
-        "mercato/storage/pages.py",
-        "mercato/resources.py",
-        "mercato/environment.py",
-        "mercato/observability.py",
-        "mercato/tracing.py",
         "mercato/leaderboard/dynamo.py",
         "mercato/leaderboard/ports.py",
         "mercato/leaderboard/ranking.py",
         "mercato/matcher/house.py",
     ),
-    "matcher": (
-        "mercato/matcher",
-        "mercato/models",
-        "mercato/storage/errors.py",
-        "mercato/storage/items.py",
-        "mercato/storage/names.py",
-        "mercato/storage/pages.py",
-        "mercato/resources.py",
-        "mercato/environment.py",
-        "mercato/observability.py",
-        "mercato/tracing.py",
-    ),
+    "matcher": ("mercato/matcher", *EVERY_FUNCTION, "mercato/storage/errors.py"),
     "feed": (
         "mercato/feed",
-        "mercato/models",
+        *EVERY_FUNCTION,
         "mercato/storage/errors.py",
-        "mercato/storage/items.py",
-        "mercato/storage/names.py",
-        "mercato/storage/pages.py",
-        "mercato/resources.py",
-        "mercato/environment.py",
-        "mercato/observability.py",
-        "mercato/tracing.py",
         "mercato/intake/dynamo.py",
         "mercato/intake/ports.py",
         "mercato/intake/service.py",
@@ -80,18 +67,7 @@ FUNCTION_SOURCES: dict[str, tuple[str, ...]] = {
         "mercato/leaderboard/ranking.py",
         "mercato/matcher/house.py",
     ),
-    "leaderboard": (
-        "mercato/leaderboard",
-        "mercato/models",
-        "mercato/storage/items.py",
-        "mercato/storage/names.py",
-        "mercato/storage/pages.py",
-        "mercato/resources.py",
-        "mercato/environment.py",
-        "mercato/observability.py",
-        "mercato/tracing.py",
-        "mercato/matcher/house.py",
-    ),
+    "leaderboard": ("mercato/leaderboard", *EVERY_FUNCTION, "mercato/matcher/house.py"),
 }
 """The packages (folders, with their data files) and modules of Mercato each function imports,
 relative to the repository; the ``__init__.py`` of every package above an entry comes with it.
