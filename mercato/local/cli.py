@@ -274,6 +274,13 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _two_or_more(value: str) -> int:
+    number = int(value)
+    if number < 2:
+        raise argparse.ArgumentTypeError("at least 2: the markets open with a trade between two players")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mercato", description="A play-money exchange for games.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -343,7 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the embedded stack with simulated traders")
     demo.add_argument("--seconds", type=float, default=30.0, help="how long the traders trade (default 30)")
-    demo.add_argument("--traders", type=int, default=8, help="simulated players (default 8)")
+    demo.add_argument(
+        "--traders", type=_two_or_more, default=8, help="simulated players, at least 2 (default 8)"
+    )
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(handler=_demo)
 

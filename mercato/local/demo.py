@@ -107,7 +107,20 @@ def _walk(fair: dict[str, int], until: float, seed: int, client: Client) -> None
             fair[footballer] = client.market(footballer)["fundamentalValue"]
 
 
+def _open_the_markets(stack: EmbeddedStack, names: list[str], fair: dict[str, int], tally: Tally) -> None:
+    """Each commodity opens with one trade at its fair price, so every market has a last price
+    however few orders the traders manage to send (a slow or busy machine still shows trading)."""
+    seller, buyer = (Client(stack.url, stack.token(name)) for name in (names[0], names[-1]))
+    for material in MATERIALS:
+        if material not in FOOTBALLERS:
+            seller.place("Sell", material, 10, fair[material])
+            buyer.place("Buy", material, 10, fair[material])
+            tally.add("accepted", 2)
+
+
 def run_demo(seconds: float = 30.0, traders: int = 12, seed: int = 7, out: TextIO = sys.stdout) -> Figures:
+    if traders < 2:
+        raise ValueError("the demo needs at least two traders: the markets open with a trade between two")
     tty = out.isatty()
     with EmbeddedStack(replay_speed=MATCH_MINUTES / seconds) as stack:
         admin = Client(stack.url, stack.token("game-server", admin=True))
@@ -124,6 +137,7 @@ def run_demo(seconds: float = 30.0, traders: int = 12, seed: int = 7, out: TextI
         requests_before = moto_atomic.REQUESTS.get("dynamodb", 0)
         tally = Tally()
         fair = dict.fromkeys(MATERIALS, 100) | {f: admin.market(f)["fundamentalValue"] for f in FOOTBALLERS}
+        _open_the_markets(stack, names, fair, tally)
         started = time.monotonic()
         until = started + seconds
         workers: list[threading.Thread] = [
