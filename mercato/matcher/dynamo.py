@@ -18,6 +18,9 @@ from mercato.storage.pages import items
 FIRST_PAGE: Final = 10
 """The top of each side: usually all the crossing there is."""
 PAGE: Final = 100
+"""The first page past the top; each further page of the same side is twice the one before."""
+MAX_PAGE: Final = 1_600
+"""Well inside a Query's 1 MB (a book item is about 300 bytes)."""
 BATCH_GET: Final = 100
 """Keys per ``BatchGetItem``, DynamoDB's limit."""
 DUE_PAGE: Final = 50
@@ -127,7 +130,8 @@ class DynamoMatcherStore:
         self, material: str, *, bid_floor: int | None = None, ask_ceiling: int | None = None
     ) -> BookRead:
         """Read each side from its best price until its prices no longer reach the other side's best
-        (or the quotes about to be posted)."""
+        (or the quotes about to be posted). Pages double, so a deep crossing (a goal's rush of buy
+        orders) costs a few requests, and what is read past the crossing is at most what was needed."""
         bids, bid_next = self._page(material, BUY_PREFIX, None, FIRST_PAGE)
         asks, ask_next = self._page(material, SELL_PREFIX, None, FIRST_PAGE)
         lowest_ask = min(
@@ -136,12 +140,14 @@ class DynamoMatcherStore:
         highest_bid = max(
             [p for p in (bids[0].price if bids else None, ask_ceiling) if p is not None], default=None
         )
+        limit = PAGE
         while bid_next and lowest_ask is not None and bids[-1].price >= lowest_ask:
-            more, bid_next = self._page(material, BUY_PREFIX, bid_next)
-            bids += more
+            more, bid_next = self._page(material, BUY_PREFIX, bid_next, limit)
+            bids, limit = bids + more, min(2 * limit, MAX_PAGE)
+        limit = PAGE
         while ask_next and highest_bid is not None and asks[-1].price <= highest_bid:
-            more, ask_next = self._page(material, SELL_PREFIX, ask_next)
-            asks += more
+            more, ask_next = self._page(material, SELL_PREFIX, ask_next, limit)
+            asks, limit = asks + more, min(2 * limit, MAX_PAGE)
         return BookRead(
             bids + asks,
             bids_complete=not bid_next,
