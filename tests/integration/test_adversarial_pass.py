@@ -135,6 +135,39 @@ def test_the_expiry_key_sorts_as_time_for_every_accepted_instant() -> None:
     assert keys == sorted(keys)
 
 
+def test_an_expiry_key_wider_than_13_digits_is_refused_not_mis_sorted() -> None:
+    """Year 2300 is 14 digits of milliseconds: as a key it would sort before every 13-digit now."""
+    with pytest.raises(ValueError, match="outside the key's range"):
+        expiry_key(10_413_792_000_000, "0190a000-0000-7000-8000-000000000000")
+
+
+def test_year_2300_orders_cannot_keep_a_due_gtd_order_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The defect as reported: 60 year-2300 bids, more than the 50 keys the matcher reads from the
+    by-expiry index and all above carol's due bid (outside the top of the book the matcher reads).
+    They are refused now; before the fix they were accepted and carol's bid stayed open."""
+    moto_atomic.install()
+    now = [START]
+    with mock_aws():
+        exchange = clocked_exchange(monkeypatch, now)
+        exchange.list_market("wheat")
+        exchange.deposit("mallory", "coins", 100_000)
+        exchange.deposit("carol", "coins", 1_000)
+        for _ in range(60):
+            reply = exchange.order("mallory", "Buy", 1, 100, expiresAt="2300-01-01T00:00:00+00:00")
+            assert (reply.status, reply.code) == (422, "expiry_too_far")
+        soon = (START + timedelta(minutes=1)).isoformat()
+        gtd = exchange.order("carol", "Buy", 1, 50, expiresAt=soon).body["orderId"]
+        exchange.drain()
+
+        now[0] = START + timedelta(minutes=2)
+        exchange.deposit("bob", "wheat", 1)
+        assert exchange.order("bob", "Sell", 1, 101).status == 202  # wakes the market, crosses nothing
+        exchange.drain()
+
+        assert exchange.status("carol", gtd) == ("expired", 0)
+        assert exchange.balances("carol")["coins"] == {"available": 1_000, "reserved": 0}
+
+
 def test_a_due_order_expires_however_many_far_future_ones_rest(monkeypatch: pytest.MonkeyPatch) -> None:
     moto_atomic.install()
     now = [START]
@@ -186,9 +219,14 @@ def _cursor(key: dict[str, Any]) -> str:
     ],
 )
 def test_a_crafted_cursor_is_a_422(api: Api, status: str | None, key: dict[str, Any]) -> None:
+    """Over a stored order: before the fix an empty listing answered 200, one with an order a
+    TypeError (a 500)."""
+    api.list_market("wheat")
+    api.deposit("alice", "coins", 1_000)
+    assert api.order("alice", "Buy", 1, 10).status == 202
     query = {"cursor": _cursor(key)} | ({"status": status} if status else {})
     reply = api.call("GET", "/orders", player="alice", query=query)
-    assert (reply.status, reply.code) == (422, "bad_cursor")
+    assert (reply.status, reply.code) == (422, "bad_cursor"), reply.body
 
 
 def test_a_goal_event_cannot_take_the_listing_event_s_key(exchange: Exchange) -> None:
@@ -204,8 +242,12 @@ def test_a_goal_event_cannot_take_the_listing_event_s_key(exchange: Exchange) ->
 
 @pytest.mark.parametrize("subject", ["alice\n", "alice\r\n", "\nalice", "al ice"])
 def test_a_token_subject_must_match_the_player_pattern_whole(api: Api, subject: str) -> None:
+    api.list_market("wheat")
     token = issue_token(SECRET, subject, Scope.TRADE)
     reply = api.call("GET", "/accounts/me", token=token)
+    assert (reply.status, reply.code) == (401, "invalid_token")
+    body = {"type": "Buy", "material": "wheat", "quantity": 1, "pricePerUnit": 10}
+    reply = api.call("POST", "/orders", body, token=token)  # where the old pattern's 500 surfaced
     assert (reply.status, reply.code) == (401, "invalid_token")
 
 
