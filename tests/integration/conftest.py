@@ -31,6 +31,9 @@ class Reply:
 
     @property
     def code(self) -> str:
+        """The error's code; a reply that is not an error fails here with what it was instead."""
+        error = self.body.get("error") if isinstance(self.body, dict) else None
+        assert error is not None, f"not an error: {self.status} {self.body}"
         return str(self.body["error"]["code"])
 
 
