@@ -59,10 +59,9 @@ class MemoryEngine:
         *,
         rate_limits: LimitSettings | None = None,
         clock_ms: Callable[[], int] = _wall_clock_ms,
-        exchange: InMemoryExchange | None = None,
     ) -> "MemoryEngine":
-        """Wire the services over ``exchange`` (a new, empty one by default)."""
-        exchange = exchange or InMemoryExchange()
+        """Wire the services over a new, empty exchange."""
+        exchange = InMemoryExchange()
         wake_ups = WakeUps(exchange)
         boards = MemoryLeaderboardStore(exchange)
         service = Intake(cast(IntakeStore, wake_ups), leaderboard=boards)
