@@ -3,13 +3,18 @@
 Python's ``json`` module accepts ``NaN``, ``Infinity`` and ``-Infinity`` and silently keeps the last
 of two duplicate keys; money must never pass through either. Exponents (``1e3``) are refused too:
 no amount in Mercato is written that way. Plain fractions such as ``10.5`` are left to field
-validation, which names the field.
+validation, which names the field. Nesting deeper than :data:`MAX_DEPTH` is refused as well.
 """
 
 import json
-from typing import Any
+from typing import Any, Final
 
 from mercato.models.errors import Malformed
+
+MAX_DEPTH: Final = 32
+"""The deepest nesting of arrays and objects accepted. Mercato's bodies nest two levels; a body that
+parses here a few frames short of Python's recursion limit would exhaust the stack of the parser
+that reads it again (Powertools parses the body once more to validate it) and answer 500."""
 
 
 def _constant(name: str) -> Any:
@@ -42,8 +47,25 @@ def check_json(body: str | bytes) -> Any:
         except UnicodeDecodeError:
             raise Malformed("the body is not UTF-8") from None
     try:
-        return json.loads(body, parse_constant=_constant, parse_float=_number, object_pairs_hook=_object)
+        value = json.loads(body, parse_constant=_constant, parse_float=_number, object_pairs_hook=_object)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError; Malformed passes through
         raise Malformed(f"the body is not valid JSON: {error}") from None
     except RecursionError:
-        raise Malformed("the body nests too deeply") from None
+        raise Malformed(f"the body nests deeper than {MAX_DEPTH} levels") from None
+    if _deeper_than(value, MAX_DEPTH):
+        raise Malformed(f"the body nests deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects in ``value`` nest more than ``limit`` levels (without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if level > limit:
+            return True
+        pending.extend((child, level + 1) for child in children)
+    return False

@@ -204,6 +204,31 @@ def test_deeply_nested_json_is_a_400_not_a_crash(api: Api) -> None:
         assert (reply.status, reply.code) == (400, "malformed_json")
 
 
+@pytest.mark.parametrize(
+    ("path", "who"),
+    [
+        ("/orders", "alice"),
+        ("/markets", "admin"),
+        ("/accounts/bob/deposits", "admin"),
+        ("/events/goals", "admin"),
+    ],
+)
+def test_closed_nesting_near_the_recursion_limit_is_a_400_on_every_body_route(
+    api: Api, path: str, who: str
+) -> None:
+    """A closed body a dozen frames short of the recursion limit used to parse in the strict check
+    and then exhaust the stack when Powertools parsed it again to validate it: a 500."""
+    before = api.snapshot()
+    wrong = {}
+    for depth in [*range(900, 1_000), 33, 500]:
+        body = b"[" * depth + b"]" * depth
+        reply = api.call("POST", path, raw=body, admin=who == "admin", player=None if who == "admin" else who)
+        if reply.status != 400 or reply.code != "malformed_json":
+            wrong[depth] = reply.status
+    assert wrong == {}, "depth -> status"  # before the fix: 422 below ~940, 500 at 941-952
+    assert api.snapshot() == before
+
+
 def _cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 

@@ -35,7 +35,9 @@ from mercato.models import (
     new_order_id,
     parse_listing,
 )
+from mercato.models.errors import Malformed
 from mercato.models.ids import UUID7_PATTERN
+from mercato.models.jsonwire import MAX_DEPTH, check_json
 from mercato.models.money import DEFAULT_FEE_BPS, MAX_AMOUNT, MAX_FEE_BPS
 
 Loc = tuple[int | str, ...]
@@ -837,3 +839,11 @@ def test_a_footballer_without_a_person_id_is_listed_but_not_followed_by_the_live
 
     assert isinstance(listing, FootballerListing)
     assert listing.person_id is None
+
+
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_json_nesting_is_accepted_to_max_depth_and_refused_beyond(opener: str) -> None:
+    closer = "]" if opener == "[" else "}"
+    check_json(opener * MAX_DEPTH + "1" + closer * MAX_DEPTH)
+    with pytest.raises(Malformed, match=f"deeper than {MAX_DEPTH}"):
+        check_json(opener * (MAX_DEPTH + 1) + "1" + closer * (MAX_DEPTH + 1))
