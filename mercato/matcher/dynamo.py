@@ -1,5 +1,6 @@
 """The DynamoDB adapter of :class:`~mercato.matcher.ports.MatcherStore`."""
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from mercato.matcher.book import BookOrder
@@ -140,14 +141,10 @@ class DynamoMatcherStore:
         highest_bid = max(
             [p for p in (bids[0].price if bids else None, ask_ceiling) if p is not None], default=None
         )
-        limit = PAGE
-        while bid_next and lowest_ask is not None and bids[-1].price >= lowest_ask:
-            more, bid_next = self._page(material, BUY_PREFIX, bid_next, limit)
-            bids, limit = bids + more, min(2 * limit, MAX_PAGE)
-        limit = PAGE
-        while ask_next and highest_bid is not None and asks[-1].price <= highest_bid:
-            more, ask_next = self._page(material, SELL_PREFIX, ask_next, limit)
-            asks, limit = asks + more, min(2 * limit, MAX_PAGE)
+        if lowest_ask is not None:
+            bids, bid_next = self._read_on(material, BUY_PREFIX, bids, bid_next, lambda p: p >= lowest_ask)
+        if highest_bid is not None:
+            asks, ask_next = self._read_on(material, SELL_PREFIX, asks, ask_next, lambda p: p <= highest_bid)
         return BookRead(
             bids + asks,
             bids_complete=not bid_next,
@@ -155,6 +152,22 @@ class DynamoMatcherStore:
             lowest_bid_read=bids[-1].price if bids else None,
             highest_ask_read=asks[-1].price if asks else None,
         )
+
+    def _read_on(
+        self,
+        material: str,
+        prefix: str,
+        read: list[BookOrder],
+        start: Any,
+        crosses: Callable[[int], bool],
+    ) -> tuple[list[BookOrder], Any]:
+        """Page on down one side while its last price read still ``crosses``, each page twice the one
+        before (from :data:`PAGE` up to :data:`MAX_PAGE`)."""
+        limit = PAGE
+        while start and crosses(read[-1].price):
+            more, start = self._page(material, prefix, start, limit)
+            read, limit = read + more, min(2 * limit, MAX_PAGE)
+        return read, start
 
     def due(self, material: str, now: int) -> list[str]:
         page = self._client.query(
