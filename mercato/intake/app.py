@@ -482,11 +482,15 @@ def _check_json_type(declared: str | None) -> None:
 
 
 def _as_json(event: dict[str, Any]) -> dict[str, Any]:
-    """The event with its body declared as plain JSON, which is how the resolver reads it."""
+    """The event with a body declared as plain JSON, which is how the resolver reads it, and without a
+    body declared as nothing: the gate has judged the type already, so the resolver, which would
+    answer a declared type in its own shape, never sees another."""
     headers = {
         key: value for key, value in (event.get("headers") or {}).items() if key.lower() != "content-type"
     }
-    return event | {"headers": headers | {"content-type": content_types.APPLICATION_JSON}}
+    if event.get("body"):
+        headers["content-type"] = content_types.APPLICATION_JSON
+    return event | {"headers": headers}
 
 
 def build_handler(
@@ -511,8 +515,7 @@ def build_handler(
                 limiter.admit(principal, event.get("requestContext", {}).get("http", {}).get("method", "GET"))
             with one_at_a_time:
                 app.append_context(principal=principal)
-                resolved = _as_json(event) if event.get("body") else event
-                result: dict[str, Any] = app.resolve(resolved, context)  # it clears the context itself
+                result: dict[str, Any] = app.resolve(_as_json(event), context)  # it clears the context itself
             return result
         except ExchangeError as error:
             return _plain_response(error_status(error), error)

@@ -243,3 +243,20 @@ def test_any_other_declared_type_is_415_in_the_error_shape_and_changes_nothing(
     }
     assert declared.split(";")[0] in reply.body["error"]["message"]
     assert exchange.snapshot() == before
+
+
+@pytest.mark.parametrize("declared", ["text/plain", "application/x-www-form-urlencoded", "application/json"])
+def test_a_missing_body_is_answered_alike_whatever_type_is_declared(
+    exchange: Exchange, declared: str
+) -> None:
+    """No body means no body type to refuse: the answer is the one for no Content-Type, in the one
+    error shape (a declared text/plain once reached the resolver's own 415 ``{statusCode, detail}``)."""
+    before = exchange.snapshot()
+
+    undeclared = send(exchange, {}, b"")
+    reply = send(exchange, {"Content-Type": declared}, b"")
+
+    assert undeclared.status == 422, undeclared.body
+    assert (reply.status, reply.body) == (undeclared.status, undeclared.body)
+    assert set(reply.body) == {"error"}
+    assert exchange.snapshot() == before
