@@ -192,7 +192,7 @@ def _demo(args: argparse.Namespace) -> int:
     from mercato.local.demo import run_demo
 
     _quiet()
-    figures = run_demo(seconds=args.seconds, traders=args.traders, seed=args.seed)
+    figures = run_demo(seconds=args.seconds, traders=args.traders, seed=args.seed, engine=args.engine)
     return 1 if figures.problems else 0
 
 
@@ -354,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--traders", type=_two_or_more, default=8, help="simulated players, at least 2 (default 8)"
     )
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--engine",
+        choices=["memory", "moto", "dynamodb-local"],
+        default="memory",
+        help="the stack's storage engine (default memory; moto runs the AWS-shaped pipeline, slower)",
+    )
     demo.set_defaults(handler=_demo)
 
     up = commands.add_parser("up", help="run the embedded stack in the foreground")

@@ -3,7 +3,10 @@
 Each trader is a thread with its own token. Makers post GTC orders a few ticks either side of a fair
 price that random-walks per material; takers send IOC orders through it; everyone cancels some of
 their own resting orders. At the end the pipeline is drained and the figures and the invariants of
-DESIGN §8 are computed from the tables themselves.
+DESIGN §8 are computed from the stored state itself: the tables on moto or DynamoDB Local, the
+in-memory exchange's state rendered as those tables' items on the memory engine (the default, the
+engine a game is built against); ``--engine moto`` shows the AWS-shaped pipeline (stream, pipe,
+Kinesis, event-source mapping) at moto's speed.
 """
 
 import random
@@ -13,12 +16,17 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Literal, TextIO
 
 from mercato.emulators import moto_atomic
 from mercato.local.client import ApiError, Client
+from mercato.local.memory_lane import table_items
 from mercato.local.stack import EmbeddedStack
-from mercato.testing.invariants import scan, violations
+from mercato.storage.names import TableNames
+from mercato.storage.tables import table_names
+from mercato.testing.invariants import TableReader, problems, scan
+
+Engine = Literal["memory", "moto", "dynamodb-local"]
 
 MATERIALS = ("wheat", "copper", "iron", "lionel-messi", "kylian-mbappe")
 FOOTBALLERS = ("lionel-messi", "kylian-mbappe")
@@ -46,8 +54,10 @@ class Figures:
     fills: int
     latency_p50_ms: float
     latency_p99_ms: float
-    dynamodb_requests: int
+    dynamodb_requests: int | None
+    """Requests moto served during the trading; ``None`` where moto served none of them."""
     problems: list[str]
+    engine: str = "memory"
 
     @property
     def orders_per_second(self) -> float:
@@ -55,7 +65,9 @@ class Figures:
 
     @property
     def requests_per_fill(self) -> float:
-        return self.dynamodb_requests / self.fills if self.fills else float("nan")
+        if self.dynamodb_requests is None or not self.fills:
+            return float("nan")
+        return self.dynamodb_requests / self.fills
 
 
 class Trader(threading.Thread):
@@ -118,11 +130,17 @@ def _open_the_markets(stack: EmbeddedStack, names: list[str], fair: dict[str, in
             tally.add("accepted", 2)
 
 
-def run_demo(seconds: float = 30.0, traders: int = 12, seed: int = 7, out: TextIO = sys.stdout) -> Figures:
+def run_demo(
+    seconds: float = 30.0,
+    traders: int = 12,
+    seed: int = 7,
+    out: TextIO = sys.stdout,
+    engine: Engine = "memory",
+) -> Figures:
     if traders < 2:
         raise ValueError("the demo needs at least two traders: the markets open with a trade between two")
     tty = out.isatty()
-    with EmbeddedStack(replay_speed=MATCH_MINUTES / seconds) as stack:
+    with EmbeddedStack(replay_speed=MATCH_MINUTES / seconds, engine=engine) as stack:
         admin = Client(stack.url, stack.token("game-server", admin=True))
         names = [f"player-{n:02d}" for n in range(traders)]
         for name in names:
@@ -130,8 +148,8 @@ def run_demo(seconds: float = 30.0, traders: int = 12, seed: int = 7, out: TextI
             for material in MATERIALS:
                 admin.deposit(name, material, 50_000, f"start-{name}-{material}")
         print(
-            f"Mercato demo: {traders} traders on {', '.join(MATERIALS)} at {stack.url} for {seconds:.0f} s;"
-            " the 2022 final's goals are replayed meanwhile",
+            f"Mercato demo: {traders} traders on {', '.join(MATERIALS)} at {stack.url} for {seconds:.0f} s"
+            f" ({_ENGINES[stack.storage]}); the 2022 final's goals are replayed meanwhile",
             file=out,
         )
         requests_before = moto_atomic.REQUESTS.get("dynamodb", 0)
@@ -164,7 +182,8 @@ def run_demo(seconds: float = 30.0, traders: int = 12, seed: int = 7, out: TextI
         elapsed = time.monotonic() - started
         stack.finish_replay()  # every goal of the final is posted before the figures are taken
         stack.drain()
-        figures = _figures(stack, tally, elapsed, moto_atomic.REQUESTS.get("dynamodb", 0) - requests_before)
+        requests = moto_atomic.REQUESTS.get("dynamodb", 0) - requests_before
+        figures = _figures(stack, tally, elapsed, requests if stack.storage == "moto" else None)
         for footballer in FOOTBALLERS:
             market = admin.market(footballer)
             print(
@@ -176,13 +195,28 @@ def run_demo(seconds: float = 30.0, traders: int = 12, seed: int = 7, out: TextI
     return figures
 
 
-def _figures(stack: EmbeddedStack, tally: Tally, elapsed: float, requests: int) -> Figures:
-    client, tables = stack.pipeline.dynamodb, stack.pipeline.tables
-    trades = scan(client, tables.trades)
+_ENGINES = {
+    "memory": "the in-memory exchange",
+    "moto": "moto: stream, pipe, Kinesis and mapping as on AWS",
+    "dynamodb-local": "DynamoDB Local",
+}
+
+
+def _stored(stack: EmbeddedStack) -> tuple[TableReader, TableNames]:
+    """Every item of a table as the invariant checks read it, on whichever engine the stack runs."""
+    if stack.memory is not None:
+        tables = table_names(stack.prefix)
+        items = table_items(stack.memory.exchange, tables)
+        return items.__getitem__, tables
+    client = stack.pipeline.dynamodb
+    return (lambda table: scan(client, table)), stack.pipeline.tables
+
+
+def _figures(stack: EmbeddedStack, tally: Tally, elapsed: float, requests: int | None) -> Figures:
+    read, tables = _stored(stack)
+    trades = read(tables.trades)
     created = {
-        item["orderId"]: item["createdAt"]
-        for item in scan(client, tables.orders)
-        if item["sk"].startswith("ORDER#")
+        item["orderId"]: item["createdAt"] for item in read(tables.orders) if item["sk"].startswith("ORDER#")
     }
     latencies = sorted(
         trade["executedAt"] - created[trade["buyOrderId" if trade["takerSide"] == "Buy" else "sellOrderId"]]
@@ -199,23 +233,29 @@ def _figures(stack: EmbeddedStack, tally: Tally, elapsed: float, requests: int) 
         latency_p50_ms=p50,
         latency_p99_ms=p99,
         dynamodb_requests=requests,
-        problems=violations(client, tables),
+        problems=problems(read, tables),
+        engine=stack.storage,
     )
 
 
 def _report(figures: Figures, out: TextIO, tty: bool) -> None:
     if tty:
         print(file=out)
-    print(
-        f"""
-orders accepted      {figures.accepted:8d}   ({figures.orders_per_second:.0f} per second)
-orders refused (409) {figures.rejected:8d}
-cancels              {figures.cancels:8d}
-fills                {figures.fills:8d}
-order-to-fill        {figures.latency_p50_ms:8.0f} ms median, {figures.latency_p99_ms:.0f} ms 99th percentile
-DynamoDB requests    {figures.dynamodb_requests:8d}   ({figures.requests_per_fill:.1f} per fill)""",
-        file=out,
-    )
+    lines = [
+        "",
+        f"orders accepted      {figures.accepted:8d}   ({figures.orders_per_second:.0f} per second)",
+        f"orders refused (409) {figures.rejected:8d}",
+        f"cancels              {figures.cancels:8d}",
+        f"fills                {figures.fills:8d}",
+        f"order-to-fill        {figures.latency_p50_ms:8.0f} ms median,"
+        f" {figures.latency_p99_ms:.0f} ms 99th percentile",
+    ]
+    if figures.dynamodb_requests is not None:
+        lines.append(
+            f"DynamoDB requests    {figures.dynamodb_requests:8d}"
+            f"   ({figures.requests_per_fill:.1f} per fill)"
+        )
+    print("\n".join(lines), file=out)
     if figures.problems:
         print("INVARIANTS BROKEN:", file=out)
         for problem in figures.problems:

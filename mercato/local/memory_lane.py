@@ -46,6 +46,7 @@ from mercato.storage.items import (
     KIND_ORDER,
     ORDER_PREFIX,
     WITHDRAWAL_PREFIX,
+    to_millis,
 )
 from mercato.storage.names import TableNames
 from mercato.storage.tables import table_names
@@ -315,6 +316,7 @@ def _orders(state: ExchangeState) -> list[dict[str, Any]]:
             "filledQuantity": order.filled_quantity,
             "filledNotional": order.filled_notional,
             "status": str(order.status),
+            "createdAt": to_millis(order.created_at),
         }
         for order in state.orders.values()
     ]
@@ -332,6 +334,8 @@ def _trades(state: ExchangeState) -> list[dict[str, Any]]:
             "quantity": row.trade.quantity,
             "price": row.trade.price,
             "fee": row.trade.fee,
+            "takerSide": str(row.trade.taker_side),
+            "executedAt": to_millis(row.trade.executed_at),
         }
         for material, rows in state.trades.items()
         for row in rows.values()

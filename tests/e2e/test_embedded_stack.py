@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Literal
 
 import pytest
 
@@ -99,11 +100,13 @@ def test_the_demo_needs_two_traders_to_open_its_markets() -> None:
         build_parser().parse_args(["demo", "--traders", "1"])
 
 
-def test_the_demo_trades_and_ends_with_the_invariants_holding() -> None:
+@pytest.mark.parametrize("engine", ["memory", "moto"])
+def test_the_demo_trades_and_ends_with_the_invariants_holding(engine: Literal["memory", "moto"]) -> None:
     out = io.StringIO()
 
-    figures = run_demo(seconds=6, traders=3, out=out)
+    figures = run_demo(seconds=6, traders=3, out=out, engine=engine)
 
+    assert figures.engine == engine
     assert figures.problems == []
     assert figures.accepted > 0  # how many depends on the machine's speed: no throughput asserted here
     assert figures.fills >= 3, "each commodity opens with a trade, however slow the machine"
@@ -111,3 +114,6 @@ def test_the_demo_trades_and_ends_with_the_invariants_holding() -> None:
     # The figures are taken after the whole replay: every goal of the final, applied.
     assert "lionel-messi: 2 goals" in out.getvalue()
     assert "kylian-mbappe: 3 goals" in out.getvalue()
+    # Moto counts the DynamoDB requests the trading cost; the in-memory exchange makes none.
+    assert ("DynamoDB requests" in out.getvalue()) == (engine == "moto")
+    assert (figures.dynamodb_requests is None) == (engine == "memory")
