@@ -239,7 +239,7 @@ def _up(args: argparse.Namespace) -> int:
             replay_speed=args.replay_speed,
             rate_limits=limits,
             data_dir=args.data,
-            engine=args.engine or ("dynamodb-local" if args.data else "moto"),
+            engine=args.engine or ("dynamodb-local" if args.data else "memory"),
         ).start()
     except (PortInUse, StateNeedsDynamoDBLocal, DataDirInUse, ValueError) as error:
         raise SystemExit(f"mercato: {error}") from None
@@ -390,8 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--engine",
         choices=["moto", "dynamodb-local", "memory"],
-        help="storage: moto (default) or DynamoDB Local, each behind the emulated stream, pipe and "
-        "Kinesis; or memory, the in-memory exchange with the pipe's effect in-process, the fastest "
+        help="storage: memory (default), the in-memory exchange with the pipe's effect in-process, "
+        "the fastest; or moto or DynamoDB Local, each behind the emulated stream, pipe and Kinesis "
         "(default with --data: dynamodb-local)",
     )
     up.set_defaults(handler=_up)

@@ -44,6 +44,9 @@ def test_mercato_up_serves_matches_and_stops_cleanly() -> None:
             assert line.startswith("Mercato is up at http://127.0.0.1:"), line
             url = line.split()[4]
             port = int(url.rsplit(":", 1)[1])
+            # the in-memory exchange unless --engine or --data says otherwise, and it says so
+            state = process.stdout.readline()
+            assert state.startswith("State: in memory (the in-memory exchange)"), state
             admin = Client(url, issue_token(SECRET, "game-server", Scope.ADMIN))
             admin.deposit("alice", "coins", 1_000, "d-1")
             admin.deposit("bob", "wheat", 10, "d-2")
@@ -100,7 +103,10 @@ def test_the_demo_needs_two_traders_to_open_its_markets() -> None:
         build_parser().parse_args(["demo", "--traders", "1"])
 
 
-@pytest.mark.parametrize("engine", ["memory", "moto"])
+@pytest.mark.parametrize(
+    "engine",
+    ["memory", pytest.param("moto", marks=pytest.mark.slow)],  # make soak: about 25 s on moto
+)
 def test_the_demo_trades_and_ends_with_the_invariants_holding(engine: Literal["memory", "moto"]) -> None:
     out = io.StringIO()
 
