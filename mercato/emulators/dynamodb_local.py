@@ -58,6 +58,10 @@ def free_port() -> int:
         return port
 
 
+class DynamoDBLocalUnavailable(RuntimeError):
+    """DynamoDB Local could not be started (no Java, no jar, or it did not come up); nothing runs."""
+
+
 @dataclass
 class DynamoDBLocal:
     """One DynamoDB Local process. ``data_dir`` None keeps everything in memory; a directory keeps
@@ -75,7 +79,7 @@ class DynamoDBLocal:
     def start(self) -> "DynamoDBLocal":
         jar, runtime = find_jar(), java()
         if jar is None or runtime is None:
-            raise RuntimeError(f"DynamoDB Local cannot start: {missing()}")
+            raise DynamoDBLocalUnavailable(f"DynamoDB Local cannot start: {missing()}")
         self.port = self.port or free_port()
         storage = ["-inMemory"] if self.data_dir is None else ["-dbPath", str(self.data_dir)]
         if self.data_dir is not None:
@@ -115,7 +119,7 @@ class DynamoDBLocal:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 error = Path(self._log.name).read_text(errors="replace") if self._log else ""
-                raise RuntimeError(f"DynamoDB Local exited at start: {error.strip()[-500:]}")
+                raise DynamoDBLocalUnavailable(f"DynamoDB Local exited at start: {error.strip()[-500:]}")
             try:
                 urllib.request.urlopen(self.endpoint_url, timeout=0.5).close()
                 return
@@ -124,7 +128,9 @@ class DynamoDBLocal:
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"DynamoDB Local did not answer on port {self.port} in {START_TIMEOUT_SECONDS} s")
+        raise DynamoDBLocalUnavailable(
+            f"DynamoDB Local did not answer on port {self.port} in {START_TIMEOUT_SECONDS} s"
+        )
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -8,6 +8,7 @@ Domain errors map to HTTP in one table, :data:`STATUS`.
 """
 
 import base64
+import binascii
 import re
 import threading
 from collections.abc import Callable
@@ -428,8 +429,7 @@ def gate(event: dict[str, Any], secret: str, routes: RouteAccess) -> Principal |
     In order: the body's size (413), the token and the scope its route declares (401, 403: a path
     that names no route still needs a token), the route (404, or 405 naming the methods the path
     serves), the declared body type (415) and strict JSON (400)."""
-    body = event.get("body") or ""
-    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    raw = _raw_body(event)
     if len(raw) > MAX_BODY_BYTES:
         raise TooLarge(f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
     http = event.get("requestContext", {}).get("http", {})
@@ -449,6 +449,18 @@ def gate(event: dict[str, Any], secret: str, routes: RouteAccess) -> Principal |
         _check_json_type(headers.get("content-type"))
         check_json(raw)
     return principal
+
+
+def _raw_body(event: dict[str, Any]) -> bytes:
+    """The body's bytes; one marked base64 must be base64 (strictly: a body that decodes to nothing
+    through skipped characters would otherwise pass the gate as no body at all)."""
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return str(body).encode()
+    try:
+        return base64.b64decode(body, validate=True)
+    except binascii.Error:
+        raise Malformed("the body is marked base64 but is not valid base64") from None
 
 
 def _plain_response(status: int, error: ExchangeError) -> dict[str, Any]:

@@ -189,10 +189,14 @@ def _quiet() -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from mercato.emulators.dynamodb_local import DynamoDBLocalUnavailable
     from mercato.local.demo import run_demo
 
     _quiet()
-    figures = run_demo(seconds=args.seconds, traders=args.traders, seed=args.seed, engine=args.engine)
+    try:
+        figures = run_demo(seconds=args.seconds, traders=args.traders, seed=args.seed, engine=args.engine)
+    except DynamoDBLocalUnavailable as error:
+        raise SystemExit(f"mercato: {error}") from None
     return 1 if figures.problems else 0
 
 
@@ -215,6 +219,7 @@ def _secret() -> str:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from mercato.emulators.dynamodb_local import DynamoDBLocalUnavailable
     from mercato.local.stack import EmbeddedStack, PortInUse, StateNeedsDynamoDBLocal
     from mercato.local.state import DataDirInUse
 
@@ -241,7 +246,7 @@ def _up(args: argparse.Namespace) -> int:
             data_dir=args.data,
             engine=args.engine or ("dynamodb-local" if args.data else "memory"),
         ).start()
-    except (PortInUse, StateNeedsDynamoDBLocal, DataDirInUse, ValueError) as error:
+    except (PortInUse, StateNeedsDynamoDBLocal, DynamoDBLocalUnavailable, DataDirInUse, ValueError) as error:
         raise SystemExit(f"mercato: {error}") from None
     print(f"Mercato is up at {stack.url}  (Ctrl-C stops it)", flush=True)
     print(_where_state_lives(stack), flush=True)

@@ -16,12 +16,13 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 from mercato.emulators import moto_atomic
 from mercato.local.client import ApiError, Client
 from mercato.local.memory_lane import table_items
 from mercato.local.stack import EmbeddedStack
+from mercato.matcher.house import is_house
 from mercato.storage.names import TableNames
 from mercato.storage.tables import table_names
 from mercato.testing.invariants import TableReader, problems, scan
@@ -195,6 +196,26 @@ def run_demo(
     return figures
 
 
+def order_to_fill(trades: list[dict[str, Any]], orders: list[dict[str, Any]]) -> list[int]:
+    """Each player's crossing order's wait, sorted: its trade's ``executedAt`` minus its ``createdAt``
+    (ms). Trades a house quote took are left out: the matcher posts and fills those in one
+    settlement, so they would count 0 ms each."""
+    created = {item["orderId"]: item["createdAt"] for item in orders if item["sk"].startswith("ORDER#")}
+    return sorted(
+        trade["executedAt"] - created[order_id]
+        for trade in trades
+        for player, order_id in [_taker(trade)]
+        if not is_house(player)
+    )
+
+
+def _taker(trade: dict[str, Any]) -> tuple[str, str]:
+    """The player and the order id of the trade's taker, the order that crossed the book."""
+    if trade["takerSide"] == "Buy":
+        return trade["buyerId"], trade["buyOrderId"]
+    return trade["sellerId"], trade["sellOrderId"]
+
+
 _ENGINES = {
     "memory": "the in-memory exchange",
     "moto": "moto: stream, pipe, Kinesis and mapping as on AWS",
@@ -215,13 +236,7 @@ def _stored(stack: EmbeddedStack) -> tuple[TableReader, TableNames]:
 def _figures(stack: EmbeddedStack, tally: Tally, elapsed: float, requests: int | None) -> Figures:
     read, tables = _stored(stack)
     trades = read(tables.trades)
-    created = {
-        item["orderId"]: item["createdAt"] for item in read(tables.orders) if item["sk"].startswith("ORDER#")
-    }
-    latencies = sorted(
-        trade["executedAt"] - created[trade["buyOrderId" if trade["takerSide"] == "Buy" else "sellOrderId"]]
-        for trade in trades
-    )
+    latencies = order_to_fill(trades, read(tables.orders))
     p50 = statistics.median(latencies) if latencies else float("nan")
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
     return Figures(

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -96,8 +97,8 @@ def test_an_idle_stack_uses_next_to_no_cpu(stack: EmbeddedStack) -> None:
     assert share < 0.03, f"an idle stack used {share:.1%} of a core"
 
 
-def _cli(*args: str, secret: str = SECRET) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, MERCATO_AUTH_SECRET=secret)
+def _cli(*args: str, secret: str = SECRET, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, MERCATO_AUTH_SECRET=secret, **env_vars)
     return subprocess.run(
         [sys.executable, "-m", "mercato.local.cli", *args],
         capture_output=True,
@@ -121,6 +122,20 @@ def test_a_busy_port_is_one_clear_line() -> None:
         result.stderr.strip()
         == f"mercato: port {port} on 127.0.0.1 is already in use (choose another with --port)"
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("up", "--port", "0", "--engine", "dynamodb-local"), ("demo", "--engine", "dynamodb-local")],
+    ids=["up", "demo"],
+)
+def test_dynamodb_local_that_cannot_start_is_one_clear_line(tmp_path: Path, command: tuple[str, ...]) -> None:
+    result = _cli(*command, MERCATO_DYNAMODB_LOCAL_JAR=str(tmp_path / "no-such.jar"))
+
+    assert result.returncode != 0
+    (line,) = result.stderr.strip().splitlines()  # one line, no traceback
+    assert line.startswith("mercato: DynamoDB Local cannot start: "), line
+    assert "jar is missing" in line or "java is not on PATH" in line, line
 
 
 def test_a_short_secret_is_one_clear_line() -> None:

@@ -260,3 +260,27 @@ def test_a_missing_body_is_answered_alike_whatever_type_is_declared(
     assert (reply.status, reply.body) == (undeclared.status, undeclared.body)
     assert set(reply.body) == {"error"}
     assert exchange.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "body", ["a", "!!!!", "eyJ0eXBlIjoiQnV5In0=!"], ids=["truncated", "no-alphabet", "trailing"]
+)
+def test_a_body_marked_base64_that_is_not_base64_is_a_400_and_changes_nothing(
+    exchange: Exchange, body: str
+) -> None:
+    """A function URL marks a binary body ``isBase64Encoded``; one that does not decode is the
+    client's error (400 in the one shape), not a 500, and never read as no body at all."""
+    from mercato.intake.auth import Scope, issue_token
+    from tests.integration.conftest import SECRET
+
+    before = exchange.snapshot()
+    event = function_url_event(
+        "POST", "/orders", headers={"Authorization": f"Bearer {issue_token(SECRET, 'alice', Scope.TRADE)}"}
+    ) | {"body": body, "isBase64Encoded": True}
+
+    response = exchange.handler(event, None)
+
+    assert response["statusCode"] == 400, response
+    error = json.loads(response_body(response))["error"]
+    assert (error["code"], "base64" in error["message"]) == ("malformed_json", True)
+    assert exchange.snapshot() == before
