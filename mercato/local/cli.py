@@ -223,6 +223,11 @@ def _up(args: argparse.Namespace) -> int:
     from mercato.local.stack import EmbeddedStack, PortInUse, StateNeedsDynamoDBLocal
     from mercato.local.state import DataDirInUse
 
+    if args.data is not None and args.engine not in (None, "dynamodb-local"):
+        raise SystemExit(
+            f"mercato: --data keeps the tables in DynamoDB Local; --engine {args.engine} keeps nothing"
+            " (leave out --engine, or use --engine dynamodb-local)"
+        )
     if not args.verbose:
         _quiet()
     from mercato import tracing

@@ -138,6 +138,18 @@ def test_dynamodb_local_that_cannot_start_is_one_clear_line(tmp_path: Path, comm
     assert "jar is missing" in line or "java is not on PATH" in line, line
 
 
+@pytest.mark.parametrize("engine", ["memory", "moto"])
+def test_data_with_an_engine_that_keeps_nothing_is_one_clear_line(tmp_path: Path, engine: str) -> None:
+    result = _cli("up", "--port", "0", "--engine", engine, "--data", str(tmp_path / "state"))
+
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"mercato: --data keeps the tables in DynamoDB Local; --engine {engine} keeps nothing"
+        " (leave out --engine, or use --engine dynamodb-local)"
+    ]
+    assert not (tmp_path / "state").exists()  # nothing started, nothing written
+
+
 def test_a_short_secret_is_one_clear_line() -> None:
     result = _cli("up", "--port", "0", secret="too-short")
 
