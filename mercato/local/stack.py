@@ -6,14 +6,17 @@ event-source mapping pumping in the background.
 import copy
 import errno
 import http.server
+import json
 import logging
 import secrets
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from urllib.parse import parse_qsl
 
 import boto3
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -54,6 +57,10 @@ BODY_TIMEOUT_SECONDS = 10.0
 SERVE_POLL_SECONDS = 0.05
 """How often the intake server looks for a stop (``stop`` waits for it)."""
 KEEP_ALIVE_SECONDS = 120.0
+FILLS_POLL_SECONDS = 0.25
+"""How often an open ``GET /fills`` event stream looks for new fills."""
+FILLS_HEARTBEAT_SECONDS = 5.0
+"""A quiet event stream sends a comment this often (a client that went away is noticed then)."""
 SWITCH_INTERVAL_SECONDS = 0.0005
 """What ``mercato up`` and the stack's benchmark set as the interpreter's switch interval (5 ms by
 default): a request thread that gave up the lock for a socket call waits at most this long for it
@@ -139,6 +146,9 @@ class _Intake(http.server.BaseHTTPRequestHandler):
         if self.command == "OPTIONS" and "Access-Control-Request-Method" in self.headers:
             self._preflight()
             return
+        if self.command == "GET" and self.path.partition("?")[0] == "/fills" and _wants_events(self):
+            self._stream_fills()
+            return
         try:
             body = self._body()
         except _Refused as refused:
@@ -158,6 +168,70 @@ class _Intake(http.server.BaseHTTPRequestHandler):
         if self.command != "GET":
             self.server.wake.set()
         self._answer(response["statusCode"], response_body(response), response.get("headers") or {})
+
+    def _stream_fills(self) -> None:
+        """``GET /fills`` as server-sent events (local stack only): one ``fills`` event per page of
+        the caller's new fills, its ``id`` the page's cursor, so a browser's ``EventSource`` that
+        reconnects (sending ``Last-Event-ID``) resumes exactly after the last page it received.
+        Every poll is an ordinary ``GET /fills?after=`` through the function, token and rate limit
+        included; a refusal is answered (first poll) or sent as an ``error`` event (later)."""
+        path, _, query = self.path.partition("?")
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        after = self.headers.get("Last-Event-ID") or params.get("after", "0")
+        headers = {key: value for key, value in self.headers.items() if key.lower() != "last-event-id"}
+        started, quiet_since = False, time.monotonic()
+        while not self.server.stopping.is_set():
+            event = function_url_event(
+                "GET",
+                path,
+                query=params | {"after": after},
+                headers=headers,
+                source_ip=self.client_address[0],
+            )
+            response = self.server.handler(event, None)
+            status, payload = response["statusCode"], response_body(response)
+            if status == 429 and started:  # the read bucket is empty for now: wait, then go on
+                self.server.stopping.wait(float((response.get("headers") or {}).get("Retry-After", "1")))
+                continue
+            if not started and status != 200:
+                self._answer(status, payload, response.get("headers") or {})
+                return
+            try:
+                if not started:
+                    self._open_stream()
+                    started = True
+                if status != 200:
+                    self._send_event("error", payload.decode(), None)
+                    return
+                page = json.loads(payload)
+                if page["fills"]:
+                    self._send_event("fills", payload.decode(), page["cursor"])
+                    after, quiet_since = page["cursor"], time.monotonic()
+                    continue  # there may be more at once
+                if time.monotonic() - quiet_since >= FILLS_HEARTBEAT_SECONDS:
+                    self.wfile.write(b": waiting\n\n")  # a comment: keeps proxies open, finds a gone client
+                    self.wfile.flush()
+                    quiet_since = time.monotonic()
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client went away
+            self.server.stopping.wait(FILLS_POLL_SECONDS)
+
+    def _open_stream(self) -> None:
+        self.close_connection = True  # the answer has no length: it ends when the connection does
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self._allow_origin()
+        self.end_headers()
+        self.wfile.flush()
+
+    def _send_event(self, name: str, data: str, event_id: str | None) -> None:
+        lines = [f"event: {name}"]
+        if event_id is not None:
+            lines.append(f"id: {event_id}")
+        lines += [f"data: {line}" for line in data.splitlines() or [""]]
+        self.wfile.write(("\n".join(lines) + "\n\n").encode())
+        self.wfile.flush()
 
     def _preflight(self) -> None:
         self.send_response(200)
@@ -185,6 +259,10 @@ class _Intake(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+def _wants_events(request: http.server.BaseHTTPRequestHandler) -> bool:
+    return "text/event-stream" in request.headers.get("Accept", "")
 
 
 class _Lane(Protocol):
@@ -220,6 +298,8 @@ class _IntakeServer(http.server.ThreadingHTTPServer):
         super().__init__((LOOPBACK, port), _Intake)
         self.handler = handler
         self.wake = wake
+        self.stopping = threading.Event()
+        """Set when the stack stops: open event streams end."""
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up before its answer was written is no error of the server's (the
@@ -455,6 +535,7 @@ class EmbeddedStack:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._http.stopping.set()
         self._http.shutdown()
         self._http.server_close()
         for thread in self._threads:
