@@ -23,9 +23,10 @@ from mercato.local.client import ApiError, Client
 from mercato.local.memory_lane import table_items
 from mercato.local.stack import EmbeddedStack
 from mercato.matcher.house import is_house
+from mercato.storage.items import ORDER_PREFIX
 from mercato.storage.names import TableNames
 from mercato.storage.tables import table_names
-from mercato.testing.invariants import TableReader, problems, scan
+from mercato.testing.invariants import problems, scan_tables
 
 Engine = Literal["memory", "moto", "dynamodb-local"]
 
@@ -200,7 +201,7 @@ def order_to_fill(trades: list[dict[str, Any]], orders: list[dict[str, Any]]) ->
     """Each player's crossing order's wait, sorted: its trade's ``executedAt`` minus its ``createdAt``
     (ms). Trades a house quote took are left out: the matcher posts and fills those in one
     settlement, so they would count 0 ms each."""
-    created = {item["orderId"]: item["createdAt"] for item in orders if item["sk"].startswith("ORDER#")}
+    created = {item["orderId"]: item["createdAt"] for item in orders if item["sk"].startswith(ORDER_PREFIX)}
     return sorted(
         trade["executedAt"] - created[order_id]
         for trade in trades
@@ -223,20 +224,19 @@ _ENGINES = {
 }
 
 
-def _stored(stack: EmbeddedStack) -> tuple[TableReader, TableNames]:
-    """Every item of a table as the invariant checks read it, on whichever engine the stack runs."""
+def _stored(stack: EmbeddedStack) -> tuple[dict[str, list[dict[str, Any]]], TableNames]:
+    """Every item of every table as the invariant checks read it, read once, on whichever engine the
+    stack runs."""
     if stack.memory is not None:
         tables = table_names(stack.prefix)
-        items = table_items(stack.memory.exchange, tables)
-        return items.__getitem__, tables
-    client = stack.pipeline.dynamodb
-    return (lambda table: scan(client, table)), stack.pipeline.tables
+        return table_items(stack.memory.exchange, tables), tables
+    return scan_tables(stack.pipeline.dynamodb, stack.pipeline.tables), stack.pipeline.tables
 
 
 def _figures(stack: EmbeddedStack, tally: Tally, elapsed: float, requests: int | None) -> Figures:
-    read, tables = _stored(stack)
-    trades = read(tables.trades)
-    latencies = order_to_fill(trades, read(tables.orders))
+    stored, tables = _stored(stack)
+    trades = stored[tables.trades]
+    latencies = order_to_fill(trades, stored[tables.orders])
     p50 = statistics.median(latencies) if latencies else float("nan")
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
     return Figures(
@@ -248,7 +248,7 @@ def _figures(stack: EmbeddedStack, tally: Tally, elapsed: float, requests: int |
         latency_p50_ms=p50,
         latency_p99_ms=p99,
         dynamodb_requests=requests,
-        problems=problems(read, tables),
+        problems=problems(stored.__getitem__, tables),
         engine=stack.storage,
     )
 

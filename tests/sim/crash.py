@@ -21,7 +21,7 @@ from mercato.local.faults import Crash, FaultPlan, StorageCalls, no_faults
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.house import is_house
-from mercato.testing.invariants import problems, scan
+from mercato.testing.invariants import problems, scan_tables
 from tests.integration.conftest import SECRET, Api
 
 INTAKE_TIME = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -92,12 +92,6 @@ def _drain(pipeline: LocalPipeline) -> int:
         except Crash:
             continue
     raise RuntimeError("the pipeline kept crashing")
-
-
-def read_tables(pipeline: LocalPipeline) -> dict[str, list[dict[str, Any]]]:
-    """Every item of every table, by table name, scanned once (the state and the invariants are both
-    computed from the one read: the scans are most of a crash run's cost on moto)."""
-    return {table: scan(pipeline.dynamodb, table) for table in vars(pipeline.tables).values()}
 
 
 def canonical(pipeline: LocalPipeline, items: dict[str, list[dict[str, Any]]]) -> str:
@@ -172,7 +166,7 @@ def _act(pipeline: LocalPipeline, ids: Ids, scenario: Scenario, spec: Run) -> Ou
         spec.race(api, answers)
         crashes += _drain(pipeline)
     calls.enabled = False
-    items = read_tables(pipeline)
+    items = scan_tables(pipeline.dynamodb, pipeline.tables)  # one read for the state and the invariants
     return Outcome(
         canonical(pipeline, items), calls.calls, crashes, problems(items.__getitem__, pipeline.tables)
     )
