@@ -505,6 +505,10 @@ def _as_json(event: dict[str, Any]) -> dict[str, Any]:
     return event | {"headers": headers}
 
 
+_RESOLVING = threading.Lock()
+"""Held while any resolver of the process resolves a request (see :func:`build_handler`)."""
+
+
 def build_handler(
     intake: Intake, secret: Callable[[], str], limiter: RateLimiter | None = None
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -512,11 +516,11 @@ def build_handler(
 
     Powertools keeps the request being resolved on its ``BaseRouter`` *class* (``current_event``,
     ``lambda_context``, the middleware frames) and the caller in the resolver's ``context``: state
-    shared by every resolver in the process. So a process resolves one request at a time, as one Lambda
-    execution environment does; the gate (body size, strict JSON, the token) runs before, in parallel.
-    The local HTTP server's threads take turns here."""
+    shared by every resolver in the process. So a process resolves one request at a time, whichever
+    handler it came to (two stacks in one process share that state too), as one Lambda execution
+    environment does; the gate (body size, strict JSON, the token) runs before, in parallel. The local
+    HTTP server's threads take turns here."""
     app = build_app(intake)
-    one_at_a_time = threading.Lock()
     routes = RouteAccess.of(app)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -525,7 +529,7 @@ def build_handler(
             principal = gate(event, secret(), routes)
             if limiter is not None:
                 limiter.admit(principal, event.get("requestContext", {}).get("http", {}).get("method", "GET"))
-            with one_at_a_time:
+            with _RESOLVING:
                 app.append_context(principal=principal)
                 result: dict[str, Any] = app.resolve(_as_json(event), context)  # it clears the context itself
             return result

@@ -14,10 +14,12 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver
 from moto import mock_aws
 
 from mercato.emulators import moto_atomic
+from mercato.emulators.function_url import function_url_event
 from mercato.intake.app import build_handler
 from mercato.intake.auth import Scope, issue_token
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.service import Intake
+from mercato.local.memory_stack import MemoryEngine
 from mercato.models.orders import MAX_EXPIRY_AHEAD
 from mercato.storage.items import expiry_key
 from mercato.storage.names import TableNames
@@ -74,6 +76,62 @@ def test_a_request_paused_after_authentication_keeps_its_caller(
     alice_order = api.call("GET", f"/orders/{replies['alice'].body['orderId']}", player="alice")
     assert alice_order.status == 200
     assert alice_order.body["quantity"] == 5
+
+
+def test_two_exchanges_in_one_process_keep_each_callers_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Powertools keeps the request being resolved on its ``BaseRouter`` class, so two handlers in one
+    process (a game's tests running two stacks, or two fixtures) share it: alice's request on one
+    exchange is paused inside the resolver while bob's runs on the other; each must act as its own
+    caller on its own exchange."""
+    first, second = MemoryEngine.create(SECRET), MemoryEngine.create(SECRET)
+    admin = issue_token(SECRET, "admin", Scope.ADMIN)
+
+    def call(engine: MemoryEngine, player: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        token = admin if player == "admin" else issue_token(SECRET, player, Scope.TRADE)
+        encoded = json.dumps(body).encode() if body is not None else None
+        headers = {"authorization": f"Bearer {token}", "x-who": player}
+        event = function_url_event(method, path, headers=headers, body=encoded)
+        answer: dict[str, Any] = engine.intake(event, None)
+        return answer
+
+    for engine, player in ((first, "alice"), (second, "bob")):
+        call(engine, "admin", "POST", "/markets", {"material": "wheat", "kind": "commodity", "name": "Wheat"})
+        deposit = {"depositId": "d", "asset": "coins", "quantity": 10_000}
+        call(engine, "admin", "POST", f"/accounts/{player}/deposits", deposit)
+    alice_inside, bob_done = threading.Event(), threading.Event()
+    original = LambdaFunctionUrlResolver._resolve
+
+    def paused(self: LambdaFunctionUrlResolver) -> Any:
+        if self.current_event.headers.get("x-who") == "alice":
+            alice_inside.set()
+            bob_done.wait(1)  # bob may run to the end meanwhile, or be made to wait for alice
+        return original(self)
+
+    monkeypatch.setattr(LambdaFunctionUrlResolver, "_resolve", paused)
+    replies: dict[str, dict[str, Any]] = {}
+
+    def alice() -> None:
+        body = {"type": "Buy", "material": "wheat", "quantity": 5, "pricePerUnit": 100}
+        replies["alice"] = call(first, "alice", "POST", "/orders", body)
+
+    def bob() -> None:
+        body = {"type": "Buy", "material": "wheat", "quantity": 2, "pricePerUnit": 50}
+        replies["bob"] = call(second, "bob", "POST", "/orders", body)
+        bob_done.set()
+
+    threads = [threading.Thread(target=alice), threading.Thread(target=bob)]
+    threads[0].start()
+    assert alice_inside.wait(10)
+    threads[1].start()
+    for thread in threads:
+        thread.join(10)
+
+    assert replies["alice"]["statusCode"] == 202, replies["alice"]
+    assert replies["bob"]["statusCode"] == 202, replies["bob"]
+    alice_coins = json.loads(call(first, "alice", "GET", "/accounts/me")["body"])["balances"]["coins"]
+    bob_coins = json.loads(call(second, "bob", "GET", "/accounts/me")["body"])["balances"]["coins"]
+    assert alice_coins == {"available": 9_500, "reserved": 500}
+    assert bob_coins == {"available": 9_900, "reserved": 100}
 
 
 def test_a_handler_error_is_a_500_in_the_error_shape(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
