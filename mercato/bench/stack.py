@@ -5,8 +5,10 @@ then a buyer crosses it at the same price, so every order placed settles as a fi
 
 - **throughput**: each client places its pairs as fast as the stack answers; settled orders per
   second is every order placed divided by the time from the first request until the last of them
-  is closed in the orders table. Measured with 1,000 and then with 100,000 orders and trades
-  already stored (written straight into the tables through the storage layer, not over HTTP).
+  is closed in the orders table. Two stacks run side by side, one with 1,000 and one with 100,000
+  orders and trades already stored (written straight into the tables through the storage layer,
+  not over HTTP); the runs take turns between them for a few rounds and the medians are reported,
+  so a shared host's changing load falls on both sizes alike.
 - **latency**: the clients offer a fixed load (100 orders/s by default, open loop: each request is
   sent at its scheduled time, or at once if the client is behind); order-to-fill is the buyer's
   order record ``closedAt`` minus its ``createdAt``, both written by the stack.
@@ -53,6 +55,10 @@ class StackFigures:
     offered_orders_per_s: float
     latency_orders: int
     storage: str
+    rounds: int
+    rounds_small: list[float]
+    """Each round's settled orders/s with ``stored_small`` stored, in the order they ran."""
+    rounds_large: list[float]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -278,48 +284,63 @@ def bench_stack(
     orders_per_run: int = 2_000,
     offered_per_s: float = 100.0,
     latency_seconds: float = 10.0,
+    rounds: int = 3,
     progress: Any = None,
     engine: Literal["auto", "dynamodb-local", "moto", "memory"] = "memory",
 ) -> StackFigures:
+    """Two stacks side by side, one holding ``small`` stored orders and trades, the other ``large``;
+    ``rounds`` throughput runs on each, taking turns (small, large, small, ...), so a change in the
+    host's load falls on both; then the latency run on the small one. The figures are the medians
+    of the rounds, and the slowdown the median of each round's small/large ratio."""
+
     def say(message: str) -> None:
         if progress is not None:
             print(message, file=progress, flush=True)
 
     pairs = max(1, orders_per_run // (2 * clients))
-    with EmbeddedStack(catalog=False, engine=engine) as stack:
-        admin = Client(stack.url, stack.token("bench-admin", admin=True))
-        for material in MATERIALS:
-            listing = CommodityListing.model_validate(
-                {"material": material, "kind": "commodity", "name": material, "feeBps": 0}
-            )
-            admin.request("POST", "/markets", listing.model_dump(by_alias=True, mode="json"))
-        started = time.monotonic()
-        preload(stack, 0, small)
-        say(f"stored {small:,} orders and trades in {time.monotonic() - started:.1f} s")
-        fast_small = _run(stack, "small", clients, pairs)
-        say(f"{small:,} stored: {fast_small.orders / fast_small.seconds:,.0f} settled orders/s")
+    with (
+        EmbeddedStack(catalog=False, engine=engine, prefix="bench-small") as small_stack,
+        EmbeddedStack(catalog=False, engine=engine, prefix="bench-large") as large_stack,
+    ):
+        for stack, count in ((small_stack, small), (large_stack, large)):
+            _list_materials(stack)
+            started = time.monotonic()
+            preload(stack, 0, count)
+            say(f"stored {count:,} orders and trades in {time.monotonic() - started:.1f} s")
+        small_rates: list[float] = []
+        large_rates: list[float] = []
+        for round_ in range(1, rounds + 1):
+            for stack, rates, count in ((small_stack, small_rates, small), (large_stack, large_rates, large)):
+                run = _run(stack, f"r{round_}", clients, pairs)
+                rates.append(run.orders / run.seconds)
+                say(f"round {round_}, {count:,} stored: {rates[-1]:,.0f} settled orders/s")
         latency_pairs = max(1, int(offered_per_s * latency_seconds) // (2 * clients))
-        slow = _run(stack, "latency", clients, latency_pairs, offered_per_s)
-        started = time.monotonic()
-        preload(stack, small, large - small)
-        say(f"stored {large:,} orders and trades in {time.monotonic() - started:.1f} s")
-        fast_large = _run(stack, "large", clients, pairs)
-        say(f"{large:,} stored: {fast_large.orders / fast_large.seconds:,.0f} settled orders/s")
-        storage = stack.storage
+        slow = _run(small_stack, "latency", clients, latency_pairs, offered_per_s)
+        storage = small_stack.storage
     latencies = sorted(slow.latencies_ms)
-    small_rate = fast_small.orders / fast_small.seconds
-    large_rate = fast_large.orders / fast_large.seconds
     return StackFigures(
-        orders_per_s_small=round(small_rate, 1),
-        orders_per_s_large=round(large_rate, 1),
-        slowdown=round(small_rate / large_rate, 2),
+        orders_per_s_small=round(statistics.median(small_rates), 1),
+        orders_per_s_large=round(statistics.median(large_rates), 1),
+        slowdown=round(statistics.median(s / b for s, b in zip(small_rates, large_rates, strict=True)), 2),
         order_to_fill_p50_ms=float(statistics.median(latencies)),
         order_to_fill_p99_ms=float(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]),
         stored_small=small,
         stored_large=large,
-        orders_per_run=fast_small.orders,
+        orders_per_run=2 * pairs * clients,
         clients=clients,
         offered_orders_per_s=offered_per_s,
         latency_orders=slow.orders,
         storage=str(storage),
+        rounds=rounds,
+        rounds_small=[round(rate, 1) for rate in small_rates],
+        rounds_large=[round(rate, 1) for rate in large_rates],
     )
+
+
+def _list_materials(stack: EmbeddedStack) -> None:
+    admin = Client(stack.url, stack.token("bench-admin", admin=True))
+    for material in MATERIALS:
+        listing = CommodityListing.model_validate(
+            {"material": material, "kind": "commodity", "name": material, "feeBps": 0}
+        )
+        admin.request("POST", "/markets", listing.model_dump(by_alias=True, mode="json"))
