@@ -33,15 +33,12 @@ MESSI = "lionel-messi"
 # -- 1. per-request state ---------------------------------------------------------------------------
 
 
-def test_a_request_paused_after_authentication_keeps_its_caller(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+def _alice_paused_in_the_resolver(
+    monkeypatch: pytest.MonkeyPatch, alice: Callable[[], None], bob: Callable[[], None]
 ) -> None:
-    """Alice's request is paused inside the resolver, after her token was checked; bob's request is
-    let run (to the end, or until it has to wait for alice's); then alice's resumes. Each must act as
-    its own caller."""
-    api.list_market("wheat")
-    api.deposit("alice", "coins", 10_000)
-    api.deposit("bob", "coins", 10_000)
+    """Run ``alice`` until her request (header ``x-who: alice``) is inside the resolver, after her
+    token was checked; then run ``bob`` (to the end, or until it has to wait for alice's); then
+    let alice's resume."""
     alice_inside, bob_done = threading.Event(), threading.Event()
     original = LambdaFunctionUrlResolver._resolve
 
@@ -51,7 +48,27 @@ def test_a_request_paused_after_authentication_keeps_its_caller(
             bob_done.wait(1)  # bob may run to the end meanwhile, or be made to wait for alice
         return original(self)
 
+    def bob_then_done() -> None:
+        bob()
+        bob_done.set()
+
     monkeypatch.setattr(LambdaFunctionUrlResolver, "_resolve", paused)
+    threads = [threading.Thread(target=alice), threading.Thread(target=bob_then_done)]
+    threads[0].start()
+    assert alice_inside.wait(10)
+    threads[1].start()
+    for thread in threads:
+        thread.join(10)
+
+
+def test_a_request_paused_after_authentication_keeps_its_caller(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice's request is paused inside the resolver, after her token was checked; bob's request is
+    let run; then alice's resumes. Each must act as its own caller."""
+    api.list_market("wheat")
+    api.deposit("alice", "coins", 10_000)
+    api.deposit("bob", "coins", 10_000)
     replies: dict[str, Any] = {}
 
     def alice() -> None:
@@ -60,14 +77,8 @@ def test_a_request_paused_after_authentication_keeps_its_caller(
 
     def bob() -> None:
         replies["bob"] = api.order("bob", "Buy", 2, 50)
-        bob_done.set()
 
-    threads = [threading.Thread(target=alice), threading.Thread(target=bob)]
-    threads[0].start()
-    assert alice_inside.wait(10)
-    threads[1].start()
-    for thread in threads:
-        thread.join(10)
+    _alice_paused_in_the_resolver(monkeypatch, alice, bob)
 
     assert replies["alice"].status == 202
     assert replies["bob"].status == 202
@@ -98,16 +109,6 @@ def test_two_exchanges_in_one_process_keep_each_callers_request(monkeypatch: pyt
         call(engine, "admin", "POST", "/markets", {"material": "wheat", "kind": "commodity", "name": "Wheat"})
         deposit = {"depositId": "d", "asset": "coins", "quantity": 10_000}
         call(engine, "admin", "POST", f"/accounts/{player}/deposits", deposit)
-    alice_inside, bob_done = threading.Event(), threading.Event()
-    original = LambdaFunctionUrlResolver._resolve
-
-    def paused(self: LambdaFunctionUrlResolver) -> Any:
-        if self.current_event.headers.get("x-who") == "alice":
-            alice_inside.set()
-            bob_done.wait(1)  # bob may run to the end meanwhile, or be made to wait for alice
-        return original(self)
-
-    monkeypatch.setattr(LambdaFunctionUrlResolver, "_resolve", paused)
     replies: dict[str, dict[str, Any]] = {}
 
     def alice() -> None:
@@ -117,14 +118,8 @@ def test_two_exchanges_in_one_process_keep_each_callers_request(monkeypatch: pyt
     def bob() -> None:
         body = {"type": "Buy", "material": "wheat", "quantity": 2, "pricePerUnit": 50}
         replies["bob"] = call(second, "bob", "POST", "/orders", body)
-        bob_done.set()
 
-    threads = [threading.Thread(target=alice), threading.Thread(target=bob)]
-    threads[0].start()
-    assert alice_inside.wait(10)
-    threads[1].start()
-    for thread in threads:
-        thread.join(10)
+    _alice_paused_in_the_resolver(monkeypatch, alice, bob)
 
     assert replies["alice"]["statusCode"] == 202, replies["alice"]
     assert replies["bob"]["statusCode"] == 202, replies["bob"]
