@@ -109,5 +109,5 @@ class CorsSpec:
 INTAKE_CORS: Final = CorsSpec(
     allowed_origins=("*",),
     allowed_methods=("GET", "POST", "DELETE"),
-    allowed_headers=("Authorization", "Content-Type"),
+    allowed_headers=("Authorization", "Content-Type", "Last-Event-ID", "traceparent"),
 )

@@ -26,7 +26,7 @@ def function_url_event(
     source_ip: str = "127.0.0.1",
 ) -> dict[str, Any]:
     raw_query = query if isinstance(query, str) else urlencode(query or {})
-    lowered = {key.lower(): value for key, value in (headers or {}).items()}
+    lowered = {key.lower(): value for key, value in (headers or {}).items()}  # the caller joins repeats
     now = time.time()
     event: dict[str, Any] = {
         "version": "2.0",
@@ -55,8 +55,7 @@ def function_url_event(
         "isBase64Encoded": False,
     }
     if raw_query:
-        pairs = parse_qsl(raw_query, keep_blank_values=True)
-        event["queryStringParameters"] = dict(pairs)
+        event["queryStringParameters"] = query_parameters(raw_query)
     if body:
         try:
             event["body"] = body.decode("utf-8")
@@ -64,6 +63,15 @@ def function_url_event(
             event["body"] = base64.b64encode(body).decode()
             event["isBase64Encoded"] = True
     return event
+
+
+def query_parameters(raw_query: str) -> dict[str, str]:
+    """A query string's parameters as a function URL passes them: a repeated parameter's values
+    joined with commas (payload format 2.0), so ``after=0&after=1`` is ``{"after": "0,1"}``."""
+    parameters: dict[str, str] = {}
+    for name, value in parse_qsl(raw_query, keep_blank_values=True):
+        parameters[name] = f"{parameters[name]},{value}" if name in parameters else value
+    return parameters
 
 
 def response_body(response: Mapping[str, Any]) -> bytes:

@@ -67,7 +67,7 @@ from mercato.models.views import (
 
 logger = observability.logger("intake")
 MAX_BODY_BYTES = 4096
-_ID_CHARACTERS = re.compile(r"^[A-Za-z0-9._:-]*$")
+_ID_CHARACTERS = re.compile(r"[A-Za-z0-9._:-]*")
 """Every character a material, order or player id may have."""
 STATUS: dict[type[ExchangeError], int] = {
     Malformed: 400,
@@ -408,7 +408,7 @@ def _decoded_path(event: dict[str, Any]) -> dict[str, Any]:
     if "%" not in raw:
         return event
     segments = [unquote(segment, errors="replace") for segment in raw.split("/")]
-    if not all(_ID_CHARACTERS.match(segment) for segment in segments):
+    if not all(_ID_CHARACTERS.fullmatch(segment) for segment in segments):  # "$" lets a "\n" end one
         return event  # no id has such characters: left encoded, the path parameter is refused (422)
     return event | {"rawPath": "/".join(segments)}
 

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -297,6 +298,41 @@ def _two_or_more(value: str) -> int:
     return number
 
 
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError("a port is 0 to 65535 (0: any free port)")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError("a number of seconds above 0")
+    return number
+
+
+def _speed(value: str) -> float:
+    number = float(value)
+    if math.isnan(number) or number < 0:  # inf posts every goal at once
+        raise argparse.ArgumentTypeError("match minutes per second: 0 (no replay) or more")
+    return number
+
+
+def _bucket(value: str) -> str:
+    """``CAPACITY/PER_SECOND`` (or ``off``), checked now rather than when the stack starts."""
+    from mercato.intake.limits import Bucket
+
+    if value != "off":
+        try:
+            Bucket.parse(value)
+        except ValueError as error:  # pydantic's ValidationError is one too
+            raise argparse.ArgumentTypeError(
+                f"a bucket is CAPACITY/PER_SECOND, two whole numbers of at least 1, e.g. 20/5: {value!r}"
+            ) from error
+    return value
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -375,7 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     stack.set_defaults(handler=_bench_stack)
 
     demo = commands.add_parser("demo", help="run the embedded stack with simulated traders")
-    demo.add_argument("--seconds", type=float, default=30.0, help="how long the traders trade (default 30)")
+    demo.add_argument(
+        "--seconds", type=_seconds, default=30.0, help="how long the traders trade (default 30)"
+    )
     demo.add_argument(
         "--traders", type=_two_or_more, default=8, help="simulated players, at least 2 (default 8)"
     )
@@ -390,22 +428,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="run the embedded stack in the foreground")
     up.add_argument(
-        "--port", type=int, default=8080, help="the HTTP port on 127.0.0.1 (default 8080; 0 = any)"
+        "--port", type=_port, default=8080, help="the HTTP port on 127.0.0.1 (default 8080; 0 = any)"
     )
     up.add_argument("--verbose", action="store_true", help="log every matcher batch")
     up.add_argument(
         "--replay-speed",
-        type=float,
+        type=_speed,
         default=1.0,
         help="match minutes per second for the 2022 final's goal replay (default 1; 0 = no replay)",
     )
     up.add_argument(
         "--rate-limit-orders",
+        type=_bucket,
         default="off",
         help="each player's order bucket, CAPACITY/PER_SECOND, e.g. 20/5 as deployed (default off)",
     )
     up.add_argument(
-        "--rate-limit-reads", default="60/20", help="each player's read bucket, with --rate-limit-orders"
+        "--rate-limit-reads",
+        type=_bucket,
+        default="60/20",
+        help="each player's read bucket, with --rate-limit-orders",
     )
     up.add_argument(
         "--data",

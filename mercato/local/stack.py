@@ -3,20 +3,23 @@ the shared definitions, intake served over HTTP exactly as a function URL event,
 event-source mapping pumping in the background.
 """
 
+import contextlib
 import copy
 import errno
 import http.server
 import json
 import logging
 import secrets
+import select
+import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import parse_qsl
 
 import boto3
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -25,7 +28,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from mercato.emulators import dynamodb_local, moto_atomic
 from mercato.emulators.dynamodb_local import DynamoDBLocal
-from mercato.emulators.function_url import function_url_event, response_body
+from mercato.emulators.function_url import function_url_event, query_parameters, response_body
 from mercato.feed.dynamo import DynamoFeedStore
 from mercato.feed.job import FeedJob, FeedStore
 from mercato.feed.sources import ReplaySource
@@ -57,8 +60,10 @@ BODY_TIMEOUT_SECONDS = 10.0
 SERVE_POLL_SECONDS = 0.05
 """How often the intake server looks for a stop (``stop`` waits for it)."""
 KEEP_ALIVE_SECONDS = 120.0
-FILLS_POLL_SECONDS = 0.25
-"""How often an open ``GET /fills`` event stream looks for new fills."""
+STREAM_CHECK_SECONDS = 1.0
+"""How often a waiting event stream looks whether its client has gone (its slot then frees)."""
+MAX_STREAMS_PER_CALLER = 8
+"""Event streams one token may hold open at once (a few browser tabs, not a thousand)."""
 FILLS_HEARTBEAT_SECONDS = 5.0
 """A quiet event stream sends a comment this often (a client that went away is noticed then)."""
 SWITCH_INTERVAL_SECONDS = 0.0005
@@ -106,13 +111,23 @@ class _Intake(http.server.BaseHTTPRequestHandler):
     """How long an idle keep-alive connection is kept open between requests."""
 
     def _body(self) -> bytes | None:
-        """The request body, or :class:`_Refused` with the answer to give instead."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        """The request body, or :class:`_Refused` with the answer to give instead. Read before
+        anything else is done with the request, whatever it is, so that what follows on the
+        connection is the next request and never this one's body (RFC 9112 §6)."""
+        codings = self.headers.get_all("Transfer-Encoding") or []
+        if any("chunked" in coding.lower() for coding in codings):
             raise _Refused(411, "length_required", "send the body with a Content-Length, not chunked")
-        declared = self.headers.get("Content-Length")
-        if declared is None:
+        if codings:
+            message = f"the transfer coding {', '.join(codings)!r} is not supported; send a Content-Length"
+            raise _Refused(501, "unsupported_transfer_coding", message)
+        lengths = set(self.headers.get_all("Content-Length") or [])
+        if not lengths:
             return None
-        if not declared.isdigit():  # also refuses "-1" and "+1": only plain digits are a length
+        if len(lengths) > 1:
+            message = f"the request has conflicting Content-Lengths: {', '.join(sorted(lengths))}"
+            raise _Refused(400, "bad_content_length", message)
+        declared = lengths.pop()
+        if not (declared.isascii() and declared.isdigit()):  # "-1", "+1" and "²" are no lengths
             raise _Refused(
                 400, "bad_content_length", f"Content-Length must be a number of bytes: {declared!r}"
             )
@@ -121,17 +136,33 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             raise _Refused(
                 413, "body_too_large", f"the body is {length} bytes; the limit is {MAX_BODY_BYTES}"
             )
-        self.connection.settimeout(BODY_TIMEOUT_SECONDS)
+        body = self._read(length, time.monotonic() + BODY_TIMEOUT_SECONDS)
+        if len(body) < length:
+            raise _Refused(400, "short_body", f"the body ended after {len(body)} of {length} bytes")
+        return body or None
+
+    def _read(self, length: int, deadline: float) -> bytes:
+        """Up to ``length`` bytes (fewer if the client ends the connection), all by ``deadline``: a
+        body trickled a byte at a time times out as one that never comes."""
+        chunks: list[bytes] = []
+        received = 0
         try:
-            body = self.rfile.read(length)
+            while received < length:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(length - received)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                received += len(chunk)
         except TimeoutError:
             message = f"the body did not arrive within {BODY_TIMEOUT_SECONDS:g} s"
             raise _Refused(408, "body_timeout", message) from None
         finally:
             self.connection.settimeout(KEEP_ALIVE_SECONDS)
-        if len(body) < length:
-            raise _Refused(400, "short_body", f"the body ended after {len(body)} of {length} bytes")
-        return body or None
+        return b"".join(chunks)
 
     def _answer(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
@@ -140,27 +171,28 @@ class _Intake(http.server.BaseHTTPRequestHandler):
         self._allow_origin()
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if self.command != "HEAD":  # a HEAD answer's length is the GET's, with no body (RFC 9110 §9.3.2)
+            self.wfile.write(payload)
 
     def _serve(self) -> None:
-        if self.command == "OPTIONS" and "Access-Control-Request-Method" in self.headers:
-            self._preflight()
-            return
-        if self.command == "GET" and self.path.partition("?")[0] == "/fills" and _wants_events(self):
-            self._stream_fills()
-            return
         try:
             body = self._body()
         except _Refused as refused:
             self.close_connection = True  # what follows on the connection cannot be trusted
             self._answer(refused.status, refused.payload, {"Content-Type": "application/json"})
             return
+        if self.command == "OPTIONS" and "Access-Control-Request-Method" in self.headers:
+            self._preflight()
+            return
         path, _, query = self.path.partition("?")
+        if self.command == "GET" and path == "/fills" and body is None and _wants_events(self):
+            self._stream_fills()
+            return
         event = function_url_event(
             self.command,
             path,
             query=query,
-            headers=dict(self.headers.items()),
+            headers=_combined(self.headers),
             body=body,
             source_ip=self.client_address[0],
         )
@@ -174,13 +206,31 @@ class _Intake(http.server.BaseHTTPRequestHandler):
         the caller's new fills, its ``id`` the page's cursor, so a browser's ``EventSource`` that
         reconnects (sending ``Last-Event-ID``) resumes exactly after the last page it received.
         Every poll is an ordinary ``GET /fills?after=`` through the function, token and rate limit
-        included; a refusal is answered (first poll) or sent as an ``error`` event (later)."""
+        included; a refusal is answered (first poll) or sent as an ``error`` event (later). A stream
+        polls when the matcher has settled something (or, quiet, with each heartbeat), not on a
+        timer, so an idle stream costs next to nothing; a caller has at most
+        ``MAX_STREAMS_PER_CALLER`` open at once."""
         path, _, query = self.path.partition("?")
-        params = dict(parse_qsl(query, keep_blank_values=True))
+        params = query_parameters(query)
         after = self.headers.get("Last-Event-ID") or params.get("after", "0")
-        headers = {key: value for key, value in self.headers.items() if key.lower() != "last-event-id"}
+        headers = {key: value for key, value in _combined(self.headers).items() if key != "last-event-id"}
+        caller = self.headers.get("Authorization", "")
+        if not self.server.open_stream(caller, self.connection):
+            message = f"at most {MAX_STREAMS_PER_CALLER} event streams are open at once per token"
+            refused = _Refused(429, "too_many_streams", message)
+            self._answer(429, refused.payload, {"Content-Type": "application/json", "Retry-After": "5"})
+            return
+        try:
+            self._stream(path, params, after, headers)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            return  # the client went away, or the stack stopped and shut the socket
+        finally:
+            self.server.close_stream(caller, self.connection)
+
+    def _stream(self, path: str, params: dict[str, str], after: str, headers: dict[str, str]) -> None:
         started, quiet_since = False, time.monotonic()
         while not self.server.stopping.is_set():
+            seen = self.server.settlements
             event = function_url_event(
                 "GET",
                 path,
@@ -191,30 +241,53 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             response = self.server.handler(event, None)
             status, payload = response["statusCode"], response_body(response)
             if status == 429 and started:  # the read bucket is empty for now: wait, then go on
-                self.server.stopping.wait(float((response.get("headers") or {}).get("Retry-After", "1")))
+                retry = float((response.get("headers") or {}).get("Retry-After", "1"))
+                self.server.stopping.wait(min(retry, FILLS_HEARTBEAT_SECONDS))
+                quiet_since = self._heartbeat(quiet_since)
                 continue
             if not started and status != 200:
                 self._answer(status, payload, response.get("headers") or {})
                 return
-            try:
-                if not started:
-                    self._open_stream()
-                    started = True
-                if status != 200:
-                    self._send_event("error", payload.decode(), None)
+            if not started:
+                self._open_stream()
+                started = True
+            if status != 200:
+                self._send_event("error", payload.decode(), None)
+                return
+            page = json.loads(payload)
+            if page["fills"]:
+                self._send_event("fills", payload.decode(), page["cursor"])
+                after, quiet_since = page["cursor"], time.monotonic()
+                continue  # there may be more at once
+            quiet_since = self._heartbeat(quiet_since)
+            while self.server.settlements == seen and not self.server.stopping.is_set():
+                left = FILLS_HEARTBEAT_SECONDS - (time.monotonic() - quiet_since)
+                if left <= 0:
+                    break  # poll with the heartbeat: an expired token ends the stream
+                self.server.wait_for_settlement(seen, min(left, STREAM_CHECK_SECONDS))
+                if self._client_gone():
                     return
-                page = json.loads(payload)
-                if page["fills"]:
-                    self._send_event("fills", payload.decode(), page["cursor"])
-                    after, quiet_since = page["cursor"], time.monotonic()
-                    continue  # there may be more at once
-                if time.monotonic() - quiet_since >= FILLS_HEARTBEAT_SECONDS:
-                    self.wfile.write(b": waiting\n\n")  # a comment: keeps proxies open, finds a gone client
-                    self.wfile.flush()
-                    quiet_since = time.monotonic()
-            except (BrokenPipeError, ConnectionResetError):
-                return  # the client went away
-            self.server.stopping.wait(FILLS_POLL_SECONDS)
+
+    def _client_gone(self) -> bool:
+        """Whether the client closed the connection (it sends nothing on a stream, so a readable
+        socket with nothing to read is a close), found without writing to it."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            peeked: bytes = self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return True
+        return peeked == b""
+
+    def _heartbeat(self, quiet_since: float) -> float:
+        """A comment when the stream has been quiet for a heartbeat (it keeps proxies open and finds a
+        client that went away); when the stream was last heard from."""
+        if time.monotonic() - quiet_since < FILLS_HEARTBEAT_SECONDS:
+            return quiet_since
+        self.wfile.write(b": waiting\n\n")
+        self.wfile.flush()
+        return time.monotonic()
 
     def _open_stream(self) -> None:
         self.close_connection = True  # the answer has no length: it ends when the connection does
@@ -262,7 +335,17 @@ class _Intake(http.server.BaseHTTPRequestHandler):
 
 
 def _wants_events(request: http.server.BaseHTTPRequestHandler) -> bool:
-    return "text/event-stream" in request.headers.get("Accept", "")
+    return "text/event-stream" in ",".join(request.headers.get_all("Accept") or []).lower()
+
+
+def _combined(headers: Message) -> dict[str, str]:
+    """The request's headers as a function URL passes them: names in lower case, a repeated header's
+    values joined with commas (payload format 2.0)."""
+    combined: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        combined[key] = f"{combined[key]},{value}" if key in combined else value
+    return combined
 
 
 class _Lane(Protocol):
@@ -300,6 +383,47 @@ class _IntakeServer(http.server.ThreadingHTTPServer):
         self.wake = wake
         self.stopping = threading.Event()
         """Set when the stack stops: open event streams end."""
+        self.settlements = 0
+        """How many times the matcher has settled something: an event stream polls when it moves."""
+        self._settled = threading.Condition()
+        self._streams: dict[str, list[socket.socket]] = {}
+
+    def settled(self) -> None:
+        """The matcher settled something (or the stack is stopping): waiting event streams poll."""
+        with self._settled:
+            self.settlements += 1
+            self._settled.notify_all()
+
+    def wait_for_settlement(self, seen: int, timeout: float) -> None:
+        """Until a settlement after ``seen`` (the count read before the last poll), or ``timeout``."""
+        with self._settled:
+            self._settled.wait_for(lambda: self.settlements != seen, timeout)
+
+    def open_stream(self, caller: str, connection: socket.socket) -> bool:
+        """Count an event stream open for ``caller`` (its Authorization); False if it has the most."""
+        with self._settled:
+            open_ = self._streams.setdefault(caller, [])
+            if len(open_) >= MAX_STREAMS_PER_CALLER:
+                return False
+            open_.append(connection)
+            return True
+
+    def close_stream(self, caller: str, connection: socket.socket) -> None:
+        with self._settled:
+            self._streams[caller].remove(connection)
+            if not self._streams[caller]:
+                del self._streams[caller]
+
+    def end_streams(self) -> None:
+        """Stopping: every open event stream ends, even one blocked writing to a client that does not
+        read (its socket is shut down under it)."""
+        self.stopping.set()
+        with self._settled:
+            connections = [c for open_ in self._streams.values() for c in open_]
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed
+                connection.shutdown(socket.SHUT_RDWR)
+        self.settled()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up before its answer was written is no error of the server's (the
@@ -495,6 +619,8 @@ class EmbeddedStack:
             rounds += 1
             with self._pump_lock:
                 busy = self._lane.pump(fetch=rounds % 20 == 0)
+            if busy:
+                self._http.settled()
             pause = IDLE_PAUSE_SECONDS if busy else min(pause * 2, MAX_IDLE_PAUSE_SECONDS)
             if not busy:
                 self._wake.wait(pause)
@@ -524,6 +650,7 @@ class EmbeddedStack:
         """Everything accepted so far is matched and settled when this returns."""
         with self._pump_lock:
             self._lane.drain()
+        self._http.settled()
 
     def token(self, player: str, *, admin: bool = False, ttl_seconds: int = 3600) -> str:
         return issue_token(self.secret, player, Scope.ADMIN if admin else Scope.TRADE, ttl_seconds)
@@ -535,7 +662,7 @@ class EmbeddedStack:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._http.stopping.set()
+        self._http.end_streams()
         self._http.shutdown()
         self._http.server_close()
         for thread in self._threads:

@@ -5,11 +5,17 @@ after the last page it received, never skipping or repeating a fill."""
 import http.client
 import json
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from typing import Any
 
-from mercato.local.stack import EmbeddedStack
+import pytest
+
+from mercato.intake.limits import Bucket, LimitSettings
+from mercato.local import stack as stack_module
+from mercato.local.client import ApiError
+from mercato.local.stack import MAX_STREAMS_PER_CALLER, EmbeddedStack
 
 SSE = {"Accept": "text/event-stream"}
 
@@ -20,7 +26,11 @@ def events(stack: EmbeddedStack, headers: dict[str, str]) -> Iterator[http.clien
     connection = http.client.HTTPConnection(host, int(port), timeout=20)
     try:
         connection.request("GET", "/fills", headers=headers)
-        yield connection.getresponse()
+        response = connection.getresponse()
+        try:
+            yield response
+        finally:
+            response.close()  # it holds the socket open past the connection's close
     finally:
         connection.close()
 
@@ -119,3 +129,88 @@ def test_a_token_that_expires_ends_the_stream_with_an_error_event() -> None:
             assert event["event"] == "error"
             assert set(json.loads(event["data"])) == {"error"}
             assert stream.read() == b""  # and the stream ends
+
+
+def test_an_idle_stream_polls_only_when_something_settles() -> None:
+    """Streams wait for the matcher, not a timer: five open streams make no request while nothing
+    settles, and a fill reaches its player's stream at once."""
+    with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0) as stack:
+        admin = stack.client("game-server", admin=True)
+        admin.list_market({"material": "wheat", "name": "Wheat", "kind": "commodity"})
+        admin.deposit("bob", "wheat", 100, "grant-1")
+        admin.deposit("alice", "coins", 10_000, "grant-2")
+        calls: list[str] = []
+        handler = stack._http.handler
+
+        def counted(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            calls.append(event["rawPath"])
+            return handler(event, context)
+
+        stack._http.handler = counted
+        players = ["alice", "carol", "dave", "erin", "frank"]
+        with ExitStack() as streams:
+            opened = [
+                streams.enter_context(events(stack, {"Authorization": f"Bearer {stack.token(p)}"} | SSE))
+                for p in players
+            ]
+            assert all(stream.status == 200 for stream in opened)
+            polls_at_open = len(calls)
+            time.sleep(1.5)
+            assert len(calls) == polls_at_open, "idle streams polled"
+
+            started = time.monotonic()
+            cross(stack, 3, 20)
+            (fill,) = fills_of(next_event(opened[0]))
+            assert fill["quantity"] == 3
+            assert time.monotonic() - started < 2
+
+
+def test_a_token_holds_at_most_eight_streams_at_once() -> None:
+    with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0) as stack:
+        alice = {"Authorization": f"Bearer {stack.token('alice')}"} | SSE
+        with ExitStack() as streams:
+            opened = [streams.enter_context(events(stack, alice)) for _ in range(MAX_STREAMS_PER_CALLER)]
+            assert all(stream.status == 200 for stream in opened)
+            with events(stack, alice) as ninth:
+                assert ninth.status == 429
+                assert json.loads(ninth.read())["error"]["code"] == "too_many_streams"
+        deadline = time.monotonic() + 5  # the eight closed: the server notices within a second or so
+        while True:
+            with events(stack, alice) as again:
+                if again.status == 200 or time.monotonic() > deadline:
+                    break
+            time.sleep(0.2)
+        assert again.status == 200
+
+
+def test_a_stream_kept_waiting_by_the_rate_limit_still_sends_heartbeats(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stack_module, "FILLS_HEARTBEAT_SECONDS", 0.3)
+    limits = LimitSettings(
+        table="local", orders=Bucket(capacity=5, per_second=1), reads=Bucket(capacity=2, per_second=1)
+    )
+    with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0, rate_limits=limits) as stack:
+        alice = stack.client("alice")
+        with events(stack, {"Authorization": f"Bearer {stack.token('alice')}"} | SSE) as stream:
+            assert stream.status == 200
+            stop = threading.Event()
+
+            def keep_the_bucket_empty() -> None:
+                while not stop.is_set():
+                    with suppress(ApiError):
+                        alice.balances()
+                    time.sleep(0.05)
+
+            reader = threading.Thread(target=keep_the_bucket_empty, daemon=True)
+            reader.start()
+            try:
+                heartbeats = 0
+                deadline = time.monotonic() + 5
+                while heartbeats < 3 and time.monotonic() < deadline:
+                    if stream.readline() == b": waiting\n":
+                        heartbeats += 1
+            finally:
+                stop.set()
+                reader.join(5)
+            assert heartbeats == 3

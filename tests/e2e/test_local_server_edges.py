@@ -50,7 +50,7 @@ def test_a_preflight_is_answered_with_the_function_urls_cors_rules(stack: Embedd
         {
             "Origin": "http://game.example",
             "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization,content-type",
+            "Access-Control-Request-Headers": "authorization,content-type,last-event-id",
         },
     )
 
@@ -58,7 +58,8 @@ def test_a_preflight_is_answered_with_the_function_urls_cors_rules(stack: Embedd
     assert body == b""
     assert headers["access-control-allow-origin"] == "*"
     assert headers["access-control-allow-methods"].split(",") == list(INTAKE_CORS.allowed_methods)
-    assert headers["access-control-allow-headers"].split(",") == ["authorization", "content-type"]
+    allowed = ["authorization", "content-type", "last-event-id", "traceparent"]  # an EventSource resumes
+    assert headers["access-control-allow-headers"].split(",") == allowed
 
 
 def test_a_cross_origin_request_gets_the_allow_origin_header(stack: EmbeddedStack) -> None:

@@ -1,0 +1,174 @@
+"""The local server's HTTP framing, as a reviewer trying to break it found it: whatever a request
+carries, what follows it on the connection is the next request and never a part of this one; a HEAD
+answer has no body; a body trickled slower than the timeout is answered; repeated headers and query
+parameters reach the function as a function URL passes them; percent-encoded newlines are not id
+characters."""
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from mercato.emulators.function_url import function_url_event
+from mercato.local import stack as stack_module
+from mercato.local.stack import EmbeddedStack
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[EmbeddedStack]:
+    with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0) as running:
+        listing = {"material": "wheat", "kind": "commodity", "name": "Wheat"}
+        running.client("game-server", admin=True).list_market(listing)
+        yield running
+
+
+def exchange(stack: EmbeddedStack, data: bytes, wait: float = 1.0) -> bytes:
+    """Send ``data`` as it is; everything the server sends back within ``wait`` of its last byte."""
+    host, port = stack.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(data)
+        sock.settimeout(wait)
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+        return received
+
+
+def answers(received: bytes) -> list[int]:
+    """The status of every answer in ``received`` (a body's bytes never start a status line)."""
+    statuses = []
+    rest = received
+    while rest.startswith(b"HTTP/1.1 "):
+        head, _, rest = rest.partition(b"\r\n\r\n")
+        statuses.append(int(head.split()[1]))
+        length = next(
+            (
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
+        rest = rest[length:]
+    assert not rest, f"bytes after the last answer: {rest[:80]!r}"
+    return statuses
+
+
+def hidden(stack: EmbeddedStack) -> bytes:
+    """A whole request for bob's account, to be smuggled as another request's body."""
+    return (
+        f"GET /accounts/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {stack.token('bob')}\r\n\r\n".encode()
+    )
+
+
+def test_the_body_of_an_event_stream_request_is_never_run_as_a_request(stack: EmbeddedStack) -> None:
+    inner = hidden(stack)
+    request = b"GET /fills HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+    received = exchange(stack, request + b"Content-Length: %d\r\n\r\n" % len(inner) + inner)
+
+    assert answers(received) == [401]  # no token: refused, and bob's account never answered
+    assert b"bob" not in received
+
+
+def test_the_body_of_a_preflight_is_never_run_as_a_request(stack: EmbeddedStack) -> None:
+    inner = hidden(stack)
+    request = b"OPTIONS /orders HTTP/1.1\r\nHost: x\r\nOrigin: http://game.test\r\n"
+    request += b"Access-Control-Request-Method: POST\r\n"
+    received = exchange(stack, request + b"Content-Length: %d\r\n\r\n" % len(inner) + inner)
+
+    assert answers(received) == [200]
+    assert b"bob" not in received
+
+
+@pytest.mark.parametrize(
+    ("framing", "status"),
+    [
+        (b"Transfer-Encoding: gzip\r\n", 501),  # a coding the server cannot frame: the body unknown
+        (b"Content-Length: 2\r\nContent-Length: 300\r\n", 400),  # which one is the body?
+        ("Content-Length: \N{SUPERSCRIPT TWO}\r\n".encode("latin-1"), 400),  # a digit, but not ASCII
+    ],
+    ids=["transfer-coding", "conflicting-lengths", "non-ascii-digit"],
+)
+def test_a_body_whose_length_is_unknown_is_refused_and_the_connection_closed(
+    stack: EmbeddedStack, framing: bytes, status: int
+) -> None:
+    inner = hidden(stack)
+    request = f"POST /orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {stack.token('alice')}\r\n".encode()
+    received = exchange(stack, request + framing + b"\r\n{}" + inner)
+
+    assert answers(received) == [status]
+    assert b"bob" not in received
+    body = json.loads(received.partition(b"\r\n\r\n")[2])
+    assert set(body) == {"error"}
+
+
+def test_a_head_answer_has_no_body_and_the_next_answer_follows_it(stack: EmbeddedStack) -> None:
+    received = exchange(
+        stack, b"HEAD /markets HTTP/1.1\r\nHost: x\r\n\r\nGET /markets HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert rest.startswith(b"HTTP/1.1 200"), f"the HEAD answer carried a body: {rest[:60]!r}"
+    assert b"content-length: 0" not in head.lower()  # the length of the body a GET would get, not sent
+
+
+def test_a_body_trickled_slower_than_the_timeout_is_answered_408(
+    stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stack_module, "BODY_TIMEOUT_SECONDS", 1.0)
+    host, port = stack.url.removeprefix("http://").split(":")
+    body = b'{"type": "Buy"}'
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body))
+        sock.settimeout(0.3)
+        started = time.monotonic()
+        answer = b""
+        for byte in body:  # one byte every 0.3 s: each arrives in time, the whole never does
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                break  # the server answered and closed
+            try:
+                answer += sock.recv(65536)
+            except TimeoutError:
+                continue
+            if answer:
+                break
+        elapsed = time.monotonic() - started
+
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    assert elapsed < 3
+
+
+def test_repeated_query_parameters_and_headers_arrive_joined_with_commas(stack: EmbeddedStack) -> None:
+    event = function_url_event("GET", "/fills", query="after=0&after=1")
+    assert event["queryStringParameters"] == {"after": "0,1"}
+
+    valid = f"Authorization: Bearer {stack.token('alice')}\r\n".encode()
+    junk = b"Authorization: Bearer junk\r\n"
+    for first, second in ((junk, valid), (valid, junk)):  # on a function URL: "Bearer junk,Bearer ey..."
+        received = exchange(stack, b"GET /accounts/me HTTP/1.1\r\nHost: x\r\n" + first + second + b"\r\n")
+        assert answers(received) == [401]
+    received = exchange(stack, b"GET /fills?after=0&after=1 HTTP/1.1\r\nHost: x\r\n" + valid + b"\r\n")
+    assert answers(received) == [422]
+
+
+@pytest.mark.parametrize(
+    ("path", "player"),
+    [("/accounts/alice%0A", "game-server"), ("/markets/wheat/book%0A", "alice"), ("/fills%0A", "alice")],
+)
+def test_a_percent_encoded_newline_is_not_an_id_character(
+    stack: EmbeddedStack, path: str, player: str
+) -> None:
+    token = stack.token(player, admin=player == "game-server")
+    received = exchange(
+        stack, f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    )
+
+    (status,) = answers(received)
+    assert status in (404, 422), received

@@ -1,0 +1,49 @@
+"""Command-line values the CLI cannot use are refused by argparse (one line, exit status 2), never a
+traceback from deep inside a start-up or a run that reports nonsense."""
+
+import pytest
+
+from mercato.local.cli import build_parser
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["up", "--port", "70000"],
+        ["up", "--port", "-1"],
+        ["up", "--rate-limit-orders", "abc"],
+        ["up", "--rate-limit-orders", "0/5"],
+        ["up", "--rate-limit-orders", "20/5", "--rate-limit-reads", "x/y"],
+        ["up", "--replay-speed", "nan"],
+        ["up", "--replay-speed", "-1"],
+        ["demo", "--seconds", "0"],
+        ["demo", "--seconds", "-3"],
+        ["demo", "--seconds", "nan"],
+        ["bench", "stack", "--rounds", "0"],
+    ],
+    ids=lambda argv: " ".join(argv),
+)
+def test_a_value_the_command_cannot_use_is_one_argparse_error(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("mercato ")
+    assert "error: argument" in error
+    assert "Traceback" not in error
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["up", "--port", "0"],
+        ["up", "--port", "65535", "--replay-speed", "inf"],
+        ["up", "--rate-limit-orders", "20/5", "--rate-limit-reads", "60/20"],
+        ["demo", "--seconds", "0.5"],
+    ],
+)
+def test_values_the_command_can_use_are_taken(argv: list[str]) -> None:
+    build_parser().parse_args(argv)
