@@ -80,8 +80,16 @@ class Trader(threading.Thread):
         self.client, self.fair, self.until, self.tally = client, fair, until, tally
         self.rng = random.Random(seed)
         self.resting: list[str] = []
+        self.finished_at = 0.0
+        """When it stopped trading (``time.monotonic``)."""
 
     def run(self) -> None:
+        try:
+            self._trade()
+        finally:
+            self.finished_at = time.monotonic()
+
+    def _trade(self) -> None:
         rng = self.rng
         while time.monotonic() < self.until:
             time.sleep(rng.uniform(*THINK_SECONDS))
@@ -160,10 +168,11 @@ def run_demo(
         started = time.monotonic()
         _open_the_markets(stack, names, fair, tally)  # inside the measured time: its orders count
         until = started + seconds
-        workers: list[threading.Thread] = [
+        trading = [
             Trader(name, Client(stack.url, stack.token(name)), fair, until, tally, seed + n)
             for n, name in enumerate(names)
         ]
+        workers: list[threading.Thread] = list(trading)
         workers.append(
             threading.Thread(target=_walk, args=(fair, until, seed, Client(stack.url)), daemon=True)
         )
@@ -181,7 +190,7 @@ def run_demo(
                 + "  ".join(f"{m} {fair[m]}" for m in MATERIALS)
             )
             print("\r" + line if tty else line, end="" if tty else "\n", file=out, flush=True)
-        elapsed = time.monotonic() - started
+        elapsed = max(trader.finished_at for trader in trading) - started  # the trading time
         stack.finish_replay()  # every goal of the final is posted before the figures are taken
         stack.drain()
         requests = moto_atomic.REQUESTS.get("dynamodb", 0) - requests_before
