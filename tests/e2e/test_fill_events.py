@@ -4,6 +4,7 @@ after the last page it received, never skipping or repeating a fill."""
 
 import http.client
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from mercato.local.client import ApiError
 from mercato.local.stack import MAX_STREAMS_PER_CALLER, EmbeddedStack
 
 SSE = {"Accept": "text/event-stream"}
+ACCEPT = "Accept: text/event-stream"
 
 
 @contextmanager
@@ -214,3 +216,39 @@ def test_a_stream_kept_waiting_by_the_rate_limit_still_sends_heartbeats(
                 stop.set()
                 reader.join(5)
             assert heartbeats == 3
+
+
+def test_stopping_the_stack_ends_a_stream_blocked_writing_to_a_client_that_does_not_read() -> None:
+    stack = EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0).start()
+    try:
+        admin = stack.client("game-server", admin=True)
+        admin.list_market({"material": "wheat", "name": "Wheat", "kind": "commodity"})
+        admin.deposit("bob", "wheat", 1_000, "grant-1")
+        admin.deposit("alice", "coins", 100_000, "grant-2")
+        host, port = stack.url.removeprefix("http://").split(":")
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)  # before connect: a small window
+        client.connect((host, int(port)))
+        token = stack.token("alice")
+        client.sendall(
+            f"GET /fills HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n{ACCEPT}\r\n\r\n".encode()
+        )
+        deadline = time.monotonic() + 5
+        while not stack._http._streams and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (server_side,) = stack._http._streams[f"Bearer {token}"]
+        server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1024)
+        for _ in range(150):  # a fill event for each, far more than the two small buffers hold
+            cross(stack, 1, 20)
+        time.sleep(1)  # the stream's writer is blocked now: the client reads nothing
+        assert stack._http._streams, "the stream ended before the stop"
+
+        stack.stop()
+
+        deadline = time.monotonic() + 5
+        while server_side.fileno() != -1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server_side.fileno() == -1, "the blocked stream outlived the stop"
+        client.close()
+    finally:
+        stack.stop()
