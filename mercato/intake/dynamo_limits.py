@@ -32,7 +32,10 @@ class DynamoBucketStore:
         item = response.get("Item")
         if item is None:
             return None
-        return BucketState(level=int(item["level"]), updated_ms=int(item["updatedMs"]))
+        try:
+            return BucketState(level=int(item["level"]), updated_ms=int(item["updatedMs"]))
+        except (KeyError, TypeError, ValueError) as error:  # an item this code did not write
+            raise LimiterUnavailable(f"the bucket item is not one the limiter wrote: {error!r}") from error
 
     def write(
         self, player_id: str, kind: RouteClass, new: BucketState, read: BucketState | None, expires_at: int

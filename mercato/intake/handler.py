@@ -6,6 +6,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import get_secret
+from botocore.config import Config
 
 from mercato import observability
 from mercato.intake.app import build_handler, logger
@@ -36,10 +37,17 @@ def _count(name: str) -> None:
     observability.count_now("intake", name)
 
 
+_LIMITER_CLIENT_CONFIG = Config(
+    retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=1
+)
+"""The limiter fails open: a throttled or slow limits table must cost a request one short try, not
+intake's retries and 60 s timeouts."""
 _limiter = (
     RateLimiter(
         settings.limits,
-        DynamoBucketStore(client, settings.limits.table),
+        DynamoBucketStore(
+            boto3.resource("dynamodb", config=_LIMITER_CLIENT_CONFIG).meta.client, settings.limits.table
+        ),
         clock_ms=lambda: time.time_ns() // 1_000_000,
         count=_count,
     )

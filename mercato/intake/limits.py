@@ -119,8 +119,8 @@ def refilled(state: BucketState | None, bucket: Bucket, now_ms: int) -> int:
 def take(state: BucketState | None, bucket: Bucket, now_ms: int) -> BucketState | int:
     """The state after taking one request, or how many milliseconds until one is there."""
     level = refilled(state, bucket, now_ms)
-    if level >= MILLI:
-        return BucketState(level=level - MILLI, updated_ms=now_ms)
+    if level >= MILLI:  # a clock behind the last request's never moves the bucket back in time
+        return BucketState(level=level - MILLI, updated_ms=max(now_ms, state.updated_ms if state else now_ms))
     return -((level - MILLI) // bucket.per_second)  # ceil((MILLI - level) / per_second)
 
 

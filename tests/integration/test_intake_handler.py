@@ -47,3 +47,23 @@ class _Context:
     memory_limit_in_mb = 256
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:intake"
     aws_request_id = "req-1"
+
+
+def test_the_rate_limiter_has_its_own_client_that_fails_fast(
+    tables: TableNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limiter fails open; with intake's client (default retries, 60 s timeouts) a throttled
+    limits table cost every request seconds before it was let through. Its own client tries once
+    and waits a second at most."""
+    for spec in TABLES:
+        monkeypatch.setenv(spec.env_var, getattr(tables, spec.logical_name))
+    monkeypatch.setenv("MERCATO_AUTH_SECRET", "cold-start-secret-of-32-bytes-at-least")
+    monkeypatch.setenv("MERCATO_LIMITS_TABLE", "mercato-test-limits")
+    sys.modules.pop("mercato.intake.handler", None)
+    handler: Any = importlib.import_module("mercato.intake.handler")
+
+    config = handler._limiter.store._client.meta.config
+    assert handler._limiter.store._client is not handler.client
+    assert config.retries["total_max_attempts"] == 1
+    assert config.connect_timeout <= 1
+    assert config.read_timeout <= 1

@@ -164,6 +164,17 @@ def test_a_limits_table_that_errors_lets_orders_through_and_counts_the_failure(
     assert len(orders) == 6
 
 
+def test_a_limits_item_the_limiter_cannot_read_lets_orders_through_and_is_counted(
+    dynamodb: Any, limited: Limited
+) -> None:
+    # Given alice's bucket item lost its level (written by hand, or by another version)
+    table = limited.limiter.settings.table
+    dynamodb.put_item(TableName=table, Item={"playerId": "alice", "bucket": "orders", "updatedMs": 1})
+    # When she orders, the order is accepted (the limiter fails open) and the failure counted
+    assert limited.api.order("alice", "Buy", 1, 10).status == 202
+    assert limited.counted["RateLimiterFailOpen"] == 1
+
+
 def test_concurrent_requests_of_one_player_never_spend_a_token_twice(limited: Limited) -> None:
     api = limited.api
     statuses: list[int] = []

@@ -78,3 +78,16 @@ def test_settings_from_the_environment() -> None:
 def test_a_bucket_that_is_not_capacity_slash_rate_is_refused(text: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - pydantic's and int()'s errors are both ValueErrors
         LimitSettings.from_env({"MERCATO_LIMITS_TABLE": "x-limits", "MERCATO_LIMIT_ORDERS": text})
+
+
+def test_a_request_stamped_in_the_past_never_moves_the_bucket_back_in_time() -> None:
+    """Two Lambda instances whose clocks disagree by 5 s: the slow clock's request must not rewind
+    the bucket, or the fast clock's next request refills those 5 s a second time."""
+    bucket = Bucket(capacity=20, per_second=5)
+    state: BucketState | int | None = None
+    admitted = 0
+    for now in [10_000] * 19 + [5_000] + [10_000] * 25:  # one request from the clock 5 s behind
+        outcome = take(state if isinstance(state, BucketState) else None, bucket, now_ms=now)
+        if isinstance(outcome, BucketState):
+            state, admitted = outcome, admitted + 1
+    assert admitted == 20  # the capacity, at one instant
