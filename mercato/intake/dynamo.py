@@ -102,6 +102,8 @@ def _decode_trade_cursor(cursor: str, material: str, low: str, high: str) -> dic
         or not all(isinstance(value, str) for value in decoded.values())
         or decoded["material"] != material
         or not low <= decoded["timeKey"] <= high
+        or not decoded["sk"]  # DynamoDB refuses an empty key attribute (a 500, not a 422)
+        or not decoded["timeKey"].endswith(f"#{decoded['sk']}")  # the index key of that very trade
     ):
         raise ValueError("not a cursor of this market's trades in this range")
     return decoded

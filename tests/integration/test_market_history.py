@@ -1,6 +1,8 @@
 """Candles, 24-hour figures, the trades cursor, a player's fills and the admin reads, over the whole
 pipeline (intake, the matcher's settlement, the reads) on moto, with the clocks fixed."""
 
+import base64
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -165,6 +167,18 @@ def test_a_trades_cursor_from_elsewhere_is_refused(traded: tuple[Exchange, Clock
     exchange, _ = traded
 
     assert exchange.call("GET", "/markets/wheat/trades", query={"cursor": cursor}).code == "bad_cursor"
+
+
+@pytest.mark.parametrize("sk", ["", "zzzz"], ids=["empty-key", "another-key"])
+def test_a_trades_cursor_whose_key_was_changed_is_refused(traded: tuple[Exchange, Clock], sk: str) -> None:
+    """A real cursor with its ``sk`` emptied (DynamoDB refuses an empty key: a 500) or replaced (the
+    page would start elsewhere, repeating trades) is not one the API returned."""
+    exchange, _ = traded
+    cursor = exchange.call("GET", "/markets/wheat/trades", query={"limit": "2"}).body["nextCursor"]
+    crafted = json.loads(base64.urlsafe_b64decode(cursor)) | {"sk": sk}
+    forged = base64.urlsafe_b64encode(json.dumps(crafted).encode()).decode()
+
+    assert exchange.call("GET", "/markets/wheat/trades", query={"cursor": forged}).code == "bad_cursor"
 
 
 def test_a_players_fills_come_oldest_first_and_the_cursor_carries_on(
