@@ -20,7 +20,6 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from pydantic import AwareDatetime
 from pydantic.alias_generators import to_camel
 
 from mercato import observability, tracing
@@ -33,6 +32,7 @@ from mercato.intake.service import Intake
 from mercato.intake.webview import HEADERS, WebFile, page, web_file
 from mercato.leaderboard.ranking import Window
 from mercato.models.accounts import Deposit, Withdrawal
+from mercato.models.base import Timestamp
 from mercato.models.errors import (
     Conflict,
     ExchangeError,
@@ -313,8 +313,8 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
         material: Material,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Query(max_length=1024)] = None,
-        start: Annotated[AwareDatetime | None, Query(alias="from", description="ISO 8601, inclusive")] = None,
-        end: Annotated[AwareDatetime | None, Query(alias="to", description="ISO 8601, exclusive")] = None,
+        start: Annotated[Timestamp | None, Query(alias="from", description="ISO 8601, inclusive")] = None,
+        end: Annotated[Timestamp | None, Query(alias="to", description="ISO 8601, exclusive")] = None,
     ) -> Response[TradesView]:
         return _json(200, intake.trades(material, limit, cursor, start, end))
 
@@ -335,11 +335,11 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
         material: Material,
         interval: Annotated[Interval, Query()] = Interval.HOUR,
         start: Annotated[
-            AwareDatetime | None,
+            Timestamp | None,
             Query(alias="from", description="ISO 8601, inclusive (default: 720 intervals before to)"),
         ] = None,
         end: Annotated[
-            AwareDatetime | None, Query(alias="to", description="ISO 8601, exclusive (default: now)")
+            Timestamp | None, Query(alias="to", description="ISO 8601, exclusive (default: now)")
         ] = None,
     ) -> Response[CandlesView]:
         return _json(200, intake.candles(material, interval, start, end))

@@ -166,13 +166,15 @@ class Intake:
     ) -> CandlesView:
         """OHLCV per ``interval`` bucket of the trades executed in ``[start, end)``, oldest first.
 
-        ``end`` defaults to now and ``start`` to :data:`DEFAULT_CANDLES` buckets before it; a range
+        ``end`` defaults to now and ``start`` to :data:`DEFAULT_CANDLES` buckets before it, rounded
+        down to a bucket's start (an explicit ``start`` is taken as it is: trades from then on); a range
         wider than :data:`MAX_CANDLES` buckets, or holding more than :data:`MAX_CANDLE_TRADES` trades,
         is refused (ask for it in parts)."""
         self.market(material)
         width = int(interval.width.total_seconds() * 1000)
         high = _millis(end or self.clock())
-        low = max(0, high - width * DEFAULT_CANDLES) if start is None else _millis(start)
+        # the default range starts on a candle's boundary, so its first candle is a whole one
+        low = max(0, (high - width * DEFAULT_CANDLES) // width * width) if start is None else _millis(start)
         if low >= high:
             raise Invalid("from must be before to", code="invalid_range")
         if high - low > width * MAX_CANDLES:

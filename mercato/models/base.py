@@ -38,9 +38,17 @@ class RequestModel(WireModel):
 
 
 def _iso_8601_only(value: object) -> object:
-    if isinstance(value, str | datetime):
-        return value
+    if isinstance(value, datetime) or (isinstance(value, str) and not _a_number(value)):
+        return value  # pydantic reads a numeric string as Unix seconds or milliseconds: refused too
     raise ValueError("a timestamp is an ISO 8601 string with a time zone, e.g. 2026-06-11T18:00:00Z")
+
+
+def _a_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_8601_only)]

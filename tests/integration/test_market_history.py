@@ -99,6 +99,40 @@ def test_candles_cover_from_inclusive_to_exclusive(traded: tuple[Exchange, Clock
     assert window == [("2026-06-11T18:00:00Z", 22, 22, 22, 22, 5)]
 
 
+@pytest.mark.parametrize("path", ["/markets/wheat/candles", "/markets/wheat/trades"])
+@pytest.mark.parametrize("instant", ["1781200800", "1781200800000"])
+def test_a_range_given_as_a_unix_number_is_refused_as_ambiguous(
+    traded: tuple[Exchange, Clock], path: str, instant: str
+) -> None:
+    """Seconds or milliseconds? The API takes ISO 8601 with a zone only, as in bodies."""
+    exchange, _ = traded
+
+    assert (
+        exchange.call(
+            "GET", path, query={"interval": "1h", "from": instant} if "candles" in path else {"from": instant}
+        ).code
+        == "invalid_field"
+    )
+
+
+def test_the_default_range_starts_on_a_candles_boundary(traded: tuple[Exchange, Clock]) -> None:
+    """Without ``from`` the range is the last 720 candles up to now; asked at 06:00:30 that began at
+    18:00:30, and the 18:00 candle came back as half of itself (open 22, volume 5): the range
+    starts on the boundary instead, so each candle is the whole of its minute."""
+    exchange, clock = traded
+    clock.now = datetime(2026, 6, 12, 6, 0, 30, tzinfo=UTC)
+
+    reply = exchange.call("GET", "/markets/wheat/candles", query={"interval": "1m"})
+
+    first = reply.body["candles"][0]
+    assert (first["start"], first["open"], first["close"], first["volume"]) == (
+        "2026-06-11T18:00:00Z",
+        20,
+        22,
+        15,
+    )
+
+
 def test_candles_refuse_an_empty_range_a_too_wide_one_and_an_unknown_interval(
     traded: tuple[Exchange, Clock],
 ) -> None:

@@ -321,6 +321,8 @@ def test_a_leading_zero_is_not_json_and_fails_the_whole_body(field: str) -> None
         pytest.param("expiresAt", '"tomorrow"', "datetime_from_date_parsing", id="expiry-not-a-date"),
         pytest.param("expiresAt", '"2030-01-01"', "timezone_aware", id="expiry-date-only"),
         pytest.param("expiresAt", "1893456000", "value_error", id="expiry-unix-seconds"),
+        pytest.param("expiresAt", '"1893456000"', "value_error", id="expiry-unix-seconds-as-a-string"),
+        pytest.param("expiresAt", '"1.8934e9"', "value_error", id="expiry-a-number-as-a-string"),
         pytest.param("clientOrderId", '"my order"', "string_pattern_mismatch", id="client-id-spaces"),
         pytest.param("clientOrderId", '""', "string_pattern_mismatch", id="client-id-empty"),
         pytest.param("clientOrderId", f'"{"x" * 65}"', "string_pattern_mismatch", id="client-id-65-chars"),
