@@ -91,12 +91,15 @@ class DynamoLeaderboardStore:
             KeyConditionExpression="pk = :board AND begins_with(sk, :rank)",
             ExpressionAttributeValues={":board": _board(window, version), ":rank": RANK_PREFIX},
             Limit=limit,
+            ConsistentRead=True,  # the board was written just before its pointer flipped
         )
         return [_standing(item) for item in page.get("Items", [])]
 
     def standing_of(self, window: Window, version: int, player_id: str) -> Standing | None:
         item = self._client.get_item(
-            TableName=self._table, Key={"pk": _board(window, version), "sk": PLAYER_PREFIX + player_id}
+            TableName=self._table,
+            Key={"pk": _board(window, version), "sk": PLAYER_PREFIX + player_id},
+            ConsistentRead=True,
         ).get("Item")
         return None if item is None else _standing(item)
 
