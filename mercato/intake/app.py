@@ -505,8 +505,10 @@ def _as_json(event: dict[str, Any]) -> dict[str, Any]:
     return event | {"headers": headers}
 
 
-_RESOLVING = threading.Lock()
-"""Held while any resolver of the process resolves a request (see :func:`build_handler`)."""
+_RESOLVING = threading.RLock()
+"""Held while any resolver of the process resolves a request (see :func:`build_handler`).
+Re-entrant: the fault-injection tests land another request from inside a storage call, in the same
+thread (standing for another Lambda environment), and a plain lock would wait for itself."""
 
 
 def build_handler(
