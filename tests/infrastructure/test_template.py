@@ -160,7 +160,13 @@ def test_the_function_url_is_public_and_the_function_checks_tokens_itself(templa
     url = only(template, "AWS::Lambda::Url")
     assert url["AuthType"] == "NONE"
     assert url["Cors"]["AllowOrigins"] == ["*"]
-    assert set(url["Cors"]["AllowHeaders"]) == {"Authorization", "Content-Type"}
+    # traceparent continues a browser's trace; Last-Event-ID lets a browser resume an event stream (local)
+    assert set(url["Cors"]["AllowHeaders"]) == {
+        "Authorization",
+        "Content-Type",
+        "Last-Event-ID",
+        "traceparent",
+    }
     intake = next(
         r["Properties"]
         for r in resources(template, "AWS::Lambda::Function").values()
