@@ -60,6 +60,8 @@ BODY_TIMEOUT_SECONDS = 10.0
 SERVE_POLL_SECONDS = 0.05
 """How often the intake server looks for a stop (``stop`` waits for it)."""
 KEEP_ALIVE_SECONDS = 120.0
+FILLS_MIN_POLL_SECONDS = 0.25
+"""However often the matcher settles, an event stream polls at most this often (new pages aside)."""
 STREAM_CHECK_SECONDS = 1.0
 """How often a waiting event stream looks whether its client has gone (its slot then frees)."""
 MAX_STREAMS_PER_CALLER = 8
@@ -239,6 +241,7 @@ class _Intake(http.server.BaseHTTPRequestHandler):
                 source_ip=self.client_address[0],
             )
             response = self.server.handler(event, None)
+            polled_at = time.monotonic()
             status, payload = response["statusCode"], response_body(response)
             if status == 429 and started:  # the read bucket is empty for now: wait, then go on
                 retry = float((response.get("headers") or {}).get("Retry-After", "1"))
@@ -267,6 +270,8 @@ class _Intake(http.server.BaseHTTPRequestHandler):
                 self.server.wait_for_settlement(seen, min(left, STREAM_CHECK_SECONDS))
                 if self._client_gone():
                     return
+            # busy trading settles many times a second: each stream polls at most this often
+            self.server.stopping.wait(max(0.0, FILLS_MIN_POLL_SECONDS - (time.monotonic() - polled_at)))
 
     def _client_gone(self) -> bool:
         """Whether the client closed the connection (it sends nothing on a stream, so a readable

@@ -166,6 +166,17 @@ def test_an_idle_stream_polls_only_when_something_settles() -> None:
             assert fill["quantity"] == 3
             assert time.monotonic() - started < 2
 
+            # Busy trading between others settles many times a second; a stream polls at most 4 times
+            admin.deposit("carol", "wheat", 100, "grant-3")
+            admin.deposit("dave", "coins", 10_000, "grant-4")
+            polls_before, started = len(calls), time.monotonic()
+            for _ in range(30):
+                stack.client("carol").place("Sell", "wheat", 1, 20)
+                stack.client("dave").place("Buy", "wheat", 1, 20)
+            elapsed = time.monotonic() - started
+            polls = [path for path in calls[polls_before:] if path == "/fills"]
+            assert len(polls) <= len(players) * (elapsed / 0.25 + 2)
+
 
 def test_a_token_holds_at_most_eight_streams_at_once() -> None:
     with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0) as stack:
