@@ -24,7 +24,7 @@ def stack() -> Iterator[EmbeddedStack]:
         yield running
 
 
-def exchange(stack: EmbeddedStack, data: bytes, wait: float = 1.0) -> bytes:
+def exchange(stack: EmbeddedStack, data: bytes, wait: float = 0.5) -> bytes:
     """Send ``data`` as it is; everything the server sends back within ``wait`` of its last byte."""
     host, port = stack.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as sock:
