@@ -8,7 +8,7 @@ import base64
 import random
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -66,12 +66,18 @@ def function_url_event(
 
 
 def query_parameters(raw_query: str) -> dict[str, str]:
-    """A query string's parameters as a function URL passes them: a repeated parameter's values
-    joined with commas (payload format 2.0), so ``after=0&after=1`` is ``{"after": "0,1"}``."""
-    parameters: dict[str, str] = {}
-    for name, value in parse_qsl(raw_query, keep_blank_values=True):
-        parameters[name] = f"{parameters[name]},{value}" if name in parameters else value
-    return parameters
+    """A query string's parameters as a function URL passes them: ``after=0&after=1`` is
+    ``{"after": "0,1"}``."""
+    return joined(parse_qsl(raw_query, keep_blank_values=True))
+
+
+def joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Names and values as payload format 2.0 passes repeated headers and query parameters: one
+    entry per name, its values joined with commas in the order they came."""
+    entries: dict[str, str] = {}
+    for name, value in pairs:
+        entries[name] = f"{entries[name]},{value}" if name in entries else value
+    return entries
 
 
 def response_body(response: Mapping[str, Any]) -> bytes:

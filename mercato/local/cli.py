@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from mercato.local.commands import add_client_commands
 
 if TYPE_CHECKING:
+    from mercato.intake.limits import Bucket
     from mercato.local.stack import EmbeddedStack
 
 
@@ -238,13 +239,12 @@ def _up(args: argparse.Namespace) -> int:
     if not args.verbose:
         _quiet()
     from mercato import tracing
-    from mercato.intake.limits import Bucket, LimitSettings
+    from mercato.intake.limits import LimitSettings
 
     tracing.configure_from_env()  # MERCATO_TRACE_FILE: spans as JSON lines
     limits = None
-    if args.rate_limit_orders != "off":
-        orders, reads = Bucket.parse(args.rate_limit_orders), Bucket.parse(args.rate_limit_reads)
-        limits = LimitSettings(table="local", orders=orders, reads=reads)
+    if args.rate_limit_orders is not None:  # the buckets were parsed with the arguments ("off": None)
+        limits = LimitSettings(table="local", orders=args.rate_limit_orders, reads=args.rate_limit_reads)
     secret = _secret()
     from mercato.local.stack import SWITCH_INTERVAL_SECONDS
 
@@ -319,18 +319,19 @@ def _speed(value: str) -> float:
     return number
 
 
-def _bucket(value: str) -> str:
-    """``CAPACITY/PER_SECOND`` (or ``off``), checked now rather than when the stack starts."""
+def _bucket(value: str) -> "Bucket | None":
+    """``CAPACITY/PER_SECOND`` as a bucket (``off``: None), parsed with the arguments rather than
+    when the stack starts."""
     from mercato.intake.limits import Bucket
 
-    if value != "off":
-        try:
-            Bucket.parse(value)
-        except ValueError as error:  # pydantic's ValidationError is one too
-            raise argparse.ArgumentTypeError(
-                f"a bucket is CAPACITY/PER_SECOND, two whole numbers of at least 1, e.g. 20/5: {value!r}"
-            ) from error
-    return value
+    if value == "off":
+        return None
+    try:
+        return Bucket.parse(value)
+    except ValueError as error:  # pydantic's ValidationError is one too
+        raise argparse.ArgumentTypeError(
+            f"a bucket is CAPACITY/PER_SECOND, two whole numbers of at least 1, e.g. 20/5: {value!r}"
+        ) from error
 
 
 def _positive(value: str) -> int:

@@ -28,7 +28,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from mercato.emulators import dynamodb_local, moto_atomic
 from mercato.emulators.dynamodb_local import DynamoDBLocal
-from mercato.emulators.function_url import function_url_event, query_parameters, response_body
+from mercato.emulators.function_url import function_url_event, joined, query_parameters, response_body
 from mercato.feed.dynamo import DynamoFeedStore
 from mercato.feed.job import FeedJob, FeedStore
 from mercato.feed.sources import ReplaySource
@@ -224,7 +224,7 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             return
         try:
             self._stream(path, params, after, headers)
-        except (BrokenPipeError, ConnectionResetError, OSError):
+        except OSError:
             return  # the client went away, or the stack stopped and shut the socket
         finally:
             self.server.close_stream(caller, self.connection)
@@ -346,11 +346,7 @@ def _wants_events(request: http.server.BaseHTTPRequestHandler) -> bool:
 def _combined(headers: Message) -> dict[str, str]:
     """The request's headers as a function URL passes them: names in lower case, a repeated header's
     values joined with commas (payload format 2.0)."""
-    combined: dict[str, str] = {}
-    for name, value in headers.items():
-        key = name.lower()
-        combined[key] = f"{combined[key]},{value}" if key in combined else value
-    return combined
+    return joined((name.lower(), value) for name, value in headers.items())
 
 
 class _Lane(Protocol):
