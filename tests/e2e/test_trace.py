@@ -40,6 +40,19 @@ def post_order(url: str, player: str, body: dict[str, Any], traceparent: str) ->
         return dict(json.loads(response.read()))
 
 
+def settled(path: Path, order_id: str, timeout: float = 20.0) -> None:
+    """Until the matcher has settled the wake-up of ``order_id``'s book write."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            for line in path.read_text().splitlines():
+                span = json.loads(line) if line.strip() else {}
+                if span.get("name") == "matcher.settle" and span["attributes"]["sk"].endswith(order_id):
+                    return
+        time.sleep(0.05)
+    raise AssertionError(f"no settlement span for order {order_id} within {timeout} s")
+
+
 def spans_of(path: Path, trace_id: str, timeout: float = 20.0) -> list[dict[str, Any]]:
     """The trace's spans once the matcher's settlement has been recorded."""
     deadline = time.monotonic() + timeout
@@ -77,7 +90,10 @@ def test_one_orders_spans_follow_it_from_intake_to_the_matchers_settlement(
             admin = Client(url, issue_token(SECRET, "game-server", Scope.ADMIN))
             admin.deposit("alice", "coins", 1_000, "d-1")
             admin.deposit("bob", "wheat", 10, "d-2")
-            Client(url, issue_token(SECRET, "bob")).place("Sell", "wheat", 10, 20)
+            sell = Client(url, issue_token(SECRET, "bob")).place("Sell", "wheat", 10, 20)
+            # Bob's sell settled first: a settlement of his wake-up still running when alice's order
+            # lands would cross hers in his trace, and hers would find nothing left to fill.
+            settled(trace_file, sell["orderId"])
             order = post_order(
                 url,
                 "alice",
