@@ -7,7 +7,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from mercato.intake.ports import (
     ClientOrderIdTaken,
@@ -22,12 +22,21 @@ from mercato.matcher.house import house_player, is_house
 from mercato.models.accounts import Deposit, Withdrawal
 from mercato.models.errors import Conflict, Forbidden, Invalid, NotFound, StateMoved
 from mercato.models.events import GoalEvent
-from mercato.models.history import CandlesView, FillsPage, Interval, candles_from, day_figures
+from mercato.models.history import (
+    HOUR_MS,
+    CandlesView,
+    FillsPage,
+    Interval,
+    candles_from,
+    day_figures_of,
+    day_window,
+)
 from mercato.models.ids import new_order_id
 from mercato.models.markets import CommodityListing, FootballerListing, FootballerMarket, Market, market_from
 from mercato.models.money import COINS
 from mercato.models.orders import MAX_EXPIRY_AHEAD, Order, OrderRequest, OrderStatus, Side
 from mercato.models.times import from_millis, to_millis
+from mercato.models.trades import Trade
 from mercato.models.views import (
     AccountView,
     BookView,
@@ -40,7 +49,6 @@ from mercato.models.views import (
 )
 
 CANCEL_ATTEMPTS = 5
-DAY = timedelta(days=1)
 MAX_CANDLES = 1500
 """The most buckets one candles request may span."""
 DEFAULT_CANDLES = 720
@@ -89,11 +97,16 @@ class Intake:
         return [self._with_day(market) for market in self.markets()]
 
     def _with_day(self, market: Market) -> Market:
+        """The figures come from the hours the matcher keeps on the market item; only the trades of
+        the hour the window starts in are read one by one, and only when that hour has trades."""
         if market.last_price is None:
             return market  # never traded: nothing to read
-        end = self.clock()
-        trades = self.store.trades_between(market.material, to_millis(end - DAY), to_millis(end) + 1, None)
-        figures = day_figures(trades)
+        now = to_millis(self.clock())
+        start, edge = day_window(now)
+        edge_trades: list[Trade] = []
+        if any(figures.hour_ms == edge for figures in market.hours):
+            edge_trades = self.store.trades_between(market.material, start, edge + HOUR_MS, None)
+        figures = day_figures_of(market.hours, edge_trades, now)
         if figures is None:
             return market
         return market.model_copy(

@@ -343,4 +343,11 @@ def _trades(state: ExchangeState) -> list[dict[str, Any]]:
 
 
 def _markets(state: ExchangeState) -> list[dict[str, Any]]:
-    return [{"material": name, "feesAccrued": row.fees_accrued} for name, row in state.markets.items()]
+    return [
+        {
+            "material": name,
+            "feesAccrued": row.fees_accrued,
+            "hours": [list(figures) for figures in row.market.hours],
+        }
+        for name, row in state.markets.items()
+    ]

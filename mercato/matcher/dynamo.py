@@ -7,6 +7,7 @@ from mercato.matcher.book import BookOrder
 from mercato.matcher.dynamo_settlement import transact_items
 from mercato.matcher.ports import BookRead, FootballerState, MarketState
 from mercato.matcher.transactions import Settlement
+from mercato.models.history import HourFigures
 from mercato.models.keys import BUY_PREFIX, SELL_PREFIX
 from mercato.models.markets import HouseParams
 from mercato.models.orders import Side, TimeInForce
@@ -66,7 +67,12 @@ class DynamoMatcherStore:
                 house_quotes=dict(item.get("houseQuotes", {})),
             )
         return MarketState(
-            item["feeBps"], item.get("bestBid"), item.get("bestAsk"), footballer, item.get("version", 0)
+            item["feeBps"],
+            item.get("bestBid"),
+            item.get("bestAsk"),
+            footballer,
+            item.get("version", 0),
+            tuple(HourFigures(*figures) for figures in item.get("hours", ())),
         )
 
     def pending_goals(self, material: str) -> list[str]:

@@ -246,6 +246,9 @@ def _market_action(material: str, market: MarketDelta, tables: TableNames) -> Ac
     if market.last_price is not None:
         sets.append("lastPrice = :last")
         values[":last"] = market.last_price
+    if market.hours is not None:
+        sets.append("hours = :hours")
+        values[":hours"] = [list(figures) for figures in market.hours]
     ticker = market.ticker
     if ticker is not None:
         sides = (

@@ -6,6 +6,7 @@ from typing import Protocol
 from mercato.matcher.book import BookOrder
 from mercato.matcher.transactions import Settlement
 from mercato.models.errors import Busy, StateMoved
+from mercato.models.history import HourFigures
 from mercato.models.markets import HouseParams
 from mercato.models.money import MAX_PRICE
 
@@ -35,6 +36,8 @@ class MarketState:
     version: int = 0
     """Bumped by every settlement transaction and required by the next: a second writer on the same
     market can only fail its condition (DESIGN §1 principle 2)."""
+    hours: tuple[HourFigures, ...] = ()
+    """The hourly figures of its trades, as the last settlement left them."""
 
 
 @dataclass(frozen=True)

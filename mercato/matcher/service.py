@@ -124,6 +124,7 @@ class Matcher:
                 now,
                 forget_quotes=forget,
                 version=market.version,
+                hours=market.hours,
                 fill_seq=self._patiently(self.store.fill_sequences, filled),
             )
             try:

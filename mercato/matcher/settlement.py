@@ -32,6 +32,7 @@ from mercato.matcher.transactions import (
     Ticker,
     TradeRecord,
 )
+from mercato.models.history import HourFigures, roll_hours
 from mercato.models.ids import trade_id
 from mercato.models.money import COINS
 from mercato.models.orders import Order, OrderStatus, Side, TimeInForce, escrow
@@ -107,6 +108,7 @@ class Planner:
         forget_quotes: frozenset[str] = frozenset(),
         version: int = 0,
         fill_seq: Mapping[str, int] | None = None,
+        hours: tuple[HourFigures, ...] = (),
     ) -> None:
         self.material = material
         self.orders = dict(orders)
@@ -121,6 +123,9 @@ class Planner:
         """Each filled player's fill sequence as read (0 for none yet); every transaction requires it
         and raises it by the fills it records, so a player's fills are numbered without gaps even
         while other materials settle fills of the same player."""
+        self.hours = hours
+        """The market's hourly figures as read; each transaction with trades writes them with its
+        trades added, so every committed prefix of a plan leaves them equal to the trades stored."""
 
     def plan(
         self, events: list[PlanEvent], ticker: Ticker, *, max_writes: int = MAX_WRITES
@@ -361,6 +366,10 @@ class Planner:
         )
         expected = self.version
         self.version += 1
+        hours = None
+        if pending.trades:
+            hours = roll_hours(self.hours, self.now_ms, ((t.price, t.quantity) for t in pending.trades))
+            self.hours = hours
         return MarketDelta(
             fees=pending.fees,
             volume=pending.volume,
@@ -370,4 +379,5 @@ class Planner:
             quotes_removed=tuple(sorted(gone - pending.new)),
             ticker=ticker,
             expected_version=expected,
+            hours=hours,
         )

@@ -20,6 +20,7 @@ expectation does not hold:
 
 from dataclasses import dataclass
 
+from mercato.models.history import HourFigures
 from mercato.models.orders import Order, OrderStatus, Side
 
 
@@ -144,6 +145,9 @@ class MarketDelta:
     ticker: Ticker | None
     """Set by the last transaction of a plan only."""
     expected_version: int
+    hours: tuple[HourFigures, ...] | None = None
+    """The market's hourly figures with this transaction's trades in them; ``None``: no trades, no
+    change."""
 
 
 @dataclass(frozen=True)

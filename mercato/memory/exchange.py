@@ -450,7 +450,9 @@ class InMemoryExchange:
                 house=market.house,
                 house_quotes=dict(row.house_quotes),
             )
-        return MarketState(market.fee_bps, market.best_bid, market.best_ask, footballer, row.version)
+        return MarketState(
+            market.fee_bps, market.best_bid, market.best_ask, footballer, row.version, market.hours
+        )
 
     @_atomic
     def read_book(
@@ -596,6 +598,8 @@ class InMemoryExchange:
         update: dict[str, Any] = {"volume": market.volume + delta.volume}
         if delta.last_price is not None:
             update["last_price"] = delta.last_price
+        if delta.hours is not None:
+            update["hours"] = delta.hours
         if delta.goals_applied:
             assert isinstance(market, FootballerMarket)
             update["goals"] = market.goals + len(delta.goals_applied)

@@ -1,9 +1,9 @@
 """Market history and a player's fills: candles, 24-hour figures and the fill feed (DESIGN §5)."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from pydantic import Field
 
@@ -76,6 +76,86 @@ class DayFigures(NamedTuple):
     volume: int
 
 
+HOUR_MS: Final = 3_600_000
+DAY_MS: Final = 24 * HOUR_MS
+KEPT_HOURS: Final = 25
+"""The hours a market keeps figures for: the latest with trades and the 24 before it, so the hour
+holding the start of any 24-hour window that reaches the present is among them."""
+
+
+class HourFigures(NamedTuple):
+    """Open, high, low, close and volume of one market's trades in one UTC hour, in the order they
+    settled. The matcher keeps them on the market item (:func:`roll_hours`), so the 24-hour figures
+    are read without reading a day of trades."""
+
+    hour_ms: int
+    """The hour's start, in milliseconds since the epoch."""
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+
+
+def roll_hours(
+    hours: Sequence[HourFigures], at_ms: int, trades: Iterable[tuple[int, int]]
+) -> tuple[HourFigures, ...]:
+    """``hours`` after ``trades`` (price, quantity, in the order they settled) executed at ``at_ms``:
+    the hour holding ``at_ms`` gains them, and only the :data:`KEPT_HOURS` hours ending with the
+    latest that has trades are kept, oldest first."""
+    by_hour = {figures.hour_ms: figures for figures in hours}
+    hour = at_ms - at_ms % HOUR_MS
+    current = by_hour.get(hour)
+    for price, quantity in trades:
+        if current is None:
+            current = HourFigures(hour, price, price, price, price, quantity)
+        else:
+            current = HourFigures(
+                hour,
+                current.open,
+                max(current.high, price),
+                min(current.low, price),
+                price,
+                current.volume + quantity,
+            )
+    if current is not None:
+        by_hour[hour] = current
+    if not by_hour:
+        return ()
+    oldest = max(by_hour) - (KEPT_HOURS - 1) * HOUR_MS
+    return tuple(by_hour[h] for h in sorted(by_hour) if h >= oldest)
+
+
+def day_window(now_ms: int) -> tuple[int, int]:
+    """The 24 hours up to ``now_ms`` (both ends included), and the start of the hour holding the
+    window's start: the one hour whose trades are read one by one (the hours after it are whole)."""
+    start = now_ms - DAY_MS
+    return start, start - start % HOUR_MS
+
+
+def day_figures_of(
+    hours: Sequence[HourFigures], edge_trades: Sequence[Trade], now_ms: int
+) -> DayFigures | None:
+    """The 24-hour figures at ``now_ms`` from a market's kept hours and the trades of the window's
+    first hour that fall inside it (oldest first; see :func:`day_window`), with no trade read from
+    the hours after it."""
+    start, edge = day_window(now_ms)
+    pieces = [
+        (trade.price, trade.price, trade.price, trade.price, trade.quantity)
+        for trade in edge_trades
+        if start <= int(trade.executed_at.timestamp() * 1000) <= now_ms
+    ]
+    pieces += [(h.open, h.high, h.low, h.close, h.volume) for h in hours if edge < h.hour_ms <= now_ms]
+    if not pieces:
+        return None
+    return DayFigures(
+        change=pieces[-1][3] - pieces[0][0],
+        high=max(piece[1] for piece in pieces),
+        low=min(piece[2] for piece in pieces),
+        volume=sum(piece[4] for piece in pieces),
+    )
+
+
 def bucket_start(moment: datetime, interval: Interval) -> datetime:
     """The start of the UTC-aligned bucket holding ``moment`` (days start at midnight UTC)."""
     width = int(interval.width.total_seconds() * 1000)
@@ -110,16 +190,3 @@ def candles_from(trades: Iterable[Trade], interval: Interval) -> list[Candle]:
             }
         )
     return candles
-
-
-def day_figures(trades: list[Trade]) -> DayFigures | None:
-    """The figures of trades oldest first; ``None`` when there are none."""
-    if not trades:
-        return None
-    prices = [trade.price for trade in trades]
-    return DayFigures(
-        change=prices[-1] - prices[0],
-        high=max(prices),
-        low=min(prices),
-        volume=sum(trade.quantity for trade in trades),
-    )

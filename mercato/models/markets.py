@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from mercato.models.base import RequestModel, WireModel
+from mercato.models.history import HourFigures
 from mercato.models.money import (
     COINS,
     DEFAULT_FEE_BPS,
@@ -102,6 +103,8 @@ class TickerFields(BaseModel):
     high24h: Price | None = Field(default=None, alias="high24h")
     low24h: Price | None = Field(default=None, alias="low24h")
     volume24h: NonNegative | None = Field(default=None, alias="volume24h")
+    hours: tuple[HourFigures, ...] = Field(default=(), exclude=True)
+    """The hourly figures the matcher keeps (stored, never sent): what the 24-hour figures are made of."""
 
 
 class CommodityMarket(CommodityListing, TickerFields):

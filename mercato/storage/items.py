@@ -56,6 +56,7 @@ _MARKET_FIELDS: Final = (
     "bestAsk",
     "lastPrice",
     "volume",
+    "hours",
 )
 
 

@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from mercato.models.history import HOUR_MS, KEPT_HOURS
 from mercato.models.money import COINS
 from mercato.storage.items import ASSET_PREFIX, DEPOSIT_PREFIX, ORDER_PREFIX, WITHDRAWAL_PREFIX, plain
 from mercato.storage.names import TableNames
@@ -134,4 +135,38 @@ def problems(read: TableReader, tables: TableNames, *, drained: bool = True) -> 
         for material, side in best.items():
             if "bid" in side and "ask" in side and side["bid"] >= side["ask"]:
                 problems.append(f"{material} is crossed: bid {side['bid']} >= ask {side['ask']}")
+
+    # 7. each market's hourly figures (the 24-hour figures' source) are those of its trades
+    by_material: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for trade in trades:
+        by_material[trade["material"]].append(trade)
+    for material, market in sorted(markets.items()):
+        problems += _hours_problems(material, market.get("hours", []), by_material[material])
+    return problems
+
+
+def _hours_problems(material: str, stored: list[list[int]], trades: list[dict[str, Any]]) -> list[str]:
+    """The hours a market keeps are the :data:`KEPT_HOURS` ending with the latest hour its trades
+    executed in, each with those trades' high, low and volume; open and close are a price traded at
+    the hour's first and last millisecond (trades settled in the same millisecond are stored in no
+    order of their own)."""
+    hours: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for trade in trades:
+        hours[trade["executedAt"] - trade["executedAt"] % HOUR_MS].append(trade)
+    kept = [hour for hour in sorted(hours) if hour >= max(hours) - (KEPT_HOURS - 1) * HOUR_MS]
+    if [figures[0] for figures in stored] != kept:
+        return [f"{material} keeps figures for hours {[f[0] for f in stored]}; its trades fill {kept}"]
+    problems = []
+    for hour_ms, open_, high, low, close, volume in stored:
+        inside = hours[hour_ms]
+        first = min(t["executedAt"] for t in inside)
+        last = max(t["executedAt"] for t in inside)
+        if (
+            high != max(t["price"] for t in inside)
+            or low != min(t["price"] for t in inside)
+            or volume != sum(t["quantity"] for t in inside)
+            or open_ not in {t["price"] for t in inside if t["executedAt"] == first}
+            or close not in {t["price"] for t in inside if t["executedAt"] == last}
+        ):
+            problems.append(f"{material}'s figures for hour {hour_ms} disagree with its trades")
     return problems

@@ -162,6 +162,32 @@ def test_the_market_shows_the_last_24_hours(traded: tuple[Exchange, Clock]) -> N
     assert exchange.call("GET", "/markets/wheat").body["change24h"] is None
 
 
+def test_the_day_figures_read_trades_only_from_the_hour_the_window_starts_in(
+    traded: tuple[Exchange, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The figures come from the hours the matcher keeps on the market item: at 01:00 (the window
+    starts at 01:00 the day before, an hour without trades) no trade is read; at 18:00:30 the next
+    day only the trades from 18:00:30 to 19:00 the day before are, not the day's."""
+    exchange, clock = traded
+    store = exchange.pipeline.service.store
+    asked: list[tuple[int, int]] = []
+    read = store.trades_between
+
+    def counted(material: str, start_ms: int, end_ms: int, at_most: int | None) -> Any:
+        asked.append((start_ms, end_ms))
+        return read(material, start_ms, end_ms, at_most)
+
+    monkeypatch.setattr(store, "trades_between", counted)
+    millis = Clock(T0).millis()
+
+    figures = exchange.call("GET", "/markets/wheat").body
+    assert (figures["change24h"], figures["volume24h"]) == (18 - 20, 27)
+    assert asked == []
+    clock.now = T0 + timedelta(days=1, seconds=30)
+    assert exchange.call("GET", "/markets/wheat").body["volume24h"] == 17
+    assert asked == [(millis + 30_000, millis + 3_600_000)]
+
+
 def test_the_trades_cursor_pages_newest_first_without_a_gap(traded: tuple[Exchange, Clock]) -> None:
     exchange, _ = traded
     seen: list[int] = []
