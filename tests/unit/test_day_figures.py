@@ -99,7 +99,8 @@ def a_day_of_settlements(draw: st.DrawFn) -> list[Settled]:
 def a_moment_after(draw: st.DrawFn, settlements: list[Settled]) -> int:
     """Any time up to 30 hours after the last settlement, or about a day after one of them, so the
     window often starts inside an hour that has trades."""
-    if settlements and draw(st.booleans()):
+    near_a_day_later = draw(st.booleans())
+    if settlements and near_a_day_later:
         at = draw(st.sampled_from(settlements))[0]
         return max(settlements[-1][0], at + draw(st.integers(23 * HOUR_MS, 25 * HOUR_MS)))
     return (settlements[-1][0] if settlements else T0) + draw(st.integers(0, 30 * HOUR_MS))
