@@ -63,8 +63,13 @@ ORDERS: Final = TableSpec(
 """Each player's order records (``ORDER#{orderId}``) and client order id markers (``CLIENT#{id}``)."""
 
 ACCOUNTS: Final = TableSpec("accounts", partition_key="playerId", sort_key="sk")
-"""Balances (``ASSET#{asset}``), the deposit and withdrawal records that make them idempotent, and the
-player's fills (``FILL#{seq:012d}``) numbered by the sequence in ``FILLSEQ``."""
+"""Balances (``ASSET#{asset}``) and the deposit and withdrawal records that make them idempotent:
+what grows with the number of players and their grants, not with trading."""
+
+FILLS: Final = TableSpec("fills", partition_key="playerId", sort_key="sk")
+"""Each player's fills (``FILL#{seq:012d}``), numbered by the sequence in ``FILLSEQ``: written by
+settlement only, read by ``GET /fills``. Apart from the accounts so that reading every balance (the
+leaderboard's rollup) does not read the whole history of fills."""
 
 TRADES: Final = TableSpec(
     "trades",
@@ -79,7 +84,7 @@ time range and the candles read it."""
 MARKETS: Final = TableSpec("markets", partition_key="material")
 """The catalog: one item per material with its ticker, fees accrued and footballer state."""
 
-TABLES: Final = (BOOK, ORDERS, ACCOUNTS, TRADES, MARKETS)
+TABLES: Final = (BOOK, ORDERS, ACCOUNTS, FILLS, TRADES, MARKETS)
 
 LIMITS: Final = TableSpec("limits", partition_key="playerId", sort_key="bucket", ttl="expiresAt")
 """Per-player token buckets, one item per player and route class; an idle bucket expires (TTL)

@@ -45,7 +45,8 @@ class Intake(Construct):
         self.secret.grant_read(self.function)
         for name in ("book", "orders", "accounts", "markets"):
             tables.by_name[name].grant_read_write_data(self.function)
-        tables.by_name["trades"].grant_read_data(self.function)
+        for name in ("trades", "fills"):
+            tables.by_name[name].grant_read_data(self.function)
         tables.by_name[LIMITS.logical_name].grant_read_write_data(self.function)
         self.url = self.function.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.NONE,

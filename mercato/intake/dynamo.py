@@ -529,7 +529,7 @@ class DynamoIntakeStore:
 
     def fills_after(self, player_id: str, after: int, limit: int) -> list[PlayerFill]:
         page = self._client.query(
-            TableName=self._t.accounts,
+            TableName=self._t.fills,
             KeyConditionExpression="playerId = :player AND sk BETWEEN :low AND :high",
             ExpressionAttributeValues={
                 ":player": player_id,
@@ -542,7 +542,7 @@ class DynamoIntakeStore:
         return [fill_from_item(item) for item in page.get("Items", [])]
 
     def fill_sequence(self, player_id: str) -> int:
-        item = self._get(self._t.accounts, {"playerId": player_id, "sk": FILL_COUNTER_KEY})
+        item = self._get(self._t.fills, {"playerId": player_id, "sk": FILL_COUNTER_KEY})
         return 0 if item is None else int(item["fillSeq"])
 
     # -- market events -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The leaderboard on DynamoDB: it reads the accounts and markets tables (scans, off the trading
-path) and owns the leaderboard table.
+path; the players' fill records live in a table of their own, so the scan of the accounts reads
+balances and movements only) and owns the leaderboard table.
 
 Items of the leaderboard table:
 
@@ -11,6 +12,7 @@ Items of the leaderboard table:
 """
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 from mercato.leaderboard.ports import BoardPointer, Ledger, Snapshot
@@ -26,6 +28,8 @@ RANK_PREFIX: Final = "RANK#"
 PLAYER_PREFIX: Final = "PLAYER#"
 BATCH: Final = 25
 BATCH_ATTEMPTS: Final = 8
+WRITERS: Final = 8
+"""Batches written at once: a board of 10,000 players is 800 batches per window."""
 
 
 def _board(window: Window, version: int) -> str:
@@ -214,13 +218,22 @@ class DynamoLeaderboardStore:
         return Snapshot(taken_ms=int(found[0]["takenMs"]), values=values)
 
     def _batch(self, requests: list[dict[str, Any]]) -> None:
-        """``BatchWriteItem`` in chunks of 25, resending what DynamoDB left unprocessed."""
-        for first in range(0, len(requests), BATCH):
-            pending: dict[str, Any] = {self._table: requests[first : first + BATCH]}
-            for attempt in range(BATCH_ATTEMPTS):
-                pending = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                time.sleep(min(1.0, 0.05 * 2**attempt))
-            else:
-                raise RuntimeError("DynamoDB kept leaving leaderboard writes unprocessed")
+        """``BatchWriteItem`` in chunks of 25, :data:`WRITERS` chunks at a time, each resending what
+        DynamoDB left unprocessed; returns once every chunk is written (the first failure raises)."""
+        chunks = [requests[first : first + BATCH] for first in range(0, len(requests), BATCH)]
+        if len(chunks) <= 1:
+            for chunk in chunks:
+                self._write_chunk(chunk)
+            return
+        with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="leaderboard-write") as pool:
+            for written in [pool.submit(self._write_chunk, chunk) for chunk in chunks]:
+                written.result()
+
+    def _write_chunk(self, chunk: list[dict[str, Any]]) -> None:
+        pending: dict[str, Any] = {self._table: chunk}
+        for attempt in range(BATCH_ATTEMPTS):
+            pending = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                return
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        raise RuntimeError("DynamoDB kept leaving leaderboard writes unprocessed")

@@ -82,6 +82,23 @@ def _bench_spike(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_rollup(args: argparse.Namespace) -> int:
+    from mercato.bench.rollup import bench_rollup
+
+    figures = bench_rollup(players=args.players, fills=args.fills, runs=args.runs)
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    print(f"leaderboard rollup on DynamoDB Local: {figures['players']:,} players, {figures['fills']:,} fills")
+    print(f"  {'':<34}{'fills table':>14}{'fills in accounts':>20}")
+    for kind, label in (("ledger", "balance scan, median s"), ("rollup", "whole rollup, median s")):
+        own, inline = figures[f"{kind}_s_fills_table"], figures[f"{kind}_s_fills_in_accounts"]
+        print(f"  {label:<34}{own:>14.3f}{inline:>20.3f}")
+    own, inline = figures["accounts_items_fills_table"], figures["accounts_items_fills_in_accounts"]
+    print(f"  {'accounts items scanned':<34}{own:>14,}{inline:>20,}")
+    return 0
+
+
 def _sim(args: argparse.Namespace) -> int:
     from mercato.intake.app import logger as intake_logger
     from mercato.local.sim import load_schedule, simulate
@@ -374,6 +391,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     spike.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     spike.set_defaults(handler=_bench_spike)
+
+    rollup = targets.add_parser(
+        "rollup",
+        help="the leaderboard rollup as fills pile up: fills in their own table against in the accounts",
+    )
+    rollup.add_argument("--players", type=_positive, default=1_000, help="players (default 1,000)")
+    rollup.add_argument("--fills", type=_positive, default=50_000, help="fill records (default 50,000)")
+    rollup.add_argument("--runs", type=_positive, default=3, help="runs per layout (default 3)")
+    rollup.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    rollup.set_defaults(handler=_bench_rollup)
 
     sim = commands.add_parser("sim", help="a seeded, fault-injecting simulation checking every invariant")
     sim.add_argument("--seed", type=int, default=1)

@@ -42,10 +42,12 @@ from mercato.storage.items import (
     ASSET_PREFIX,
     DEPOSIT_PREFIX,
     EVENT_PREFIX,
+    FILL_COUNTER_KEY,
     KIND_GOAL,
     KIND_ORDER,
     ORDER_PREFIX,
     WITHDRAWAL_PREFIX,
+    fill_key,
     to_millis,
 )
 from mercato.storage.names import TableNames
@@ -262,6 +264,7 @@ Render = Callable[[ExchangeState], list[dict[str, Any]]]
 def _renderers(tables: TableNames) -> dict[str, Render]:
     return {
         tables.accounts: _accounts,
+        tables.fills: _fills,
         tables.book: _book,
         tables.orders: _orders,
         tables.trades: _trades,
@@ -281,6 +284,23 @@ def _accounts(state: ExchangeState) -> list[dict[str, Any]]:
             for (player, movement_id), m in movements.items()
         ]
     return accounts
+
+
+def _fills(state: ExchangeState) -> list[dict[str, Any]]:
+    counters = [
+        {"sk": FILL_COUNTER_KEY, "playerId": player, "fillSeq": seq} for player, seq in state.fill_seq.items()
+    ]
+    return counters + [
+        {
+            "sk": fill_key(seq),
+            "playerId": player,
+            "seq": seq,
+            "fillId": fill.fill_id,
+            "tradeId": fill.trade_id,
+        }
+        for player, fills in state.fills.items()
+        for seq, fill in fills.items()
+    ]
 
 
 def _book(state: ExchangeState) -> list[dict[str, Any]]:

@@ -115,7 +115,7 @@ class DynamoMatcherStore:
 
     def fill_sequences(self, players: list[str]) -> dict[str, int]:
         keys = [{"playerId": player, "sk": FILL_COUNTER_KEY} for player in dict.fromkeys(players)]
-        found = self._get_many(self._t.accounts, keys, "playerId")
+        found = self._get_many(self._t.fills, keys, "playerId")
         return {player: int(found[player]["fillSeq"]) if player in found else 0 for player in players}
 
     def _page(

@@ -192,7 +192,7 @@ def _fill_seq_action(sequence: FillSequence, tables: TableNames) -> Action:
     read = sequence.expected
     return {
         "Update": {
-            "TableName": tables.accounts,
+            "TableName": tables.fills,
             "Key": {"playerId": sequence.player_id, "sk": FILL_COUNTER_KEY},
             "UpdateExpression": "SET fillSeq = :last",
             "ConditionExpression": "attribute_not_exists(fillSeq)" if read == 0 else "fillSeq = :read",
@@ -218,7 +218,7 @@ def _fill_action(material: str, fill: FillRecord, at: int, tables: TableNames) -
     }
     return {
         "Put": {
-            "TableName": tables.accounts,
+            "TableName": tables.fills,
             "Item": item,
             "ConditionExpression": "attribute_not_exists(sk)",
         }

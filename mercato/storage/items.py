@@ -250,7 +250,7 @@ def trade_time_key(executed_at_ms: int, trade_key: str) -> str:
 
 
 def fill_key(seq: int) -> str:
-    """A player's fill record, in the accounts table under the player: ``FILL#{seq:012d}``."""
+    """A player's fill record, in the fills table under the player: ``FILL#{seq:012d}``."""
     return f"{FILL_PREFIX}{seq:012d}"
 
 

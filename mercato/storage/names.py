@@ -11,6 +11,7 @@ class TableNames:
     accounts: str
     trades: str
     markets: str
+    fills: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "TableNames":

@@ -232,12 +232,13 @@ def test_the_matcher_reads_kinesis_writes_only_the_tables_it_settles_and_never_t
         "book",
         "orders",
         "accounts",
+        "fills",
         "trades",
         "markets",
     }
 
 
-def test_intake_writes_every_table_but_trades_and_the_leaderboard(template: Template) -> None:
+def test_intake_writes_every_table_but_trades_fills_and_the_leaderboard(template: Template) -> None:
     written = {table_of(w) for w in written_resources(policy_statements(template, "IntakeFunction"))}
 
     assert written == {"book", "orders", "accounts", "markets", "limits"}

@@ -88,7 +88,7 @@ class World:
 
     def recorded(self) -> list[dict[str, Any]]:
         page = self.client.query(
-            TableName=self.tables.accounts,
+            TableName=self.tables.fills,
             KeyConditionExpression="playerId = :p AND begins_with(sk, :f)",
             ExpressionAttributeValues={":p": "alice", ":f": FILL_PREFIX},
             ConsistentRead=True,

@@ -285,7 +285,7 @@ def test_a_second_matcher_settling_the_same_fill_first_leaves_it_settled_once(wh
 
 def _fill_records(api: Api, player: str) -> list[tuple[int, str, int]]:
     """The player's fill records: (sequence, material, quantity)."""
-    items = scan(api.client, api.tables.accounts)
+    items = scan(api.client, api.tables.fills)
     return sorted(
         (int(i["seq"]), i["material"], int(i["quantity"]))
         for i in items
@@ -321,7 +321,7 @@ def test_two_matchers_filling_one_player_in_two_markets_keep_each_fill_record(
     assert _fill_records(wheat, "alice") == numbered
     assert _fill_records(wheat, "bob") == numbered
     counter = wheat.client.get_item(
-        TableName=wheat.tables.accounts, Key={"playerId": "alice", "sk": FILL_COUNTER_KEY}
+        TableName=wheat.tables.fills, Key={"playerId": "alice", "sk": FILL_COUNTER_KEY}
     )["Item"]
     assert counter["fillSeq"] == earlier + 2
     assert violations(wheat.client, wheat.tables) == []

@@ -254,19 +254,19 @@ def run_with_delivery(deliver: Callable[[LocalPipeline, list[dict[str, Any]]], N
             lane.records.clear()
         exchange.drain()
         state = {name.removeprefix("test-"): items for name, items in exchange.snapshot().items()}
-        state["accounts"] = without_fill_numbers(state["accounts"])
+        state["fills"] = without_fill_numbers(state["fills"])
         return state
 
 
-def without_fill_numbers(accounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def without_fill_numbers(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A player's fills are numbered in the order their settlements commit, and materials settle in
     the order their records arrive: the numbers may differ between deliveries, the fills may not. So
     check each player's numbers run 1..n without a gap, then compare the fills without them."""
-    fills = [item for item in accounts if item["sk"].startswith(FILL_PREFIX)]
+    fills = [item for item in records if item["sk"].startswith(FILL_PREFIX)]
     for player in {item["playerId"] for item in fills}:
         numbers = sorted(int(item["seq"]) for item in fills if item["playerId"] == player)
         assert numbers == list(range(1, len(numbers) + 1))
-    kept = [item for item in accounts if not item["sk"].startswith(FILL_PREFIX)]
+    kept = [item for item in records if not item["sk"].startswith(FILL_PREFIX)]
     unnumbered = [{k: v for k, v in item.items() if k not in ("sk", "seq")} for item in fills]
     return kept + sorted(unnumbered, key=lambda item: str(item["fillId"]))
 

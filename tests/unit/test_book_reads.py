@@ -9,7 +9,7 @@ from mercato.models.keys import BUY_PREFIX, SELL_PREFIX, encode_book_key
 from mercato.models.orders import Side
 from mercato.storage.names import TableNames
 
-TABLES = TableNames("book", "orders", "accounts", "trades", "markets")
+TABLES = TableNames("book", "orders", "accounts", "trades", "markets", "fills")
 
 
 class _Book:

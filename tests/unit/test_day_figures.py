@@ -158,7 +158,7 @@ def test_an_hour_older_than_the_kept_ones_is_dropped_and_a_late_one_lands_in_its
 
 # -- the invariant ---------------------------------------------------------------------------------
 
-TABLES = TableNames(book="b", orders="o", accounts="a", trades="t", markets="m")
+TABLES = TableNames(book="b", orders="o", accounts="a", trades="t", markets="m", fills="f")
 
 
 def stored(hours: list[list[int]], trades: list[tuple[int, int, int]]) -> dict[str, list[dict[str, Any]]]:
@@ -166,6 +166,7 @@ def stored(hours: list[list[int]], trades: list[tuple[int, int, int]]) -> dict[s
         "b": [],
         "o": [],
         "a": [],
+        "f": [],
         "m": [{"material": "wheat", "feesAccrued": 0, "hours": hours}],
         "t": [
             {

@@ -26,7 +26,7 @@ class Recorder:
 
 def test_a_boards_standings_and_a_players_standing_are_read_consistently() -> None:
     client = Recorder()
-    tables = TableNames("book", "orders", "accounts", "trades", "markets")
+    tables = TableNames("book", "orders", "accounts", "trades", "markets", "fills")
     store = DynamoLeaderboardStore(client, "test-leaderboard", tables)
 
     store.standings(Window.ALL, 7, 10)

@@ -18,7 +18,7 @@ from mercato.models.orders import Order, Side
 from mercato.storage.errors import classify
 from mercato.storage.names import TableNames
 
-TABLES = TableNames("book", "orders", "accounts", "trades", "markets")
+TABLES = TableNames("book", "orders", "accounts", "trades", "markets", "fills")
 
 
 def _error(code: str, operation: str = "GetItem", reasons: list[str] | None = None) -> ClientError:

@@ -1,0 +1,77 @@
+"""Tables kept by ``mercato up --data`` before the fills table existed are brought to this version
+at start: the fills table is created and the players' fill records move into it from the accounts."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mercato.intake.dynamo import DynamoIntakeStore
+from mercato.storage.items import FILL_COUNTER_KEY, fill_key
+from mercato.storage.names import TableNames
+from mercato.storage.tables import create_tables, upgrade_tables
+from mercato.testing.invariants import scan
+
+PREFIX = "kept"
+
+
+def fill(seq: int) -> dict[str, Any]:
+    return {
+        "playerId": "alice",
+        "sk": fill_key(seq),
+        "seq": seq,
+        "fillId": f"trade-{seq}-b",
+        "tradeId": f"trade-{seq}",
+        "orderId": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+        "material": "wheat",
+        "side": "Buy",
+        "price": 10,
+        "quantity": seq,
+        "fee": 0,
+        "executedAt": 1_781_200_800_000 + seq,
+    }
+
+
+@pytest.fixture
+def old_layout() -> Iterator[tuple[Any, TableNames]]:
+    """The tables as the earlier version left them: no fills table, alice's two fills and her
+    fill counter in the accounts table beside her balance."""
+    with mock_aws():
+        client = boto3.resource("dynamodb", region_name="us-east-1").meta.client
+        tables = create_tables(client, PREFIX)
+        client.delete_table(TableName=tables.fills)
+        balance = {"playerId": "alice", "sk": "ASSET#coins", "available": 80, "reserved": 0}
+        for item in (balance, fill(1), fill(2), {"playerId": "alice", "sk": FILL_COUNTER_KEY, "fillSeq": 2}):
+            client.put_item(TableName=tables.accounts, Item=item)
+        yield client, tables
+
+
+def test_the_fills_move_to_their_own_table_and_the_feed_reads_them(
+    old_layout: tuple[Any, TableNames],
+) -> None:
+    client, tables = old_layout
+
+    assert upgrade_tables(client, PREFIX) == tables
+
+    assert [item["sk"] for item in scan(client, tables.accounts)] == ["ASSET#coins"]
+    assert sorted(item["sk"] for item in scan(client, tables.fills)) == [
+        fill_key(1),
+        fill_key(2),
+        FILL_COUNTER_KEY,
+    ]
+    store = DynamoIntakeStore(client, tables)
+    assert [f.quantity for f in store.fills_after("alice", 0, 10)] == [1, 2]
+    assert store.fill_sequence("alice") == 2
+
+
+def test_a_move_cut_short_is_finished_by_the_next_start(old_layout: tuple[Any, TableNames]) -> None:
+    client, tables = old_layout
+    upgrade_tables(client, PREFIX)
+    client.put_item(TableName=tables.accounts, Item=fill(2))  # copied, killed before the delete
+
+    upgrade_tables(client, PREFIX)
+
+    assert [item["sk"] for item in scan(client, tables.accounts)] == ["ASSET#coins"]
+    assert len(scan(client, tables.fills)) == 3
