@@ -42,8 +42,9 @@ def old_layout() -> Iterator[tuple[Any, TableNames]]:
         client = boto3.resource("dynamodb", region_name="us-east-1").meta.client
         tables = create_tables(client, PREFIX)
         client.delete_table(TableName=tables.fills)
-        balance = {"playerId": "alice", "sk": "ASSET#coins", "available": 80, "reserved": 0}
-        for item in (balance, fill(1), fill(2), {"playerId": "alice", "sk": FILL_COUNTER_KEY, "fillSeq": 2}):
+        balance: dict[str, Any] = {"playerId": "alice", "sk": "ASSET#coins", "available": 80, "reserved": 0}
+        counter: dict[str, Any] = {"playerId": "alice", "sk": FILL_COUNTER_KEY, "fillSeq": 2}
+        for item in (balance, fill(1), fill(2), counter):
             client.put_item(TableName=tables.accounts, Item=item)
         yield client, tables
 
