@@ -83,6 +83,17 @@ class _Refused(Exception):
         self.payload = ErrorBody(error=ErrorDetail(code=code, message=message)).model_dump_json().encode()
 
 
+def _as_last_event_id(payload: bytes) -> bytes:
+    """A refusal of ``after`` when the value came in ``Last-Event-ID``: each part of the message about
+    ``after`` names the header instead (the client never sent ``after``)."""
+    error = json.loads(payload)["error"]
+    parts = [
+        "Last-Event-ID" + part.removeprefix("after") if part.startswith("after") else part
+        for part in error["message"].split("; ")
+    ]
+    return _Refused(422, error["code"], "; ".join(parts)).payload
+
+
 def _not_ready(event: dict[str, Any], context: Any) -> dict[str, Any]:
     raise RuntimeError("intake is not wired yet")
 
@@ -223,13 +234,16 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             self._answer(429, refused.payload, {"Content-Type": "application/json", "Retry-After": "5"})
             return
         try:
-            self._stream(path, params, after, headers)
+            self._stream(path, params, after, headers, resumed="Last-Event-ID" in self.headers)
         except OSError:
             return  # the client went away, or the stack stopped and shut the socket
         finally:
             self.server.close_stream(caller, self.connection)
 
-    def _stream(self, path: str, params: dict[str, str], after: str, headers: dict[str, str]) -> None:
+    def _stream(
+        self, path: str, params: dict[str, str], after: str, headers: dict[str, str], *, resumed: bool
+    ) -> None:
+        """``resumed``: ``after`` came from ``Last-Event-ID``, so a refusal of it names that header."""
         started, quiet_since = False, time.monotonic()
         while not self.server.stopping.is_set():
             seen = self.server.settlements
@@ -249,6 +263,8 @@ class _Intake(http.server.BaseHTTPRequestHandler):
                 quiet_since = self._heartbeat(quiet_since)
                 continue
             if not started and status != 200:
+                if resumed and status == 422:
+                    payload = _as_last_event_id(payload)
                 self._answer(status, payload, response.get("headers") or {})
                 return
             if not started:

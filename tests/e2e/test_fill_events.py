@@ -105,6 +105,27 @@ def test_a_stream_without_a_token_is_refused_in_the_error_shape() -> None:
         assert json.loads(refused.read())["error"]["code"] == "missing_token"
 
 
+def test_a_reconnect_with_a_foreign_last_event_id_is_refused_naming_that_header() -> None:
+    """The browser sends back whatever id it last saw; a refusal names the header it came in, not
+    the ``after`` parameter the client never sent."""
+    with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0) as stack:
+        alice = {"Authorization": f"Bearer {stack.token('alice')}"} | SSE
+        refusals = []
+        for sent in ("not-a-cursor", "41"):  # not a cursor at all; beyond alice's fills
+            with events(stack, alice | {"Last-Event-ID": sent}) as refused:
+                refusals.append((refused.status, json.loads(refused.read())["error"]))
+        with events(stack, alice) as accepted:
+            assert accepted.status == 200
+
+    assert [(status, error["code"]) for status, error in refusals] == [
+        (422, "invalid_field"),
+        (422, "bad_cursor"),
+    ]
+    for _, error in refusals:
+        assert error["message"].startswith("Last-Event-ID"), error
+        assert "after" not in error["message"], error
+
+
 def test_stopping_the_stack_ends_an_open_stream() -> None:
     stack = EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0).start()
     ended = threading.Event()
