@@ -11,6 +11,7 @@ Items of the leaderboard table:
 - ``VALUES#{hour:013d}`` / ``{player}``: one player's value in that snapshot.
 """
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
@@ -219,14 +220,26 @@ class DynamoLeaderboardStore:
 
     def _batch(self, requests: list[dict[str, Any]]) -> None:
         """``BatchWriteItem`` in chunks of 25, :data:`WRITERS` chunks at a time, each resending what
-        DynamoDB left unprocessed; returns once every chunk is written (the first failure raises)."""
+        DynamoDB left unprocessed; returns once every chunk is written. The first failure raises once
+        the chunks already being written end; the rest are never sent."""
         chunks = [requests[first : first + BATCH] for first in range(0, len(requests), BATCH)]
         if len(chunks) <= 1:
             for chunk in chunks:
                 self._write_chunk(chunk)
             return
+        failed = threading.Event()
+
+        def write(chunk: list[dict[str, Any]]) -> None:
+            if failed.is_set():
+                return  # a chunk failed: the ones not started are not sent
+            try:
+                self._write_chunk(chunk)
+            except Exception:
+                failed.set()
+                raise
+
         with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="leaderboard-write") as pool:
-            for written in [pool.submit(self._write_chunk, chunk) for chunk in chunks]:
+            for written in [pool.submit(write, chunk) for chunk in chunks]:
                 written.result()
 
     def _write_chunk(self, chunk: list[dict[str, Any]]) -> None:

@@ -84,9 +84,10 @@ holding the start of any 24-hour window that reaches the present is among them."
 
 
 class HourFigures(NamedTuple):
-    """Open, high, low, close and volume of one market's trades in one UTC hour, in the order they
-    settled. The matcher keeps them on the market item (:func:`roll_hours`), so the 24-hour figures
-    are read without reading a day of trades."""
+    """Open, high, low, close and volume of one market's trades in one UTC hour: open is a price of
+    its earliest trade, close of its latest (by execution time; trades settled in one millisecond in
+    the order they settled). The matcher keeps them on the market item (:func:`roll_hours`), so the
+    24-hour figures are read without reading a day of trades."""
 
     hour_ms: int
     """The hour's start, in milliseconds since the epoch."""
@@ -95,6 +96,11 @@ class HourFigures(NamedTuple):
     low: int
     close: int
     volume: int
+    first_ms: int = 0
+    """When its earliest trade executed (what a later settlement stamped earlier, by another
+    instance's clock, is compared with)."""
+    last_ms: int = 0
+    """When its latest trade executed."""
 
 
 def roll_hours(
@@ -103,23 +109,29 @@ def roll_hours(
     """``hours`` after ``trades`` (price, quantity, in the order they settled) executed at ``at_ms``:
     the hour holding ``at_ms`` gains them, and only the :data:`KEPT_HOURS` hours ending with the
     latest that has trades are kept, oldest first."""
+    settled = list(trades)
     by_hour = {figures.hour_ms: figures for figures in hours}
-    hour = at_ms - at_ms % HOUR_MS
-    current = by_hour.get(hour)
-    for price, quantity in trades:
-        if current is None:
-            current = HourFigures(hour, price, price, price, price, quantity)
-        else:
-            current = HourFigures(
-                hour,
-                current.open,
-                max(current.high, price),
-                min(current.low, price),
-                price,
-                current.volume + quantity,
+    if settled:
+        hour = at_ms - at_ms % HOUR_MS
+        prices = [price for price, _ in settled]
+        volume = sum(quantity for _, quantity in settled)
+        was = by_hour.get(hour)
+        if was is None:
+            by_hour[hour] = HourFigures(
+                hour, prices[0], max(prices), min(prices), prices[-1], volume, at_ms, at_ms
             )
-    if current is not None:
-        by_hour[hour] = current
+        else:
+            earlier, later = at_ms < was.first_ms, at_ms >= was.last_ms
+            by_hour[hour] = HourFigures(
+                hour,
+                prices[0] if earlier else was.open,
+                max(was.high, *prices),
+                min(was.low, *prices),
+                prices[-1] if later else was.close,
+                was.volume + volume,
+                at_ms if earlier else was.first_ms,
+                at_ms if later else was.last_ms,
+            )
     if not by_hour:
         return ()
     oldest = max(by_hour) - (KEPT_HOURS - 1) * HOUR_MS

@@ -157,7 +157,7 @@ def _hours_problems(material: str, stored: list[list[int]], trades: list[dict[st
     if [figures[0] for figures in stored] != kept:
         return [f"{material} keeps figures for hours {[f[0] for f in stored]}; its trades fill {kept}"]
     problems = []
-    for hour_ms, open_, high, low, close, volume in stored:
+    for hour_ms, open_, high, low, close, volume, first_ms, last_ms in stored:
         inside = hours[hour_ms]
         first = min(t["executedAt"] for t in inside)
         last = max(t["executedAt"] for t in inside)
@@ -165,6 +165,7 @@ def _hours_problems(material: str, stored: list[list[int]], trades: list[dict[st
             high != max(t["price"] for t in inside)
             or low != min(t["price"] for t in inside)
             or volume != sum(t["quantity"] for t in inside)
+            or (first_ms, last_ms) != (first, last)
             or open_ not in {t["price"] for t in inside if t["executedAt"] == first}
             or close not in {t["price"] for t in inside if t["executedAt"] == last}
         ):

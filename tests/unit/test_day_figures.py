@@ -134,7 +134,7 @@ def test_the_window_starts_mid_hour_and_reads_only_that_hour_s_trades() -> None:
     now = T0 + 24 * HOUR_MS + 30 * second
 
     assert [h.hour_ms for h in hours] == [T0, T0 + HOUR_MS, T0 + 6 * HOUR_MS]
-    assert hours[0] == HourFigures(T0, 20, 22, 19, 19, 18)
+    assert hours[0] == HourFigures(T0, 20, 22, 19, 19, 18, T0 + 10 * second, T0 + minute + 5 * second)
     assert day_window(now) == (T0 + 30 * second, T0)
     assert read_at(hours, every, now) == DayFigures(18 - 22, 25, 18, 17)
     assert read_at(hours, every, T0 + 7 * HOUR_MS) == DayFigures(18 - 20, 25, 18, 27)
@@ -149,11 +149,24 @@ def test_an_hour_older_than_the_kept_ones_is_dropped_and_a_late_one_lands_in_its
     hours = roll_hours(hours, T0 + 30 * HOUR_MS + 5, [(11, 3)])
 
     assert hours == (
-        HourFigures(T0 + 29 * HOUR_MS, 12, 12, 12, 12, 2),
-        HourFigures(T0 + 30 * HOUR_MS, 10, 11, 10, 11, 4),
+        HourFigures(T0 + 29 * HOUR_MS, 12, 12, 12, 12, 2, T0 + 29 * HOUR_MS, T0 + 29 * HOUR_MS),
+        HourFigures(T0 + 30 * HOUR_MS, 10, 11, 10, 11, 4, T0 + 30 * HOUR_MS, T0 + 30 * HOUR_MS + 5),
     )
     assert roll_hours(hours, T0 + 54 * HOUR_MS, [(9, 1)])[0].hour_ms == T0 + 30 * HOUR_MS
     assert roll_hours(hours, T0 + 4 * HOUR_MS, [(9, 1)]) == hours
+
+
+def test_a_settlement_stamped_earlier_in_its_hour_moves_the_open_not_the_close() -> None:
+    """Another instance's clock a few milliseconds behind: its settlement lands after the other's
+    but executed earlier, so the hour opens at its price and still closes at the latest trade's,
+    as the candles and the invariant order them (by execution time)."""
+    hours = roll_hours((), T0 + 10, [(10, 1)])
+    hours = roll_hours(hours, T0 + 5, [(12, 2), (13, 1)])
+    hours = roll_hours(hours, T0 + 10, [(11, 1)])  # the same millisecond as the latest: settled after it
+
+    assert hours == (HourFigures(T0, 12, 13, 10, 11, 5, T0 + 5, T0 + 10),)
+    trades = [(T0 + 10, 10, 1), (T0 + 5, 12, 2), (T0 + 5, 13, 1), (T0 + 10, 11, 1)]
+    assert hour_problems([list(hours[0])], trades) == []
 
 
 # -- the invariant ---------------------------------------------------------------------------------
@@ -190,23 +203,28 @@ def hour_problems(hours: list[list[int]], trades: list[tuple[int, int, int]]) ->
 
 
 TRADES = [(T0 + 5, 20, 1), (T0 + 9, 25, 2), (T0 + 9, 21, 1), (T0 + 3 * HOUR_MS, 30, 4)]
-TRUE_HOURS = [[T0, 20, 25, 20, 21, 4], [T0 + 3 * HOUR_MS, 30, 30, 30, 30, 4]]
+TRUE_HOURS = [
+    [T0, 20, 25, 20, 21, 4, T0 + 5, T0 + 9],
+    [T0 + 3 * HOUR_MS, 30, 30, 30, 30, 4, *[T0 + 3 * HOUR_MS] * 2],
+]
 
 
 def test_the_invariant_accepts_hours_equal_to_the_trades_either_order_within_a_millisecond() -> None:
     assert hour_problems(TRUE_HOURS, TRADES) == []
-    assert hour_problems([[T0, 20, 25, 20, 25, 4], TRUE_HOURS[1]], TRADES) == []
+    assert hour_problems([[T0, 20, 25, 20, 25, 4, T0 + 5, T0 + 9], TRUE_HOURS[1]], TRADES) == []
     assert hour_problems([], []) == []
 
 
 def test_the_invariant_reports_hours_that_disagree_with_the_trades() -> None:
-    wrong_volume = [[T0, 20, 25, 20, 21, 3], TRUE_HOURS[1]]
-    wrong_close = [[T0, 20, 25, 20, 20, 4], TRUE_HOURS[1]]
+    wrong_volume = [[T0, 20, 25, 20, 21, 3, T0 + 5, T0 + 9], TRUE_HOURS[1]]
+    wrong_close = [[T0, 20, 25, 20, 20, 4, T0 + 5, T0 + 9], TRUE_HOURS[1]]
+    wrong_last = [[T0, 20, 25, 20, 21, 4, T0 + 5, T0 + 8], TRUE_HOURS[1]]
     missing_hour = [TRUE_HOURS[0]]
-    stale_hour = [[T0 - 30 * HOUR_MS, 5, 5, 5, 5, 1], *TRUE_HOURS]
+    stale_hour = [[T0 - 30 * HOUR_MS, 5, 5, 5, 5, 1, T0 - 30 * HOUR_MS, T0 - 30 * HOUR_MS], *TRUE_HOURS]
     far_later = [*TRADES, (T0 + 40 * HOUR_MS, 8, 1)]
 
-    for hours in (wrong_volume, wrong_close, missing_hour, stale_hour):
+    for hours in (wrong_volume, wrong_close, wrong_last, missing_hour, stale_hour):
         assert len(hour_problems(hours, TRADES)) == 1, hours
-    assert hour_problems([*TRUE_HOURS, [T0 + 40 * HOUR_MS, 8, 8, 8, 8, 1]], far_later) != []
-    assert hour_problems([[T0 + 40 * HOUR_MS, 8, 8, 8, 8, 1]], far_later) == []  # 37 hours on
+    last_hour = [T0 + 40 * HOUR_MS, 8, 8, 8, 8, 1, T0 + 40 * HOUR_MS, T0 + 40 * HOUR_MS]
+    assert hour_problems([*TRUE_HOURS, last_hour], far_later) != []
+    assert hour_problems([last_hour], far_later) == []  # 37 hours on
