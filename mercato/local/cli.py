@@ -308,6 +308,20 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _upgrade(args: argparse.Namespace) -> int:
+    import boto3
+
+    from mercato.storage.upgrade import upgrade
+
+    client = boto3.resource("dynamodb", endpoint_url=args.endpoint_url).meta.client
+    done = upgrade(client, args.prefix, say=print)
+    print(
+        f"upgraded {args.prefix}: {len(done.tables_created)} tables created, "
+        f"{done.fills_moved:,} fill records moved, hourly figures for {len(done.markets_with_hours)} markets"
+    )
+    return 0
+
+
 def _two_or_more(value: str) -> int:
     number = int(value)
     if number < 2:
@@ -497,6 +511,14 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--admin", action="store_true")
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
     token.set_defaults(handler=_token)
+
+    upgraded = commands.add_parser(
+        "upgrade",
+        help="bring a deployed stage's tables to this version (matcher's event source disabled first)",
+    )
+    upgraded.add_argument("--prefix", required=True, help="the stage's table prefix, e.g. mercato-prod")
+    upgraded.add_argument("--endpoint-url", help="a DynamoDB endpoint other than AWS's (a local engine)")
+    upgraded.set_defaults(handler=_upgrade)
 
     add_client_commands(commands)
     return parser

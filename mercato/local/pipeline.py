@@ -25,12 +25,8 @@ from mercato.matcher.handler import handle_batch
 from mercato.matcher.service import Matcher
 from mercato.pipes.definition import MATCHER_SOURCE, STREAM
 from mercato.storage.names import TableNames
-from mercato.storage.tables import (
-    create_support_tables,
-    create_tables,
-    support_table_names,
-    upgrade_tables,
-)
+from mercato.storage.tables import create_support_tables, create_tables, support_table_names, table_names
+from mercato.storage.upgrade import upgrade
 
 
 def _wall_clock_ms() -> int:
@@ -78,7 +74,8 @@ class LocalPipeline:
         dynamodb_url = dynamodb_endpoint_url or endpoint_url
         dynamodb = session.resource("dynamodb", endpoint_url=dynamodb_url).meta.client
         if existing_tables:
-            tables, support = upgrade_tables(dynamodb, prefix), support_table_names(prefix)
+            upgrade(dynamodb, prefix)
+            tables, support = table_names(prefix), support_table_names(prefix)
         else:
             tables, support = create_tables(dynamodb, prefix), create_support_tables(dynamodb, prefix)
         boards = DynamoLeaderboardStore(dynamodb, support["leaderboard"], tables)

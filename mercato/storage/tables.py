@@ -16,9 +16,7 @@ from mercato.resources import (
     TRADES,
     TableSpec,
 )
-from mercato.storage.items import FILL_PREFIX
 from mercato.storage.names import TableNames
-from mercato.storage.pages import items
 
 
 def create_table_request(spec: TableSpec, prefix: str) -> dict[str, Any]:
@@ -83,29 +81,3 @@ def table_names(prefix: str) -> TableNames:
         markets=MARKETS.name(prefix),
         fills=FILLS.name(prefix),
     )
-
-
-def upgrade_tables(client: Any, prefix: str) -> TableNames:
-    """Tables kept by an earlier version (``mercato up --data``), brought to this one: the exchange
-    tables it did not have are created (the rate-limit and leaderboard tables are as old as
-    ``--data``), and the players' fill records, which it kept in the accounts table, are
-    moved to the fills table (copied, then deleted, so a move cut short is finished at the next
-    start). ``client`` is a resource's client (plain values)."""
-    existing = {
-        name for page in client.get_paginator("list_tables").paginate() for name in page["TableNames"]
-    }
-    for spec in TABLES:
-        if spec.name(prefix) not in existing:
-            client.create_table(**create_table_request(spec, prefix))
-    tables = table_names(prefix)
-    kept = items(
-        client.scan,
-        TableName=tables.accounts,
-        ConsistentRead=True,
-        FilterExpression="begins_with(sk, :fill)",
-        ExpressionAttributeValues={":fill": FILL_PREFIX.removesuffix("#")},
-    )
-    for item in list(kept):
-        client.put_item(TableName=tables.fills, Item=item)
-        client.delete_item(TableName=tables.accounts, Key={"playerId": item["playerId"], "sk": item["sk"]})
-    return tables

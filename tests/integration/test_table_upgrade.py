@@ -9,10 +9,14 @@ import pytest
 from moto import mock_aws
 
 from mercato.intake.dynamo import DynamoIntakeStore
+from mercato.local.cli import main
 from mercato.storage.items import FILL_COUNTER_KEY, fill_key
 from mercato.storage.names import TableNames
-from mercato.storage.tables import create_tables, upgrade_tables
-from mercato.testing.invariants import scan
+from mercato.storage.tables import create_tables
+from mercato.storage.upgrade import upgrade
+from mercato.testing.invariants import scan, violations
+from tests.integration.pipelines import pipeline_on
+from tests.integration.test_pipeline import Exchange, stocked
 
 PREFIX = "kept"
 
@@ -54,7 +58,9 @@ def test_the_fills_move_to_their_own_table_and_the_feed_reads_them(
 ) -> None:
     client, tables = old_layout
 
-    assert upgrade_tables(client, PREFIX) == tables
+    done = upgrade(client, PREFIX)
+
+    assert (done.tables_created, done.fills_moved) == ((tables.fills,), 3)
 
     assert [item["sk"] for item in scan(client, tables.accounts)] == ["ASSET#coins"]
     assert sorted(item["sk"] for item in scan(client, tables.fills)) == [
@@ -69,10 +75,48 @@ def test_the_fills_move_to_their_own_table_and_the_feed_reads_them(
 
 def test_a_move_cut_short_is_finished_by_the_next_start(old_layout: tuple[Any, TableNames]) -> None:
     client, tables = old_layout
-    upgrade_tables(client, PREFIX)
+    upgrade(client, PREFIX)
     client.put_item(TableName=tables.accounts, Item=fill(2))  # copied, killed before the delete
 
-    upgrade_tables(client, PREFIX)
+    upgrade(client, PREFIX)
 
     assert [item["sk"] for item in scan(client, tables.accounts)] == ["ASSET#coins"]
+    assert len(scan(client, tables.fills)) == 3
+
+
+def test_a_market_traded_before_hours_existed_gets_the_hours_of_its_trades() -> None:
+    """Trades settled by the earlier version left no ``hours`` on the market item: the upgrade
+    rebuilds them from the trades, equal to what the matcher wrote, and every invariant holds."""
+    clock = {"ms": 1_781_200_800_000}
+    with pipeline_on("moto", matcher_clock=lambda: clock["ms"]) as pipeline:
+        exchange = stocked(Exchange(pipeline))
+        for minutes, price in ((0, 20), (30, 22), (95, 19)):
+            clock["ms"] = 1_781_200_800_000 + minutes * 60_000
+            exchange.order("bob", "Sell", 2, price)
+            exchange.order("alice", "Buy", 2, price)
+            exchange.drain()
+        client, tables = exchange.client, exchange.tables
+        wheat = {"material": "wheat"}
+        written = client.get_item(TableName=tables.markets, Key=wheat)["Item"]["hours"]
+        client.update_item(TableName=tables.markets, Key=wheat, UpdateExpression="REMOVE hours")
+
+        done = upgrade(client, "test")  # the prefix of pipeline_on's tables
+
+        assert done.markets_with_hours == ("wheat",)
+        assert client.get_item(TableName=tables.markets, Key=wheat)["Item"]["hours"] == written
+        assert violations(client, tables) == []
+        assert upgrade(client, "test").markets_with_hours == ()  # already there: left alone
+
+
+def test_mercato_upgrade_moves_a_stage_s_fills_and_says_what_it_did(
+    old_layout: tuple[Any, TableNames], capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, tables = old_layout
+
+    assert main(["upgrade", "--prefix", PREFIX]) == 0
+
+    said = capsys.readouterr().out
+    assert said.splitlines()[-1] == (
+        f"upgraded {PREFIX}: 1 tables created, 3 fill records moved, hourly figures for 0 markets"
+    )
     assert len(scan(client, tables.fills)) == 3
