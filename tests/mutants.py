@@ -36,6 +36,7 @@ INTAKE: Final = "mercato/intake/dynamo.py"
 FEED: Final = "mercato/feed/dynamo.py"
 LIMITS: Final = "mercato/intake/dynamo_limits.py"
 LEADERBOARD: Final = "mercato/leaderboard/dynamo.py"
+UPGRADE: Final = "mercato/storage/upgrade.py"
 
 REVIEWED: Final = {
     SETTLEMENT: 11,
@@ -44,6 +45,7 @@ REVIEWED: Final = {
     FEED: 1,
     LIMITS: 2,
     LEADERBOARD: 1,
+    UPGRADE: 3,
 }
 """How many ``ConditionExpression``s each adapter writes, as the mutant list was last reviewed
 against (the folders of :data:`NOT_ADAPTERS` hold the local stack, its emulators and the
@@ -52,6 +54,7 @@ benchmarks, not adapters)."""
 NOT_ADAPTERS: Final = ("mercato/local/", "mercato/emulators/", "mercato/testing/", "mercato/bench/")
 
 GUARDS: Final = "tests/integration/test_guards.py"
+UPGRADE_TESTS: Final = "tests/integration/test_table_upgrade.py"
 MATCHER_TESTS: Final = (GUARDS, "tests/integration/test_review_findings.py")
 INTAKE_TESTS: Final = (
     GUARDS,
@@ -65,6 +68,7 @@ ADAPTER_TESTS: Final = {
     FEED: (GUARDS, "tests/integration/test_feed.py"),
     LIMITS: (GUARDS, "tests/integration/test_rate_limits.py"),
     LEADERBOARD: (GUARDS, "tests/integration/test_leaderboard.py"),
+    UPGRADE: ("tests/integration/test_table_upgrade.py",),
 }
 """The fallback: the files that exercise each adapter, run whole when a mutant's killers pass."""
 
@@ -289,6 +293,29 @@ MUTANTS: Final = (
         LEADERBOARD,
         "attribute_not_exists(pk) OR version < :version",
         guard("test_a_board_pointer_never_flips_back_to_an_older_version"),
+    ),
+    weakened(
+        "upgrade: a fill record moves only where the fills table lacks it",
+        UPGRADE,
+        NOT_EXISTS,
+        f"{UPGRADE_TESTS}::test_fills_the_matcher_numbered_before_the_upgrade_are_never_overwritten",
+    ),
+    weakened(
+        "upgrade: a fill counter moves only as read",
+        UPGRADE,
+        "fillSeq = :seq",
+        f"{UPGRADE_TESTS}::test_a_counter_raised_while_it_moves_is_not_moved_stale",
+    ),
+    Mutant(
+        "upgrade: rebuilt hours written only at the market's version as read",
+        UPGRADE,
+        '"(attribute_not_exists(version) AND :version = :zero) "\n                "OR version = :version"',
+        '"(attribute_not_exists(version) AND :version = :zero) "\n                "OR version = :version'
+        + ALWAYS
+        + '"',
+        killers=(
+            f"{UPGRADE_TESTS}::test_hours_rebuilt_from_a_market_a_settlement_moved_meanwhile_are_not_written",
+        ),
     ),
 )
 """Every condition the adapters write, each made always true on its own."""

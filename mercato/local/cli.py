@@ -310,14 +310,24 @@ def _token(args: argparse.Namespace) -> int:
 
 def _upgrade(args: argparse.Namespace) -> int:
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    from mercato.storage.upgrade import upgrade
+    from mercato.storage.upgrade import UpgradeRefused, upgrade
 
-    client = boto3.resource("dynamodb", endpoint_url=args.endpoint_url).meta.client
-    done = upgrade(client, args.prefix, say=print)
+    session = boto3.Session(region_name=args.region)
+    if args.endpoint_url is not None and session.get_credentials() is None:
+        session = boto3.Session(  # a local engine takes any credentials; these never leave the machine
+            aws_access_key_id="local", aws_secret_access_key="local", region_name=args.region or "us-east-1"
+        )
+    try:
+        client = session.resource("dynamodb", endpoint_url=args.endpoint_url).meta.client
+        done = upgrade(client, args.prefix, say=print)
+    except (UpgradeRefused, BotoCoreError, ClientError) as error:
+        print(f"mercato upgrade: {error}", file=sys.stderr)
+        return 1
     print(
-        f"upgraded {args.prefix}: {len(done.tables_created)} tables created, "
-        f"{done.fills_moved:,} fill records moved, hourly figures for {len(done.markets_with_hours)} markets"
+        f"upgraded {args.prefix}: {done.fills_moved:,} fill records moved, "
+        f"hourly figures for {len(done.markets_with_hours)} markets"
     )
     return 0
 
@@ -517,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="bring a deployed stage's tables to this version (matcher's event source disabled first)",
     )
     upgraded.add_argument("--prefix", required=True, help="the stage's table prefix, e.g. mercato-prod")
+    upgraded.add_argument("--region", help="the stage's region (default: the AWS configuration's)")
     upgraded.add_argument("--endpoint-url", help="a DynamoDB endpoint other than AWS's (a local engine)")
     upgraded.set_defaults(handler=_upgrade)
 

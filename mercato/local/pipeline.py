@@ -74,7 +74,7 @@ class LocalPipeline:
         dynamodb_url = dynamodb_endpoint_url or endpoint_url
         dynamodb = session.resource("dynamodb", endpoint_url=dynamodb_url).meta.client
         if existing_tables:
-            upgrade(dynamodb, prefix)
+            upgrade(dynamodb, prefix, create=True)
             tables, support = table_names(prefix), support_table_names(prefix)
         else:
             tables, support = create_tables(dynamodb, prefix), create_support_tables(dynamodb, prefix)

@@ -8,20 +8,27 @@ the 24-hour figures are read. Every step is idempotent, so an upgrade cut short 
 running it again.
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from mercato.models.errors import Busy, StateMoved
 from mercato.models.history import HOUR_MS, KEPT_HOURS, HourFigures, roll_hours
 from mercato.resources import TABLES, TRADES
+from mercato.storage.errors import Classified
 from mercato.storage.items import FILL_PREFIX, trade_from_item
 from mercato.storage.names import TableNames
 from mercato.storage.pages import items
 from mercato.storage.tables import create_table_request, table_names
 
-BATCH: Final = 25
-"""Items per ``BatchWriteItem``, DynamoDB's limit."""
+MOVE: Final = 50
+"""Fill records moved per transaction: a put and a delete each, DynamoDB's 100 actions."""
 ATTEMPTS: Final = 8
+
+
+class UpgradeRefused(RuntimeError):
+    """The upgrade stopped with nothing left half-done: the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -31,28 +38,41 @@ class Upgraded:
     markets_with_hours: tuple[str, ...]
 
 
-def upgrade(client: Any, prefix: str, say: Callable[[str], None] = lambda line: None) -> Upgraded:
-    """Create the exchange tables ``prefix`` lacks, move the fill records out of the accounts table,
-    and give each traded market without hourly figures the figures of its trades. ``client`` is a
-    resource's client (plain values); ``say`` hears progress."""
+def upgrade(
+    client: Any, prefix: str, *, create: bool = False, say: Callable[[str], None] = lambda line: None
+) -> Upgraded:
+    """Move the fill records out of the accounts table and give each traded market without hourly
+    figures (or with the six-number hours of the first version that kept them) the figures of its
+    trades. With ``create`` (``mercato up --data``) the exchange tables ``prefix`` lacks are created
+    first; without it (a deployed stage, whose tables CloudFormation owns) a missing table refuses
+    the upgrade. ``client`` is a resource's client (plain values); ``say`` hears progress."""
     pages = client.get_paginator("list_tables").paginate()
     existing = {name for page in pages for name in page["TableNames"]}
-    created = []
-    for spec in TABLES:
-        if spec.name(prefix) not in existing:
+    missing = [spec.name(prefix) for spec in TABLES if spec.name(prefix) not in existing]
+    if missing and not create:
+        raise UpgradeRefused(
+            f"no table {', '.join(missing)} here: deploy this version first (it creates the fills "
+            "table), and check the prefix and the region"
+        )
+    for name, spec in ((spec.name(prefix), spec) for spec in TABLES):
+        if name in missing:
             client.create_table(**create_table_request(spec, prefix))
-            client.get_waiter("table_exists").wait(TableName=spec.name(prefix))
-            created.append(spec.name(prefix))
-            say(f"created {spec.name(prefix)}")
+            client.get_waiter("table_exists").wait(TableName=name)
+            say(f"created {name}")
     tables = table_names(prefix)
     moved = move_fills(client, tables, say)
-    return Upgraded(tuple(created), moved, rebuild_hours(client, tables, say))
+    return Upgraded(tuple(missing), moved, rebuild_hours(client, tables, say))
 
 
 def move_fills(client: Any, tables: TableNames, say: Callable[[str], None] = lambda line: None) -> int:
-    """Copy each ``FILL#``/``FILLSEQ`` item from the accounts table to the fills table, then delete it
-    there, 25 at a time (a chunk is deleted only once written, so nothing is lost if this stops)."""
-    moved = 0
+    """Move each ``FILL#``/``FILLSEQ`` item from the accounts table to the fills table, 50 to a
+    transaction (each put conditional on the fills table not having the item, a counter's delete on
+    the counter being as read), so a move is whole or not at all and never overwrites a fill. A
+    record that cannot move (the fills table has it: this version's matcher numbered fills before
+    the upgrade ran; or a counter raised while it moved) stays; the rest move, and the upgrade is
+    refused naming the players."""
+    moved, conflicts = 0, list[tuple[str, str]]()
+    store = Classified(client)
     found = items(
         client.scan,
         TableName=tables.accounts,
@@ -63,43 +83,74 @@ def move_fills(client: Any, tables: TableNames, say: Callable[[str], None] = lam
     chunk: list[dict[str, Any]] = []
     for item in found:
         chunk.append(item)
-        if len(chunk) == BATCH:
-            moved += _move(client, tables, chunk)
+        if len(chunk) == MOVE:
+            moved += _move(store, tables, chunk, conflicts)
             chunk = []
-            if moved % 10_000 == 0:
+            if moved % 10_000 < MOVE:
                 say(f"moved {moved:,} fill records to {tables.fills}")
-    moved += _move(client, tables, chunk)
+    moved += _move(store, tables, chunk, conflicts)
     if moved:
         say(f"moved {moved:,} fill records to {tables.fills}")
+    if conflicts:
+        players = sorted({player for player, _ in conflicts})
+        raise UpgradeRefused(
+            f"{len(conflicts)} fill records could not move (players {', '.join(players[:10])}"
+            f"{', …' if len(players) > 10 else ''}): run the upgrade again; a record that is in both "
+            "the accounts and the fills table was numbered by the matcher before the upgrade ran, "
+            "and is left in the accounts table for a person to merge"
+        )
     return moved
 
 
-def _move(client: Any, tables: TableNames, chunk: list[dict[str, Any]]) -> int:
+def _move(
+    store: Any, tables: TableNames, chunk: list[dict[str, Any]], conflicts: list[tuple[str, str]]
+) -> int:
     if not chunk:
         return 0
-    _write(client, tables.fills, [{"PutRequest": {"Item": item}} for item in chunk])
-    keys = [{"playerId": item["playerId"], "sk": item["sk"]} for item in chunk]
-    _write(client, tables.accounts, [{"DeleteRequest": {"Key": key}} for key in keys])
-    return len(chunk)
-
-
-def _write(client: Any, table: str, requests: list[dict[str, Any]]) -> None:
-    pending: dict[str, Any] = {table: requests}
-    for _ in range(ATTEMPTS):
-        pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-        if not pending:
-            return
-    raise RuntimeError(f"DynamoDB kept leaving writes to {table} unprocessed; run the upgrade again")
+    actions: list[dict[str, Any]] = []
+    for item in chunk:
+        key = {"playerId": item["playerId"], "sk": item["sk"]}
+        delete: dict[str, Any] = {"TableName": tables.accounts, "Key": key}
+        if "fillSeq" in item:  # the counter: moved only if no settlement raised it meanwhile
+            delete |= {
+                "ConditionExpression": "fillSeq = :seq",
+                "ExpressionAttributeValues": {":seq": item["fillSeq"]},
+            }
+        actions += [
+            {
+                "Put": {
+                    "TableName": tables.fills,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            },
+            {"Delete": delete},
+        ]
+    for attempt in range(ATTEMPTS):
+        try:
+            store.transact_write_items(TransactItems=actions)
+            return len(chunk)
+        except Busy:
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        except StateMoved:
+            if len(chunk) == 1:
+                conflicts.append((chunk[0]["playerId"], chunk[0]["sk"]))
+                return 0
+            return sum(_move(store, tables, [item], conflicts) for item in chunk)
+    raise UpgradeRefused("DynamoDB stayed busy moving fill records; run the upgrade again (it resumes)")
 
 
 def rebuild_hours(
     client: Any, tables: TableNames, say: Callable[[str], None] = lambda line: None
 ) -> tuple[str, ...]:
-    """For each market with trades and no ``hours``: the hours of its trades in the 25 hours ending
-    with its latest one, written only if the market still has none (a matcher's write wins)."""
+    """For each market with trades and no ``hours`` (or hours of six numbers, without their first and
+    last trade's time, from the first version that kept them): the hours of its trades in the 25
+    hours ending with its latest one, written only if no settlement changed the market since it was
+    read (its version)."""
     rebuilt = []
     for market in items(client.scan, TableName=tables.markets, ConsistentRead=True):
-        if "hours" in market or "lastPrice" not in market:
+        whole = all(len(figures) == len(HourFigures._fields) for figures in market.get("hours", []))
+        if ("hours" in market and whole) or "lastPrice" not in market:
             continue
         material = market["material"]
         latest = client.query(**_by_time(tables, material, 0, newest_first=True), Limit=1).get("Items", [])
@@ -116,8 +167,13 @@ def rebuild_hours(
                 TableName=tables.markets,
                 Key={"material": material},
                 UpdateExpression="SET hours = :hours",
-                ConditionExpression="attribute_not_exists(hours)",
-                ExpressionAttributeValues={":hours": [list(figures) for figures in hours]},
+                ConditionExpression="(attribute_not_exists(version) AND :version = :zero) "
+                "OR version = :version",
+                ExpressionAttributeValues={
+                    ":hours": [list(figures) for figures in hours],
+                    ":version": market.get("version", 0),
+                    ":zero": 0,
+                },
             )
         except client.exceptions.ConditionalCheckFailedException:
             continue
