@@ -286,6 +286,7 @@ def _report(figures: Figures, out: TextIO, tty: bool) -> None:
             print("  " + problem, file=out)
     else:
         print(
-            "invariants hold: conservation, escrow = open orders, no overfill, trades once, no crossed book",
+            "invariants hold: conservation, escrow = open orders, no overfill, trades once, "
+            "no crossed book, hourly figures = trades",
             file=out,
         )
