@@ -82,7 +82,8 @@ orders a material's trades by when they executed (``{executedAt:013d}#{sk}``): t
 time range and the candles read it."""
 
 MARKETS: Final = TableSpec("markets", partition_key="material")
-"""The catalog: one item per material with its ticker, fees accrued and footballer state."""
+"""The catalog: one item per material with its ticker, its last 25 hours' figures (``hours``), fees
+accrued and footballer state."""
 
 TABLES: Final = (BOOK, ORDERS, ACCOUNTS, FILLS, TRADES, MARKETS)
 

@@ -86,12 +86,16 @@ class _Refused(Exception):
 def _as_last_event_id(payload: bytes) -> bytes:
     """A refusal of ``after`` when the value came in ``Last-Event-ID``: each part of the message about
     ``after`` names the header instead (the client never sent ``after``)."""
-    error = json.loads(payload)["error"]
+    try:
+        error = json.loads(payload)["error"]
+        code, message = str(error["code"]), str(error["message"])
+    except (ValueError, KeyError, TypeError):
+        return payload  # not the one error shape: answered as it is
     parts = [
-        "Last-Event-ID" + part.removeprefix("after") if part.startswith("after") else part
-        for part in error["message"].split("; ")
+        "Last-Event-ID" + part.removeprefix("after") if part.startswith(("after:", "after ")) else part
+        for part in message.split("; ")
     ]
-    return _Refused(422, error["code"], "; ".join(parts)).payload
+    return _Refused(422, code, "; ".join(parts)).payload
 
 
 def _not_ready(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -234,7 +238,7 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             self._answer(429, refused.payload, {"Content-Type": "application/json", "Retry-After": "5"})
             return
         try:
-            self._stream(path, params, after, headers, resumed="Last-Event-ID" in self.headers)
+            self._stream(path, params, after, headers, resumed=bool(self.headers.get("Last-Event-ID")))
         except OSError:
             return  # the client went away, or the stack stopped and shut the socket
         finally:

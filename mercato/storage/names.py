@@ -1,4 +1,4 @@
-"""The deployed names of the five tables, as a function receives them."""
+"""The deployed names of the six exchange tables, as a function receives them."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass

@@ -60,17 +60,28 @@ def upgrade(
             client.get_waiter("table_exists").wait(TableName=name)
             say(f"created {name}")
     tables = table_names(prefix)
-    moved = move_fills(client, tables, say)
-    return Upgraded(tuple(missing), moved, rebuild_hours(client, tables, say))
+    moved, stuck = move_fills(client, tables, say)
+    rebuilt = rebuild_hours(client, tables, say)  # the markets' hours do not wait for a person
+    if stuck:
+        players = sorted({player for player, _ in stuck})
+        raise UpgradeRefused(
+            f"{len(stuck)} fill records could not move (players {', '.join(players[:10])}"
+            f"{', …' if len(players) > 10 else ''}): run the upgrade again; a record that is in both "
+            "the accounts and the fills table was numbered by the matcher before the upgrade ran, "
+            "and is left in the accounts table for a person to merge"
+        )
+    return Upgraded(tuple(missing), moved, rebuilt)
 
 
-def move_fills(client: Any, tables: TableNames, say: Callable[[str], None] = lambda line: None) -> int:
+def move_fills(
+    client: Any, tables: TableNames, say: Callable[[str], None] = lambda line: None
+) -> tuple[int, list[tuple[str, str]]]:
     """Move each ``FILL#``/``FILLSEQ`` item from the accounts table to the fills table, 50 to a
     transaction (each put conditional on the fills table not having the item, a counter's delete on
     the counter being as read), so a move is whole or not at all and never overwrites a fill. A
     record that cannot move (the fills table has it: this version's matcher numbered fills before
-    the upgrade ran; or a counter raised while it moved) stays; the rest move, and the upgrade is
-    refused naming the players."""
+    the upgrade ran; or a counter raised while it moved) stays, and is returned (player, key); the
+    rest move."""
     moved, conflicts = 0, list[tuple[str, str]]()
     store = Classified(client)
     found = items(
@@ -91,15 +102,7 @@ def move_fills(client: Any, tables: TableNames, say: Callable[[str], None] = lam
     moved += _move(store, tables, chunk, conflicts)
     if moved:
         say(f"moved {moved:,} fill records to {tables.fills}")
-    if conflicts:
-        players = sorted({player for player, _ in conflicts})
-        raise UpgradeRefused(
-            f"{len(conflicts)} fill records could not move (players {', '.join(players[:10])}"
-            f"{', …' if len(players) > 10 else ''}): run the upgrade again; a record that is in both "
-            "the accounts and the fills table was numbered by the matcher before the upgrade ran, "
-            "and is left in the accounts table for a person to merge"
-        )
-    return moved
+    return moved, conflicts
 
 
 def _move(

@@ -116,6 +116,13 @@ def test_a_reconnect_with_a_foreign_last_event_id_is_refused_naming_that_header(
                 refusals.append((refused.status, json.loads(refused.read())["error"]))
         with events(stack, alice) as accepted:
             assert accepted.status == 200
+        host, port = stack.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=20)
+        connection.request("GET", "/fills?after=bad", headers=alice | {"Last-Event-ID": ""})
+        own = json.loads(connection.getresponse().read())["error"]["message"]
+        connection.close()
+
+    assert own.startswith("after"), "an empty Last-Event-ID is no id: the client's own after is named"
 
     assert [(status, error["code"]) for status, error in refusals] == [
         (422, "invalid_field"),

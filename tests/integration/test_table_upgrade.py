@@ -95,11 +95,17 @@ def test_fills_the_matcher_numbered_before_the_upgrade_are_never_overwritten(
     old_layout: tuple[Any, TableNames],
 ) -> None:
     """This version's matcher settled first (numbering alice's fills from 1 in the fills table):
-    the old records that collide stay where they are and the upgrade says so, naming her."""
+    the old records that collide stay where they are and the upgrade says so, naming her, after
+    writing the markets' hours (they do not wait for the person who merges)."""
     client, tables = old_layout
     client.create_table(**create_table_request(FILLS, PREFIX))
     new_first = fill(1) | {"tradeId": "trade-settled-by-the-new-matcher"}
     client.put_item(TableName=tables.fills, Item=new_first)
+    at = 1_781_200_800_000
+    market = {"material": "wheat", "kind": "commodity", "name": "Wheat", "feeBps": 0, "lastPrice": 20}
+    client.put_item(TableName=tables.markets, Item=market)
+    trade = {"material": "wheat", "sk": "t1", "tradeId": "t1", "price": 20, "quantity": 2}
+    client.put_item(TableName=tables.trades, Item=trade | _trade_fields(at))
 
     with pytest.raises(UpgradeRefused, match=r"1 fill records could not move \(players alice\)"):
         upgrade(client, PREFIX)
@@ -108,6 +114,8 @@ def test_fills_the_matcher_numbered_before_the_upgrade_are_never_overwritten(
     assert fills[fill_key(1)]["tradeId"] == "trade-settled-by-the-new-matcher"
     assert set(fills) == {fill_key(1), fill_key(2), FILL_COUNTER_KEY}
     assert [item["sk"] for item in scan(client, tables.accounts)] == ["ASSET#coins", fill_key(1)]
+    hours = client.get_item(TableName=tables.markets, Key={"material": "wheat"})["Item"]["hours"]
+    assert hours == [[at, 20, 20, 20, 20, 2, at, at]]
 
 
 @pytest.mark.parametrize("kept", ["none", "six numbers an hour"])
