@@ -223,10 +223,6 @@ class DynamoLeaderboardStore:
         DynamoDB left unprocessed; returns once every chunk is written. The first failure raises once
         the chunks already being written end; the rest are never sent."""
         chunks = [requests[first : first + BATCH] for first in range(0, len(requests), BATCH)]
-        if len(chunks) <= 1:
-            for chunk in chunks:
-                self._write_chunk(chunk)
-            return
         failed = threading.Event()
 
         def write(chunk: list[dict[str, Any]]) -> None:
