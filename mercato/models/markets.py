@@ -27,8 +27,10 @@ from mercato.models.money import (
 )
 
 DisplayName = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=80)
+    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=80, pattern=r"\S")
 ]
+"""A name with something in it besides whitespace (stripped from both ends); the pattern tells the
+OpenAPI document so, where ``minLength`` alone let a name of one tab pass as valid."""
 PersonId = Annotated[int, Field(strict=True, ge=1)]
 """A football-data.org person id."""
 
