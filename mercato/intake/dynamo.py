@@ -24,7 +24,7 @@ from mercato.models.markets import Market
 from mercato.models.orders import Order, OrderStatus, Side, escrow
 from mercato.models.trades import Trade
 from mercato.models.views import Level
-from mercato.resources import ORDERS, TRADES
+from mercato.resources import ORDERS
 from mercato.storage.errors import busy, cancellation_reasons, classify
 from mercato.storage.items import (
     ASSET_PREFIX,
@@ -53,6 +53,7 @@ from mercato.storage.items import (
     status_key,
     to_millis,
     trade_from_item,
+    trades_by_time,
 )
 from mercato.storage.names import TableNames
 from mercato.storage.pages import items
@@ -488,23 +489,11 @@ class DynamoIntakeStore:
         )
         return [trade_from_item(item) for item in page.get("Items", [])]
 
-    def _by_time(self, material: str, start_ms: int, end_ms: int, newest_first: bool) -> dict[str, Any]:
-        return {
-            "TableName": self._t.trades,
-            "IndexName": TRADES.indexes[0].name,
-            "KeyConditionExpression": "material = :material AND timeKey BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {
-                ":material": material,
-                ":low": f"{start_ms:013d}",
-                ":high": f"{end_ms - 1:013d}~",
-            },
-            "ScanIndexForward": not newest_first,
-        }
-
     def trades_page(
         self, material: str, limit: int, cursor: str | None, start_ms: int, end_ms: int
     ) -> tuple[list[Trade], str | None]:
-        request = self._by_time(material, start_ms, end_ms, newest_first=True) | {"Limit": limit}
+        request = trades_by_time(self._t.trades, material, start_ms, end_ms, newest_first=True)
+        request["Limit"] = limit
         if cursor:
             values = request["ExpressionAttributeValues"]
             request["ExclusiveStartKey"] = _decode_trade_cursor(
@@ -517,9 +506,8 @@ class DynamoIntakeStore:
 
     def trades_between(self, material: str, start_ms: int, end_ms: int, at_most: int | None) -> list[Trade]:
         found: list[Trade] = []
-        for item in items(
-            self._client.query, **self._by_time(material, start_ms, end_ms, newest_first=False)
-        ):
+        oldest_first = trades_by_time(self._t.trades, material, start_ms, end_ms, newest_first=False)
+        for item in items(self._client.query, **oldest_first):
             if at_most is not None and len(found) == at_most:
                 raise TooManyTrades(f"more than {at_most} trades")
             found.append(trade_from_item(item))

@@ -20,6 +20,7 @@ from mercato.models.orders import Order, OrderStatus, Side, TimeInForce
 from mercato.models.times import from_millis as from_millis
 from mercato.models.times import to_millis as to_millis
 from mercato.models.trades import Trade
+from mercato.resources import TRADES
 
 Item = dict[str, Any]
 
@@ -247,6 +248,24 @@ def goal_record_from_item(item: Mapping[str, Any]) -> GoalRecord:
 def trade_time_key(executed_at_ms: int, trade_key: str) -> str:
     """The trades table's ``by-time`` index sort key: trades in the order they executed."""
     return f"{executed_at_ms:013d}#{trade_key}"
+
+
+def trades_by_time(
+    trades_table: str, material: str, start_ms: int, end_ms: int = 10**13, *, newest_first: bool
+) -> dict[str, Any]:
+    """The ``Query`` of one market's trades executed in ``[start_ms, end_ms)`` on the trades table's
+    ``by-time`` index (every ``timeKey`` of those milliseconds sorts between the two bounds)."""
+    return {
+        "TableName": trades_table,
+        "IndexName": TRADES.indexes[0].name,
+        "KeyConditionExpression": "material = :material AND timeKey BETWEEN :low AND :high",
+        "ExpressionAttributeValues": {
+            ":material": material,
+            ":low": f"{start_ms:013d}",
+            ":high": f"{end_ms - 1:013d}~",
+        },
+        "ScanIndexForward": not newest_first,
+    }
 
 
 def fill_key(seq: int) -> str:

@@ -15,9 +15,9 @@ from typing import Any, Final
 
 from mercato.models.errors import Busy, StateMoved
 from mercato.models.history import HOUR_MS, KEPT_HOURS, HourFigures, roll_hours
-from mercato.resources import TABLES, TRADES
+from mercato.resources import TABLES
 from mercato.storage.errors import Classified
-from mercato.storage.items import FILL_PREFIX, trade_from_item
+from mercato.storage.items import FILL_PREFIX, trade_from_item, trades_by_time
 from mercato.storage.names import TableNames
 from mercato.storage.pages import items
 from mercato.storage.tables import create_table_request, table_names
@@ -156,13 +156,14 @@ def rebuild_hours(
         if ("hours" in market and whole) or "lastPrice" not in market:
             continue
         material = market["material"]
-        latest = client.query(**_by_time(tables, material, 0, newest_first=True), Limit=1).get("Items", [])
+        newest = trades_by_time(tables.trades, material, 0, newest_first=True)
+        latest = client.query(**newest, Limit=1).get("Items", [])
         if not latest:
             continue
         last_ms = int(latest[0]["executedAt"])
         since = last_ms - last_ms % HOUR_MS - (KEPT_HOURS - 1) * HOUR_MS
         hours: tuple[HourFigures, ...] = ()
-        for item in items(client.query, **_by_time(tables, material, since, newest_first=False)):
+        for item in items(client.query, **trades_by_time(tables.trades, material, since, newest_first=False)):
             trade = trade_from_item(item)
             hours = roll_hours(hours, int(item["executedAt"]), [(trade.price, trade.quantity)])
         try:
@@ -183,13 +184,3 @@ def rebuild_hours(
         rebuilt.append(material)
         say(f"{material}: hourly figures of {sum(h.volume for h in hours):,} traded since {since} ms")
     return tuple(rebuilt)
-
-
-def _by_time(tables: TableNames, material: str, since_ms: int, *, newest_first: bool) -> dict[str, Any]:
-    return {
-        "TableName": tables.trades,
-        "IndexName": TRADES.indexes[0].name,
-        "KeyConditionExpression": "material = :material AND timeKey >= :since",
-        "ExpressionAttributeValues": {":material": material, ":since": f"{since_ms:013d}"},
-        "ScanIndexForward": not newest_first,
-    }
