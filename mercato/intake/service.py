@@ -7,7 +7,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from mercato.intake.ports import (
     ClientOrderIdTaken,
@@ -57,6 +57,7 @@ MAX_CANDLE_TRADES = 100_000
 """The most trades one candles request aggregates; a busier range is refused, to be asked in parts."""
 MAX_FILL_SEQ = 10**12 - 2
 LAST_MILLIS = 10**13 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _now() -> datetime:
@@ -166,6 +167,8 @@ class Intake:
         """Trades executed in ``[start, end)`` (default: all of them), newest first, a page at a time."""
         self.market(material)
         low, high = _range(start, end)
+        if low >= high:
+            return TradesView(trades=[], next_cursor=None)
         try:
             trades, next_cursor = self.store.trades_page(material, limit, cursor, low, high)
         except (ValueError, UnicodeDecodeError) as error:
@@ -185,11 +188,14 @@ class Intake:
         is refused (ask for it in parts)."""
         self.market(material)
         width = int(interval.width.total_seconds() * 1000)
-        high = _millis(end or self.clock())
+        until = end or self.clock()
+        if start is not None and start >= until:
+            raise Invalid("from must be before to", code="invalid_range")
+        high = _millis(until)
         # the default range starts on a candle's boundary, so its first candle is a whole one
         low = max(0, (high - width * DEFAULT_CANDLES) // width * width) if start is None else _millis(start)
         if low >= high:
-            raise Invalid("from must be before to", code="invalid_range")
+            return CandlesView(material=material, interval=interval, candles=[])
         if high - low > width * MAX_CANDLES:
             raise Invalid(
                 f"the range spans more than {MAX_CANDLES} {interval} candles", code="range_too_large"
@@ -375,16 +381,21 @@ class Intake:
 
 
 def _millis(moment: datetime) -> int:
-    """Unix milliseconds within what the trades index can hold (0 to 13 digits)."""
-    return min(max(to_millis(moment), 0), LAST_MILLIS)
+    """The first whole Unix millisecond at or after ``moment``, within what the trades index can hold
+    (0 to 13 digits). Trades are stamped in whole milliseconds, so a trade at ``t`` is at or after
+    ``moment`` exactly when ``t >= _millis(moment)``, and before it when ``t < _millis(moment)``."""
+    micros = (moment - _EPOCH) // timedelta(microseconds=1)
+    return min(max(-(-micros // 1000), 0), LAST_MILLIS)
 
 
 def _range(start: datetime | None, end: datetime | None) -> tuple[int, int]:
-    """``[start, end)`` in milliseconds; open ends reach the first and the last possible instant."""
+    """``[start, end)`` in milliseconds; open ends reach the first and the last possible instant. A
+    range that is well formed but holds no millisecond the index can hold (all before 1970 or after
+    2286, or inside one millisecond) comes back empty (``low >= high``), not refused."""
+    if start is not None and end is not None and start >= end:
+        raise Invalid("from must be before to", code="invalid_range")
     low = 0 if start is None else _millis(start)
     high = LAST_MILLIS if end is None else _millis(end)
-    if low >= high:
-        raise Invalid("from must be before to", code="invalid_range")
     return low, high
 
 

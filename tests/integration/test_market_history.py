@@ -147,6 +147,63 @@ def test_candles_refuse_an_empty_range_a_too_wide_one_and_an_unknown_interval(
     assert exchange.call("GET", "/markets/gold/candles").code == "unknown_material"
 
 
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        (
+            "/markets/wheat/candles",
+            {"interval": "1d", "from": "1900-01-01T00:00:00Z", "to": "1901-01-01T00:00:00Z"},
+        ),
+        (
+            "/markets/wheat/candles",
+            {"interval": "1d", "from": "9999-12-30T00:00:00Z", "to": "9999-12-31T00:00:00Z"},
+        ),
+        ("/markets/wheat/candles", {"interval": "1d", "to": "1969-01-01T00:00:00Z"}),
+        ("/markets/wheat/trades", {"to": "0001-01-01T00:00:00Z"}),
+        ("/markets/wheat/trades", {"from": "9999-01-01T00:00:00Z"}),
+        # inside one millisecond: no trade (stamped in whole milliseconds) can fall in it
+        (
+            "/markets/wheat/candles",
+            {"interval": "1m", "from": "2026-06-11T18:00:10.0001Z", "to": "2026-06-11T18:00:10.0009Z"},
+        ),
+        ("/markets/wheat/trades", {"from": "2026-06-11T18:00:09.9991Z", "to": "2026-06-11T18:00:09.9999Z"}),
+    ],
+)
+def test_a_well_formed_range_with_no_millisecond_the_index_holds_is_empty_not_refused(
+    traded: tuple[Exchange, Clock], path: str, query: dict[str, str]
+) -> None:
+    """Before 1970, after 2286 or inside one millisecond: the range is valid and holds no trade (it
+    was refused as 'from must be before to' once both ends were clamped or cut to milliseconds)."""
+    exchange, _ = traded
+
+    reply = exchange.call("GET", path, query=query)
+
+    assert reply.status == 200, reply.body
+    assert reply.body.get("candles", reply.body.get("trades")) == []
+
+
+def test_a_range_s_bounds_count_a_trade_at_their_exact_millisecond_from_in_and_to_out(
+    traded: tuple[Exchange, Clock],
+) -> None:
+    """The first trade is stamped 18:00:10.000: a ``from`` a tenth of a millisecond after it leaves it
+    out (the bound is not cut down to the millisecond it falls in), and a ``to`` a tenth of a
+    millisecond after it takes it in (so ``to`` is exclusive of the instant, not of the millisecond)."""
+    exchange, _ = traded
+    path = "/markets/wheat/trades"
+
+    after = exchange.call(
+        "GET", path, query={"from": "2026-06-11T18:00:10.0001Z", "to": "2026-06-11T18:00:11Z"}
+    )
+    upto = exchange.call(
+        "GET", path, query={"from": "2026-06-11T18:00:09Z", "to": "2026-06-11T18:00:10.0001Z"}
+    )
+    before = exchange.call("GET", path, query={"from": "2026-06-11T18:00:09Z", "to": "2026-06-11T18:00:10Z"})
+
+    assert after.body["trades"] == []
+    assert [t["price"] for t in upto.body["trades"]] == [20]
+    assert before.body["trades"] == []
+
+
 def test_the_market_shows_the_last_24_hours(traded: tuple[Exchange, Clock]) -> None:
     """At 18:00:30 the next day the window holds every trade but the first: 22, 19, 25, 18."""
     exchange, clock = traded
