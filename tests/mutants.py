@@ -121,6 +121,9 @@ def weakened(name: str, path: str, expression: str, *killers: str, after: str = 
 
 
 NOT_EXISTS = "attribute_not_exists(sk)"
+HOURS_VERSION = (
+    '"(attribute_not_exists(version) AND :version = :zero) "\n' + 20 * " " + '"OR version = :version'
+)
 VERSION = "(version = :version OR (attribute_not_exists(version) AND :version = :zero))"
 MUTANTS: Final = (
     weakened(
@@ -299,6 +302,7 @@ MUTANTS: Final = (
         UPGRADE,
         NOT_EXISTS,
         f"{UPGRADE_TESTS}::test_fills_the_matcher_numbered_before_the_upgrade_are_never_overwritten",
+        f"{UPGRADE_TESTS}::test_a_player_the_new_matcher_numbered_before_the_upgrade_keeps_trading_after_it",
     ),
     weakened(
         "upgrade: a fill counter moves only as read",
@@ -309,12 +313,11 @@ MUTANTS: Final = (
     Mutant(
         "upgrade: rebuilt hours written only at the market's version as read",
         UPGRADE,
-        '"(attribute_not_exists(version) AND :version = :zero) "\n                "OR version = :version"',
-        '"(attribute_not_exists(version) AND :version = :zero) "\n                "OR version = :version'
-        + ALWAYS
-        + '"',
+        HOURS_VERSION + '"',
+        HOURS_VERSION + ALWAYS + '"',
         killers=(
-            f"{UPGRADE_TESTS}::test_hours_rebuilt_from_a_market_a_settlement_moved_meanwhile_are_not_written",
+            f"{UPGRADE_TESTS}::test_a_market_this_version_settles_before_its_hours_are_rebuilt_gets_the_hours_"
+            "of_all_its_trades",
         ),
     ),
 )

@@ -72,7 +72,7 @@ class DynamoMatcherStore:
             item.get("bestAsk"),
             footballer,
             item.get("version", 0),
-            tuple(HourFigures(*figures) for figures in item.get("hours", ())),
+            _hours(item),
         )
 
     def pending_goals(self, material: str) -> list[str]:
@@ -218,3 +218,15 @@ class DynamoMatcherStore:
 
     def commit(self, settlement: Settlement) -> None:
         self._client.transact_write_items(TransactItems=transact_items(settlement, self._t))
+
+
+def _hours(market: dict[str, Any]) -> tuple[HourFigures, ...] | None:
+    """The market item's hourly figures; ``None`` if it traded before they were kept whole (no
+    ``hours`` beside a ``lastPrice``, or six numbers an hour): figures rolled onto those would leave
+    out the earlier trades, so they wait for ``mercato upgrade``, which reads them all."""
+    stored = market.get("hours")
+    if stored is None:
+        return None if "lastPrice" in market else ()
+    if any(len(figures) != len(HourFigures._fields) for figures in stored):
+        return None
+    return tuple(HourFigures(*figures) for figures in stored)

@@ -36,8 +36,10 @@ class MarketState:
     version: int = 0
     """Bumped by every settlement transaction and required by the next: a second writer on the same
     market can only fail its condition (DESIGN §1 principle 2)."""
-    hours: tuple[HourFigures, ...] = ()
-    """The hourly figures of its trades, as the last settlement left them."""
+    hours: tuple[HourFigures, ...] | None = ()
+    """The hourly figures of its trades, as the last settlement left them; ``None`` when the market
+    traded under a version that kept none (or kept six numbers an hour): settlement then leaves them
+    alone, and ``mercato upgrade`` builds them from all its trades."""
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ class Planner:
         forget_quotes: frozenset[str] = frozenset(),
         version: int = 0,
         fill_seq: Mapping[str, int] | None = None,
-        hours: tuple[HourFigures, ...] = (),
+        hours: tuple[HourFigures, ...] | None = (),
     ) -> None:
         self.material = material
         self.orders = dict(orders)
@@ -125,7 +125,8 @@ class Planner:
         while other materials settle fills of the same player."""
         self.hours = hours
         """The market's hourly figures as read; each transaction with trades writes them with its
-        trades added, so every committed prefix of a plan leaves them equal to the trades stored."""
+        trades added, so every committed prefix of a plan leaves them equal to the trades stored.
+        ``None`` (a market that traded before they were kept) leaves them unwritten."""
 
     def plan(
         self, events: list[PlanEvent], ticker: Ticker, *, max_writes: int = MAX_WRITES
@@ -367,7 +368,7 @@ class Planner:
         expected = self.version
         self.version += 1
         hours = None
-        if pending.trades:
+        if pending.trades and self.hours is not None:
             hours = roll_hours(self.hours, self.now_ms, ((t.price, t.quantity) for t in pending.trades))
             self.hours = hours
         return MarketDelta(

@@ -8,9 +8,12 @@ the 24-hour figures are read. Every step is idempotent, so an upgrade cut short 
 running it again.
 """
 
+import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Final
 
 from mercato.models.errors import Busy, StateMoved
@@ -23,7 +26,8 @@ from mercato.storage.pages import items
 from mercato.storage.tables import create_table_request, table_names
 
 MOVE: Final = 50
-"""Fill records moved per transaction: a put and a delete each, DynamoDB's 100 actions."""
+"""Fill records moved per transaction at most: a put and a delete each, DynamoDB's 100 actions."""
+ACTIONS: Final = 100
 ATTEMPTS: Final = 8
 
 
@@ -76,14 +80,15 @@ def upgrade(
 def move_fills(
     client: Any, tables: TableNames, say: Callable[[str], None] = lambda line: None
 ) -> tuple[int, list[tuple[str, str]]]:
-    """Move each ``FILL#``/``FILLSEQ`` item from the accounts table to the fills table, 50 to a
-    transaction (each put conditional on the fills table not having the item, a counter's delete on
-    the counter being as read), so a move is whole or not at all and never overwrites a fill. A
-    record that cannot move (the fills table has it: this version's matcher numbered fills before
-    the upgrade ran; or a counter raised while it moved) stays, and is returned (player, key); the
-    rest move."""
-    moved, conflicts = 0, list[tuple[str, str]]()
-    store = Classified(client)
+    """Move each ``FILL#``/``FILLSEQ`` item from the accounts table to the fills table, a player's
+    records together (in pieces of at most :data:`MOVE`, their counter last, as the scan reads them).
+    Every piece moves whole or not at all (each put conditional on the fills table not having the
+    item, a counter's delete on the counter being as read), and once a piece of a player's cannot
+    move, none after it does. So a player this version's matcher already numbered fills for (from 1,
+    where the old records start too) keeps every old record where it is: none moves in above the
+    matcher's numbering (which would refuse the player's next fill for good). Those records are
+    returned (player, key) for a person to merge; the rest move."""
+    mover = _Mover(Classified(client), client, tables, say)
     found = items(
         client.scan,
         TableName=tables.accounts,
@@ -91,56 +96,105 @@ def move_fills(
         FilterExpression="begins_with(sk, :fill)",
         ExpressionAttributeValues={":fill": FILL_PREFIX.removesuffix("#")},
     )
-    chunk: list[dict[str, Any]] = []
-    for item in found:
-        chunk.append(item)
-        if len(chunk) == MOVE:
-            moved += _move(store, tables, chunk, conflicts)
-            chunk = []
-            if moved % 10_000 < MOVE:
-                say(f"moved {moved:,} fill records to {tables.fills}")
-    moved += _move(store, tables, chunk, conflicts)
-    if moved:
-        say(f"moved {moved:,} fill records to {tables.fills}")
-    return moved, conflicts
+    # a scan returns each player's items together, in key order: FILL#… first, then FILLSEQ
+    for _, group in groupby(found, key=itemgetter("playerId")):
+        records = list(group)
+        for start in range(0, len(records), MOVE):
+            mover.add(records[start : start + MOVE])
+    mover.flush()
+    if mover.moved:
+        say(f"moved {mover.moved:,} fill records to {tables.fills}")
+    return mover.moved, mover.conflicts
 
 
-def _move(
-    store: Any, tables: TableNames, chunk: list[dict[str, Any]], conflicts: list[tuple[str, str]]
-) -> int:
-    if not chunk:
-        return 0
-    actions: list[dict[str, Any]] = []
-    for item in chunk:
-        key = {"playerId": item["playerId"], "sk": item["sk"]}
-        delete: dict[str, Any] = {"TableName": tables.accounts, "Key": key}
-        if "fillSeq" in item:  # the counter: moved only if no settlement raised it meanwhile
-            delete |= {
-                "ConditionExpression": "fillSeq = :seq",
-                "ExpressionAttributeValues": {":seq": item["fillSeq"]},
-            }
-        actions += [
-            {
-                "Put": {
-                    "TableName": tables.fills,
-                    "Item": item,
-                    "ConditionExpression": "attribute_not_exists(sk)",
+@dataclass
+class _Mover:
+    """Packs players' pieces into transactions of at most :data:`ACTIONS` actions, in scan order."""
+
+    store: Any
+    client: Any
+    tables: TableNames
+    say: Callable[[str], None]
+    moved: int = 0
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
+    stuck: set[str] = field(default_factory=set)
+    pending: list[list[dict[str, Any]]] = field(default_factory=list)
+
+    def add(self, piece: list[dict[str, Any]]) -> None:
+        if sum(len(self._actions(p)) for p in [*self.pending, piece]) > ACTIONS:
+            self.flush()
+        if piece[0]["playerId"] in self.stuck:  # an earlier piece of the player could not move
+            self.conflicts += [(item["playerId"], item["sk"]) for item in piece]
+        else:
+            self.pending.append(piece)
+
+    def flush(self) -> None:
+        pieces, self.pending = self.pending, []
+        if not pieces:
+            return
+        before = self.moved
+        if self._commit(pieces):
+            self.moved += sum(len(piece) for piece in pieces)
+        else:  # one piece (or more) could not move: each on its own
+            for piece in pieces:
+                player = piece[0]["playerId"]
+                if player not in self.stuck and (self._commit([piece]) or self._already_moved(piece)):
+                    self.moved += len(piece)
+                else:
+                    self.stuck.add(player)
+                    self.conflicts += [(item["playerId"], item["sk"]) for item in piece]
+        if self.moved // 10_000 > before // 10_000:
+            self.say(f"moved {self.moved:,} fill records to {self.tables.fills}")
+
+    def _actions(self, piece: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        actions: list[dict[str, Any]] = []
+        for item in piece:
+            key = {"playerId": item["playerId"], "sk": item["sk"]}
+            delete: dict[str, Any] = {"TableName": self.tables.accounts, "Key": key}
+            if "fillSeq" in item:  # the counter: moved only if no settlement raised it meanwhile
+                delete |= {
+                    "ConditionExpression": "fillSeq = :seq",
+                    "ExpressionAttributeValues": {":seq": item["fillSeq"]},
                 }
-            },
-            {"Delete": delete},
-        ]
-    for attempt in range(ATTEMPTS):
-        try:
-            store.transact_write_items(TransactItems=actions)
-            return len(chunk)
-        except Busy:
-            time.sleep(min(1.0, 0.05 * 2**attempt))
-        except StateMoved:
-            if len(chunk) == 1:
-                conflicts.append((chunk[0]["playerId"], chunk[0]["sk"]))
-                return 0
-            return sum(_move(store, tables, [item], conflicts) for item in chunk)
-    raise UpgradeRefused("DynamoDB stayed busy moving fill records; run the upgrade again (it resumes)")
+            put = {
+                "TableName": self.tables.fills,
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(sk)",
+            }
+            actions += [{"Put": put}, {"Delete": delete}]
+        return actions
+
+    def _commit(self, pieces: list[list[dict[str, Any]]]) -> bool:
+        """True once committed, False if a condition refused it. The request token makes a retry of a
+        transaction that committed but whose answer was lost succeed on AWS, not fail its conditions
+        against its own writes (moto ignores tokens: :meth:`_already_moved` covers that case too)."""
+        actions = [action for piece in pieces for action in self._actions(piece)]
+        keys = sorted(
+            f"{item['playerId']}\x00{item['sk']}\x00{item.get('fillSeq', '')}" for p in pieces for item in p
+        )
+        token = hashlib.sha256("\x01".join(keys).encode()).hexdigest()[:36]
+        for attempt in range(ATTEMPTS):
+            try:
+                self.store.transact_write_items(TransactItems=actions, ClientRequestToken=token)
+                return True
+            except Busy:
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+            except StateMoved:
+                return False
+        raise UpgradeRefused("DynamoDB stayed busy moving fill records; run the upgrade again (it resumes)")
+
+    def _already_moved(self, piece: list[dict[str, Any]]) -> bool:
+        """Whether the piece is in the fills table as it was read and gone from the accounts table: a
+        move whose transaction committed though its caller was told otherwise."""
+        for item in piece:
+            key = {"playerId": item["playerId"], "sk": item["sk"]}
+            kept = self.client.get_item(TableName=self.tables.fills, Key=key, ConsistentRead=True).get("Item")
+            left = self.client.get_item(TableName=self.tables.accounts, Key=key, ConsistentRead=True).get(
+                "Item"
+            )
+            if kept != item or left is not None:
+                return False
+        return True
 
 
 def rebuild_hours(
@@ -149,38 +203,60 @@ def rebuild_hours(
     """For each market with trades and no ``hours`` (or hours of six numbers, without their first and
     last trade's time, from the first version that kept them): the hours of its trades in the 25
     hours ending with its latest one, written only if no settlement changed the market since it was
-    read (its version)."""
+    read (its version). This version's matcher leaves such a market's hours unwritten (figures
+    rolled onto none would leave out the earlier trades), so a settlement landing in between only
+    moves the version: the market is read again and its hours worked out again."""
     rebuilt = []
     for market in items(client.scan, TableName=tables.markets, ConsistentRead=True):
-        whole = all(len(figures) == len(HourFigures._fields) for figures in market.get("hours", []))
-        if ("hours" in market and whole) or "lastPrice" not in market:
-            continue
-        material = market["material"]
-        newest = trades_by_time(tables.trades, material, 0, newest_first=True)
-        latest = client.query(**newest, Limit=1).get("Items", [])
-        if not latest:
-            continue
-        last_ms = int(latest[0]["executedAt"])
-        since = last_ms - last_ms % HOUR_MS - (KEPT_HOURS - 1) * HOUR_MS
-        hours: tuple[HourFigures, ...] = ()
-        for item in items(client.query, **trades_by_time(tables.trades, material, since, newest_first=False)):
-            trade = trade_from_item(item)
-            hours = roll_hours(hours, int(item["executedAt"]), [(trade.price, trade.quantity)])
-        try:
-            client.update_item(
-                TableName=tables.markets,
-                Key={"material": material},
-                UpdateExpression="SET hours = :hours",
-                ConditionExpression="(attribute_not_exists(version) AND :version = :zero) "
-                "OR version = :version",
-                ExpressionAttributeValues={
-                    ":hours": [list(figures) for figures in hours],
-                    ":version": market.get("version", 0),
-                    ":zero": 0,
-                },
+        for _ in range(ATTEMPTS):
+            if market is None or not _needs_hours(market):
+                break
+            hours = _hours_of_trades(client, tables, market["material"])
+            if hours is None:
+                break
+            try:
+                client.update_item(
+                    TableName=tables.markets,
+                    Key={"material": market["material"]},
+                    UpdateExpression="SET hours = :hours",
+                    ConditionExpression="(attribute_not_exists(version) AND :version = :zero) "
+                    "OR version = :version",
+                    ExpressionAttributeValues={
+                        ":hours": [list(figures) for figures in hours],
+                        ":version": market.get("version", 0),
+                        ":zero": 0,
+                    },
+                )
+            except client.exceptions.ConditionalCheckFailedException:
+                key = {"material": market["material"]}
+                market = client.get_item(TableName=tables.markets, Key=key, ConsistentRead=True).get("Item")
+                continue
+            rebuilt.append(market["material"])
+            say(f"{market['material']}: hourly figures of {sum(h.volume for h in hours):,} traded")
+            break
+        else:
+            raise UpgradeRefused(
+                f"{market['material'] if market else 'a market'} kept settling while its hourly figures "
+                "were worked out: disable the matcher's event source mapping and run the upgrade again"
             )
-        except client.exceptions.ConditionalCheckFailedException:
-            continue
-        rebuilt.append(material)
-        say(f"{material}: hourly figures of {sum(h.volume for h in hours):,} traded since {since} ms")
     return tuple(rebuilt)
+
+
+def _needs_hours(market: dict[str, Any]) -> bool:
+    whole = all(len(figures) == len(HourFigures._fields) for figures in market.get("hours", []))
+    return "lastPrice" in market and not ("hours" in market and whole)
+
+
+def _hours_of_trades(client: Any, tables: TableNames, material: str) -> tuple[HourFigures, ...] | None:
+    """The hours of a market's trades in the 25 ending with its latest trade's; None without trades."""
+    newest = trades_by_time(tables.trades, material, 0, newest_first=True)
+    latest = client.query(**newest, Limit=1).get("Items", [])
+    if not latest:
+        return None
+    last_ms = int(latest[0]["executedAt"])
+    since = last_ms - last_ms % HOUR_MS - (KEPT_HOURS - 1) * HOUR_MS
+    hours: tuple[HourFigures, ...] = ()
+    for item in items(client.query, **trades_by_time(tables.trades, material, since, newest_first=False)):
+        trade = trade_from_item(item)
+        hours = roll_hours(hours, int(item["executedAt"]), [(trade.price, trade.quantity)])
+    return hours

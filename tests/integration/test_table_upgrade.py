@@ -6,6 +6,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from mercato.intake.dynamo import DynamoIntakeStore
@@ -94,28 +95,73 @@ def test_a_stage_without_the_fills_table_is_refused_and_nothing_changes(
 def test_fills_the_matcher_numbered_before_the_upgrade_are_never_overwritten(
     old_layout: tuple[Any, TableNames],
 ) -> None:
-    """This version's matcher settled first (numbering alice's fills from 1 in the fills table):
-    the old records that collide stay where they are and the upgrade says so, naming her, after
-    writing the markets' hours (they do not wait for the person who merges)."""
+    """This version's matcher settled first (numbering alice's fills from 1 in the fills table, her
+    counter at 1): none of her old records moves (one moved in above the matcher's counter would
+    refuse her next fill for good), the upgrade says so, naming her, after moving bob's and writing
+    the markets' hours (they do not wait for the person who merges)."""
     client, tables = old_layout
     client.create_table(**create_table_request(FILLS, PREFIX))
     new_first = fill(1) | {"tradeId": "trade-settled-by-the-new-matcher"}
     client.put_item(TableName=tables.fills, Item=new_first)
+    client.put_item(TableName=tables.fills, Item={"playerId": "alice", "sk": FILL_COUNTER_KEY, "fillSeq": 1})
+    bobs = [fill(1) | {"playerId": "bob"}, {"playerId": "bob", "sk": FILL_COUNTER_KEY, "fillSeq": 1}]
+    for item in bobs:
+        client.put_item(TableName=tables.accounts, Item=item)
     at = 1_781_200_800_000
     market = {"material": "wheat", "kind": "commodity", "name": "Wheat", "feeBps": 0, "lastPrice": 20}
     client.put_item(TableName=tables.markets, Item=market)
     trade = {"material": "wheat", "sk": "t1", "tradeId": "t1", "price": 20, "quantity": 2}
     client.put_item(TableName=tables.trades, Item=trade | _trade_fields(at))
 
-    with pytest.raises(UpgradeRefused, match=r"1 fill records could not move \(players alice\)"):
+    with pytest.raises(UpgradeRefused, match=r"^3 fill records could not move \(players alice\)"):
         upgrade(client, PREFIX)
 
-    fills = {item["sk"]: item for item in scan(client, tables.fills)}
-    assert fills[fill_key(1)]["tradeId"] == "trade-settled-by-the-new-matcher"
-    assert set(fills) == {fill_key(1), fill_key(2), FILL_COUNTER_KEY}
-    assert [item["sk"] for item in scan(client, tables.accounts)] == ["ASSET#coins", fill_key(1)]
+    fills = {(item["playerId"], item["sk"]): item for item in scan(client, tables.fills)}
+    assert fills[("alice", fill_key(1))]["tradeId"] == "trade-settled-by-the-new-matcher"
+    assert fills[("alice", FILL_COUNTER_KEY)]["fillSeq"] == 1
+    assert set(fills) == {
+        ("alice", fill_key(1)),
+        ("alice", FILL_COUNTER_KEY),
+        ("bob", fill_key(1)),
+        ("bob", FILL_COUNTER_KEY),
+    }
+    assert [item["sk"] for item in scan(client, tables.accounts) if item["playerId"] == "alice"] == [
+        "ASSET#coins",
+        fill_key(1),
+        fill_key(2),
+        FILL_COUNTER_KEY,
+    ]
     hours = client.get_item(TableName=tables.markets, Key={"material": "wheat"})["Item"]["hours"]
     assert hours == [[at, 20, 20, 20, 20, 2, at, at]]
+
+
+def test_a_player_the_new_matcher_numbered_before_the_upgrade_keeps_trading_after_it() -> None:
+    """The whole pipeline: the matcher numbers alice's first fill in the fills table while her old
+    records (fills 1 to 3, counter 3) are still in the accounts table; the upgrade leaves them all
+    there, and her next fill settles as her second (a reviewer found her old fills 2 and 3 moved in
+    above the matcher's counter, and every later fill of hers refused, the market left crossed)."""
+    with pipeline_on("moto") as pipeline:
+        exchange = stocked(Exchange(pipeline))
+        client, tables = exchange.client, exchange.tables
+        old = [fill(1), fill(2), fill(3), {"playerId": "alice", "sk": FILL_COUNTER_KEY, "fillSeq": 3}]
+        for item in old:
+            client.put_item(TableName=tables.accounts, Item=item)
+        exchange.order("bob", "Sell", 1, 20)
+        exchange.order("alice", "Buy", 1, 20)
+        exchange.drain()
+
+        with pytest.raises(UpgradeRefused, match=r"^4 fill records could not move \(players alice\)"):
+            upgrade(client, "test")
+        exchange.order("carol", "Sell", 1, 21)
+        buy = exchange.order("alice", "Buy", 1, 21).body["orderId"]
+        exchange.drain()
+
+        assert exchange.order_status("alice", buy)[0] == "filled"
+        assert [f.seq for f in DynamoIntakeStore(client, tables).fills_after("alice", 0, 10)] == [1, 2]
+        assert [item["sk"] for item in scan(client, tables.accounts) if item["sk"].startswith("FILL")] == [
+            item["sk"] for item in old
+        ]
+        assert violations(client, tables) == []
 
 
 @pytest.mark.parametrize("kept", ["none", "six numbers an hour"])
@@ -188,7 +234,8 @@ class RaisedBetween:
 
 def test_a_counter_raised_while_it_moves_is_not_moved_stale(old_layout: tuple[Any, TableNames]) -> None:
     """The old matcher records alice's third fill after the upgrade read her counter at 2: the move
-    of the stale counter is refused, and the next run moves the counter at 3."""
+    of her records with the stale counter is refused (a player's records move together), and the
+    next run moves them all, the counter at 3."""
     client, tables = old_layout
     client.create_table(**create_table_request(FILLS, PREFIX))
 
@@ -201,40 +248,111 @@ def test_a_counter_raised_while_it_moves_is_not_moved_stale(old_layout: tuple[An
         upgrade(RaisedBetween(client, "transact_write_items", third_fill), PREFIX)
     assert [item["sk"] for item in scan(client, tables.accounts)] == [
         "ASSET#coins",
+        fill_key(1),
+        fill_key(2),
         fill_key(3),
         FILL_COUNTER_KEY,
     ]
 
-    assert upgrade(client, PREFIX).fills_moved == 2
+    assert upgrade(client, PREFIX).fills_moved == 4
     assert DynamoIntakeStore(client, tables).fill_sequence("alice") == 3
 
 
-def test_hours_rebuilt_from_a_market_a_settlement_moved_meanwhile_are_not_written(
+@pytest.mark.parametrize("settles", ["before the upgrade", "between its read and its write"])
+def test_a_market_this_version_settles_before_its_hours_are_rebuilt_gets_the_hours_of_all_its_trades(
+    settles: str,
+) -> None:
+    """Wheat traded under the earlier version (no hours); this version's matcher settles it again
+    before the upgrade, or between the upgrade's read of the market and its write. The matcher
+    leaves the hours of such a market unwritten, and the upgrade (read again after its condition
+    failed) writes the hours of all three trades (a reviewer found the matcher's hours of its one
+    trade kept for good, and the upgrade reporting success)."""
+    clock = {"ms": 1_781_200_800_000}
+    with pipeline_on("moto", matcher_clock=lambda: clock["ms"]) as pipeline:
+        exchange = stocked(Exchange(pipeline))
+        for minutes, price in ((0, 20), (10, 22)):
+            clock["ms"] = 1_781_200_800_000 + minutes * 60_000
+            exchange.order("bob", "Sell", 2, price)
+            exchange.order("alice", "Buy", 2, price)
+            exchange.drain()
+        client, tables = exchange.client, exchange.tables
+        wheat = {"material": "wheat"}
+        client.update_item(TableName=tables.markets, Key=wheat, UpdateExpression="REMOVE hours")
+
+        def this_version_settles() -> None:
+            clock["ms"] = 1_781_200_800_000 + 30 * 60_000
+            exchange.order("bob", "Sell", 1, 25)
+            exchange.order("alice", "Buy", 1, 25)
+            exchange.pipeline.drain()  # (the invariants hold again once the upgrade has run)
+
+        if settles == "before the upgrade":
+            this_version_settles()
+            assert "hours" not in client.get_item(TableName=tables.markets, Key=wheat)["Item"]
+            done = upgrade(client, "test")
+        else:
+            done = upgrade(RaisedBetween(client, "update_item", this_version_settles), "test")
+
+        at = 1_781_200_800_000
+        assert done.markets_with_hours == ("wheat",)
+        assert client.get_item(TableName=tables.markets, Key=wheat)["Item"]["hours"] == [
+            [at, 20, 25, 20, 25, 5, at, at + 30 * 60_000]
+        ]
+        assert violations(client, tables) == []
+
+
+class LostAnswer:
+    """A client whose first ``transact_write_items`` commits and then fails as if its answer was lost
+    (the caller, told it did not, tries again)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.lost = client, False
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.client, name)
+        if name != "transact_write_items" or self.lost:
+            return attribute
+
+        def committed_then_lost(**request: Any) -> Any:
+            self.lost = True
+            attribute(**request)
+            error: Any = {"Error": {"Code": "TransactionInProgressException", "Message": "answer lost"}}
+            raise ClientError(error, "TransactWriteItems")
+
+        return committed_then_lost
+
+
+def test_a_move_that_committed_though_its_answer_was_lost_counts_as_moved(
     old_layout: tuple[Any, TableNames],
 ) -> None:
-    """The matcher settles (and writes the market's hours, raising its version) between the
-    upgrade's read of the market and its write: the matcher's hours stay."""
+    """The retry of a committed move fails its own conditions (moto, like a retry after DynamoDB's
+    idempotency window, does not know the request token): the records, found in the fills table as
+    read and gone from the accounts table, count as moved, not as records left for a person."""
     client, tables = old_layout
     client.create_table(**create_table_request(FILLS, PREFIX))
-    market = {"material": "wheat", "kind": "commodity", "name": "Wheat", "feeBps": 0, "lastPrice": 20}
-    client.put_item(TableName=tables.markets, Item=market | {"version": 1})
-    trade = {"material": "wheat", "sk": "t1", "tradeId": "t1", "price": 20, "quantity": 2}
-    at = 1_781_200_800_000
-    client.put_item(TableName=tables.trades, Item=trade | _trade_fields(at))
-    matchers = [[at, 20, 20, 20, 20, 2, at, at], [at + 60_000, 21, 21, 21, 21, 1, at + 60_000, at + 60_000]]
 
-    def settles() -> None:
-        client.update_item(
-            TableName=tables.markets,
-            Key={"material": "wheat"},
-            UpdateExpression="SET hours = :hours, version = :two",
-            ExpressionAttributeValues={":hours": matchers, ":two": 2},
-        )
+    done = upgrade(LostAnswer(client), PREFIX)
 
-    done = upgrade(RaisedBetween(client, "update_item", settles), PREFIX)
+    assert done.fills_moved == 3
+    assert [item["sk"] for item in scan(client, tables.accounts)] == ["ASSET#coins"]
+    assert len(scan(client, tables.fills)) == 3
 
-    assert done.markets_with_hours == ()
-    assert client.get_item(TableName=tables.markets, Key={"material": "wheat"})["Item"]["hours"] == matchers
+
+def test_a_long_history_moves_in_pieces_each_checking_the_counter_is_not_there_yet(
+    old_layout: tuple[Any, TableNames],
+) -> None:
+    """120 fills of carol's (three pieces, her counter in the last) and alice's: all move, each once."""
+    client, tables = old_layout
+    client.create_table(**create_table_request(FILLS, PREFIX))
+    carol = [fill(seq) | {"playerId": "carol"} for seq in range(1, 121)]
+    for item in [*carol, {"playerId": "carol", "sk": FILL_COUNTER_KEY, "fillSeq": 120}]:
+        client.put_item(TableName=tables.accounts, Item=item)
+
+    assert upgrade(client, PREFIX).fills_moved == 3 + 121
+    assert DynamoIntakeStore(client, tables).fill_sequence("carol") == 120
+    assert [f.seq for f in DynamoIntakeStore(client, tables).fills_after("carol", 0, 200)] == list(
+        range(1, 121)
+    )
+    assert [item["sk"] for item in scan(client, tables.accounts)] == ["ASSET#coins"]
 
 
 def _trade_fields(at: int) -> dict[str, Any]:
