@@ -121,7 +121,8 @@ def take(state: BucketState | None, bucket: Bucket, now_ms: int) -> BucketState 
     level = refilled(state, bucket, now_ms)
     if level >= MILLI:  # a clock behind the last request's never moves the bucket back in time
         return BucketState(level=level - MILLI, updated_ms=max(now_ms, state.updated_ms if state else now_ms))
-    return -((level - MILLI) // bucket.per_second)  # ceil((MILLI - level) / per_second)
+    behind = max(0, state.updated_ms - now_ms) if state else 0  # refilling starts at updated_ms
+    return behind - ((level - MILLI) // bucket.per_second)  # + ceil((MILLI - level) / per_second)
 
 
 def full_again_ms(state: BucketState, bucket: Bucket) -> int:

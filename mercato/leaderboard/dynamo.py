@@ -180,6 +180,7 @@ class DynamoLeaderboardStore:
                             "value": value,
                             "expiresAt": expires_at,
                         }
+                        | ({} if snapshot.moved is None else {"moved": snapshot.moved.get(player, {})})
                     }
                 }
                 for player, value in snapshot.values.items()
@@ -196,7 +197,14 @@ class DynamoLeaderboardStore:
         )
 
     def snapshot_from(self, start_ms: int) -> Snapshot | None:
-        found = self._client.query(
+        found = self._client.query(  # the snapshot at the window's start: the last one taken by then
+            TableName=self._table,
+            KeyConditionExpression="pk = :snapshots AND sk <= :start",
+            ExpressionAttributeValues={":snapshots": SNAPSHOTS, ":start": f"{start_ms:013d}"},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        ).get("Items", []) or self._client.query(  # none yet: the first one after
             TableName=self._table,
             KeyConditionExpression="pk = :snapshots AND sk >= :start",
             ExpressionAttributeValues={":snapshots": SNAPSHOTS, ":start": f"{start_ms:013d}"},
@@ -206,17 +214,20 @@ class DynamoLeaderboardStore:
         if not found:
             return None
         hour = int(found[0]["sk"])
-        values = {
-            item["sk"]: int(item["value"])
-            for item in items(
+        read = list(
+            items(
                 self._client.query,
                 TableName=self._table,
                 KeyConditionExpression="pk = :values",
                 ExpressionAttributeValues={":values": _values(hour)},
                 ConsistentRead=True,
             )
-        }
-        return Snapshot(taken_ms=int(found[0]["takenMs"]), values=values)
+        )
+        values = {item["sk"]: int(item["value"]) for item in read}
+        moved = None
+        if read and all("moved" in item for item in read):
+            moved = {item["sk"]: {a: int(q) for a, q in item["moved"].items()} for item in read}
+        return Snapshot(taken_ms=int(found[0]["takenMs"]), values=values, moved=moved)
 
     def _batch(self, requests: list[dict[str, Any]]) -> None:
         """``BatchWriteItem`` in chunks of 25, :data:`WRITERS` chunks at a time, each resending what

@@ -22,6 +22,9 @@ class BoardPointer:
 class Snapshot:
     taken_ms: int
     values: dict[str, int]
+    moved: dict[str, dict[str, int]] | None = None
+    """Each player's net deposits less withdrawals per asset, read by the same scan as ``values``
+    (``None``: a snapshot written before this was kept; its movements are told apart by time)."""
 
 
 @dataclass(frozen=True)

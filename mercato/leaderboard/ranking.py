@@ -78,9 +78,19 @@ def gains(
     movements: Iterable[Movement],
     marked: Mapping[str, int],
     since_ms: int,
+    moved_then: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict[str, int]:
-    """Each player's value change since the baseline, net of what moved in or out after ``since_ms``."""
+    """Each player's value change since the baseline, net of what moved in or out after it: the
+    movements the baseline's own scan had not seen (``moved_then``), or, for a baseline without
+    them, those stamped after ``since_ms``."""
     contributed: dict[str, int] = {}
+    if moved_then is not None:
+        for player, assets in net_moved(movements).items():
+            before = moved_then.get(player, {})
+            contributed[player] = sum(
+                (quantity - before.get(asset, 0)) * marked.get(asset, 0) for asset, quantity in assets.items()
+            )
+        movements = []
     for movement in movements:
         if movement.at_ms > since_ms:
             worth = movement.quantity * marked.get(movement.asset, 0)
@@ -88,6 +98,15 @@ def gains(
     return {
         player: value - baseline.get(player, 0) - contributed.get(player, 0) for player, value in now.items()
     }
+
+
+def net_moved(movements: Iterable[Movement]) -> dict[str, dict[str, int]]:
+    """Each player's deposits less withdrawals, per asset."""
+    net: dict[str, dict[str, int]] = {}
+    for movement in movements:
+        assets = net.setdefault(movement.player_id, {})
+        assets[movement.asset] = assets.get(movement.asset, 0) + movement.quantity
+    return net
 
 
 def rank(scores: Mapping[str, int], value_now: Mapping[str, int]) -> list[Standing]:

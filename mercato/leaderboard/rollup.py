@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from mercato.leaderboard.ports import BoardPointer, ExchangeReader, LeaderboardStore, Snapshot
-from mercato.leaderboard.ranking import WINDOWS, Movement, Window, gains, marks, rank, values
+from mercato.leaderboard.ranking import WINDOWS, Movement, Window, gains, marks, net_moved, rank, values
 from mercato.matcher.house import is_house
 
 log = logging.getLogger("mercato.leaderboard")
@@ -48,7 +48,9 @@ class Rollup:
         hour = now - now % HOUR_MS
         snapshot_taken = not self.store.has_snapshot(hour)
         if snapshot_taken:
-            self.store.put_snapshot(hour, Snapshot(now, value_now), now // 1000 + SNAPSHOT_TTL_SECONDS)
+            self.store.put_snapshot(
+                hour, Snapshot(now, value_now, net_moved(movements)), now // 1000 + SNAPSHOT_TTL_SECONDS
+            )
         for window in self.windows:
             self._publish(window, now, value_now, movements, marked)
         log.info("leaderboard rolled up", extra={"version": now, "players": len(value_now)})
@@ -67,9 +69,9 @@ class Rollup:
         if window.length is not None:
             start = now - int(window.length.total_seconds() * 1000)
             baseline = self.store.snapshot_from(start)
-            base = baseline or Snapshot(now, value_now)
+            base = baseline or Snapshot(now, value_now, net_moved(movements))
             since = base.taken_ms
-            scores = gains(value_now, base.values, movements, marked, since)
+            scores = gains(value_now, base.values, movements, marked, since, base.moved)
         read = self.store.pointer(window)
         self.store.write_board(window, now, rank(scores, value_now), now // 1000 + BOARD_TTL_SECONDS)
         new = BoardPointer(

@@ -126,5 +126,8 @@ class MemoryLeaderboardStore:
 
     def snapshot_from(self, start_ms: int) -> Snapshot | None:
         with self._lock:
+            before = [hour for hour in self._snapshots if hour <= start_ms]
+            if before:  # the snapshot at the window's start: the last one taken by then
+                return self._snapshots[max(before)]
             hours = sorted(hour for hour in self._snapshots if hour >= start_ms)
             return self._snapshots[hours[0]] if hours else None

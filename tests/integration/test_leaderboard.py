@@ -13,7 +13,9 @@ from moto import mock_aws
 from mercato.emulators import moto_atomic
 from mercato.leaderboard.dynamo import DynamoLeaderboardStore
 from mercato.leaderboard.rollup import HOUR_MS, Rollup
+from mercato.local.memory_stack import MemoryEngine
 from mercato.local.pipeline import LocalPipeline
+from mercato.storage.tables import table_names
 from mercato.testing.invariants import violations
 from tests.integration.conftest import SECRET, Api
 
@@ -233,3 +235,85 @@ def test_a_window_that_is_not_all_day_or_week_is_refused(exchange: Exchange) -> 
     reply = exchange.call("GET", "/leaderboard", query={"window": "month"})
     assert reply.status == 422
     assert reply.code == "invalid_field"
+
+
+class GrantDuringScan:
+    """The exchange as the rollup reads it, erin granted 1,000 coins while it scans the accounts.
+
+    ``seen``: the grant commits before the scan reaches erin, stamped 5 ms after the rollup's now.
+    Not ``seen``: it is stamped 5 ms before the rollup's now (a request in flight, or intake's clock
+    a little behind) and commits after the scan passed erin."""
+
+    def __init__(self, exchange: Exchange, seen: bool) -> None:
+        self.exchange, self.seen = exchange, seen
+        self.real = exchange.pipeline.rollup.exchange
+
+    def _grant(self, offset_ms: int) -> None:
+        now = self.exchange.clock.ms
+        self.exchange.clock.ms = now + offset_ms
+        assert self.exchange.deposit("erin", "coins", 1_000, deposit_id="mid-scan-grant").status == 201
+        self.exchange.clock.ms = now
+
+    def ledger(self) -> Any:
+        if self.seen:
+            self._grant(+5)
+            return self.real.ledger()
+        ledger = self.real.ledger()
+        self._grant(-5)
+        return ledger
+
+    def markets(self) -> Any:
+        return self.real.markets()
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["during the first rollup", "during a later one"])
+@pytest.mark.parametrize("seen", [True, False], ids=["seen by the scan", "missed by the scan"])
+def test_a_grant_landing_while_the_rollup_scans_is_never_a_gain_or_a_loss(
+    exchange: Exchange, seen: bool, first: bool
+) -> None:
+    """Nobody trades: erin's day and week scores stay 0 at every later rollup, for up to three days
+    after a grant that landed while the snapshot's scan ran. The snapshot keeps each player's net
+    movements from the same scan as its values, so the ones it holds are told apart from the ones
+    it missed by what it saw, not by clocks (a reviewer found the grant scored -1,000 when the scan
+    saw it, +1,000 when it missed it, on the day board for a day and the week board for a week)."""
+    seed(exchange)
+    store = exchange.pipeline.rollup.store
+    if not first:
+        exchange.pipeline.rollup.run()
+        exchange.clock.ms += HOUR_MS
+    Rollup(GrantDuringScan(exchange, seen), store, exchange.clock.millis).run()
+    taken = exchange.clock.ms
+    scores = []
+    for later in (0, HOUR_MS // 2, HOUR_MS, 24 * HOUR_MS - HOUR_MS // 2, 3 * 24 * HOUR_MS):
+        exchange.clock.ms = taken + later
+        exchange.pipeline.rollup.run()
+        day = {player: score for _, player, score in exchange.board("day")}
+        week = {player: score for _, player, score in exchange.board("week")}
+        scores.append((later, day["erin"], week["erin"]))
+
+    assert scores == [(later, 0, 0) for later, _, _ in scores]
+
+
+def test_a_daily_rollup_ranks_a_whole_day_of_gains() -> None:
+    """Rolled up once a day (``leaderboardMinutes=1440``), at 10:37: the day window's baseline is
+    yesterday's 10:37 snapshot (keyed by its hour, 10:00, which is before the window's start), not
+    the one the same run just took (a reviewer found every day score 0: the lookup took the first
+    snapshot keyed at or after the start). Alice's 100 wheat went from unmarked to 10 each."""
+    day_ms = 24 * HOUR_MS
+    t0 = T0 + 2 * day_ms + 16 * HOUR_MS + 37 * 60_000  # 10:37 UTC, after every deposit's stamp
+    clock = [t0]
+    engine = MemoryEngine.create(SECRET, clock_ms=lambda: clock[0])
+    api = Api(engine.intake, None, table_names("unused"))  # the memory engine has no tables
+    api.list_market("wheat")
+    for player, asset, quantity in (("alice", "wheat", 100), ("bob", "wheat", 10), ("carol", "coins", 1_000)):
+        assert api.deposit(player, asset, quantity).status == 201
+    engine.rollup.run()
+    assert api.order("bob", "Sell", 1, 10).status == 202
+    assert api.order("carol", "Buy", 1, 10).status == 202
+    engine.drain()
+
+    clock[0] = t0 + day_ms
+    engine.rollup.run()
+
+    day = api.call("GET", "/leaderboard", query={"window": "day"}).body
+    assert {s["playerId"]: s["score"] for s in day["standings"]}["alice"] == 1_000

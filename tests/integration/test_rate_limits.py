@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 
 from mercato.intake.app import build_handler
+from mercato.intake.auth import Principal, Scope
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.dynamo_limits import DynamoBucketStore
 from mercato.intake.limits import Bucket, LimitSettings, RateLimiter
 from mercato.intake.service import Intake
+from mercato.memory.support import MemoryBucketStore
+from mercato.models.errors import Throttled
 from mercato.storage.names import TableNames
 from mercato.storage.tables import create_support_tables
 from tests.integration.conftest import SECRET, Api
@@ -193,3 +196,24 @@ def test_concurrent_requests_of_one_player_never_spend_a_token_twice(limited: Li
     assert statuses.count(202) == 3
     assert statuses.count(429) == 9
     assert len(api.call("GET", "/orders", player="alice").body["orders"]) == 3
+
+
+def test_retry_after_counts_the_time_a_clock_ahead_stamped_the_bucket_into_the_future() -> None:
+    """Two intake instances share alice's bucket; B's clock runs 5 s ahead. After B empties it, the
+    bucket refills from B's stamp, so A (on time) cannot admit her for 5 s plus one token's refill:
+    A says 6 s, and admits her when they have passed (a reviewer found A saying 1 s, six times)."""
+    store = MemoryBucketStore()
+    now = [1_700_000_000_000]
+    settings = LimitSettings(table="limits", orders=Bucket(capacity=20, per_second=5))
+    on_time = RateLimiter(settings, store, lambda: now[0])
+    ahead = RateLimiter(settings, store, lambda: now[0] + 5_000)
+    alice = Principal("alice", Scope.TRADE)
+    for _ in range(20):
+        ahead.admit(alice, "POST")
+
+    with pytest.raises(Throttled) as refused:
+        on_time.admit(alice, "POST")
+    now[0] += refused.value.retry_after_seconds * 1000
+    on_time.admit(alice, "POST")  # admitted once the wait it was told has passed
+
+    assert refused.value.retry_after_seconds == 6
