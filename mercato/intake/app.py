@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from botocore.exceptions import ClientError
 from pydantic.alias_generators import to_camel
 
 from mercato import observability, tracing
@@ -34,6 +35,7 @@ from mercato.leaderboard.ranking import Window
 from mercato.models.accounts import Deposit, Withdrawal
 from mercato.models.base import Timestamp
 from mercato.models.errors import (
+    Busy,
     Conflict,
     ExchangeError,
     Forbidden,
@@ -64,6 +66,7 @@ from mercato.models.views import (
     OrderPage,
     TradesView,
 )
+from mercato.storage.errors import busy
 
 logger = observability.logger("intake")
 MAX_BODY_BYTES = 4096
@@ -414,8 +417,12 @@ def _decoded_path(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _known_query(app: LambdaFunctionUrlResolver, next_middleware: Callable[..., Any]) -> Any:
-    """A query parameter the route does not take is refused, as an unknown body field is."""
+    """A query parameter an API route does not take is refused, as an unknown body field is. The
+    page, its files and the OpenAPI document (not API routes: not in the document) ignore theirs, so
+    a shared link that picked up ``?utm_source=`` still opens the market view."""
     route = app.context.get("_route")
+    if route is not None and not route.include_in_schema:
+        return next_middleware(app)
     taken = {param.alias for param in route.dependant.query_params} if route and route.dependant else set()
     unknown = sorted(set(app.current_event.query_string_parameters or {}) - taken)
     if unknown:
@@ -474,6 +481,7 @@ def _plain_response(status: int, error: ExchangeError) -> dict[str, Any]:
     }
 
 
+BUSY = Throttled("the exchange is busy; retry shortly")
 INTERNAL_ERROR = ExchangeError(
     "an internal error; a request with a clientOrderId, depositId or withdrawalId is safe to retry",
     code="internal_error",
@@ -537,6 +545,11 @@ def build_handler(
             return result
         except ExchangeError as error:
             return _plain_response(error_status(error), error)
+        except (Busy, ClientError) as error:  # a read DynamoDB throttled past boto3's own retries
+            if isinstance(error, ClientError) and not busy(error):
+                logger.exception("unhandled error", path=event.get("rawPath"))
+                return _plain_response(500, INTERNAL_ERROR)
+            return _plain_response(429, BUSY)
         except Exception:  # the last line of defence: a bug answers 500 in the one shape, never a hang
             logger.exception("unhandled error", path=event.get("rawPath"))
             return _plain_response(500, INTERNAL_ERROR)

@@ -98,18 +98,14 @@ def doc(ok: int | tuple[int, ...], model: Any, *codes: str, access: Access) -> d
     }
 
 
-def operation_codes(method: str, access: Access, operation: dict[str, Any], own: list[str]) -> list[str]:
+def operation_codes(access: Access, own: list[str]) -> list[str]:
     """Every error code an operation can answer: its own, and those of the gate and the validator."""
-    codes = {*own, "body_too_large", "internal_error", *_BODY_CODES}  # any request may carry a body
+    # any request may carry a body, and a query parameter the route does not know; every operation
+    # reads DynamoDB, which may throttle it
+    codes = {*own, "body_too_large", "internal_error", "invalid_field", "throttled", *_BODY_CODES}
     if access is not Access.PUBLIC:
         codes.update(_AUTH_CODES)
         codes.add("rate_limited")  # where the deployment limits each player (intake/limits.py)
-    if method == "POST":
-        codes.add("throttled")
-    if method == "DELETE":
-        codes.add("throttled")
-    if operation.get("parameters") or operation.get("requestBody"):
-        codes.add("invalid_field")
     return sorted(codes)
 
 
@@ -176,8 +172,7 @@ def openapi_document(app: LambdaFunctionUrlResolver) -> dict[str, Any]:
     }
     document["security"] = [{_BEARER: []}]
     for item in document["paths"].values():
-        for method_name, operation in item.items():
-            method = method_name.upper()
+        for operation in item.values():
             own = operation.pop(_CODES_KEY, [])
             access = Access(operation.pop(DECLARATION))  # every route declares it (access.py)
             for parameter in operation.get("parameters", []):
@@ -187,7 +182,7 @@ def openapi_document(app: LambdaFunctionUrlResolver) -> dict[str, Any]:
                 status: response for status, response in operation["responses"].items() if int(status) < 400
             }
             by_status: dict[int, list[str]] = {}
-            for code in operation_codes(method, access, operation, own):
+            for code in operation_codes(access, own):
                 by_status.setdefault(ERROR_STATUS[code], []).append(code)
             for status, codes in sorted(by_status.items()):
                 responses[str(status)] = _error_response(status, codes)
