@@ -24,6 +24,7 @@ from mercato.models.errors import Conflict, Forbidden, Invalid, NotFound, StateM
 from mercato.models.events import GoalEvent
 from mercato.models.history import (
     HOUR_MS,
+    KEPT_HOURS,
     CandlesView,
     FillsPage,
     Interval,
@@ -105,7 +106,13 @@ class Intake:
         now = to_millis(self.clock())
         start, edge = day_window(now)
         edge_trades: list[Trade] = []
-        if any(figures.hour_ms == edge for figures in market.hours):
+        latest = max((figures.hour_ms for figures in market.hours), default=edge)
+        kept_from = latest - (KEPT_HOURS - 1) * HOUR_MS
+        if kept_from > edge:
+            # a settlement stamped in an hour after this clock's pushed the window's first hours out
+            # of the kept ones: their trades are read one by one (only while that clock is ahead)
+            edge_trades = self.store.trades_between(market.material, start, kept_from, None)
+        elif any(figures.hour_ms == edge for figures in market.hours):
             edge_trades = self.store.trades_between(market.material, start, edge + HOUR_MS, None)
         figures = day_figures_of(market.hours, edge_trades, now)
         if figures is None:
