@@ -39,19 +39,24 @@ class WebFile:
 
 def page() -> WebFile:
     """The page itself (``GET /``)."""
-    found = _read("index.html")
-    assert found is not None, "index.html is package data of mercato.intake"
-    return found
+    return _files()["index.html"]
 
 
 def web_file(name: str) -> WebFile | None:
-    """A script or stylesheet of the page (``GET /web/{name}``); ``None`` if there is no such file."""
-    return _read(name) if WEB_FILE.match(name) else None
+    """A script or stylesheet of the page (``GET /web/{name}``); ``None`` if there is no such file.
+    The name is only looked up among the files read at the first request: it never reaches the file
+    system, and nothing is kept per name asked for (a reviewer found a 300-character name answered
+    500, ENAMETOOLONG, and every unknown name cached for good)."""
+    return _files().get(name) if WEB_FILE.match(name) else None
 
 
 @cache
-def _read(name: str) -> WebFile | None:
-    path = files("mercato.intake").joinpath("web", name)
-    if not path.is_file():
-        return None
-    return WebFile(path.read_text(encoding="utf-8"), _CONTENT_TYPES[name.rsplit(".", 1)[1]])
+def _files() -> dict[str, WebFile]:
+    """Every file of the page, read once."""
+    found = {}
+    for path in files("mercato.intake").joinpath("web").iterdir():
+        kind = path.name.rsplit(".", 1)[-1]
+        if path.is_file() and kind in _CONTENT_TYPES:
+            found[path.name] = WebFile(path.read_text(encoding="utf-8"), _CONTENT_TYPES[kind])
+    assert "index.html" in found, "index.html is package data of mercato.intake"
+    return found

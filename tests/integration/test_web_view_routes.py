@@ -29,6 +29,16 @@ def test_the_page_is_public_html_that_loads_only_its_own_files(api: Api) -> None
     assert '<link rel="stylesheet" href="web/style.css">' in page
 
 
+@pytest.mark.parametrize("path", ["/", "/web/app.js", "/openapi.json"])
+def test_the_page_its_files_and_the_document_ignore_a_link_s_query_parameters(api: Api, path: str) -> None:
+    """A shared link picks up ``?utm_source=…``: the page still opens (it answered a JSON 422 for the
+    unknown parameter, as an API route does); API routes still refuse what they do not take."""
+    event = function_url_event("GET", path, query={"utm_source": "chat", "fbclid": "x"})
+
+    assert api.handler(event, None)["statusCode"] == 200
+    assert api.call("GET", "/markets", query={"utm_source": "chat"}).code == "invalid_field"
+
+
 @pytest.mark.parametrize("name", WEB_FILES)
 def test_each_file_of_the_page_is_served_with_its_type(api: Api, name: str) -> None:
     response = get(api, f"/web/{name}")
@@ -58,7 +68,11 @@ def test_every_fetch_in_the_page_uses_a_relative_url(api: Api) -> None:
     assert re.findall(r'getJson\("/', sources) == []
 
 
-@pytest.mark.parametrize("path", ["/web/missing.js", "/web/app.py", "/web/.app.js", "/web/index.html"])
+@pytest.mark.parametrize(
+    "path",
+    ["/web/missing.js", "/web/app.py", "/web/.app.js", "/web/index.html", "/web/" + "a" * 300 + ".js"],
+    ids=["missing", "python", "dot file", "the page", "a name longer than a file system's"],
+)
 def test_a_file_the_page_does_not_have_is_a_404_in_the_error_shape(api: Api, path: str) -> None:
     reply = api.call("GET", path)
 
