@@ -9,10 +9,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk.capabilities.functions import python_function
+from cdk.capabilities.intake import function_url_cors
 from cdk.capabilities.tables import REGIONAL_ONLY, Tables
 from cdk.settings import DeploySettings
 from mercato.intake.settings import AUTH_SECRET_ARN_ENV, READ_REGION_ENV, WRITE_URL_ENV
-from mercato.resources import ALL_TABLES, LEADERBOARD, LIMITS, TABLES
+from mercato.resources import ALL_TABLES, LEADERBOARD, LIMITS, READ_REGION_CORS, TABLES
 
 
 class ReadRegionStack(Stack):
@@ -51,10 +52,6 @@ class ReadRegionStack(Stack):
         secret.grant_read(self.function)
         self.url = self.function.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.NONE,
-            cors=lambda_.FunctionUrlCorsOptions(
-                allowed_origins=["*"],
-                allowed_methods=[lambda_.HttpMethod.GET],
-                allowed_headers=["Authorization", "Content-Type", "traceparent"],
-            ),
+            cors=function_url_cors(READ_REGION_CORS),
         )
         CfnOutput(self, "Url", value=self.url.url, description=f"Mercato's reads in {region}")

@@ -110,10 +110,20 @@ class CorsSpec:
     allowed_origins: tuple[str, ...]
     allowed_methods: tuple[str, ...]
     allowed_headers: tuple[str, ...]
+    exposed_headers: tuple[str, ...]
+    """Answer headers a page on another origin may read (beyond the few every browser lets it)."""
 
 
 INTAKE_CORS: Final = CorsSpec(
     allowed_origins=("*",),
     allowed_methods=("GET", "POST", "DELETE"),
     allowed_headers=("Authorization", "Content-Type", "Last-Event-ID", "traceparent"),
+    # a 429's wait, a 421's write URL and the region that answered, a 405's methods, the trace
+    exposed_headers=("Retry-After", "Mercato-Write-Url", "Mercato-Region", "Allow", "traceparent"),
+)
+READ_REGION_CORS: Final = CorsSpec(
+    allowed_origins=("*",),
+    allowed_methods=("GET",),
+    allowed_headers=("Authorization", "Content-Type", "traceparent"),
+    exposed_headers=INTAKE_CORS.exposed_headers,
 )

@@ -8,7 +8,7 @@ from constructs import Construct
 from cdk.capabilities.functions import python_function
 from cdk.capabilities.tables import Tables
 from mercato.intake.settings import AUTH_SECRET_ARN_ENV
-from mercato.resources import INTAKE_CORS, LIMITS
+from mercato.resources import INTAKE_CORS, LIMITS, CorsSpec
 
 
 class Intake(Construct):
@@ -50,11 +50,17 @@ class Intake(Construct):
         tables.by_name[LIMITS.logical_name].grant_read_write_data(self.function)
         self.url = self.function.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.NONE,
-            cors=lambda_.FunctionUrlCorsOptions(
-                allowed_origins=list(INTAKE_CORS.allowed_origins),
-                allowed_methods=[lambda_.HttpMethod(method) for method in INTAKE_CORS.allowed_methods],
-                allowed_headers=list(INTAKE_CORS.allowed_headers),
-            ),
+            cors=function_url_cors(INTAKE_CORS),
         )
         CfnOutput(self, "Url", value=self.url.url, description="Mercato's API")
         CfnOutput(self, "SecretArn", value=self.secret.secret_arn, description="the token signing secret")
+
+
+def function_url_cors(spec: CorsSpec) -> lambda_.FunctionUrlCorsOptions:
+    """A function URL's CORS rules (Lambda answers the pre-flight and adds the headers itself)."""
+    return lambda_.FunctionUrlCorsOptions(
+        allowed_origins=list(spec.allowed_origins),
+        allowed_methods=[lambda_.HttpMethod(method) for method in spec.allowed_methods],
+        allowed_headers=list(spec.allowed_headers),
+        exposed_headers=list(spec.exposed_headers),
+    )

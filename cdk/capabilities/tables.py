@@ -50,6 +50,7 @@ class Tables(Construct):
             ),
             stream=_VIEWS[spec.stream] if spec.stream else None,
             removal_policy=RemovalPolicy.RETAIN,
+            deletion_protection=True,  # RETAIN guards against deleting the stack, this against DeleteTable
             time_to_live_attribute=spec.ttl,
         )
         for index in spec.indexes:
@@ -78,6 +79,7 @@ class Tables(Construct):
             ),
             dynamo_stream=_VIEWS[spec.stream] if spec.stream else None,
             removal_policy=RemovalPolicy.RETAIN,
+            deletion_protection=True,  # every replica's too
             time_to_live_attribute=spec.ttl,
             global_secondary_indexes=[
                 dynamodb.GlobalSecondaryIndexPropsV2(

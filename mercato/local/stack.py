@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -181,6 +182,24 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             self.connection.settimeout(KEEP_ALIVE_SECONDS)
         return b"".join(chunks)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a request line or headers it cannot parse, too long or too many,
+        an HTTP version it does not speak) in the one error shape, not its HTML page; the connection
+        is closed, as http.server does, since what follows on it cannot be trusted."""
+        self.close_connection = True
+        self.request_version = self.protocol_version  # unparsed, it is HTTP/0.9's: a bare body
+        status = HTTPStatus(code)
+        refused = _Refused(
+            code, status.phrase.lower().replace(" ", "_").replace("-", "_"), message or status.phrase
+        )
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(refused.payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(refused.payload)
+
     def _answer(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
         for name, value in headers.items():
@@ -231,7 +250,8 @@ class _Intake(http.server.BaseHTTPRequestHandler):
         params = query_parameters(query)
         after = self.headers.get("Last-Event-ID") or params.get("after", "0")
         headers = {key: value for key, value in _combined(self.headers).items() if key != "last-event-id"}
-        caller = self.headers.get("Authorization", "")
+        # counted per token, however the header spells its scheme and spaces (as auth reads it)
+        caller = self.headers.get("Authorization", "").partition(" ")[2].strip()
         if not self.server.open_stream(caller, self.connection):
             message = f"at most {MAX_STREAMS_PER_CALLER} event streams are open at once per token"
             refused = _Refused(429, "too_many_streams", message)
@@ -346,6 +366,7 @@ class _Intake(http.server.BaseHTTPRequestHandler):
         allowed = INTAKE_CORS.allowed_origins
         if "*" in allowed or origin in allowed:
             self.send_header("Access-Control-Allow-Origin", "*" if "*" in allowed else origin)
+            self.send_header("Access-Control-Expose-Headers", ",".join(INTAKE_CORS.exposed_headers).lower())
             self.send_header("Vary", "Origin")
 
     def __getattr__(self, name: str) -> Any:
@@ -529,6 +550,8 @@ class EmbeddedStack:
             self._http.server_close()
             if self._dynamodb_local is not None:
                 self._dynamodb_local.stop()
+            if self._data is not None:
+                self._data.release()
             raise
 
     def _start(self) -> "EmbeddedStack":

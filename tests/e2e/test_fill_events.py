@@ -215,6 +215,11 @@ def test_a_token_holds_at_most_eight_streams_at_once() -> None:
             with events(stack, alice) as ninth:
                 assert ninth.status == 429
                 assert json.loads(ninth.read())["error"]["code"] == "too_many_streams"
+            # the same token spelled as auth also reads it is the same caller (a reviewer opened 48)
+            token = alice["Authorization"].removeprefix("Bearer ")
+            for spelling in (f"bearer {token}", f"BEARER  {token}", f"Bearer {token} "):
+                with events(stack, {"Authorization": spelling} | SSE) as respelled:
+                    assert respelled.status == 429
         deadline = time.monotonic() + 5  # the eight closed: the server notices within a second or so
         while True:
             with events(stack, alice) as again:

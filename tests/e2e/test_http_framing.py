@@ -172,3 +172,27 @@ def test_a_percent_encoded_newline_is_not_an_id_character(
 
     (status,) = answers(received)
     assert status in (404, 422), received
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /markets HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"GET /markets HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n", 431),
+        (b"GET /markets HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(120)) + b"\r\n", 431),
+    ],
+    ids=["garbage request line", "HTTP/2.0", "70 kB request line", "70 kB header", "120 headers"],
+)
+def test_what_http_server_refuses_itself_is_answered_in_the_error_shape(
+    stack: EmbeddedStack, request_bytes: bytes, status: int
+) -> None:
+    """http.server refuses these before a request exists; its HTML error page is replaced by the one
+    JSON error shape (a reviewer found HTML 400, 414, 431 and 505 answers), and the connection closes."""
+    received = exchange(stack, request_bytes)
+
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert answers(received) == [status]
+    assert b"content-type: application/json" in head.lower()
+    assert set(json.loads(body)["error"]) == {"code", "message"}

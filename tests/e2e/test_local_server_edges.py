@@ -68,6 +68,9 @@ def test_a_cross_origin_request_gets_the_allow_origin_header(stack: EmbeddedStac
     assert status == 200
     assert json.loads(body) == []
     assert headers["access-control-allow-origin"] == "*"
+    # a browser game may read a 429's Retry-After, a 405's Allow and the trace, as on the function URL
+    exposed = headers["access-control-expose-headers"].split(",")
+    assert {"retry-after", "allow", "traceparent"} <= set(exposed)
 
 
 def test_a_same_origin_request_gets_no_cors_header(stack: EmbeddedStack) -> None:

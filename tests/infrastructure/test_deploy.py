@@ -2,7 +2,9 @@
 through GitHub's OIDC provider, allowed only to assume the CDK bootstrap roles; the workflow itself
 passes actionlint."""
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -115,6 +117,11 @@ def test_the_workflow_deploys_main_by_oidc_after_the_gate() -> None:
     text = WORKFLOW.read_text()
     assert "aws-access-key-id" not in text
     assert "secrets." not in text
+    # the stage's context is committed in cdk.json, so synth and deploy pass only the repository
+    # (a key given by hand to one deploy would be undone by the next push)
+    for step in (synth, deploy):
+        assert re.findall(r'-c "?([A-Za-z]+)=', runs[step]) == ["githubRepository"]
+    assert json.loads((ROOT / "cdk.json").read_text())["context"]["stage"] == "dev"
 
 
 def test_the_workflow_passes_actionlint() -> None:

@@ -55,6 +55,9 @@ def test_the_read_models_are_global_tables_replicated_to_the_read_region(
     for table in home.find_resources("AWS::DynamoDB::GlobalTable").values():
         regions = {replica["Region"] for replica in table["Properties"]["Replicas"]}
         assert regions == {"us-east-1", "eu-west-1"}
+        assert all(
+            replica["DeletionProtectionEnabled"] is True for replica in table["Properties"]["Replicas"]
+        )
     book = next(
         t["Properties"]
         for t in home.find_resources("AWS::DynamoDB::GlobalTable").values()
@@ -88,6 +91,7 @@ def test_the_read_region_runs_only_a_read_only_intake(stacks: tuple[Template, Te
     assert names(reads, "AWS::DynamoDB::Table") == {"mercato-dev-limits"}  # its own buckets
     (url,) = [r["Properties"] for r in reads.find_resources("AWS::Lambda::Url").values()]
     assert url["Cors"]["AllowMethods"] == ["GET"]
+    assert "Retry-After" in url["Cors"]["ExposeHeaders"]
 
 
 def test_the_read_intake_may_write_only_its_own_rate_limit_table(stacks: tuple[Template, Template]) -> None:

@@ -68,7 +68,9 @@ def actions(statements: list[dict[str, Any]]) -> set[str]:
 # -- tables -----------------------------------------------------------------------------------
 
 
-def test_every_table_is_on_demand_with_point_in_time_recovery_and_the_shared_keys(template: Template) -> None:
+def test_every_table_is_on_demand_with_point_in_time_recovery_deletion_protection_and_the_shared_keys(
+    template: Template,
+) -> None:
     tables = {
         props["TableName"]: props
         for props in (r["Properties"] for r in resources(template, "AWS::DynamoDB::Table").values())
@@ -78,6 +80,7 @@ def test_every_table_is_on_demand_with_point_in_time_recovery_and_the_shared_key
         table = tables[spec.name("mercato-dev")]
         assert table["BillingMode"] == "PAY_PER_REQUEST"
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert table["DeletionProtectionEnabled"] is True  # no DeleteTable drops the balances
         keys = {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]}
         assert keys == {spec.partition_key: "HASH"} | ({spec.sort_key: "RANGE"} if spec.sort_key else {})
         indexes = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
@@ -165,6 +168,14 @@ def test_the_function_url_is_public_and_the_function_checks_tokens_itself(templa
         "Authorization",
         "Content-Type",
         "Last-Event-ID",
+        "traceparent",
+    }
+    # a page on another origin reads a 429's wait, a 421's write URL, a 405's methods and the trace
+    assert set(url["Cors"]["ExposeHeaders"]) == {
+        "Retry-After",
+        "Mercato-Write-Url",
+        "Mercato-Region",
+        "Allow",
         "traceparent",
     }
     intake = next(
