@@ -81,7 +81,8 @@ class DynamoDBLocal:
         if jar is None or runtime is None:
             raise DynamoDBLocalUnavailable(f"DynamoDB Local cannot start: {missing()}")
         self.port = self.port or free_port()
-        storage = ["-inMemory"] if self.data_dir is None else ["-dbPath", str(self.data_dir)]
+        # absolute: the process runs in the jar's folder, where a relative path would point elsewhere
+        storage = ["-inMemory"] if self.data_dir is None else ["-dbPath", str(self.data_dir.resolve())]
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
@@ -105,7 +106,11 @@ class DynamoDBLocal:
             stderr=self._log,
             start_new_session=True,
         )
-        self._wait_until_ready()
+        try:
+            self._wait_until_ready()
+        except BaseException:  # Ctrl-C while it starts too: it runs in its own session, so stop it here
+            self.stop()
+            raise
         return self
 
     @property

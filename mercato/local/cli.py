@@ -266,6 +266,7 @@ def _up(args: argparse.Namespace) -> int:
     from mercato.local.stack import SWITCH_INTERVAL_SECONDS
 
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # this process is the stack's: see the constant
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # while it starts, SIGTERM is a Ctrl-C
     try:
         stack = EmbeddedStack(
             port=args.port,
@@ -277,6 +278,8 @@ def _up(args: argparse.Namespace) -> int:
         ).start()
     except (PortInUse, StateNeedsDynamoDBLocal, DynamoDBLocalUnavailable, DataDirInUse, ValueError) as error:
         raise SystemExit(f"mercato: {error}") from None
+    except KeyboardInterrupt:  # what it had started is stopped (EmbeddedStack.start cleans up)
+        raise SystemExit("mercato: stopped while starting") from None
     print(f"Mercato is up at {stack.url}  (Ctrl-C stops it)", flush=True)
     print(_where_state_lives(stack), flush=True)
     stop = threading.Event()

@@ -1,8 +1,9 @@
 """Where ``mercato up --data DIR`` keeps what must survive a restart, and what a restart re-drives.
 
 The directory holds DynamoDB Local's database (every table, written by DynamoDB Local with
-``-dbPath``), the pipe's checkpoint on the book table's stream (``pipe-checkpoint.json``) and the
-owner file (``mercato.pid``: which ``mercato`` uses the directory and its DynamoDB Local).
+``-dbPath``), the pipe's checkpoint on the book table's stream (``pipe-checkpoint.json``), the
+owner file (``mercato.pid``: which ``mercato`` uses the directory and its DynamoDB Local) and the
+lock file (``mercato.lock``, locked by the ``mercato`` using the directory).
 
 What is lost when the process dies, and how a restart makes up for it:
 
@@ -17,11 +18,12 @@ What is lost when the process dies, and how a restart makes up for it:
   the restart finds it through the owner file and stops it before starting its own.
 """
 
+import fcntl
 import json
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from mercato.storage.pages import items
 
 CHECKPOINT_FILE = "pipe-checkpoint.json"
 OWNER_FILE = "mercato.pid"
+LOCK_FILE = "mercato.lock"
 STOP_WAIT_SECONDS = 10.0
 
 
@@ -81,6 +84,8 @@ def _stop(pid: int) -> None:
 @dataclass(frozen=True)
 class DataDir:
     path: Path
+    _lock: list[int] = field(default_factory=list, compare=False, repr=False)
+    """The open lock file while this process holds the directory (the lock ends with the process)."""
 
     @property
     def _owner_file(self) -> Path:
@@ -94,6 +99,19 @@ class DataDir:
         """Make the directory this process's: refuse if a live ``mercato`` holds it, and stop the
         DynamoDB Local a killed one left behind."""
         self.path.mkdir(parents=True, exist_ok=True)
+        # an exclusive lock held for the process's life decides between two started at once (the
+        # owner file alone let both read it before either wrote it); the kernel drops it when the
+        # process ends, killed or not
+        lock = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            holder = self._read_owner()
+            raise DataDirInUse(
+                f"{self.path} is in use by mercato" + (f" (pid {holder.mercato})" if holder else "")
+            ) from None
+        self._lock.append(lock)
         previous = self._read_owner()
         if previous is not None and previous.mercato != os.getpid():
             if _alive(previous.mercato) and "mercato" in _command_line(previous.mercato):
@@ -112,6 +130,8 @@ class DataDir:
         previous = self._read_owner()
         if previous is not None and previous.mercato == os.getpid():
             self._owner_file.unlink(missing_ok=True)
+        while self._lock:
+            os.close(self._lock.pop())
 
     def _read_owner(self) -> Owner | None:
         try:

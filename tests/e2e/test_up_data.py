@@ -20,7 +20,7 @@ from mercato.emulators.dynamodb_local import DynamoDBLocal
 from mercato.intake.auth import Scope, issue_token
 from mercato.local.client import ApiError, Client
 from mercato.local.stack import PREFIX, _session
-from mercato.local.state import OWNER_FILE, Owner
+from mercato.local.state import OWNER_FILE, DataDir, Owner
 from mercato.storage.tables import table_names
 from mercato.testing.invariants import scan, violations
 from tests.e2e.node_tools import missing
@@ -154,3 +154,52 @@ def test_data_without_dynamodb_local_says_so_in_one_line(tmp_path: Path) -> None
         "java is not on PATH (install a Java 17 runtime)"
     ]
     assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.usefixtures("java_and_jar")
+def test_a_relative_data_directory_is_the_one_below_where_mercato_was_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB Local runs in its jar's folder: a relative ``--data`` used to point there, and it
+    refused to start ("Invalid directory for database creation")."""
+    monkeypatch.chdir(tmp_path)
+    local = DynamoDBLocal(Path("state")).start()
+    try:
+        _session().client("dynamodb", endpoint_url=local.endpoint_url).list_tables()
+    finally:
+        local.stop()
+
+    assert [path.name for path in (tmp_path / "state").iterdir()] == ["shared-local-instance.db"]
+
+
+@pytest.mark.usefixtures("java_and_jar")
+@pytest.mark.parametrize("stopping", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_stopping_mercato_up_while_it_starts_leaves_no_dynamodb_local_running(
+    tmp_path: Path, stopping: signal.Signals
+) -> None:
+    """Signalled while DynamoDB Local starts (it takes seconds), `mercato up --data` stops it, says so
+    in one line and leaves the directory free (a reviewer found a DynamoDB Local left running that
+    nothing would stop, and a traceback)."""
+    data = tmp_path / "state"
+    env = dict(os.environ, MERCATO_AUTH_SECRET=SECRET)
+    command = [sys.executable, "-m", "mercato.local.cli", "up", "--port", "0", "--data", str(data)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    java: list[str] = []
+    while not java and process.poll() is None and time.monotonic() < deadline:  # until it is starting
+        java = [line for line in _processes() if "DynamoDBLocal" in line and str(data.resolve()) in line]
+        time.sleep(0.02)
+
+    process.send_signal(stopping)
+    _, errors = process.communicate(timeout=60)
+
+    assert java, "DynamoDB Local never started"
+    assert errors.strip().splitlines()[-1] == "mercato: stopped while starting"
+    assert "Traceback" not in errors
+    assert [line for line in _processes() if "DynamoDBLocal" in line and str(data.resolve()) in line] == []
+    DataDir(data).claim()  # free for the next start
+
+
+def _processes() -> list[str]:
+    lines = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True, check=True).stdout
+    return lines.splitlines()
