@@ -267,6 +267,8 @@ def _up(args: argparse.Namespace) -> int:
 
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # this process is the stack's: see the constant
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # while it starts, SIGTERM is a Ctrl-C
+    stop = threading.Event()
+    stack: EmbeddedStack | None = None
     try:
         stack = EmbeddedStack(
             port=args.port,
@@ -276,15 +278,16 @@ def _up(args: argparse.Namespace) -> int:
             data_dir=args.data,
             engine=args.engine or ("dynamodb-local" if args.data else "memory"),
         ).start()
+        for stopping in (signal.SIGINT, signal.SIGTERM):  # from here on a signal asks for a clean stop
+            signal.signal(stopping, lambda *_: stop.set())
     except (PortInUse, StateNeedsDynamoDBLocal, DynamoDBLocalUnavailable, DataDirInUse, ValueError) as error:
         raise SystemExit(f"mercato: {error}") from None
     except KeyboardInterrupt:  # what it had started is stopped (EmbeddedStack.start cleans up)
+        if stack is not None:  # it had just started
+            stack.stop()
         raise SystemExit("mercato: stopped while starting") from None
     print(f"Mercato is up at {stack.url}  (Ctrl-C stops it)", flush=True)
     print(_where_state_lives(stack), flush=True)
-    stop = threading.Event()
-    for stopping in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stopping, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             pass

@@ -280,7 +280,7 @@ def test_stopping_the_stack_ends_a_stream_blocked_writing_to_a_client_that_does_
         deadline = time.monotonic() + 5
         while not stack._http._streams and time.monotonic() < deadline:
             time.sleep(0.05)
-        (server_side,) = stack._http._streams[f"Bearer {token}"]
+        (server_side,) = stack._http._streams[token]
         server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1024)
         for _ in range(150):  # a fill event for each, far more than the two small buffers hold
             cross(stack, 1, 20)

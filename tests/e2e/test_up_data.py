@@ -185,15 +185,16 @@ def test_stopping_mercato_up_while_it_starts_leaves_no_dynamodb_local_running(
     command = [sys.executable, "-m", "mercato.local.cli", "up", "--port", "0", "--data", str(data)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 60
-    java: list[str] = []
-    while not java and process.poll() is None and time.monotonic() < deadline:  # until it is starting
-        java = [line for line in _processes() if "DynamoDBLocal" in line and str(data.resolve()) in line]
-        time.sleep(0.02)
+    while not (data / OWNER_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(1)  # it claimed the directory and spawned DynamoDB Local, which needs seconds to answer
+    java = [line for line in _processes() if "DynamoDBLocal" in line and str(data.resolve()) in line]
 
     process.send_signal(stopping)
-    _, errors = process.communicate(timeout=60)
+    out, errors = process.communicate(timeout=60)
 
-    assert java, "DynamoDB Local never started"
+    assert java, "DynamoDB Local was not starting"
+    assert "Mercato is up" not in out, "it had started before the signal: nothing of this was tested"
     assert errors.strip().splitlines()[-1] == "mercato: stopped while starting"
     assert "Traceback" not in errors
     assert [line for line in _processes() if "DynamoDBLocal" in line and str(data.resolve()) in line] == []
