@@ -266,7 +266,11 @@ def _up(args: argparse.Namespace) -> int:
     from mercato.local.stack import SWITCH_INTERVAL_SECONDS
 
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # this process is the stack's: see the constant
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # while it starts, SIGTERM is a Ctrl-C
+    # While it starts, either signal is a Ctrl-C, even where this process was started with SIGINT
+    # ignored or blocked (a background job, some test runners): it would be lost until the stack is up.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    for stopping in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stopping, signal.default_int_handler)
     stop = threading.Event()
     stack: EmbeddedStack | None = None
     try:

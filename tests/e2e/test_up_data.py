@@ -173,34 +173,58 @@ def test_a_relative_data_directory_is_the_one_below_where_mercato_was_started(
 
 
 @pytest.mark.usefixtures("java_and_jar")
-@pytest.mark.parametrize("stopping", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+@pytest.mark.parametrize(
+    ("stopping", "ignored"),
+    [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["Ctrl-C", "Ctrl-C, started with SIGINT ignored", "SIGTERM"],
+)
 def test_stopping_mercato_up_while_it_starts_leaves_no_dynamodb_local_running(
-    tmp_path: Path, stopping: signal.Signals
+    tmp_path: Path, stopping: signal.Signals, ignored: bool
 ) -> None:
     """Signalled while DynamoDB Local starts (it takes seconds), `mercato up --data` stops it, says so
     in one line and leaves the directory free (a reviewer found a DynamoDB Local left running that
-    nothing would stop, and a traceback)."""
+    nothing would stop, and a traceback). Started with SIGINT ignored (as a background job is, and
+    as the gate's test run once was), a Ctrl-C while it started was lost and the stack came up."""
     data = tmp_path / "state"
     env = dict(os.environ, MERCATO_AUTH_SECRET=SECRET)
     command = [sys.executable, "-m", "mercato.local.cli", "up", "--port", "0", "--data", str(data)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 60
-    while not (data / OWNER_FILE).exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(1)  # it claimed the directory and spawned DynamoDB Local, which needs seconds to answer
-    java = [line for line in _processes() if "DynamoDBLocal" in line and str(data.resolve()) in line]
 
-    process.send_signal(stopping)
-    out, errors = process.communicate(timeout=60)
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=ignore_sigint if ignored else None,
+    ) as process:
+        try:
+            deadline = time.monotonic() + 60
+            while process.poll() is None and time.monotonic() < deadline:
+                if (data / OWNER_FILE).exists():
+                    break
+                time.sleep(0.01)
+            time.sleep(1)  # it claimed the directory; DynamoDB Local needs seconds to answer
+            java = _dynamodb_local_on(data)
+
+            process.send_signal(stopping)
+            out, errors = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                stop_left_over_dynamodb_local(data)
 
     assert java, "DynamoDB Local was not starting"
     assert "Mercato is up" not in out, "it had started before the signal: nothing of this was tested"
     assert errors.strip().splitlines()[-1] == "mercato: stopped while starting"
     assert "Traceback" not in errors
-    assert [line for line in _processes() if "DynamoDBLocal" in line and str(data.resolve()) in line] == []
+    assert _dynamodb_local_on(data) == []
     DataDir(data).claim()  # free for the next start
 
 
-def _processes() -> list[str]:
+def _dynamodb_local_on(data: Path) -> list[str]:
+    """The command lines of the DynamoDB Local processes keeping their tables in ``data``."""
     lines = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True, check=True).stdout
-    return lines.splitlines()
+    return [line for line in lines.splitlines() if "DynamoDBLocal" in line and str(data.resolve()) in line]
