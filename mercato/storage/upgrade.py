@@ -121,7 +121,7 @@ class _Mover:
     pending: list[list[dict[str, Any]]] = field(default_factory=list)
 
     def add(self, piece: list[dict[str, Any]]) -> None:
-        if sum(len(self._actions(p)) for p in [*self.pending, piece]) > ACTIONS:
+        if 2 * (sum(len(p) for p in self.pending) + len(piece)) > ACTIONS:  # a put and a delete each
             self.flush()
         if piece[0]["playerId"] in self.stuck:  # an earlier piece of the player could not move
             self.conflicts += [(item["playerId"], item["sk"]) for item in piece]

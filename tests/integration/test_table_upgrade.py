@@ -164,6 +164,15 @@ def test_a_player_the_new_matcher_numbered_before_the_upgrade_keeps_trading_afte
         assert violations(client, tables) == []
 
 
+def trade_wheat(exchange: Exchange, clock: dict[str, int], trades: tuple[tuple[int, int], ...]) -> None:
+    """Bob sells alice 2 wheat at each (minutes after 18:00 on 2026-06-11, price), settled then."""
+    for minutes, price in trades:
+        clock["ms"] = 1_781_200_800_000 + minutes * 60_000
+        exchange.order("bob", "Sell", 2, price)
+        exchange.order("alice", "Buy", 2, price)
+        exchange.drain()
+
+
 @pytest.mark.parametrize("kept", ["none", "six numbers an hour"])
 def test_a_market_traded_before_hours_existed_gets_the_hours_of_its_trades(kept: str) -> None:
     """Trades settled by the earlier version left no ``hours`` on the market item, or the first
@@ -172,11 +181,7 @@ def test_a_market_traded_before_hours_existed_gets_the_hours_of_its_trades(kept:
     clock = {"ms": 1_781_200_800_000}
     with pipeline_on("moto", matcher_clock=lambda: clock["ms"]) as pipeline:
         exchange = stocked(Exchange(pipeline))
-        for minutes, price in ((0, 20), (30, 22), (95, 19)):
-            clock["ms"] = 1_781_200_800_000 + minutes * 60_000
-            exchange.order("bob", "Sell", 2, price)
-            exchange.order("alice", "Buy", 2, price)
-            exchange.drain()
+        trade_wheat(exchange, clock, ((0, 20), (30, 22), (95, 19)))
         client, tables = exchange.client, exchange.tables
         wheat = {"material": "wheat"}
         written = client.get_item(TableName=tables.markets, Key=wheat)["Item"]["hours"]
@@ -270,11 +275,7 @@ def test_a_market_this_version_settles_before_its_hours_are_rebuilt_gets_the_hou
     clock = {"ms": 1_781_200_800_000}
     with pipeline_on("moto", matcher_clock=lambda: clock["ms"]) as pipeline:
         exchange = stocked(Exchange(pipeline))
-        for minutes, price in ((0, 20), (10, 22)):
-            clock["ms"] = 1_781_200_800_000 + minutes * 60_000
-            exchange.order("bob", "Sell", 2, price)
-            exchange.order("alice", "Buy", 2, price)
-            exchange.drain()
+        trade_wheat(exchange, clock, ((0, 20), (10, 22)))
         client, tables = exchange.client, exchange.tables
         wheat = {"material": "wheat"}
         client.update_item(TableName=tables.markets, Key=wheat, UpdateExpression="REMOVE hours")
