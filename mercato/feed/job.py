@@ -1,8 +1,9 @@
 """The feed job: turn each rise in a player's cumulative goals into goal events, exactly once.
 
 Each poll reads a snapshot from the source and, per footballer, compares it with the last count it
-stored on the market item (``feedGoals``). A rise of n yields n goal events whose ids are derived
-from the competition or match, the player and the goal number, posted through the same domain
+stored on the market item for the snapshot's match or season (``feedGoals:{matchId}``, so another
+competition or a new season counts from nought). A rise of n yields n goal events whose ids are
+derived from that match or season, the player and the goal number, posted through the same domain
 function as ``POST /events/goals`` (so a re-poll, or a crash between posting and storing, can only
 repeat an id, which is refused as a duplicate). Then it stores the new count, conditional on the old.
 
@@ -30,13 +31,17 @@ class Followed:
     material: str
     person_id: int | None
     feed_goals: int
-    """The cumulative count this job last stored for the player."""
+    """The cumulative count this job last stored for the player, for the source asked about."""
 
 
 class FeedStore(Protocol):
-    def followed(self) -> list[Followed]: ...
-    def save(self, material: str, *, was: int, now: int) -> bool:
-        """Store the new count if the stored one is still ``was``; ``False`` if it moved."""
+    def followed(self, source: str) -> list[Followed]:
+        """Every footballer, with the count stored for ``source`` (a snapshot's ``match_id``)."""
+        ...
+
+    def save(self, material: str, source: str, *, was: int, now: int) -> bool:
+        """Store the new count for ``source`` if the stored one is still ``was``; ``False`` if it
+        moved."""
         ...
 
 
@@ -62,7 +67,7 @@ class FeedJob:
             log.warning("feed source failed; keeping the last good snapshot", extra={"error": str(error)})
             self._reject(result, "SourceFailed")
             return result
-        followed = self.store.followed()
+        followed = self.store.followed(snapshot.match_id)
         index = {
             (str(f.person_id) if snapshot.by_person_id else f.material): f
             for f in followed
@@ -103,7 +108,7 @@ class FeedJob:
                 self._reject(result, "GoalRefused")
                 return
             result.posted.append(event.event_id)
-        self.store.save(player.material, was=player.feed_goals, now=goals)
+        self.store.save(player.material, snapshot.match_id, was=player.feed_goals, now=goals)
 
     def _reject(self, result: PollResult, reason: str) -> None:
         result.rejected[reason] += 1

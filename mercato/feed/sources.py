@@ -6,6 +6,7 @@ remember what it reported before.
 """
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +31,8 @@ class Snapshot:
     by_person_id: bool
     """True: keys are football-data.org person ids; False: keys are material ids."""
     match_id: str
+    """The match, or the competition's season, the counts are of: the job keeps its counts per
+    ``match_id`` and names its events by it, so another competition or season starts from nought."""
     minutes: dict[tuple[str, int], int] = field(default_factory=dict)
     """(player, goal number) -> the minute, when the source knows it."""
 
@@ -58,7 +61,22 @@ class ScorersSource:
             raise FeedError(f"football-data.org did not answer: {error}") from error
         except ValueError as error:
             raise FeedError(f"football-data.org sent something that is not JSON: {error}") from error
-        return Snapshot(parse_scorers(payload), by_person_id=True, match_id=f"{self.competition}-scorers")
+        season = parse_season(payload)
+        return Snapshot(
+            parse_scorers(payload), by_person_id=True, match_id=f"{self.competition}-{season}-scorers"
+        )
+
+
+def parse_season(payload: Any) -> str:
+    """The year the answer's season started (``{"season": {"startDate": "2026-06-11", ...}}`` ->
+    ``"2026"``): a new season of a competition counts its goals from nought under new event ids."""
+    try:
+        start = payload["season"]["startDate"]
+    except (KeyError, TypeError) as error:
+        raise FeedError(f"the scorers response names no season: {error!r}") from error
+    if not isinstance(start, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", start):
+        raise FeedError(f"the scorers response's season has a bad startDate: {start!r}")
+    return start[:4]
 
 
 def parse_scorers(payload: Any) -> dict[str, int]:

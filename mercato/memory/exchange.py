@@ -54,8 +54,8 @@ class _MarketRow:
     house_quotes: dict[str, str] = field(default_factory=dict)
     """The house's resting quotes: order id -> book key."""
     version: int = 0
-    feed_goals: int = 0
-    """Goals the live feed has posted for this footballer (the feed's own count)."""
+    feed_goals: dict[str, int] = field(default_factory=dict)
+    """Goals the live feed has posted for this footballer, per match or season (the feed's count)."""
 
 
 @dataclass

@@ -19,21 +19,21 @@ class MemoryFeedStore:
     def __init__(self, exchange: InMemoryExchange) -> None:
         self._exchange = exchange
 
-    def followed(self) -> list[Followed]:
+    def followed(self, source: str) -> list[Followed]:
         with self._exchange.lock:
             rows = list(self._exchange.state.markets.values())
             return [
-                Followed(row.market.material, row.market.person_id, row.feed_goals)
+                Followed(row.market.material, row.market.person_id, row.feed_goals.get(source, 0))
                 for row in rows
                 if isinstance(row.market, FootballerMarket)
             ]
 
-    def save(self, material: str, *, was: int, now: int) -> bool:
+    def save(self, material: str, source: str, *, was: int, now: int) -> bool:
         with self._exchange.lock:
             row = self._exchange.state.markets.get(material)
-            if row is None or row.feed_goals != was:
+            if row is None or row.feed_goals.get(source, 0) != was:
                 return False
-            row.feed_goals = now
+            row.feed_goals[source] = now
             return True
 
 

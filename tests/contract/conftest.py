@@ -19,11 +19,14 @@ from moto import mock_aws
 
 from mercato.emulators import dynamodb_local, moto_atomic
 from mercato.emulators.dynamodb_local import DynamoDBLocal
+from mercato.feed.dynamo import DynamoFeedStore
+from mercato.feed.job import FeedStore
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.intake.ports import IntakeStore
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.ports import MatcherStore
 from mercato.memory.exchange import InMemoryExchange
+from mercato.memory.support import MemoryFeedStore
 from mercato.storage.names import TableNames
 from mercato.storage.tables import create_tables
 from tests.e2e.node_tools import missing
@@ -39,6 +42,7 @@ class Backend:
     name: str
     intake: IntakeStore
     matcher: MatcherStore
+    feed: FeedStore
     snapshot: Callable[[], Any]
     """The whole stored state as a comparable value: equal before and after a refused write."""
 
@@ -64,13 +68,14 @@ def _dynamo_backend(name: str, client: Any, prefix: str) -> Backend:
         name,
         DynamoIntakeStore(client, tables),
         DynamoMatcherStore(client, tables),
+        DynamoFeedStore(client, tables),
         lambda: _scan_all(client, tables),
     )
 
 
 def _memory() -> Backend:
     exchange = InMemoryExchange()
-    return Backend("memory", exchange, exchange, exchange.snapshot)
+    return Backend("memory", exchange, exchange, MemoryFeedStore(exchange), exchange.snapshot)
 
 
 @pytest.fixture(scope="session")

@@ -578,3 +578,22 @@ def test_concurrent_orders_never_reserve_more_than_the_balance(backend: Backend)
     assert sorted(outcomes) == ["placed"] * 3 + ["refused"] * 5
     assert backend.intake.balances("alice") == {"coins": Balance(available=10, reserved=90)}
     assert len(backend.matcher.read_book("wheat").orders) == 3
+
+
+# -- the feed's goal counts ------------------------------------------------------------------------
+
+
+def test_the_feed_keeps_a_count_per_season_and_refuses_a_stale_one(backend: Backend) -> None:
+    assert backend.intake.create_market(messi(), _opening())
+    feed = backend.feed
+    assert [f.feed_goals for f in feed.followed("WC-2022-scorers")] == [0]
+    assert feed.save("lionel-messi", "WC-2022-scorers", was=0, now=8)
+    assert feed.save("lionel-messi", "WC-2026-scorers", was=0, now=2), "another season starts at nought"
+    before = backend.snapshot()
+    assert not feed.save("lionel-messi", "WC-2022-scorers", was=0, now=1), "a stale count"
+    assert not feed.save("ghost", "WC-2022-scorers", was=0, now=1), "no such market"
+    assert backend.snapshot() == before
+    assert [(f.material, f.person_id, f.feed_goals) for f in feed.followed("WC-2022-scorers")] == [
+        ("lionel-messi", None, 8)
+    ]
+    assert [f.feed_goals for f in feed.followed("WC-2026-scorers")] == [2]

@@ -26,12 +26,13 @@ class Scripted:
     """A source that answers from a script: snapshots, or errors to raise."""
 
     answers: list[dict[str, int] | Exception] = field(default_factory=list)
+    season: str = "WC-2026-scorers"
 
     def fetch(self) -> Snapshot:
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
-        return Snapshot(answer, by_person_id=True, match_id="WC-scorers")
+        return Snapshot(answer, by_person_id=True, match_id=self.season)
 
 
 @pytest.fixture
@@ -68,9 +69,9 @@ def test_a_rise_of_n_goals_posts_n_events_named_by_competition_person_and_number
     first, again, third = feed.poll(), feed.poll(), feed.poll()
     pipeline.drain()
 
-    assert first.posted == ["WC-scorers:44:1", "WC-scorers:44:2"]
+    assert first.posted == ["WC-2026-scorers:44:1", "WC-2026-scorers:44:2"]
     assert again.posted == [], "a re-poll of the same counts posts nothing"
-    assert third.posted == ["WC-scorers:44:3"]
+    assert third.posted == ["WC-2026-scorers:44:3"]
     assert goals(api) == 3
     assert api.call("GET", f"/markets/{MESSI}").body["fundamentalValue"] == 1_300
 
@@ -82,14 +83,51 @@ def test_a_crash_between_posting_and_storing_only_repeats_ids_that_are_refused(
     feed = job(pipeline, Scripted([{"44": 1}, {"44": 1}]))
     feed.poll()
     pipeline.dynamodb.update_item(  # as if the count had never been stored
-        TableName=pipeline.tables.markets, Key={"material": MESSI}, UpdateExpression="REMOVE feedGoals"
+        TableName=pipeline.tables.markets,
+        Key={"material": MESSI},
+        UpdateExpression="REMOVE #count",
+        ExpressionAttributeNames={"#count": "feedGoals:WC-2026-scorers"},
     )
 
     repeat = feed.poll()
     pipeline.drain()
 
-    assert repeat.posted == ["WC-scorers:44:1"], "posted again under the same id"
+    assert repeat.posted == ["WC-2026-scorers:44:1"], "posted again under the same id"
     assert goals(api) == 1
+
+
+def test_a_new_season_or_competition_counts_its_goals_from_nought(world: tuple[Api, LocalPipeline]) -> None:
+    # Given 8 goals counted in the 2022 World Cup
+    api, pipeline = world
+    assert len(job(pipeline, Scripted([{"44": 8}], "WC-2022-scorers")).poll().posted) == 8
+    # When the 2026 World Cup's scorers say 2, and then another competition's say 1
+    season = job(pipeline, Scripted([{"44": 2}], "WC-2026-scorers")).poll()
+    other = job(pipeline, Scripted([{"44": 1}], "CL-2026-scorers")).poll()
+    pipeline.drain()
+    # Then each posts its own goals, under its own ids, and all eleven count
+    assert season.posted == ["WC-2026-scorers:44:1", "WC-2026-scorers:44:2"]
+    assert other.posted == ["CL-2026-scorers:44:1"]
+    assert goals(api) == 11
+
+
+def test_the_count_an_older_version_kept_carries_on_under_the_first_source_then_is_gone(
+    world: tuple[Api, LocalPipeline],
+) -> None:
+    # Given 2 goals posted by a version that kept one count per footballer (`feedGoals`)
+    _, pipeline = world
+    pipeline.dynamodb.update_item(
+        TableName=pipeline.tables.markets,
+        Key={"material": MESSI},
+        UpdateExpression="SET feedGoals = :two",
+        ExpressionAttributeValues={":two": 2},
+    )
+    # When this version's feed first sees 3, then a new season sees 1
+    first = job(pipeline, Scripted([{"44": 3}])).poll()
+    after = job(pipeline, Scripted([{"44": 1}], "WC-2030-scorers")).poll()
+    # Then only the third goal is posted (the first two are not posted again under new ids), and
+    # the new season starts from nought
+    assert first.posted == ["WC-2026-scorers:44:3"]
+    assert after.posted == ["WC-2030-scorers:44:1"]
 
 
 @pytest.mark.parametrize(
@@ -114,7 +152,7 @@ def test_bad_input_posts_nothing_and_the_next_poll_carries_on(
     assert bad.posted == []
     assert bad.rejected == {reason: 1}
     assert counted == [reason]
-    assert good.posted == ["WC-scorers:44:1"]
+    assert good.posted == ["WC-2026-scorers:44:1"]
     assert goals(api) == 1
 
 
@@ -130,7 +168,7 @@ def test_a_goal_count_that_goes_down_is_ignored_and_the_last_good_count_kept(
     pipeline.drain()
 
     assert (down.posted, dict(down.rejected)) == ([], {"GoalsWentDown": 1})
-    assert up.posted == ["WC-scorers:44:3"], "counted from the last good snapshot"
+    assert up.posted == ["WC-2026-scorers:44:3"], "counted from the last good snapshot"
     assert goals(api) == 3
 
 
@@ -150,13 +188,20 @@ def test_the_scorers_source_asks_football_data_with_the_key_and_reads_the_counts
 
     def opener(request: Any, timeout: float) -> Response:
         asked.append((request.full_url, request.get_header("X-auth-token"), timeout))
-        payload = {"scorers": [{"player": {"id": 44, "name": "Lionel Messi"}, "goals": 7}]}
+        payload = {
+            "season": {"id": 1382, "startDate": "2026-06-11", "endDate": "2026-07-19"},
+            "scorers": [{"player": {"id": 44, "name": "Lionel Messi"}, "goals": 7}],
+        }
         return Response(json.dumps(payload).encode())
 
     snapshot = ScorersSource("key-1", "WC", opener=opener).fetch()
 
     assert snapshot.goals == {"44": 7}
+    assert snapshot.match_id == "WC-2026-scorers", "the counts are the 2026 season's"
     assert asked == [("https://api.football-data.org/v4/competitions/WC/scorers?limit=200", "key-1", 10.0)]
+
+
+SEASON = b'{"season": {"startDate": "2026-06-11"}, '
 
 
 @pytest.mark.parametrize(
@@ -165,11 +210,13 @@ def test_the_scorers_source_asks_football_data_with_the_key_and_reads_the_counts
         urllib.error.URLError("unreachable"),
         TimeoutError("timed out"),
         b"<html>busy</html>",
-        b'{"scorers": [{"player": {"id": 44}, "goals": -1}]}',
-        b'{"scorers": [{"player": {}, "goals": 1}]}',
+        SEASON + b'"scorers": [{"player": {"id": 44}, "goals": -1}]}',
+        SEASON + b'"scorers": [{"player": {}, "goals": 1}]}',
         b'{"errorCode": 429}',
+        b'{"scorers": [{"player": {"id": 44}, "goals": 1}]}',
+        b'{"season": {"startDate": "26-06-11"}, "scorers": []}',
     ],
-    ids=["unreachable", "timeout", "not-json", "negative", "no-id", "wrong-shape"],
+    ids=["unreachable", "timeout", "not-json", "negative", "no-id", "wrong-shape", "no-season", "bad-season"],
 )
 def test_a_failing_or_malformed_scorers_response_is_a_feed_error(answer: Exception | bytes) -> None:
     def opener(request: Any, timeout: float) -> Response:

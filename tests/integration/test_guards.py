@@ -529,17 +529,56 @@ def test_a_goal_already_applied_is_refused_even_to_a_writer_with_the_current_ver
 # -- the feed ----------------------------------------------------------------------------------
 
 
+SEASON = "WC-2026-scorers"
+
+
 def test_a_stale_feed_count_is_refused_and_the_newer_count_kept(api: Api) -> None:
     assert api.list_footballer("lionel-messi").status == 201
     feed = DynamoFeedStore(api.client, api.tables)
-    assert feed.save("lionel-messi", was=0, now=2)
+    assert feed.save("lionel-messi", SEASON, was=0, now=2)
     # When a feed run that read 0 (before the other stored 2) stores its 1
-    assert not feed.save("lionel-messi", was=0, now=1)
-    assert [f.feed_goals for f in feed.followed()] == [2]
+    assert not feed.save("lionel-messi", SEASON, was=0, now=1)
+    assert [f.feed_goals for f in feed.followed(SEASON)] == [2]
+
+
+def _set_counts(api: Api, counts: dict[str, int]) -> None:
+    """Counts written straight onto Messi's market item (as an older version, or a test, left them)."""
+    names = {f"#n{n}": name for n, name in enumerate(counts)}
+    api.client.update_item(
+        TableName=api.tables.markets,
+        Key={"material": "lionel-messi"},
+        UpdateExpression="SET " + ", ".join(f"#n{n} = :v{n}" for n in range(len(counts))),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={f":v{n}": value for n, value in enumerate(counts.values())},
+    )
+
+
+def test_a_stale_legacy_feed_count_is_refused(api: Api) -> None:
+    # Given the one count an older version kept: 2
+    assert api.list_footballer("lionel-messi").status == 201
+    _set_counts(api, {"feedGoals": 2})
+    feed = DynamoFeedStore(api.client, api.tables)
+    # When a run that read nought (or 1) stores its count for this season, it is refused
+    assert not feed.save("lionel-messi", SEASON, was=0, now=1)
+    assert not feed.save("lionel-messi", SEASON, was=1, now=3)
+    # Then only the run that read the legacy 2 stores, and the legacy count is gone
+    assert feed.save("lionel-messi", SEASON, was=2, now=3)
+    (market,) = scan(api.client, api.tables.markets)
+    assert (market.get("feedGoals"), market[f"feedGoals:{SEASON}"]) == (None, 3)
+
+
+def test_a_sources_own_count_outranks_a_legacy_one(api: Api) -> None:
+    # Given this season's own count, 5, beside a legacy 0 (no version writes both; a guard holds anyway)
+    assert api.list_footballer("lionel-messi").status == 201
+    _set_counts(api, {"feedGoals": 0, f"feedGoals:{SEASON}": 5})
+    feed = DynamoFeedStore(api.client, api.tables)
+    # When a run that read nought stores, it is refused: the own count is 5
+    assert not feed.save("lionel-messi", SEASON, was=0, now=1)
+    assert [f.feed_goals for f in feed.followed(SEASON)] == [5]
 
 
 def test_the_feed_never_stores_a_count_for_a_market_that_does_not_exist(api: Api) -> None:
-    assert not DynamoFeedStore(api.client, api.tables).save("ghost", was=0, now=1)
+    assert not DynamoFeedStore(api.client, api.tables).save("ghost", SEASON, was=0, now=1)
     assert scan(api.client, api.tables.markets) == []
 
 

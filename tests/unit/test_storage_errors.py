@@ -175,7 +175,7 @@ def test_intake_does_not_hide_a_cancel_refused_as_invalid_behind_moved_state() -
 
 def test_the_feed_reads_a_failed_condition_as_someone_else_having_saved_first() -> None:
     store = DynamoFeedStore(_Refusing(_error("ConditionalCheckFailedException", "UpdateItem")), TABLES)
-    assert store.save("lionel-messi", was=1, now=2) is False
+    assert store.save("lionel-messi", "WC-2026-scorers", was=1, now=2) is False
     throttled = DynamoFeedStore(_Refusing(_error("ThrottlingException", "UpdateItem")), TABLES)
     with pytest.raises(ClientError):
-        throttled.save("lionel-messi", was=1, now=2)
+        throttled.save("lionel-messi", "WC-2026-scorers", was=1, now=2)
