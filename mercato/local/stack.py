@@ -7,6 +7,7 @@ import contextlib
 import copy
 import errno
 import http.server
+import io
 import json
 import logging
 import secrets
@@ -58,6 +59,13 @@ MAX_IDLE_PAUSE_SECONDS = 1.0
 FEED_POLL_SECONDS = 0.5
 LEADERBOARD_SECONDS = 10.0
 BODY_TIMEOUT_SECONDS = 10.0
+HEADERS_TIMEOUT_SECONDS = 10.0
+"""From a request's first byte, how long its request line and headers may take to arrive in all (a
+client trickling a header byte now and then is answered ``408``, and its thread freed)."""
+MAX_CONNECTIONS = 512
+"""Connections served at once (each holds a thread); one more is answered ``503`` and closed."""
+WATCHDOG_SECONDS = 0.25
+"""How often the server looks for requests past their headers' deadline."""
 SERVE_POLL_SECONDS = 0.05
 """How often the intake server looks for a stop (``stop`` waits for it)."""
 KEEP_ALIVE_SECONDS = 120.0
@@ -73,6 +81,10 @@ SWITCH_INTERVAL_SECONDS = 0.0005
 """What ``mercato up`` and the stack's benchmark set as the interpreter's switch interval (5 ms by
 default): a request thread that gave up the lock for a socket call waits at most this long for it
 while the matcher runs, instead of up to 5 ms, and the answer goes out sooner."""
+
+
+def _headers_late() -> str:
+    return f"the request line and headers did not arrive within {HEADERS_TIMEOUT_SECONDS:g} s"
 
 
 class _Refused(Exception):
@@ -182,17 +194,56 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             self.connection.settimeout(KEEP_ALIVE_SECONDS)
         return b"".join(chunks)
 
+    def handle_one_request(self) -> None:
+        """One request, its request line and headers read by a deadline from their first byte (an
+        idle keep-alive connection waits up to ``timeout`` for that byte, as before)."""
+        self._slow = False
+        try:
+            reader = self.rfile
+            assert isinstance(reader, io.BufferedReader)  # rbufsize is -1: a buffered reader
+            if not reader.peek(1):  # the client closed the connection
+                self.close_connection = True
+                return
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True
+            return
+        self.server.watch(self, time.monotonic() + HEADERS_TIMEOUT_SECONDS)
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.unwatch(self)
+
+    def headers_too_slow(self) -> None:
+        """The deadline passed before the headers were read (the server's watchdog calls this):
+        reading ends, the reader sees the end of the stream, and the answer is ``408``."""
+        self._slow = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RD)
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()  # http.server's refusals come through send_error
+        self.server.unwatch(self)
+        if parsed and self._slow:
+            self._refuse(_Refused(408, "headers_timeout", _headers_late()))
+            return False
+        return parsed
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (a request line or headers it cannot parse, too long or too many,
         an HTTP version it does not speak) in the one error shape, not its HTML page; the connection
         is closed, as http.server does, since what follows on it cannot be trusted."""
+        if self._slow:  # the deadline cut the request short: that is the answer's reason
+            self._refuse(_Refused(408, "headers_timeout", _headers_late()))
+            return
+        phrase = HTTPStatus(code).phrase
+        self._refuse(_Refused(code, phrase.lower().replace(" ", "_").replace("-", "_"), message or phrase))
+
+    def _refuse(self, refused: "_Refused") -> None:
+        """Answer ``refused`` and close the connection, whatever of the request was read."""
+        code = refused.status
         self.close_connection = True
         self.request_version = self.protocol_version  # unparsed, it is HTTP/0.9's: a bare body
-        status = HTTPStatus(code)
-        refused = _Refused(
-            code, status.phrase.lower().replace(" ", "_").replace("-", "_"), message or status.phrase
-        )
-        self.send_response(code, message)
+        self.send_response(code, HTTPStatus(code).phrase)
         self.send_header("Content-Type", "application/json")
         self.send_header("Connection", "close")
         self.send_header("Content-Length", str(len(refused.payload)))
@@ -429,6 +480,66 @@ class _IntakeServer(http.server.ThreadingHTTPServer):
         """How many times the matcher has settled something: an event stream polls when it moves."""
         self._settled = threading.Condition()
         self._streams: dict[str, list[socket.socket]] = {}
+        self._guard = threading.Lock()
+        self._connections = 0
+        self._deadlines: dict[_Intake, float] = {}
+        threading.Thread(target=self._watchdog, name="intake-headers-deadline", daemon=True).start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the connection, or, past ``MAX_CONNECTIONS`` served at once, ``503``."""
+        with self._guard:
+            full = self._connections >= MAX_CONNECTIONS
+            if not full:
+                self._connections += 1
+        if full:
+            self._turn_away(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._served()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._served()
+
+    def _served(self) -> None:
+        with self._guard:
+            self._connections -= 1
+
+    def _turn_away(self, request: socket.socket) -> None:
+        message = f"the local server serves {MAX_CONNECTIONS} connections at once; try again"
+        payload = _Refused(503, "too_many_connections", message).payload
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        )
+        with contextlib.suppress(OSError):
+            request.settimeout(1.0)
+            request.sendall(head.encode() + payload)
+        self.shutdown_request(request)
+
+    def watch(self, request: "_Intake", deadline: float) -> None:
+        """``request`` must have read its headers by ``deadline``."""
+        with self._guard:
+            self._deadlines[request] = deadline
+
+    def unwatch(self, request: "_Intake") -> None:
+        """Its headers are read (or it is done): once this returns, the watchdog leaves it alone."""
+        with self._guard:
+            self._deadlines.pop(request, None)
+
+    def _watchdog(self) -> None:
+        while not self.stopping.wait(WATCHDOG_SECONDS):
+            now = time.monotonic()
+            with self._guard:
+                late = [request for request, deadline in self._deadlines.items() if deadline <= now]
+                for request in late:
+                    del self._deadlines[request]
+                    request.headers_too_slow()
 
     def settled(self) -> None:
         """The matcher settled something (or the stack is stopping): waiting event streams poll."""

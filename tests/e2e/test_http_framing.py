@@ -196,3 +196,73 @@ def test_what_http_server_refuses_itself_is_answered_in_the_error_shape(
     assert answers(received) == [status]
     assert b"content-type: application/json" in head.lower()
     assert set(json.loads(body)["error"]) == {"code", "message"}
+
+
+def test_headers_trickled_slower_than_their_deadline_are_answered_408(
+    stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stack_module, "HEADERS_TIMEOUT_SECONDS", 1.0)
+    host, port = stack.url.removeprefix("http://").split(":")
+    request = b"GET /markets HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"z" * 20
+    with socket.create_connection((host, int(port))) as sock:
+        sock.settimeout(0.2)
+        started = time.monotonic()
+        answer = b""
+        for byte in request:  # one byte every 0.2 s: each arrives in time, the headers never do
+            try:
+                sock.sendall(bytes([byte]))
+                answer += sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break  # the server answered and closed
+            if answer:
+                break
+        elapsed = time.monotonic() - started
+
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"] == "headers_timeout"
+    assert elapsed < 3
+
+
+def test_an_idle_connection_waits_past_the_headers_deadline_for_its_next_request(
+    stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stack_module, "HEADERS_TIMEOUT_SECONDS", 0.5)
+    host, port = stack.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        time.sleep(1.0)  # the deadline runs from a request's first byte, not from the connection
+        sock.sendall(b"GET /markets HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(5)
+        answer = sock.recv(65536)
+
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+
+
+def test_connections_past_the_cap_are_answered_503_and_a_freed_slot_serves_again(
+    stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host, port = stack.url.removeprefix("http://").split(":")
+    server = stack._http
+    assert server is not None
+    monkeypatch.setattr(stack_module, "MAX_CONNECTIONS", server._connections + 2)
+    held = [socket.create_connection((host, int(port))) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 5
+        while server._connections < stack_module.MAX_CONNECTIONS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        turned_away = exchange(stack, b"")
+        assert turned_away.startswith(b"HTTP/1.1 503"), turned_away[:80]
+        assert b"Retry-After: 1" in turned_away
+        assert json.loads(turned_away.partition(b"\r\n\r\n")[2])["error"]["code"] == "too_many_connections"
+    finally:
+        held.pop().close()
+    try:
+        deadline = time.monotonic() + 5
+        while server._connections >= stack_module.MAX_CONNECTIONS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        served = exchange(stack, b"GET /markets HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert served.startswith(b"HTTP/1.1 200"), served[:80]
+    finally:
+        for sock in held:
+            sock.close()
