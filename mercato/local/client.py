@@ -9,8 +9,9 @@ from typing import Any
 
 
 class ApiError(Exception):
-    """An answer other than 2xx: ``status`` (the HTTP status), ``code`` (the error's ``code``, e.g.
-    ``insufficient_balance``) and ``body`` (the whole JSON answer)."""
+    """An answer other than 2xx, or one that is not JSON: ``status`` (the HTTP status), ``code`` (the
+    error's ``code``, e.g. ``insufficient_balance``; empty when the answer is not Mercato's) and
+    ``body`` (the whole JSON answer, or the text of one that is not JSON)."""
 
     def __init__(self, status: int, body: Any) -> None:
         error = body.get("error", {}) if isinstance(body, dict) else {}
@@ -18,6 +19,17 @@ class ApiError(Exception):
         self.status = status
         self.code = error.get("code", "")
         self.body = body
+
+
+def _decoded(text: bytes) -> Any:
+    """The answer's JSON, or its text when it is not JSON (an error page from something that is not
+    Mercato): an answer never ends in a ``JSONDecodeError``."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text.decode("utf-8", "replace")
 
 
 @dataclass
@@ -37,11 +49,13 @@ class Client:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                text = response.read()
+                status, text = response.status, response.read()
         except urllib.error.HTTPError as error:
-            text = error.read()
-            raise ApiError(error.code, json.loads(text) if text else None) from None
-        return json.loads(text) if text else None
+            raise ApiError(error.code, _decoded(error.read())) from None
+        answer = _decoded(text)
+        if isinstance(answer, str):  # a 2xx that is not JSON: not Mercato answering (a proxy, a wrong URL)
+            raise ApiError(status, answer)
+        return answer
 
     # -- the API -------------------------------------------------------------------------------
 

@@ -168,13 +168,16 @@ def _client(args: argparse.Namespace) -> "Client":
     from mercato.intake.auth import Scope, issue_token
     from mercato.local.client import Client
 
-    token = args.token or os.environ.get("MERCATO_TOKEN")
-    if token is None and args.player:
+    if args.player and args.token:
+        raise SystemExit("mercato: give --token or --player, not both")
+    if args.admin and not args.player:
+        raise SystemExit("mercato: --admin signs an admin token with --player; give --player too")
+    if args.player:  # a flag typed now wins over the environment's default token
         secret = os.environ.get("MERCATO_AUTH_SECRET", "")
         if not secret:
             raise SystemExit("mercato: --player signs a token with $MERCATO_AUTH_SECRET, which is not set")
-        token = issue_token(secret, args.player, Scope.ADMIN if args.admin else Scope.TRADE)
-    return Client(args.url, token)
+        return Client(args.url, issue_token(secret, args.player, Scope.ADMIN if args.admin else Scope.TRADE))
+    return Client(args.url, args.token or os.environ.get("MERCATO_TOKEN"))
 
 
 def _common() -> argparse.ArgumentParser:
