@@ -454,7 +454,12 @@ def gate(event: dict[str, Any], secret: str, routes: RouteAccess) -> Principal |
         raise MethodNotAllowed(f"{path} answers {', '.join(served)}, not {method}", allow=served)
     if raw:  # any request may carry a body, and any body must be JSON
         _check_json_type(headers.get("content-type"))
-        check_json(raw)
+        value = check_json(raw)
+        # Every body a route reads is one object. Powertools would validate an array's first item
+        # (it unwraps lists for repeated query parameters): [order, anything] placed the first order
+        # and dropped the rest unread.
+        if method == "POST" and not isinstance(value, dict):
+            raise Invalid("the body must be one JSON object", code="invalid_field")
     return principal
 
 

@@ -115,3 +115,27 @@ def test_no_request_answers_5xx_and_a_refused_one_changes_nothing(
     if reply.status >= 400:
         assert set(reply.body) == {"error"}, reply.body
         assert api.snapshot() == before
+
+
+def _valid_bodies() -> list[tuple[str, dict[str, object]]]:
+    return [
+        ("/orders", {"type": "Buy", "material": "wheat", "quantity": 1, "pricePerUnit": 5}),
+        ("/markets", {"material": "gold", "kind": "commodity", "name": "Gold"}),
+        ("/accounts/bob/deposits", {"depositId": "x1", "asset": "coins", "quantity": 5}),
+        ("/accounts/alice/withdrawals", {"withdrawalId": "w1", "asset": "coins", "quantity": 5}),
+    ]
+
+
+def test_a_body_that_is_not_one_object_is_refused_on_every_route_that_reads_one(api: Api) -> None:
+    # Given a market and alice's coins
+    api.list_market("wheat")
+    api.deposit("alice", "coins", 1_000)
+    before = api.snapshot()
+    for path, body in _valid_bodies():
+        # When the body is an array of valid bodies (or of one), or a bare value
+        for sent in ([body, body], [body], [body, {"type": "Sell"}], 5, "x", None):
+            player, admin = ("alice", False) if path == "/orders" else (None, True)
+            reply = api.call("POST", path, player=player, admin=admin, raw=json.dumps(sent).encode())
+            # Then it is refused as invalid, and nothing changed
+            assert (reply.status, reply.body["error"]["code"]) == (422, "invalid_field"), (path, sent)
+    assert api.snapshot() == before
