@@ -92,6 +92,15 @@ class Matcher:
                 for o in self._patiently(self.store.read_orders, material, hinted + due)
                 if o.order_id not in seen
             ]
+            if market.footballer is not None:
+                # A goal posted after the pending goals were read, and an order after it that the
+                # book read saw: that order must meet the goal's ladder, not the old one (no
+                # condition of the commit would notice: a goal's write does not touch the market
+                # item). Goals, then the book, then the goals again, all consistent: every goal
+                # before an order seen is applied in this round, or the round starts again.
+                applied = [event.event_id for event in pre if isinstance(event, GoalApplied)]
+                if self._patiently(self.store.pending_goals, material) != applied:
+                    continue
             orders = {order.order_id: order for order in [*read.orders, *extra, *house_resting]}
             removed = {event.order_id for event in pre if isinstance(event, Cancel)}
             for order_id in sorted(too_large & set(orders)):

@@ -183,3 +183,45 @@ def test_the_game_server_cannot_credit_or_debit_a_house_account(exchange: Exchan
 
     assert (reply.status, reply.code) == (403, "reserved_player")
     assert exchange.snapshot() == before
+
+
+class _GoalLandsMidSettlement:
+    """The matcher's store, with a goal and then alice's buy landing just after the settlement of
+    Messi has read the pending goals (and before it reads the book)."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self._exchange = exchange
+        self._store = exchange.pipeline.matcher.store
+        self.landed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def pending_goals(self, material: str) -> list[str]:
+        goals: list[str] = self._store.pending_goals(material)
+        if material == MESSI and not self.landed:
+            self.landed = True
+            assert self._exchange.goal("wc:44:1") == 202
+            assert self._exchange.order("alice", "Buy", 10, 1_050, MESSI).status == 202
+        return goals
+
+
+@pytest.mark.parametrize("exchange", ["memory", "moto"], indirect=True)
+def test_an_order_placed_after_a_goal_never_meets_the_house_s_pre_goal_quotes(exchange: Exchange) -> None:
+    # Given the house quoting around F = 1,000 (asks from about 1,010), and alice's coins
+    exchange.deposit("alice", "coins", 100_000)
+    exchange.deposit("bob", "coins", 1_000)
+    exchange.drain()
+    # When a goal (F to 1,100) and then alice's buy at 1,050 land while a settlement of Messi, woken
+    # by bob's bid, is between reading the pending goals and reading the book
+    racing = _GoalLandsMidSettlement(exchange)
+    real, exchange.pipeline.matcher.store = exchange.pipeline.matcher.store, racing
+    assert exchange.order("bob", "Buy", 1, 1, MESSI).status == 202
+    exchange.drain()
+    exchange.pipeline.matcher.store = real
+    exchange.drain()
+    # Then the goal is applied and alice's buy, below every post-goal ask, has not traded
+    assert racing.landed
+    assert exchange.market()["fundamentalValue"] == 1_100
+    bought = [t for t in exchange.read(exchange.tables.trades) if t.get("buyerId") == "alice"]
+    assert bought == [], f"alice bought at the pre-goal quotes: {bought}"
