@@ -1,6 +1,6 @@
 """Orders: the request a game client posts, and the order record the exchange keeps."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Self
 
@@ -86,9 +86,15 @@ class OrderRequest(RequestModel):
     @field_validator("expires_at")
     @classmethod
     def _expiry_is_for_resting_orders(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
-        if value is not None and info.data.get("time_in_force", TimeInForce.GTC) is not TimeInForce.GTC:
+        """Only a GTC order expires, at the instant given, in UTC and to the millisecond the exchange
+        keeps (cut down, so it never trades after the instant asked for): the first answer, every
+        read and a resend's fingerprint all see the same instant, whatever offset it was sent in."""
+        if value is None:
+            return None
+        if info.data.get("time_in_force", TimeInForce.GTC) is not TimeInForce.GTC:
             raise ValueError("expiresAt applies only to GTC orders; IOC and FOK never rest")
-        return value
+        utc = value.astimezone(UTC)
+        return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
     def reservation(self) -> tuple[str, int]:
         """What intake escrows for this order: ``(asset, amount)``."""

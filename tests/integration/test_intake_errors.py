@@ -21,7 +21,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
 import boto3
@@ -662,6 +662,24 @@ def test_client_order_id_reused_with_a_different_body_is_409(fresh: World, chang
         order_body(clientOrderId="c-1", **change),
         player=ALICE,
     )
+
+
+def test_a_resend_names_its_expiry_as_the_first_answer_did_whatever_the_offset(fresh: World) -> None:
+    # Given a GTD order whose expiry is sent to the microsecond, two hours east of UTC
+    api = fresh.api
+    expiry = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=123_456)
+    body = order_body(
+        clientOrderId="c-gtd", expiresAt=expiry.astimezone(timezone(timedelta(hours=2))).isoformat()
+    )
+    first = api.call("POST", "/orders", body, player=ALICE)
+    # When it is sent again with the same instant written in UTC
+    again = api.call("POST", "/orders", body | {"expiresAt": expiry.isoformat()}, player=ALICE)
+    stored = api.call("GET", f"/orders/{first.body['orderId']}", player=ALICE)
+    # Then the resend is the same order, and every answer names one instant: in UTC, to the
+    # millisecond the exchange keeps, never after the one asked for
+    assert (first.status, again.status) == (202, 200)
+    kept = expiry.replace(microsecond=123_000).isoformat().replace("+00:00", "Z")
+    assert first.body["expiresAt"] == again.body["expiresAt"] == stored.body["expiresAt"] == kept
 
 
 def test_client_order_id_belongs_to_one_player(fresh: World) -> None:

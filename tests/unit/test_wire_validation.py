@@ -146,7 +146,7 @@ def test_an_order_with_a_client_order_id_and_a_time_in_force_parses(time_in_forc
     assert request.expires_at is None
 
 
-def test_a_gtc_order_with_every_optional_field_parses_and_keeps_the_expiry_offset() -> None:
+def test_a_gtc_order_with_every_optional_field_parses_and_keeps_the_expiry_instant_in_utc() -> None:
     # Given a GTC order that expires at noon in UTC+2
     text = body(
         SEED_ORDER,
@@ -158,10 +158,10 @@ def test_a_gtc_order_with_every_optional_field_parses_and_keeps_the_expiry_offse
     # When it is parsed
     request = OrderRequest.parse(text)
 
-    # Then the expiry is that instant, aware, and every field is kept
+    # Then the expiry is that instant, kept in UTC (as every answer names it), and every field is kept
     assert request.expires_at == datetime(2030, 6, 1, 10, 0, tzinfo=UTC)
     assert request.expires_at is not None
-    assert request.expires_at.utcoffset() == timedelta(hours=2)
+    assert request.expires_at.utcoffset() == timedelta(0)
     assert request.client_order_id == "game-42:order-7"
     assert request.time_in_force is TimeInForce.GTC
 
