@@ -45,9 +45,9 @@ from mercato.storage.items import (
     FILL_COUNTER_KEY,
     KIND_GOAL,
     KIND_ORDER,
-    ORDER_PREFIX,
     WITHDRAWAL_PREFIX,
     fill_key,
+    order_record_item,
     to_millis,
 )
 from mercato.storage.names import TableNames
@@ -327,19 +327,7 @@ def _book(state: ExchangeState) -> list[dict[str, Any]]:
 
 
 def _orders(state: ExchangeState) -> list[dict[str, Any]]:
-    return [
-        {
-            "sk": ORDER_PREFIX + order.order_id,
-            "orderId": order.order_id,
-            "playerId": order.player_id,
-            "quantity": order.quantity,
-            "filledQuantity": order.filled_quantity,
-            "filledNotional": order.filled_notional,
-            "status": str(order.status),
-            "createdAt": to_millis(order.created_at),
-        }
-        for order in state.orders.values()
-    ]
+    return [order_record_item(order) for order in state.orders.values()]
 
 
 def _trades(state: ExchangeState) -> list[dict[str, Any]]:

@@ -50,11 +50,13 @@ from mercato.matcher.service import Matcher
 from mercato.models.errors import Busy, Throttled
 from mercato.storage.names import TableNames
 from mercato.testing.invariants import problems as invariant_problems
+from mercato.testing.price_time import PriceTime
 
 SECRET: Final = "simulation-secret-not-used-anywhere-else"
 START: Final = datetime(2026, 6, 18, 15, 0, tzinfo=UTC)
 FOOTBALLER: Final = "lionel-messi"
 COMMODITIES: Final = ("wheat", "copper")
+COMMODITY_FEE_BPS: Final = 150
 PLAYERS: Final = ("ana", "ben", "cai", "dee", "eli")
 STORAGE_FAULTS: Final = tuple(Fault)
 STREAM_FAULTS: Final = ("duplicated", "reordered", "split", "delayed", "redelivered_after_settled")
@@ -137,6 +139,8 @@ class SimFigures:
     steps: int = 0
     faults_injected: Counter[str] = field(default_factory=Counter)
     invariant_violations: int = 0
+    price_time_compared: int = 0
+    """Intervals between drains in which a commodity's trades were compared with the reference book."""
     unhandled_errors: int = 0
     """Requests whose function raised (a throttled read intake does not map): the game resends."""
     seconds: float = 0.0
@@ -147,6 +151,7 @@ class SimFigures:
             "orders": self.orders,
             "faults_injected": dict(sorted(self.faults_injected.items())),
             "invariant_violations": self.invariant_violations,
+            "price_time_compared": self.price_time_compared,
             "seconds": round(self.seconds, 2),
         }
 
@@ -242,6 +247,8 @@ class Session:
         self.tokens = {p: issue_token(SECRET, p, Scope.TRADE) for p in PLAYERS}
         self.admin = issue_token(SECRET, "game-server", Scope.ADMIN)
         self.placed: list[tuple[str, str]] = []
+        self.material_of: dict[str, str] = {}
+        self.price_time = PriceTime(dict.fromkeys(COMMODITIES, COMMODITY_FEE_BPS))
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.held: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
@@ -276,6 +283,7 @@ class Session:
     def _maybe_matcher_inside_intake(self, call: int, operation: str) -> None:
         if not self.in_drain and self.rng.random() < self.fault_rate / 2:
             self._injected("matcher_inside_intake", f"before intake call {call} ({operation})")
+            self.price_time.disturb()  # a settlement mid-interval, at another instant than the drain's
             self._drain()
 
     def _faulty_handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -366,7 +374,12 @@ class Session:
             self.call(
                 "POST",
                 "/markets",
-                {"material": material, "kind": "commodity", "name": material.title(), "feeBps": 150},
+                {
+                    "material": material,
+                    "kind": "commodity",
+                    "name": material.title(),
+                    "feeBps": COMMODITY_FEE_BPS,
+                },
                 token=self.admin,
             )
         listing = {
@@ -400,6 +413,8 @@ class Session:
         if roll < 0.67 and self.placed:
             owner, order_id = self.rng.choice(self.placed)
             status, _ = self.call("DELETE", f"/orders/{order_id}", token=self.tokens[owner])
+            if status == 200:  # a cancel lands between settlements: the reference cannot place it
+                self.price_time.disturb([self.material_of[order_id]])
             return f"cancel {order_id[-6:]} by {owner}: {status}"
         if roll < 0.72:
             asset = self.rng.choice(["coins", *COMMODITIES])
@@ -430,7 +445,6 @@ class Session:
             self._injected("clock_jump", f"+{jump} ms")
             return f"clock +{jump} ms"
         self._drain()
-        self.check(drained=True)
         return "drain"
 
     def _order(self, player: str) -> str:
@@ -461,11 +475,17 @@ class Session:
         self.figures.orders += 1
         if status == 202:
             self.placed.append((player, answer["orderId"]))
+            self.material_of[answer["orderId"]] = material
         price, quantity = order["pricePerUnit"], order["quantity"]
         return f"{player} {order['type']} {quantity} {material} @ {price} {tif}: {status}"
 
     def check(self, *, drained: bool) -> list[str]:
+        """Every invariant that holds mid-flight; after a drain all of them, price-time included."""
         problems = invariant_problems(self.storage.read, self.pipeline.tables, drained=drained)
+        if drained:
+            compared = self.price_time.compared
+            problems += self.price_time.check(self.storage.read, self.pipeline.tables, self.clock.matcher())
+            self.figures.price_time_compared += self.price_time.compared - compared
         self.figures.invariant_violations += len(problems)
         return problems
 

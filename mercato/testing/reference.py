@@ -13,7 +13,7 @@ from mercato.models.orders import CancelReason, Side, TimeInForce
 
 
 @dataclass
-class _Resting:
+class Resting:
     order: BookOrder
     remaining: int
 
@@ -21,7 +21,7 @@ class _Resting:
 class ReferenceBook:
     def __init__(self, fee_bps: int = 0) -> None:
         self.fee_bps = fee_bps
-        self.resting: list[_Resting] = []
+        self.resting: list[Resting] = []
 
     def submit(self, order: BookOrder, now: int = 0) -> list[Event]:
         events: list[Event] = list(self.expire(now))
@@ -47,10 +47,14 @@ class ReferenceBook:
 
         if remaining > 0:
             if order.time_in_force is TimeInForce.GTC:
-                self.resting.append(_Resting(order, remaining))
+                self.resting.append(Resting(order, remaining))
             else:
                 events.append(self._cancel(order, remaining, CancelReason.IOC_REMAINDER))
         return events
+
+    def reset(self, resting: list[tuple[BookOrder, int]]) -> None:
+        """Rest exactly these orders, with what each has left (a book read back from the exchange)."""
+        self.resting = [Resting(order, remaining) for order, remaining in resting]
 
     def cancel(self, order_id: str, reason: CancelReason = CancelReason.USER) -> Cancel | None:
         for resting in self.resting:
@@ -79,7 +83,7 @@ class ReferenceBook:
 
     # -- the rules, one step each ----------------------------------------------------------------
 
-    def _best_opposite(self, side: Side) -> _Resting | None:
+    def _best_opposite(self, side: Side) -> Resting | None:
         """The best-priced, oldest resting order a ``side`` order would trade with."""
         candidates = [r for r in self.resting if r.order.side is not side]
         if not candidates:

@@ -95,7 +95,13 @@ def test_the_command_runs_the_memory_lane_and_prints_its_figures(capsys: pytest.
 
     figures = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert set(figures) == {"orders", "faults_injected", "invariant_violations", "seconds"}
+    assert set(figures) == {
+        "orders",
+        "faults_injected",
+        "invariant_violations",
+        "price_time_compared",
+        "seconds",
+    }
     assert figures["invariant_violations"] == 0
     assert figures["orders"] > 10
     assert figures["faults_injected"]

@@ -17,6 +17,7 @@ def test_a_seeded_simulation_with_faults_at_every_level_breaks_no_invariant_and_
 
     assert figures.failure is None
     assert figures.invariant_violations == 0
+    assert figures.price_time_compared > 0, "price-time priority was compared with the reference"
     assert figures.orders > 20
     assert {str(kind) for kind in STORAGE_FAULTS} <= set(figures.faults_injected)
     again = simulate(7, sessions=2, steps=20, fault_rate=0.1)
