@@ -451,7 +451,8 @@ def gate(event: dict[str, Any], secret: str, routes: RouteAccess) -> Principal |
     if not served:
         raise NotFound("no such route", code="no_route")
     if method not in served:
-        raise MethodNotAllowed(f"{path} answers {', '.join(served)}, not {method}", allow=served)
+        allowed = sorted([*served, "HEAD"]) if "GET" in served else served
+        raise MethodNotAllowed(f"{path} answers {', '.join(allowed)}, not {method}", allow=allowed)
     if raw:  # any request may carry a body, and any body must be JSON
         _check_json_type(headers.get("content-type"))
         value = check_json(raw)
@@ -461,6 +462,17 @@ def gate(event: dict[str, Any], secret: str, routes: RouteAccess) -> Principal |
         if method == "POST" and not isinstance(value, dict):
             raise Invalid("the body must be one JSON object", code="invalid_field")
     return principal
+
+
+def _head_as_get(event: dict[str, Any]) -> dict[str, Any]:
+    """A ``HEAD`` is answered as the ``GET`` of the same path would be (RFC 9110 §9.3.2: same status,
+    same headers, the same token rules); the transport sends no body (the local server drops it and
+    keeps the GET's ``Content-Length``, as HTTP front ends do)."""
+    context = event.get("requestContext") or {}
+    http = context.get("http") or {}
+    if str(http.get("method", "")).upper() != "HEAD":
+        return event
+    return event | {"requestContext": context | {"http": http | {"method": "GET"}}}
 
 
 def _raw_body(event: dict[str, Any]) -> bytes:
@@ -539,7 +551,7 @@ def build_handler(
     routes = RouteAccess.of(app)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        event = _decoded_path(event)
+        event = _head_as_get(_decoded_path(event))
         try:
             principal = gate(event, secret(), routes)
             if limiter is not None:

@@ -113,8 +113,20 @@ def test_a_head_answer_has_no_body_and_the_next_answer_follows_it(stack: Embedde
     )
 
     head, _, rest = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head[:60]  # a public read: no token, as for its GET
     assert rest.startswith(b"HTTP/1.1 200"), f"the HEAD answer carried a body: {rest[:60]!r}"
-    assert b"content-length: 0" not in head.lower()  # the length of the body a GET would get, not sent
+    _, _, get_body = rest.partition(b"\r\n\r\n")
+    # the length of the body a GET gets, not sent
+    assert f"content-length: {len(get_body)}".encode() in head.lower()
+
+
+@pytest.mark.parametrize("path", ["/", "/openapi.json", "/markets/wheat/book"])
+def test_a_public_page_answers_head_without_a_token(stack: EmbeddedStack, path: str) -> None:
+    received = exchange(stack, f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head[:60]
+    assert body == b""
 
 
 def test_a_body_trickled_slower_than_the_timeout_is_answered_408(

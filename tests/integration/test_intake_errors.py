@@ -519,10 +519,11 @@ def test_unknown_route_is_404(world: World, method: str, path: str) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        pytest.param("PUT", "/orders", "GET, POST", id="put-orders"),
-        pytest.param("PATCH", "/orders/{order}", "DELETE, GET", id="patch-order"),
-        pytest.param("POST", "/orders/{order}", "DELETE, GET", id="post-order-id"),
-        pytest.param("TRACE", "/orders", "GET, POST", id="trace-orders"),
+        pytest.param("PUT", "/orders", "GET, HEAD, POST", id="put-orders"),
+        pytest.param("PATCH", "/orders/{order}", "DELETE, GET, HEAD", id="patch-order"),
+        pytest.param("POST", "/orders/{order}", "DELETE, GET, HEAD", id="post-order-id"),
+        pytest.param("TRACE", "/orders", "GET, HEAD, POST", id="trace-orders"),
+        pytest.param("PUT", "/accounts/bob/deposits", "POST", id="put-deposits"),
     ],
 )
 def test_a_method_the_path_does_not_serve_is_405_with_allow(
@@ -540,7 +541,19 @@ def test_a_public_path_answers_405_to_another_method_once_the_token_is_good(worl
     rejected(world.api, 401, "missing_token", "DELETE", "/markets/wheat")
     reply = world.api.call("DELETE", "/markets/wheat", player=ALICE)
     assert_error(reply, 405, "method_not_allowed")
-    assert reply.headers["Allow"] == "GET"
+    assert reply.headers["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize("path", ["/markets", "/markets/wheat", "/openapi.json", "/orders", "/accounts/me"])
+def test_a_head_is_answered_as_the_get_of_the_same_path(world: World, path: str) -> None:
+    # Public reads need no token for HEAD either; a player's reads need the same token as their GET
+    player = ALICE if path in ("/orders", "/accounts/me") else None
+    if player is not None:
+        rejected(world.api, 401, "missing_token", "HEAD", path)
+    head = world.api.call("HEAD", path, player=player)
+    get = world.api.call("GET", path, player=player)
+    assert head.status == get.status == 200
+    assert head.headers.get("Content-Type") == get.headers.get("Content-Type")
 
 
 def test_someone_elses_account_needs_an_admin_token(world: World) -> None:
