@@ -67,6 +67,18 @@ def _encode_cursor(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(plain(key)).encode()).decode()
 
 
+def _page(page: dict[str, Any], limit: int, key: tuple[str, ...]) -> tuple[list[Any], str | None]:
+    """At most ``limit`` items of a query that asked for ``limit + 1``, and a cursor only when more
+    follow: DynamoDB hands back a ``LastEvaluatedKey`` whenever it reaches its ``Limit``, even with
+    nothing after it, so a page of exactly what was left would lead to an empty one. One more than
+    asked shows there is more; fewer with a ``LastEvaluatedKey`` means a 1 MB page ended early."""
+    found = page.get("Items", [])
+    if len(found) > limit:
+        last = found[limit - 1]
+        return found[:limit], _encode_cursor({name: last[name] for name in key})
+    return found, _encode_cursor(page.get("LastEvaluatedKey"))
+
+
 def _decoded(cursor: str, refusal: str) -> Any:
     try:
         return json.loads(base64.urlsafe_b64decode(cursor.encode()))
@@ -92,6 +104,8 @@ def _decode_cursor(cursor: str, player_id: str, status: OrderStatus | None) -> d
 
 
 _TRADE_CURSOR_KEYS = {"material", "sk", "timeKey"}
+_STATUS_KEY = ("playerId", "sk", "statusKey")
+"""The key of an order on the by-status index (the table's key and the index's)."""
 
 
 def _decode_trade_cursor(cursor: str, material: str, low: str, high: str) -> dict[str, Any]:
@@ -278,7 +292,7 @@ class DynamoIntakeStore:
         kwargs: dict[str, Any] = {
             "TableName": self._t.orders,
             "ScanIndexForward": False,
-            "Limit": limit,
+            "Limit": limit + 1,
             "ExpressionAttributeValues": {":player": player_id},
         }
         if status is None:
@@ -290,9 +304,10 @@ class DynamoIntakeStore:
             kwargs["ExpressionAttributeValues"][":prefix"] = f"{status}#"
         if cursor:
             kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, player_id, status)
-        page = self._client.query(**kwargs)
-        orders = [order_from_record(item) for item in page.get("Items", [])]
-        return orders, _encode_cursor(page.get("LastEvaluatedKey"))
+        found, next_cursor = _page(
+            self._client.query(**kwargs), limit, ("playerId", "sk") if status is None else _STATUS_KEY
+        )
+        return [order_from_record(item) for item in found], next_cursor
 
     def resting_quantity(self, order: Order) -> int | None:
         item = self._get(self._t.book, {"material": order.material, "sk": book_key(order)})
@@ -493,16 +508,14 @@ class DynamoIntakeStore:
         self, material: str, limit: int, cursor: str | None, start_ms: int, end_ms: int
     ) -> tuple[list[Trade], str | None]:
         request = trades_by_time(self._t.trades, material, start_ms, end_ms, newest_first=True)
-        request["Limit"] = limit
+        request["Limit"] = limit + 1
         if cursor:
             values = request["ExpressionAttributeValues"]
             request["ExclusiveStartKey"] = _decode_trade_cursor(
                 cursor, material, values[":low"], values[":high"]
             )
-        page = self._client.query(**request)
-        return [trade_from_item(item) for item in page.get("Items", [])], _encode_cursor(
-            page.get("LastEvaluatedKey")
-        )
+        found, next_cursor = _page(self._client.query(**request), limit, tuple(sorted(_TRADE_CURSOR_KEYS)))
+        return [trade_from_item(item) for item in found], next_cursor
 
     def trades_between(self, material: str, start_ms: int, end_ms: int, at_most: int | None) -> list[Trade]:
         found: list[Trade] = []

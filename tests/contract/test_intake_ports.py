@@ -262,6 +262,22 @@ def test_orders_list_newest_first_by_status_a_page_at_a_time(backend: Backend) -
     assert orders.list_orders("bob", None, 10, None) == ([], None)
 
 
+@pytest.mark.parametrize("status", [None, OrderStatus.OPEN])
+def test_a_page_of_exactly_what_is_left_has_no_cursor(backend: Backend, status: OrderStatus | None) -> None:
+    orders: OrderStore = backend.intake
+    fund(backend.intake, "alice", "coins", 10_000)
+    for n in range(1, 5):
+        place(orders, order("alice", Side.BUY, 1, 10 + n, n=n))
+    # Four orders: a page of four, or two pages of two, and then no cursor to an empty page
+    whole, cursor = orders.list_orders("alice", status, 4, None)
+    assert (len(whole), cursor) == (4, None)
+    first, cursor = orders.list_orders("alice", status, 2, None)
+    assert cursor is not None
+    second, last = orders.list_orders("alice", status, 2, cursor)
+    assert (len(first), len(second), last) == (2, 2, None)
+    assert orders.list_orders("alice", status, 5, None)[1] is None
+
+
 def test_an_order_cursor_of_another_player_or_listing_is_refused(backend: Backend) -> None:
     orders: OrderStore = backend.intake
     fund(backend.intake, "alice", "coins", 10_000)
@@ -488,6 +504,16 @@ def _three_settlements(backend: Backend) -> list[str]:
     ids = _settle_trades(backend, 0, AT_MS, [30, 31])
     ids += _settle_trades(backend, 1, AT_MS + 1_000, [32])
     return ids + _settle_trades(backend, 2, AT_MS + 2_000, [33, 34])
+
+
+def test_a_trades_page_of_exactly_what_is_left_has_no_cursor(backend: Backend) -> None:
+    data: MarketDataStore = backend.intake
+    _three_settlements(backend)  # five trades
+    first, cursor = data.trades_page("wheat", 3, None, AT_MS, AT_MS + 3_000)
+    assert cursor is not None
+    second, last = data.trades_page("wheat", 2, cursor, AT_MS, AT_MS + 3_000)
+    assert (len(first), len(second), last) == (3, 2, None)
+    assert data.trades_page("wheat", 5, None, AT_MS, AT_MS + 3_000)[1] is None
 
 
 def test_trades_read_newest_first_and_a_page_at_a_time(backend: Backend) -> None:
