@@ -68,17 +68,24 @@ class FeedJob:
             self._reject(result, "SourceFailed")
             return result
         followed = self.store.followed(snapshot.match_id)
-        index = {
-            (str(f.person_id) if snapshot.by_person_id else f.material): f
-            for f in followed
-            if not snapshot.by_person_id or f.person_id is not None
-        }
+        index: dict[str, list[Followed]] = {}
+        for f in followed:
+            if not snapshot.by_person_id or f.person_id is not None:
+                index.setdefault(str(f.person_id) if snapshot.by_person_id else f.material, []).append(f)
         for key, goals in sorted(snapshot.goals.items()):
-            player = index.get(key)
-            if player is None:
+            players = index.get(key, [])
+            if not players:
                 log.warning("the feed names a player the catalog does not list", extra={"player": key})
                 self._reject(result, "UnknownPlayer")
                 continue
+            if len(players) > 1:  # which market scored is a guess: none gets the goals until one is
+                log.warning(
+                    "more than one footballer follows this player; none gets its goals",
+                    extra={"player": key, "materials": sorted(p.material for p in players)},
+                )
+                self._reject(result, "AmbiguousPlayer")
+                continue
+            (player,) = players
             if goals < player.feed_goals:
                 log.warning(
                     "a goal count went down; ignored",

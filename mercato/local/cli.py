@@ -261,7 +261,10 @@ def _up(args: argparse.Namespace) -> int:
     tracing.configure_from_env()  # MERCATO_TRACE_FILE: spans as JSON lines
     limits = None
     if args.rate_limit_orders is not None:  # the buckets were parsed with the arguments ("off": None)
-        limits = LimitSettings(table="local", orders=args.rate_limit_orders, reads=args.rate_limit_reads)
+        reads = args.rate_limit_reads or LimitSettings.model_fields["reads"].default
+        limits = LimitSettings(table="local", orders=args.rate_limit_orders, reads=reads)
+    elif args.rate_limit_reads is not None:
+        raise SystemExit("mercato up: --rate-limit-reads limits reads only with --rate-limit-orders")
     secret = _secret()
     from mercato.local.stack import SWITCH_INTERVAL_SECONDS
 
@@ -383,6 +386,14 @@ def _bucket(value: str) -> "Bucket | None":
         raise argparse.ArgumentTypeError(
             f"a bucket is CAPACITY/PER_SECOND, two whole numbers of at least 1, e.g. 20/5: {value!r}"
         ) from error
+
+
+def _read_bucket(value: str) -> "Bucket":
+    """The read bucket: limited orders always come with limited reads (``off`` is refused)."""
+    bucket = _bucket(value)
+    if bucket is None:
+        raise argparse.ArgumentTypeError("reads are limited whenever orders are; give CAPACITY/PER_SECOND")
+    return bucket
 
 
 def _positive(value: str) -> int:
@@ -507,9 +518,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--rate-limit-reads",
-        type=_bucket,
-        default="60/20",
-        help="each player's read bucket, with --rate-limit-orders",
+        type=_read_bucket,
+        default=None,
+        help="each player's read bucket, with --rate-limit-orders (default 60/20)",
     )
     up.add_argument(
         "--data",

@@ -354,8 +354,10 @@ def _markets(state: ExchangeState) -> list[dict[str, Any]]:
     return [
         {
             "material": name,
+            "kind": row.market.kind,
             "feesAccrued": row.fees_accrued,
             "hours": [list(figures) for figures in row.market.hours],
+            **({"goals": row.market.goals} if isinstance(row.market, FootballerMarket) else {}),
         }
         for name, row in state.markets.items()
     ]

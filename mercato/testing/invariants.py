@@ -39,7 +39,8 @@ def problems(read: TableReader, tables: TableNames, *, drained: bool = True) -> 
     """Every broken invariant of the tables ``read`` returns, in words; empty when all hold."""
     problems: list[str] = []
     accounts = read(tables.accounts)
-    book = [item for item in read(tables.book) if item.get("kind") == "order"]
+    book_items = read(tables.book)
+    book = [item for item in book_items if item.get("kind") == "order"]
     records = [item for item in read(tables.orders) if item["sk"].startswith(ORDER_PREFIX)]
     trades = read(tables.trades)
     markets = {item["material"]: item for item in read(tables.markets)}
@@ -142,6 +143,21 @@ def problems(read: TableReader, tables: TableNames, *, drained: bool = True) -> 
         by_material[trade["material"]].append(trade)
     for material, market in sorted(markets.items()):
         problems += _hours_problems(material, market.get("hours", []), by_material[material])
+
+    # 8. each footballer counts exactly the goals applied to it; when drained, none is pending
+    goals = [item for item in book_items if item.get("kind") == "goal"]
+    applied = Counter(goal["material"] for goal in goals if goal["applied"])
+    for material, market in sorted(markets.items()):
+        if market.get("kind") == "footballer" and market.get("goals", 0) != applied[material]:
+            problems.append(
+                f"goals: {material} counts {market.get('goals', 0)} but {applied[material]} are applied"
+            )
+    if drained:
+        problems += [
+            f"goals: {goal['material']} has goal {goal['sk']} still pending when drained"
+            for goal in goals
+            if not goal["applied"] and goal["material"] in markets
+        ]
     return problems
 
 

@@ -156,6 +156,23 @@ def test_bad_input_posts_nothing_and_the_next_poll_carries_on(
     assert goals(api) == 1
 
 
+def test_a_player_two_footballers_follow_gets_no_goals_and_says_so(world: tuple[Api, LocalPipeline]) -> None:
+    # Given a second market listed with Messi's personId (a renamed footballer listed again)
+    api, pipeline = world
+    assert api.list_footballer("leo-messi").status == 201
+    counted: list[str] = []
+    # When the scorers say 1 for person 44
+    polled = job(pipeline, Scripted([{"44": 1}]), counted).poll()
+    pipeline.drain()
+    # Then neither market gets a goal by guesswork, and the reason is counted
+    assert (polled.posted, dict(polled.rejected), counted) == (
+        [],
+        {"AmbiguousPlayer": 1},
+        ["AmbiguousPlayer"],
+    )
+    assert goals(api) == 0
+
+
 def test_a_goal_count_that_goes_down_is_ignored_and_the_last_good_count_kept(
     world: tuple[Api, LocalPipeline],
 ) -> None:

@@ -14,6 +14,7 @@ from mercato.local.cli import build_parser
         ["up", "--rate-limit-orders", "abc"],
         ["up", "--rate-limit-orders", "0/5"],
         ["up", "--rate-limit-orders", "20/5", "--rate-limit-reads", "x/y"],
+        ["up", "--rate-limit-orders", "20/5", "--rate-limit-reads", "off"],
         ["up", "--replay-speed", "nan"],
         ["up", "--replay-speed", "-1"],
         ["demo", "--seconds", "0"],
@@ -47,3 +48,10 @@ def test_a_value_the_command_cannot_use_is_one_argparse_error(
 )
 def test_values_the_command_can_use_are_taken(argv: list[str]) -> None:
     build_parser().parse_args(argv)
+
+
+def test_a_read_limit_without_an_order_limit_is_refused_rather_than_ignored() -> None:
+    from mercato.local.cli import main
+
+    with pytest.raises(SystemExit, match="only with --rate-limit-orders"):
+        main(["up", "--rate-limit-reads", "5/1"])
