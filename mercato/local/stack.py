@@ -522,6 +522,10 @@ class _IntakeServer(http.server.ThreadingHTTPServer):
             request.sendall(head.encode() + payload)
         self.shutdown_request(request)
 
+    def server_close(self) -> None:
+        self.stopping.set()  # the watchdog ends with the server, whether or not it ever served
+        super().server_close()
+
     def watch(self, request: "_Intake", deadline: float) -> None:
         """``request`` must have read its headers by ``deadline``."""
         with self._guard:

@@ -93,7 +93,10 @@ class OrderRequest(RequestModel):
             return None
         if info.data.get("time_in_force", TimeInForce.GTC) is not TimeInForce.GTC:
             raise ValueError("expiresAt applies only to GTC orders; IOC and FOK never rest")
-        utc = value.astimezone(UTC)
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59:59-01:00 is past the last instant a datetime holds
+            raise ValueError("expiresAt is out of range") from None
         return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
     def reservation(self) -> tuple[str, int]:

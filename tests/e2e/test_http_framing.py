@@ -6,6 +6,7 @@ characters."""
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -278,3 +279,12 @@ def test_connections_past_the_cap_are_answered_503_and_a_freed_slot_serves_again
     finally:
         for sock in held:
             sock.close()
+
+
+def test_a_server_that_closes_ends_its_headers_watchdog() -> None:
+    before = set(threading.enumerate())
+    server = stack_module._IntakeServer(0, lambda event, context: {}, threading.Event())
+    (watchdog,) = [t for t in set(threading.enumerate()) - before if t.name == "intake-headers-deadline"]
+    server.server_close()  # as a start that failed does, without ever serving
+    watchdog.join(timeout=2)
+    assert not watchdog.is_alive()

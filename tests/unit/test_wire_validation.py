@@ -323,6 +323,9 @@ def test_a_leading_zero_is_not_json_and_fails_the_whole_body(field: str) -> None
         pytest.param("expiresAt", "1893456000", "value_error", id="expiry-unix-seconds"),
         pytest.param("expiresAt", '"1893456000"', "value_error", id="expiry-unix-seconds-as-a-string"),
         pytest.param("expiresAt", '"1.8934e9"', "value_error", id="expiry-a-number-as-a-string"),
+        pytest.param(
+            "expiresAt", '"9999-12-31T23:59:59-01:00"', "value_error", id="expiry-past-year-9999-in-utc"
+        ),
         pytest.param("clientOrderId", '"my order"', "string_pattern_mismatch", id="client-id-spaces"),
         pytest.param("clientOrderId", '""', "string_pattern_mismatch", id="client-id-empty"),
         pytest.param("clientOrderId", f'"{"x" * 65}"', "string_pattern_mismatch", id="client-id-65-chars"),
