@@ -32,6 +32,9 @@ class Followed:
     person_id: int | None
     feed_goals: int
     """The cumulative count this job last stored for the player, for the source asked about."""
+    legacy: int | None = None
+    """The one count an older version kept per footballer, while no source has its own: the count
+    of the source it was posting for, which may be this one (an upgrade mid-competition) or not."""
 
 
 class FeedStore(Protocol):
@@ -39,9 +42,9 @@ class FeedStore(Protocol):
         """Every footballer, with the count stored for ``source`` (a snapshot's ``match_id``)."""
         ...
 
-    def save(self, material: str, source: str, *, was: int, now: int) -> bool:
-        """Store the new count for ``source`` if the stored one is still ``was``; ``False`` if it
-        moved."""
+    def save(self, material: str, source: str, *, was: int, now: int, inherited: bool = False) -> bool:
+        """Store the new count for ``source`` if the stored one is still ``was`` (``inherited``: the
+        legacy count is, and the source has none yet); ``False`` if it moved."""
         ...
 
 
@@ -86,20 +89,28 @@ class FeedJob:
                 self._reject(result, "AmbiguousPlayer")
                 continue
             (player,) = players
-            if goals < player.feed_goals:
+            # An older version's count is this source's only if the source has reached it (counts
+            # never go down within a competition's season): then its goals so far were posted, and
+            # only the rise is. Below it, it was another season's or competition's: count from nought.
+            inherited = player.legacy is not None and goals >= player.legacy
+            stored = player.legacy if inherited and player.legacy is not None else player.feed_goals
+            if goals < stored:
                 log.warning(
                     "a goal count went down; ignored",
-                    extra={"player": key, "stored": player.feed_goals, "reported": goals},
+                    extra={"player": key, "stored": stored, "reported": goals},
                 )
                 self._reject(result, "GoalsWentDown")
                 continue
-            if goals == player.feed_goals:
+            if goals == stored:
                 continue
-            self._post(snapshot, key, player, goals, result)
+            self._post(snapshot, key, player, (stored, goals, inherited), result)
         return result
 
-    def _post(self, snapshot: Snapshot, key: str, player: Followed, goals: int, result: PollResult) -> None:
-        for number in range(player.feed_goals + 1, goals + 1):
+    def _post(
+        self, snapshot: Snapshot, key: str, player: Followed, rise: tuple[int, int, bool], result: PollResult
+    ) -> None:
+        stored, goals, inherited = rise
+        for number in range(stored + 1, goals + 1):
             event = GoalEvent.model_validate(
                 {
                     "eventId": f"{snapshot.match_id}:{key}:{number}",
@@ -115,7 +126,7 @@ class FeedJob:
                 self._reject(result, "GoalRefused")
                 return
             result.posted.append(event.event_id)
-        self.store.save(player.material, snapshot.match_id, was=player.feed_goals, now=goals)
+        self.store.save(player.material, snapshot.match_id, was=stored, now=goals, inherited=inherited)
 
     def _reject(self, result: PollResult, reason: str) -> None:
         result.rejected[reason] += 1

@@ -28,7 +28,8 @@ class MemoryFeedStore:
                 if isinstance(row.market, FootballerMarket)
             ]
 
-    def save(self, material: str, source: str, *, was: int, now: int) -> bool:
+    def save(self, material: str, source: str, *, was: int, now: int, inherited: bool = False) -> bool:
+        """(No version of the memory engine kept a legacy count: ``inherited`` never comes.)"""
         with self._exchange.lock:
             row = self._exchange.state.markets.get(material)
             if row is None or row.feed_goals.get(source, 0) != was:

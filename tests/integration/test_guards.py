@@ -558,27 +558,29 @@ def test_a_stale_legacy_feed_count_is_refused(api: Api) -> None:
     assert api.list_footballer("lionel-messi").status == 201
     _set_counts(api, {"feedGoals": 2})
     feed = DynamoFeedStore(api.client, api.tables)
-    # When a run that read nought (or 1) stores its count for this season, it is refused
-    assert not feed.save("lionel-messi", SEASON, was=0, now=1)
-    assert not feed.save("lionel-messi", SEASON, was=1, now=3)
+    # When a run that read 1 carries on from it, it is refused
+    assert not feed.save("lionel-messi", SEASON, was=1, now=3, inherited=True)
     # Then only the run that read the legacy 2 stores, and the legacy count is gone
-    assert feed.save("lionel-messi", SEASON, was=2, now=3)
+    assert feed.save("lionel-messi", SEASON, was=2, now=3, inherited=True)
     (market,) = scan(api.client, api.tables.markets)
     assert (market.get("feedGoals"), market[f"feedGoals:{SEASON}"]) == (None, 3)
 
 
 def test_a_sources_own_count_outranks_a_legacy_one(api: Api) -> None:
-    # Given this season's own count, 5, beside a legacy 0 (no version writes both; a guard holds anyway)
+    # Given this season's own count, 5, beside a legacy 0 (no version writes both; the guards hold anyway)
     assert api.list_footballer("lionel-messi").status == 201
     _set_counts(api, {"feedGoals": 0, f"feedGoals:{SEASON}": 5})
     feed = DynamoFeedStore(api.client, api.tables)
-    # When a run that read nought stores, it is refused: the own count is 5
+    # When a run that read nought stores, carrying on from the legacy count or not, it is refused
+    assert not feed.save("lionel-messi", SEASON, was=0, now=1, inherited=True)
     assert not feed.save("lionel-messi", SEASON, was=0, now=1)
     assert [f.feed_goals for f in feed.followed(SEASON)] == [5]
 
 
 def test_the_feed_never_stores_a_count_for_a_market_that_does_not_exist(api: Api) -> None:
-    assert not DynamoFeedStore(api.client, api.tables).save("ghost", SEASON, was=0, now=1)
+    feed = DynamoFeedStore(api.client, api.tables)
+    assert not feed.save("ghost", SEASON, was=0, now=1)
+    assert not feed.save("ghost", SEASON, was=0, now=1, inherited=True)
     assert scan(api.client, api.tables.markets) == []
 
 
