@@ -471,11 +471,12 @@ class _IntakeServer(http.server.ThreadingHTTPServer):
     def __init__(
         self, port: int, handler: Callable[[dict[str, Any], Any], dict[str, Any]], wake: threading.Event
     ) -> None:
+        self.stopping = threading.Event()
+        """Set when the stack stops: open event streams end. Made before the socket is bound, since
+        a bind that fails closes the server (:meth:`server_close` sets it)."""
         super().__init__((LOOPBACK, port), _Intake)
         self.handler = handler
         self.wake = wake
-        self.stopping = threading.Event()
-        """Set when the stack stops: open event streams end."""
         self.settlements = 0
         """How many times the matcher has settled something: an event stream polls when it moves."""
         self._settled = threading.Condition()
