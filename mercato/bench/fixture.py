@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mercato.local.stack import EmbeddedStack, SharedEngine
+from mercato.local.shared_engine import SharedEngine
+from mercato.local.stack import EmbeddedStack
 
 
 def _timed(action: Any) -> tuple[float, Any]:

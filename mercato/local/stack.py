@@ -4,7 +4,6 @@ event-source mapping pumping in the background.
 """
 
 import contextlib
-import copy
 import errno
 import http.server
 import io
@@ -21,17 +20,13 @@ from dataclasses import dataclass, field
 from email.message import Message
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import boto3
-from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.dynamodb.models import dynamodb_backends
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from mercato.emulators import dynamodb_local, moto_atomic
+from mercato.emulators import dynamodb_local
 from mercato.emulators.dynamodb_local import DynamoDBLocal
 from mercato.emulators.function_url import function_url_event, joined, query_parameters, response_body
-from mercato.feed.dynamo import DynamoFeedStore
 from mercato.feed.job import FeedJob, FeedStore
 from mercato.feed.sources import ReplaySource
 from mercato.intake.app import MAX_BODY_BYTES
@@ -42,12 +37,15 @@ from mercato.leaderboard.rollup import Rollup
 from mercato.local.catalog import DEFAULT_CATALOG
 from mercato.local.client import Client
 from mercato.local.memory_stack import MemoryEngine
-from mercato.local.pipeline import LocalPipeline
 from mercato.local.state import DataDir, Redrive, redrive_of
 from mercato.models.views import ErrorBody, ErrorDetail
-from mercato.pipes.definition import MATCHER_SOURCE, STREAM
-from mercato.resources import BOOK, INTAKE_CORS, SUPPORT_TABLES, TABLES
-from mercato.storage.tables import create_support_tables, create_tables
+
+if TYPE_CHECKING:  # the moto and DynamoDB lanes are imported when started: the memory engine never needs them
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    from mercato.local.pipeline import LocalPipeline
+    from mercato.local.shared_engine import SharedEngine
+from mercato.resources import INTAKE_CORS
 
 LOOPBACK = "127.0.0.1"
 REGION = "us-east-1"
@@ -115,7 +113,8 @@ def _not_ready(event: dict[str, Any], context: Any) -> dict[str, Any]:
     raise RuntimeError("intake is not wired yet")
 
 
-def _session() -> boto3.Session:
+def session() -> boto3.Session:
+    """A session for the local engines (moto, DynamoDB Local)."""
     # moto accepts any credentials; these never leave the machine.
     return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION)
 
@@ -626,12 +625,12 @@ class EmbeddedStack:
     stack's own tables): a test session pays for moto and the catalog once."""
     _dynamodb_local: DynamoDBLocal | None = field(default=None, init=False)
     feed: FeedJob | None = field(default=None, init=False)
-    pipeline: LocalPipeline = field(init=False, repr=False)
+    pipeline: "LocalPipeline" = field(init=False, repr=False)
     """The pipeline on moto or DynamoDB Local (not set on the memory engine)."""
     memory: MemoryEngine | None = field(default=None, init=False)
     """The memory engine's services and exchange (only on the memory engine)."""
     _lane: _Lane = field(init=False)
-    _moto: ThreadedMotoServer = field(init=False)
+    _moto: "ThreadedMotoServer" = field(init=False)
     _http: _IntakeServer = field(init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
@@ -671,6 +670,12 @@ class EmbeddedStack:
             raise
 
     def _start(self) -> "EmbeddedStack":
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        from mercato.emulators import moto_atomic
+        from mercato.feed.dynamo import DynamoFeedStore
+        from mercato.local.pipeline import LocalPipeline
+
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         if self.shared is None:
             moto_atomic.install()
@@ -683,7 +688,7 @@ class EmbeddedStack:
             self.storage, dynamodb_url = "moto", None
             kept = self.shared.copy_catalog(self.prefix) if self.catalog else False
         self.pipeline = LocalPipeline.create(
-            _session() if self.shared is None else self.shared.session,
+            session() if self.shared is None else self.shared.session,
             self.prefix,
             self.secret,
             endpoint_url=self.moto_url,
@@ -767,7 +772,7 @@ class EmbeddedStack:
         if self._data is not None:
             self._data.owned_by(self._dynamodb_local.pid)
         url = self._dynamodb_local.endpoint_url
-        names = _session().client("dynamodb", endpoint_url=url).list_tables()["TableNames"]
+        names = session().client("dynamodb", endpoint_url=url).list_tables()["TableNames"]
         return url, any(name.startswith(f"{self.prefix}-") for name in names)
 
     def _pump(self) -> None:
@@ -864,77 +869,3 @@ def quote_the_house(pipeline: _Lane) -> None:
     stack starts (the listings' wake-ups, when they arrive, find nothing left to do)."""
     footballers = [listing.material for listing in DEFAULT_CATALOG if listing.kind == "footballer"]
     pipeline.settle_everything(Redrive(footballers, {}))
-
-
-@dataclass
-class SharedEngine:
-    """One moto server and the default catalog prepared once (listed, the house quoted), for many
-    stacks in one process: each :class:`EmbeddedStack` with ``shared=`` gets its own tables, filled
-    with a copy of the prepared catalog, in a fraction of the time listing it again takes."""
-
-    _moto: ThreadedMotoServer = field(init=False)
-    session: boto3.Session = field(default_factory=lambda: _session(), init=False)
-    """One session for every stack on the engine: its clients share the loaded service models."""
-
-    @property
-    def moto_url(self) -> str:
-        host, port = self._moto.get_host_and_port()
-        return f"http://{host}:{port}"
-
-    def start(self) -> "SharedEngine":
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        moto_atomic.install()
-        self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
-        self._moto.start()
-        self._prepare()
-        return self
-
-    def _prepare(self) -> None:
-        """List the catalog on the template tables and let the house quote every footballer."""
-        secret = secrets.token_urlsafe(32)
-        pipeline = LocalPipeline.create(self.session, TEMPLATE_PREFIX, secret, endpoint_url=self.moto_url)
-        list_catalog(pipeline, issue_token(secret, "mercato-admin", Scope.ADMIN), skip=set())
-        quote_the_house(pipeline)
-
-    def copy_catalog(self, prefix: str) -> bool:
-        """Create ``prefix``'s tables holding the prepared catalog; True (the tables exist now).
-
-        The prepared tables' items are copied inside moto's backend, which runs in this process
-        (under the lock every DynamoDB request takes): writing them through the API instead costs
-        seconds (moto sizes every attribute of every item it puts). Like a table restored from a
-        backup, the copy makes no stream records, so nothing of the catalog reaches the new
-        stack's pipe."""
-        client = self.session.client("dynamodb", endpoint_url=self.moto_url)
-        create_tables(client, prefix)
-        create_support_tables(client, prefix)
-        backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
-        if BOOK.name(TEMPLATE_PREFIX) not in backend.tables:
-            self._prepare()  # something reset moto's backends (a test's ``mock_aws``): prepare again
-        with moto_atomic.lock():
-            for spec in (*TABLES, *SUPPORT_TABLES):
-                prepared = backend.get_table(spec.name(TEMPLATE_PREFIX)).items
-                backend.get_table(spec.name(prefix)).items = copy.deepcopy(prepared)
-        return True
-
-    def drop(self, prefix: str) -> None:
-        """Delete ``prefix``'s tables, stream and queue (a test's stack is done with them)."""
-        session = self.session
-        client = session.client("dynamodb", endpoint_url=self.moto_url)
-        for spec in (*TABLES, *SUPPORT_TABLES):
-            client.delete_table(TableName=spec.name(prefix))
-        session.client("kinesis", endpoint_url=self.moto_url).delete_stream(
-            StreamName=STREAM.name(prefix), EnforceConsumerDeletion=True
-        )
-        sqs = session.client("sqs", endpoint_url=self.moto_url)
-        sqs.delete_queue(
-            QueueUrl=sqs.get_queue_url(QueueName=f"{prefix}-{MATCHER_SOURCE.on_failure_queue}")["QueueUrl"]
-        )
-
-    def stop(self) -> None:
-        self._moto.stop()
-
-    def __enter__(self) -> "SharedEngine":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -25,10 +25,14 @@ prepares the catalog once (``mercato_engine``), and each test's stack starts fro
 
 import secrets
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from mercato.local.stack import EmbeddedStack, SharedEngine
+from mercato.local.stack import EmbeddedStack
+
+if TYPE_CHECKING:  # moto is imported only when the moto engine is asked for
+    from mercato.local.shared_engine import SharedEngine
 
 ENGINES = ("memory", "moto")
 OPTION = "--mercato-engine"
@@ -56,8 +60,9 @@ def _engine(config: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def mercato_engine() -> Iterator[SharedEngine]:
+def mercato_engine() -> Iterator["SharedEngine"]:
     """The session's moto server with the catalog prepared once (the moto engine's stacks run on it)."""
+    from mercato.local.shared_engine import SharedEngine
     from mercato.matcher.handler import logger
 
     logger.setLevel("WARNING")

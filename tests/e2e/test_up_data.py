@@ -19,7 +19,7 @@ from mercato.emulators import dynamodb_local
 from mercato.emulators.dynamodb_local import DynamoDBLocal
 from mercato.intake.auth import Scope, issue_token
 from mercato.local.client import ApiError, Client
-from mercato.local.stack import PREFIX, _session
+from mercato.local.stack import PREFIX, session
 from mercato.local.state import OWNER_FILE, DataDir, Owner
 from mercato.storage.tables import table_names
 from mercato.testing.invariants import scan, violations
@@ -131,7 +131,7 @@ def test_orders_accepted_before_a_sigkill_are_kept_and_settle_after_the_restart(
     # And the restart settled what was pending: every invariant holds on the kept tables, drained
     engine = DynamoDBLocal(data).start()
     try:
-        client = _session().resource("dynamodb", endpoint_url=engine.endpoint_url).meta.client
+        client = session().resource("dynamodb", endpoint_url=engine.endpoint_url).meta.client
         assert violations(client, table_names(PREFIX), drained=True) == []
         kept = {item.get("orderId") for item in scan(client, table_names(PREFIX).orders)}
         assert {order_id for _, order_id in accepted} <= kept
@@ -165,7 +165,7 @@ def test_a_relative_data_directory_is_the_one_below_where_mercato_was_started(
     monkeypatch.chdir(tmp_path)
     local = DynamoDBLocal(Path("state")).start()
     try:
-        _session().client("dynamodb", endpoint_url=local.endpoint_url).list_tables()
+        session().client("dynamodb", endpoint_url=local.endpoint_url).list_tables()
     finally:
         local.stop()
 
