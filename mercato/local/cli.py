@@ -244,6 +244,8 @@ def _secret() -> str:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from botocore.exceptions import ClientError
+
     from mercato.emulators.dynamodb_local import DynamoDBLocalUnavailable
     from mercato.local.stack import EmbeddedStack, PortInUse, StateNeedsDynamoDBLocal
     from mercato.local.state import DataDirInUse
@@ -289,6 +291,12 @@ def _up(args: argparse.Namespace) -> int:
             signal.signal(stopping, lambda *_: stop.set())
     except (PortInUse, StateNeedsDynamoDBLocal, DynamoDBLocalUnavailable, DataDirInUse, ValueError) as error:
         raise SystemExit(f"mercato: {error}") from None
+    except OSError as error:  # --data a file, or somewhere this user cannot create a directory
+        where = "" if args.data is None else f"cannot keep state in {args.data}: "
+        raise SystemExit(f"mercato: {where}{error}") from None
+    except ClientError as error:  # DynamoDB Local could not read the tables in --data (a damaged file)
+        where = "" if args.data is None else f"DynamoDB Local refused the tables stored in {args.data}: "
+        raise SystemExit(f"mercato: {where}{error}") from None
     except KeyboardInterrupt:  # what it had started is stopped (EmbeddedStack.start cleans up)
         if stack is not None:  # it had just started
             stack.stop()

@@ -32,6 +32,12 @@ def _decoded(text: bytes) -> Any:
         return text.decode("utf-8", "replace")
 
 
+def _segment(value: str) -> str:
+    """One path segment, percent-encoded whole: a ``/``, ``?``, ``#`` or space in an id or a
+    material names that value, never another route or a query."""
+    return urllib.parse.quote(value, safe="")
+
+
 @dataclass
 class Client:
     url: str
@@ -62,16 +68,16 @@ class Client:
     def place(self, side: str, material: str, quantity: int, price: int, **options: Any) -> dict[str, Any]:
         body = {"type": side, "material": material, "quantity": quantity, "pricePerUnit": price}
         result: dict[str, Any] = self.request(
-            "POST", "/orders", body | {k: v for k, v in options.items() if v}
+            "POST", "/orders", body | {k: v for k, v in options.items() if v is not None}
         )
         return result
 
     def cancel(self, order_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("DELETE", f"/orders/{order_id}")
+        result: dict[str, Any] = self.request("DELETE", f"/orders/{_segment(order_id)}")
         return result
 
     def order(self, order_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("GET", f"/orders/{order_id}")
+        result: dict[str, Any] = self.request("GET", f"/orders/{_segment(order_id)}")
         return result
 
     def orders(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
@@ -92,11 +98,12 @@ class Client:
         return result
 
     def market(self, material: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("GET", f"/markets/{material}")
+        result: dict[str, Any] = self.request("GET", f"/markets/{_segment(material)}")
         return result
 
     def book(self, material: str, depth: int = 10) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("GET", f"/markets/{material}/book", query={"depth": depth})
+        path = f"/markets/{_segment(material)}/book"
+        result: dict[str, Any] = self.request("GET", path, query={"depth": depth})
         return result
 
     def trades(
@@ -108,25 +115,25 @@ class Client:
         end: str | None = None,
     ) -> dict[str, Any]:
         query = {"limit": limit, "cursor": cursor, "from": start, "to": end}
-        result: dict[str, Any] = self.request("GET", f"/markets/{material}/trades", query=query)
+        result: dict[str, Any] = self.request("GET", f"/markets/{_segment(material)}/trades", query=query)
         return result
 
     def candles(
         self, material: str, interval: str = "1h", start: str | None = None, end: str | None = None
     ) -> dict[str, Any]:
         query = {"interval": interval, "from": start, "to": end}
-        result: dict[str, Any] = self.request("GET", f"/markets/{material}/candles", query=query)
+        result: dict[str, Any] = self.request("GET", f"/markets/{_segment(material)}/candles", query=query)
         return result
 
     def deposit(self, player: str, asset: str, quantity: int, deposit_id: str) -> dict[str, Any]:
         body = {"depositId": deposit_id, "asset": asset, "quantity": quantity}
-        result: dict[str, Any] = self.request("POST", f"/accounts/{player}/deposits", body)
+        result: dict[str, Any] = self.request("POST", f"/accounts/{_segment(player)}/deposits", body)
         return result
 
     def withdraw(self, player: str, asset: str, quantity: int, withdrawal_id: str) -> dict[str, Any]:
         """Debit a player's available ``asset`` (admin); ``ApiError`` 409 if it does not cover it."""
         body = {"withdrawalId": withdrawal_id, "asset": asset, "quantity": quantity}
-        result: dict[str, Any] = self.request("POST", f"/accounts/{player}/withdrawals", body)
+        result: dict[str, Any] = self.request("POST", f"/accounts/{_segment(player)}/withdrawals", body)
         return result
 
     def goal(self, footballer: str, event_id: str, match_id: str, minute: int) -> dict[str, Any]:
@@ -141,5 +148,23 @@ class Client:
 
     def account(self, player: str) -> dict[str, Any]:
         """A player's balances (admin)."""
-        result: dict[str, Any] = self.request("GET", f"/accounts/{player}")
+        result: dict[str, Any] = self.request("GET", f"/accounts/{_segment(player)}")
+        return result
+
+    def player_orders(
+        self, player: str, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """A player's orders, newest first (admin)."""
+        query = {"status": status, "limit": limit, "cursor": cursor}
+        result: dict[str, Any] = self.request("GET", f"/accounts/{_segment(player)}/orders", query=query)
+        return result
+
+    def goals(self, footballer: str) -> dict[str, Any]:
+        """A footballer's goals, in the order they were posted."""
+        result: dict[str, Any] = self.request("GET", f"/markets/{_segment(footballer)}/goals")
+        return result
+
+    def leaderboard(self, window: str = "all", limit: int = 50) -> dict[str, Any]:
+        """Players ranked as of the last rollup (``window``: all, day or week)."""
+        result: dict[str, Any] = self.request("GET", "/leaderboard", query={"window": window, "limit": limit})
         return result

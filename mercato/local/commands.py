@@ -159,6 +159,9 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"mercato: cannot reach {args.url}: {error}", file=sys.stderr)
         return 2
+    except ValueError as error:  # urllib's refusal of a URL it cannot send to (``--url notaurl``)
+        print(f"mercato: cannot send a request to {args.url!r}: {error}", file=sys.stderr)
+        return 2
     lines = [json.dumps(answer, indent=2, ensure_ascii=False)] if args.json else args.render(answer)
     print("\n".join(lines))
     return 0

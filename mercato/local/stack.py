@@ -39,13 +39,15 @@ from mercato.local.client import Client
 from mercato.local.memory_stack import MemoryEngine
 from mercato.local.state import DataDir, Redrive, redrive_of
 from mercato.models.views import ErrorBody, ErrorDetail
+from mercato.resources import INTAKE_CORS
 
 if TYPE_CHECKING:  # the moto and DynamoDB lanes are imported when started: the memory engine never needs them
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
     from mercato.local.pipeline import LocalPipeline
     from mercato.local.shared_engine import SharedEngine
-from mercato.resources import INTAKE_CORS
+
+log = logging.getLogger("mercato.local")
 
 LOOPBACK = "127.0.0.1"
 REGION = "us-east-1"
@@ -768,9 +770,10 @@ class EmbeddedStack:
         if self.data_dir is not None:
             self._data = DataDir(self.data_dir)
             self._data.claim()
-        self._dynamodb_local = DynamoDBLocal(self.data_dir).start()
-        if self._data is not None:
-            self._data.owned_by(self._dynamodb_local.pid)
+        # the pid is recorded as soon as the process exists, before it answers: a mercato killed
+        # while the JVM starts leaves one the next start on this directory finds and stops
+        spawned = None if self._data is None else self._data.owned_by
+        self._dynamodb_local = DynamoDBLocal(self.data_dir).start(on_spawn=spawned)
         url = self._dynamodb_local.endpoint_url
         names = session().client("dynamodb", endpoint_url=url).list_tables()["TableNames"]
         return url, any(name.startswith(f"{self.prefix}-") for name in names)
@@ -782,8 +785,15 @@ class EmbeddedStack:
         rounds = 0
         while not self._stop.is_set():
             rounds += 1
-            with self._pump_lock:
-                busy = self._lane.pump(fetch=rounds % 20 == 0)
+            try:
+                with self._pump_lock:
+                    busy = self._lane.pump(fetch=rounds % 20 == 0)
+            except Exception:
+                # a failed poll or batch (DynamoDB Local restarting, a throttled put): what it
+                # did not forward stays behind its checkpoint and is read again after a pause,
+                # as Pipes and Lambda retry; the thread never ends while the stack runs
+                log.exception("the pipeline's pump failed; it retries after a pause")
+                busy = False
             if busy:
                 self._http.settled()
             pause = IDLE_PAUSE_SECONDS if busy else min(pause * 2, MAX_IDLE_PAUSE_SECONDS)
@@ -816,6 +826,11 @@ class EmbeddedStack:
         with self._pump_lock:
             self._lane.drain()
         self._http.settled()
+
+    def rollup(self) -> None:
+        """Roll the leaderboard up now, from the tables as they are (what the background job does
+        every ``leaderboard_seconds``): ``drain()`` first, and the board ranks every trade so far."""
+        self._lane.rollup.run()
 
     def token(self, player: str, *, admin: bool = False, ttl_seconds: int = 3600) -> str:
         return issue_token(self.secret, player, Scope.ADMIN if admin else Scope.TRADE, ttl_seconds)

@@ -117,9 +117,14 @@ class DataDir:
             if _alive(previous.mercato) and "mercato" in _command_line(previous.mercato):
                 raise DataDirInUse(f"{self.path} is in use by mercato (pid {previous.mercato})")
             left = previous.dynamodb_local
-            if left is not None and _alive(left) and "DynamoDBLocal" in _command_line(left):
+            if left is not None and _alive(left) and self._serves_here(_command_line(left)):
                 _stop(left)
         self._write_owner(Owner(mercato=os.getpid()))
+
+    def _serves_here(self, command_line: str) -> bool:
+        """Whether a process is a DynamoDB Local on this directory (a recorded pid reused since,
+        by another directory's DynamoDB Local or anything else, is left alone)."""
+        return "DynamoDBLocal" in command_line and f"-dbPath {self.path.resolve()} " in f"{command_line} "
 
     def owned_by(self, dynamodb_local_pid: int) -> None:
         """Record the DynamoDB Local this process started on the directory."""

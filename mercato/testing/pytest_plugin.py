@@ -4,6 +4,8 @@ In the game's ``conftest.py``::
 
     pytest_plugins = ["mercato.local.testing"]
 
+and in one of its test modules (``test_market.py``; pytest collects no tests from a conftest)::
+
     def test_a_sale_pays_the_seller(mercato):
         mercato.client("game-server", admin=True).deposit("bob", "wheat", 10, "grant-1")
         mercato.client("game-server", admin=True).deposit("alice", "coins", 1_000, "grant-2")
@@ -14,7 +16,8 @@ In the game's ``conftest.py``::
 
 Each test gets its own stack (so its own players, balances, books and trades) with the default
 catalog listed and every footballer's house ladder already on the book. ``mercato.url`` is the base
-URL for the game's own HTTP client and ``mercato.token(player)`` a bearer token for it.
+URL for the game's own HTTP client and ``mercato.token(player)`` a bearer token for it;
+``mercato.rollup()`` brings the leaderboard up to date (it is otherwise rolled up every 10 s).
 
 The stack runs on the in-memory engine by default (:mod:`mercato.local.memory_stack`: the same
 services over the in-memory exchange, a stack in a fraction of a second). ``--mercato-engine moto``

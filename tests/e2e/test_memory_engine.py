@@ -47,8 +47,7 @@ def test_orders_settle_in_the_background_and_the_leaderboard_ranks_the_players()
 
         # Then the pump settles it, the fills are the players' own, and the rollup ranks them
         assert [fill["quantity"] for fill in stack.client("alice").fills()["fills"]] == [10]
-        assert stack.memory is not None
-        stack.memory.rollup.run()
+        stack.rollup()
         board = stack.client("anyone").request("GET", "/leaderboard")["standings"]
         # alice: 800 coins and 10 wheat marked at the last price (20); bob: 196 (he paid the fee of 4)
         assert [(row["playerId"], row["value"]) for row in board] == [("alice", 1_000), ("bob", 196)]
@@ -116,3 +115,27 @@ def test_a_batch_the_matcher_fails_stays_queued_and_settles_on_a_later_pump() ->
 
         # Then the background pump survived the crash, and a later hand-over settled them
         assert len(calls) >= 2
+
+
+def test_a_pump_that_fails_keeps_running_and_settles_what_arrives_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with EmbeddedStack(engine="memory", leaderboard_seconds=0) as stack:
+        # Given a pipeline whose next two pumps fail outright (on moto or DynamoDB Local: a poll of
+        # the stream or a put to Kinesis that errs, which the pipe re-raises to be read again)
+        assert stack.memory is not None
+        pump, failures = stack.memory.pump, list[bool]()
+
+        def fails_twice(fetch: bool = True) -> bool:
+            if len(failures) < 2:
+                failures.append(fetch)
+                raise RuntimeError("an injected pump failure")
+            return pump(fetch)
+
+        monkeypatch.setattr(stack.memory, "pump", fails_twice)
+
+        # When two orders cross, with nobody calling drain()
+        _bob_sells_alice_wheat(stack)
+
+        # Then the background pump outlived both failures and settled them
+        assert len(failures) == 2

@@ -157,6 +157,27 @@ def test_data_without_dynamodb_local_says_so_in_one_line(tmp_path: Path) -> None
 
 
 @pytest.mark.usefixtures("java_and_jar")
+@pytest.mark.parametrize("where", ["a file", "below a file"])
+def test_a_data_directory_that_cannot_be_made_is_one_line(tmp_path: Path, where: str) -> None:
+    """A reviewer's `--data` pointing at a file (or below one) ended in a traceback."""
+    (tmp_path / "notes").write_text("not a directory")
+    data = tmp_path / "notes" if where == "a file" else tmp_path / "notes" / "state"
+    result = subprocess.run(
+        [sys.executable, "-m", "mercato.local.cli", "up", "--port", "0", "--data", str(data)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, MERCATO_AUTH_SECRET=SECRET),
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"mercato: cannot keep state in {data}: ")
+    assert _dynamodb_local_on(data) == []
+
+
+@pytest.mark.usefixtures("java_and_jar")
 def test_a_relative_data_directory_is_the_one_below_where_mercato_was_started(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -222,6 +243,38 @@ def test_stopping_mercato_up_while_it_starts_leaves_no_dynamodb_local_running(
     assert "Traceback" not in errors
     assert _dynamodb_local_on(data) == []
     DataDir(data).claim()  # free for the next start
+
+
+@pytest.mark.usefixtures("java_and_jar")
+def test_a_dynamodb_local_left_by_a_sigkill_while_it_started_is_stopped_by_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """Killed (SIGKILL: nothing of it runs after) while DynamoDB Local starts, `mercato up --data`
+    has already recorded the JVM's pid, so the next start on the directory stops it (a reviewer found
+    the pid recorded only once the JVM answered: a kill before that left it running, and the next
+    start ran a second DynamoDB Local on the same files)."""
+    data = tmp_path / "state"
+    env = dict(os.environ, MERCATO_AUTH_SECRET=SECRET)
+    command = [sys.executable, "-m", "mercato.local.cli", "up", "--port", "0", "--data", str(data)]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as process:
+        try:
+            deadline = time.monotonic() + 60
+            while not _dynamodb_local_on(data) and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            process.kill()
+            out, _ = process.communicate(timeout=30)
+            assert _dynamodb_local_on(data), "DynamoDB Local was not starting"
+            assert "Mercato is up" not in out, "it had started before the kill: nothing of this was tested"
+
+            DataDir(data).claim()
+
+            assert _dynamodb_local_on(data) == []
+        finally:
+            stop_left_over_dynamodb_local(data)
+            if _dynamodb_local_on(data):  # not recorded (the defect): stopped by its command line
+                subprocess.run(["pkill", "-f", "--", f"-dbPath {data.resolve()}"], check=False)
 
 
 def _dynamodb_local_on(data: Path) -> list[str]:

@@ -3,13 +3,15 @@
 
 import argparse
 import http.server
+import json
 import threading
 from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
 
 from mercato.intake.auth import Scope, authenticate, issue_token
-from mercato.local.cli import build_parser
+from mercato.local.cli import build_parser, main
 from mercato.local.client import ApiError, Client
 from mercato.local.commands import _client
 
@@ -85,3 +87,98 @@ def test_an_answer_that_is_not_json_is_an_api_error_with_its_text(
 
     assert (raised.value.status, raised.value.code) == (status, "")
     assert raised.value.body == "<html>a proxy's page</html>"
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers ``{}`` to anything and keeps each request's method, raw path and body."""
+
+    seen: ClassVar[list[tuple[str, str, bytes]]] = []
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.seen.append((self.command, self.path, self.rfile.read(length)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_GET = do_POST = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[Client, list[tuple[str, str, bytes]]]]:
+    seen: list[tuple[str, str, bytes]] = []
+    handler = type("Recording", (_Recorder,), {"seen": seen})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield Client(f"http://127.0.0.1:{server.server_address[1]}"), seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_ids_and_materials_are_sent_as_one_path_segment_each(
+    recorder: tuple[Client, list[tuple[str, str, bytes]]],
+) -> None:
+    """A space once raised ``http.client.InvalidURL``, and ``bob/orders`` reached another route."""
+    client, seen = recorder
+
+    client.order("a b/c?d#e")
+    client.book("wh eat", depth=3)
+    client.account("bob/orders")
+    client.cancel("..")
+
+    assert [path for _, path, _ in seen] == [
+        "/orders/a%20b%2Fc%3Fd%23e",
+        "/markets/wh%20eat/book?depth=3",
+        "/accounts/bob%2Forders",
+        "/orders/..",
+    ]
+
+
+def test_the_client_has_a_method_for_the_goals_the_leaderboard_and_a_players_orders(
+    recorder: tuple[Client, list[tuple[str, str, bytes]]],
+) -> None:
+    client, seen = recorder
+
+    client.goals("lionel-messi")
+    client.leaderboard("week", limit=5)
+    client.player_orders("bob", status="open", limit=10)
+
+    assert [(method, path) for method, path, _ in seen] == [
+        ("GET", "/markets/lionel-messi/goals"),
+        ("GET", "/leaderboard?window=week&limit=5"),
+        ("GET", "/accounts/bob/orders?status=open&limit=10"),
+    ]
+
+
+def test_an_empty_option_is_sent_for_the_server_to_judge_not_dropped(
+    recorder: tuple[Client, list[tuple[str, str, bytes]]],
+) -> None:
+    """``clientOrderId=""`` was silently left out, so the order went without the id the caller gave."""
+    client, seen = recorder
+
+    client.place("Buy", "wheat", 1, 10, clientOrderId="", expiresAt=None)
+
+    body = json.loads(seen[0][2])
+    assert body["clientOrderId"] == ""
+    assert "expiresAt" not in body
+
+
+@pytest.mark.parametrize("url", ["notaurl", "http://[::1"])
+def test_a_url_that_cannot_be_sent_to_is_one_line(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MERCATO_AUTH_SECRET", SECRET)
+
+    status = main(["markets", "--url", url])
+
+    errors = capsys.readouterr().err
+    assert status == 2
+    assert errors.startswith(f"mercato: cannot send a request to {url!r}")
+    assert len(errors.strip().splitlines()) == 1

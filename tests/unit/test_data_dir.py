@@ -1,13 +1,16 @@
 """``mercato up --data DIR``: one process holds the directory at a time, decided by a lock the kernel
 drops when the process ends."""
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from mercato.local.state import DataDir, DataDirInUse
+from mercato.local.state import OWNER_FILE, DataDir, DataDirInUse, Owner
 
 
 def test_a_second_claim_on_a_held_directory_is_refused_until_the_first_is_released(tmp_path: Path) -> None:
@@ -38,3 +41,62 @@ def test_a_killed_holder_leaves_no_lock_behind(tmp_path: Path) -> None:
         holder.kill()
 
     DataDir(tmp_path).claim()
+
+
+def _left_behind(db_path: Path) -> int:
+    """The pid of a process whose command line reads like a DynamoDB Local on ``db_path`` (a
+    stand-in: the check reads only the command line), started through a shell that exits at once,
+    so it is nobody's child here and is gone, not a zombie, once stopped."""
+    sleeper = f"{sys.executable} -c 'import time; time.sleep(60)'"
+    command = f"{sleeper} DynamoDBLocal.jar -dbPath {db_path} >/dev/null 2>&1 &"
+    started = subprocess.run(["sh", "-c", command + " echo $!"], capture_output=True, text=True, check=True)
+    return int(started.stdout)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _killed_mercato_recorded(directory: Path, dynamodb_local: int) -> None:
+    """The owner file a killed ``mercato up`` leaves: its own pid (gone now) and its DynamoDB Local's."""
+    with subprocess.Popen([sys.executable, "-c", "pass"]) as gone:
+        gone.wait()
+    owner = Owner(mercato=gone.pid, dynamodb_local=dynamodb_local)
+    (directory / OWNER_FILE).write_text(owner.model_dump_json())
+
+
+def test_the_dynamodb_local_a_killed_holder_left_on_the_directory_is_stopped(tmp_path: Path) -> None:
+    orphan = _left_behind(tmp_path.resolve())
+    try:
+        _killed_mercato_recorded(tmp_path, orphan)
+
+        DataDir(tmp_path).claim()
+
+        deadline = time.monotonic() + 10
+        while _alive(orphan) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(orphan)
+    finally:
+        if _alive(orphan):
+            os.kill(orphan, signal.SIGKILL)
+
+
+def test_a_recorded_pid_now_serving_another_directory_is_left_alone(tmp_path: Path) -> None:
+    """A recorded pid reused since (after a reboot) by another directory's DynamoDB Local: a
+    reviewer's stale owner file stopped a running stack's engine on another directory."""
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    mine.mkdir()
+    other = _left_behind(theirs.resolve())
+    try:
+        _killed_mercato_recorded(mine, other)
+
+        DataDir(mine).claim()
+
+        time.sleep(0.2)
+        assert _alive(other), "another directory's DynamoDB Local was stopped"
+    finally:
+        os.kill(other, signal.SIGKILL)
