@@ -51,8 +51,9 @@ BOOK: Final = TableSpec(
     indexes=(Index("by-expiry", partition_key="material", sort_key="expiry"),),
 )
 """Every material's resting orders (``BUY#…``/``SELL#…``) and market events (``EVENT#…``). The sparse
-``by-expiry`` index holds only good-till-date orders, keyed ``{expiresAt:013d}#{orderId}``, so the
-matcher finds the due ones wherever they rest."""
+``by-expiry`` index holds good-till-date orders, keyed ``{expiresAt:013d}#{orderId}``, and IOC and FOK
+orders, keyed ``{createdAt:013d}#{orderId}`` (due at once), so the matcher finds the due ones wherever
+they rest, whether or not the record announcing them reached it."""
 
 ORDERS: Final = TableSpec(
     "orders",

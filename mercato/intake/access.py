@@ -6,9 +6,11 @@ Every route registration names its access — public, trade or admin — with :f
 route declares none. The gate asks it which scope a request needs before the body is read; the
 OpenAPI document writes each operation's security from the same declaration.
 
-A request that no route serves (it will be answered 404 or 405) needs a trade token first, so an
-unauthenticated caller learns nothing about the routes, except a GET below a public route's fixed
-prefix (``/markets/…``, ``/web/…``): a misspelt public read is a 404 with or without a token.
+A request that no route serves (it will be answered 404 or 405) needs a valid token first (of
+either scope: the gate checks no scope for it), so an unauthenticated caller learns nothing about
+the routes, except a GET below a public route's fixed prefix (``/markets/…``, ``/web/…``): a
+misspelt public read is a 404 with or without a token. :meth:`RouteAccess.needed` names a trade
+token for it, the one a test client signs.
 """
 
 import re

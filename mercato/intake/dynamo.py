@@ -295,10 +295,11 @@ class DynamoIntakeStore:
             "Limit": limit + 1,
             "ExpressionAttributeValues": {":player": player_id},
         }
-        if status is None:
+        if status is None:  # the table itself: read consistently, so a 202 just answered is listed
             kwargs["KeyConditionExpression"] = "playerId = :player AND begins_with(sk, :prefix)"
             kwargs["ExpressionAttributeValues"][":prefix"] = ORDER_PREFIX
-        else:
+            kwargs["ConsistentRead"] = True
+        else:  # a global secondary index cannot be read consistently (see the README's known limits)
             kwargs["IndexName"] = ORDERS.indexes[0].name
             kwargs["KeyConditionExpression"] = "playerId = :player AND begins_with(statusKey, :prefix)"
             kwargs["ExpressionAttributeValues"][":prefix"] = f"{status}#"
@@ -478,6 +479,7 @@ class DynamoIntakeStore:
             "KeyConditionExpression": "material = :material AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":material": material, ":prefix": side_prefix(side)},
             "Limit": _LEVEL_PAGE,
+            "ConsistentRead": True,  # the book as it stands: no order a cancel just took off
         }
         price = quantity = count = 0
         for item in items(self._client.query, **kwargs):

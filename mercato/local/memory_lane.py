@@ -166,7 +166,11 @@ def _kinesis_record(material: str, sequence: int, change: dict[str, Any]) -> dic
 
 class Mapping:
     """The event-source mapping over the wake-up queue: a batch at a time to ``handler``; a batch
-    that raises is redelivered whole, reported item failures from the lowest failed record on."""
+    that raises is redelivered whole, reported item failures from the lowest failed record on.
+
+    Unlike a Kinesis shard, the queue holds every material, so the records redelivered for a
+    reported failure go behind the rest of the queue: a material whose settlement keeps failing
+    never holds up the others' (a record is a wake-up, so their order does not matter)."""
 
     def __init__(self, wake_ups: WakeUps, handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> None:
         self.wake_ups = wake_ups
@@ -179,12 +183,25 @@ class Mapping:
             if not queue:
                 return
             batch = queue[:BATCH_SIZE]
-            response = self.handler({"Records": batch}, None)  # a crash leaves the batch queued
+            try:
+                response = self.handler({"Records": batch}, None)
+            except BaseException:  # a crash: the whole batch is redelivered, after the rest
+                _behind_the_rest(queue, len(batch))
+                raise
             failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
             sequences = [record["kinesis"]["sequenceNumber"] for record in batch]
             done = next((i for i, seq in enumerate(sequences) if seq in failed), len(batch))
             del queue[:done]
+            _behind_the_rest(queue, len(batch) - done)
         raise RuntimeError("the memory pipeline did not drain")
+
+
+def _behind_the_rest(queue: list[dict[str, Any]], count: int) -> None:
+    """Move the first ``count`` records (to be delivered again) behind the rest of the queue."""
+    if 0 < count < len(queue):
+        retried = queue[:count]
+        del queue[:count]
+        queue.extend(retried)
 
 
 @dataclass

@@ -53,6 +53,8 @@ LOOPBACK = "127.0.0.1"
 REGION = "us-east-1"
 TEMPLATE_PREFIX = "mercato-catalog"
 PREFIX = "mercato"
+MAX_REQUEST_LINE = 65536  # http.server's own limit on the request line
+MAX_EMPTY_LINES = 8  # empty lines skipped before a request line, at most
 IDLE_PAUSE_SECONDS = 0.005
 MAX_IDLE_PAUSE_SECONDS = 1.0
 """An idle pump sleeps up to this long; a write to intake wakes it at once."""
@@ -131,6 +133,7 @@ class _Intake(http.server.BaseHTTPRequestHandler):
     without the function, and a request with an ``Origin`` gets the allow-origin header."""
 
     server: "_IntakeServer"
+    raw_requestline: bytes  # http.server's, read before parse_request
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     wbufsize = -1
@@ -222,6 +225,16 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RD)
 
     def parse_request(self) -> bool:
+        # RFC 9112 §2.2: empty lines before the request line are ignored (a client's stray CRLF
+        # after a body, on a kept-alive connection); http.server closed the connection unanswered
+        for _ in range(MAX_EMPTY_LINES):
+            if self.raw_requestline not in (b"\r\n", b"\n"):
+                break
+            self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
+        if len(self.raw_requestline) > MAX_REQUEST_LINE:
+            self.requestline, self.request_version, self.command = "", self.default_request_version, ""
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+            return False
         parsed = super().parse_request()  # http.server's refusals come through send_error
         self.server.unwatch(self)
         if parsed and self._slow:

@@ -43,6 +43,13 @@ class Settled:
     rounds: int
 
 
+def _unfilled_fok(order: BookOrder) -> Cancel:
+    """A FOK whose fills would not fit in one transaction: cancelled whole, as one that cannot fill."""
+    return Cancel(
+        order.order_id, order.player_id, order.side, order.price, order.quantity, CancelReason.FOK_UNFILLED
+    )
+
+
 def _millis() -> int:
     return time.time_ns() // 1_000_000
 
@@ -103,44 +110,46 @@ class Matcher:
                     continue
             orders = {order.order_id: order for order in [*read.orders, *extra, *house_resting]}
             removed = {event.order_id for event in pre if isinstance(event, Cancel)}
-            for order_id in sorted(too_large & set(orders)):
-                order = orders[order_id]
-                pre.append(
-                    Cancel(
-                        order_id,
-                        order.player_id,
-                        order.side,
-                        order.price,
-                        order.quantity,
-                        CancelReason.FOK_UNFILLED,
-                    )
+            # Each FOK too large for one transaction is cancelled and the book uncrossed again,
+            # here, without reading again (nothing was written): however many arrived together,
+            # they cost no round (eleven once froze the market, one found per round).
+            while True:
+                fok_cancels = [
+                    _unfilled_fok(orders[order_id])
+                    for order_id in sorted(too_large & set(orders))
+                    if order_id not in removed
+                ]
+                gone = removed | {event.order_id for event in fok_cancels}
+                book_orders = [o for o in orders.values() if o.order_id not in gone] + posted
+                result = uncross(book_orders, fee_bps=market.fee_bps, now=now)
+                bid, ask = result.book.best_bid(), result.book.best_ask()
+                ticker = Ticker(bid, ask, read.knows_best_bid(bid), read.knows_best_ask(ask))
+                events: list[PlanEvent] = [*pre, *fok_cancels, *result.events]
+                unchanged = (
+                    ticker.bid_known and ticker.ask_known and (bid, ask) == (market.best_bid, market.best_ask)
                 )
-                removed.add(order_id)
-            book_orders = [o for o in orders.values() if o.order_id not in removed] + posted
-            result = uncross(book_orders, fee_bps=market.fee_bps, now=now)
-            bid, ask = result.book.best_bid(), result.book.best_ask()
-            ticker = Ticker(bid, ask, read.knows_best_bid(bid), read.knows_best_ask(ask))
-            events: list[PlanEvent] = [*pre, *result.events]
-            unchanged = (
-                ticker.bid_known and ticker.ask_known and (bid, ask) == (market.best_bid, market.best_ask)
-            )
-            if not events and not forget and unchanged:
-                return Settled(material, fills, cancels, transactions, round_)
-            filled = sorted({p for f in result.fills for p in (f.buyer_id, f.seller_id) if not is_house(p)})
-            planner = Planner(
-                material,
-                orders,
-                now,
-                forget_quotes=forget,
-                version=market.version,
-                hours=market.hours,
-                fill_seq=self._patiently(self.store.fill_sequences, filled),
-            )
-            try:
-                plan = planner.plan(events, ticker, max_writes=MAX_WRITES)
-            except FokTooLarge as error:
-                too_large.add(error.order_id)
-                continue
+                if not events and not forget and unchanged:
+                    return Settled(material, fills, cancels, transactions, round_)
+                filled = sorted(
+                    {p for f in result.fills for p in (f.buyer_id, f.seller_id) if not is_house(p)}
+                )
+                planner = Planner(
+                    material,
+                    orders,
+                    now,
+                    forget_quotes=forget,
+                    version=market.version,
+                    hours=market.hours,
+                    fill_seq=self._patiently(self.store.fill_sequences, filled),
+                )
+                try:
+                    plan = planner.plan(events, ticker, max_writes=MAX_WRITES)
+                except FokTooLarge as error:
+                    if error.order_id in too_large:  # cancelled above: never raised again
+                        raise SettlementFailed(f"{material}: FOK {error.order_id} stayed too large") from None
+                    too_large.add(error.order_id)
+                    continue
+                break
             try:
                 for settlement in plan:
                     self._commit(settlement)

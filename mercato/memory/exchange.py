@@ -25,7 +25,8 @@ from mercato.models.events import GoalEvent, GoalRecord
 from mercato.models.history import PlayerFill
 from mercato.models.keys import encode_book_key, side_prefix
 from mercato.models.markets import FootballerMarket, Market
-from mercato.models.orders import Order, OrderStatus, Side, escrow
+from mercato.models.orders import Order, OrderStatus, Side, TimeInForce, escrow
+from mercato.models.times import to_millis
 from mercato.models.trades import Trade
 from mercato.models.views import Level
 
@@ -481,11 +482,20 @@ class InMemoryExchange:
     @_atomic
     def due(self, material: str, now: int) -> list[str]:
         expiring = [
-            (order.expires_at, order.order_id, key)
+            (due, order.order_id, key)
             for key, order in self.state.book.get(material, {}).items()
-            if order.expires_at is not None and order.expires_at <= now
+            if (due := self._due_at(order)) is not None and due <= now
         ]
         return [key for _, _, key in sorted(expiring)[:DUE_PAGE]]
+
+    def _due_at(self, order: BookOrder) -> int | None:
+        """When the ``by-expiry`` index makes a resting order due (``storage.items.book_order_item``):
+        a GTD order at its expiry, an IOC or FOK order at once (its creation)."""
+        if order.expires_at is not None:
+            return order.expires_at
+        if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+            return to_millis(self.state.orders[(order.player_id, order.order_id)].created_at)
+        return None
 
     @_atomic
     def pending_goals(self, material: str) -> list[str]:

@@ -118,6 +118,10 @@ def book_order_item(order: Order) -> Item:
     if order.expires_at is not None:
         item["expiresAt"] = to_millis(order.expires_at)
         item["expiry"] = expiry_key(item["expiresAt"], order.order_id)
+    elif order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+        # due at once: the matcher's next settlement of the market finds it in the index and
+        # ends it, even if the record that announced it was never delivered (a batch given up)
+        item["expiry"] = expiry_key(item["createdAt"], order.order_id)
     return item
 
 

@@ -121,6 +121,23 @@ def test_a_head_answer_has_no_body_and_the_next_answer_follows_it(stack: Embedde
     assert f"content-length: {len(get_body)}".encode() in head.lower()
 
 
+@pytest.mark.parametrize("before", [b"\r\n", b"\n", b"\r\n\r\n"], ids=["CRLF", "LF", "two CRLFs"])
+def test_empty_lines_before_a_request_line_are_ignored(stack: EmbeddedStack, before: bytes) -> None:
+    """RFC 9112 §2.2 (a stray CRLF after a body on a kept-alive connection): the connection was
+    closed without an answer (a reviewer's find)."""
+    received = exchange(stack, before + b"GET /markets HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    assert answers(received) == [200]
+
+
+def test_a_long_line_after_an_empty_one_is_still_refused_414(stack: EmbeddedStack) -> None:
+    received = exchange(stack, b"\r\nGET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    _, _, body = received.partition(b"\r\n\r\n")
+    assert answers(received) == [414]
+    assert set(json.loads(body)["error"]) == {"code", "message"}
+
+
 @pytest.mark.parametrize("path", ["/", "/openapi.json", "/markets/wheat/book"])
 def test_a_public_page_answers_head_without_a_token(stack: EmbeddedStack, path: str) -> None:
     # the first document build can take a while: the server closes once it has answered

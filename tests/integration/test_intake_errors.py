@@ -387,9 +387,26 @@ def test_bad_query_needs_a_token_first(world: World) -> None:
 
 
 def test_an_unknown_route_needs_a_token_first(world: World) -> None:
-    """Deny by default: a path that names no route still needs a trade token before it is a 404."""
+    """Deny by default: a path that names no route still needs a token before it is a 404."""
     rejected(world.api, 401, "missing_token", "GET", "/nope")
     rejected(world.api, 404, "no_route", "GET", "/nope", player=ALICE)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/accounts/bob/fills", 404, "no_route"),
+        ("POST", "/accounts/bob/deposit", 404, "no_route"),
+        ("GET", "/Accounts/bob", 404, "no_route"),
+        ("PUT", "/accounts/bob/deposits", 405, "method_not_allowed"),
+    ],
+)
+def test_the_game_servers_token_on_a_route_nobody_serves_gets_404_or_405(
+    world: World, method: str, path: str, status: int, code: str
+) -> None:
+    """Either scope's token learns that no route serves the request (an admin's typo was answered
+    403 "needs scope 'trade'", pointing at the wrong token: a reviewer's find)."""
+    rejected(world.api, status, code, method, path, {"asset": "coins"}, admin=True)
 
 
 # --------------------------------------------------------------------------------------------------
