@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mercato.local.commands import add_client_commands
+from mercato.local.commands import add_client_commands, player_name
 
 if TYPE_CHECKING:
     from mercato.intake.limits import Bucket
@@ -546,9 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(handler=_up)
 
     token = commands.add_parser("token", help="print a token signed with $MERCATO_AUTH_SECRET")
-    token.add_argument("player")
+    token.add_argument("player", type=player_name)
     token.add_argument("--admin", action="store_true")
-    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
+    token.add_argument("--ttl", type=_positive, default=3600, help="seconds until it expires (default 3600)")
     token.set_defaults(handler=_token)
 
     upgraded = commands.add_parser(

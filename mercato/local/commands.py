@@ -183,6 +183,21 @@ def _client(args: argparse.Namespace) -> "Client":
     return Client(args.url, args.token or os.environ.get("MERCATO_TOKEN"))
 
 
+def player_name(value: str) -> str:
+    """An argparse type: a player id a token can carry (the API refuses any other, so a token for
+    one would be refused on every request)."""
+    import re
+
+    from mercato.matcher.house import HOUSE_PREFIX
+    from mercato.models.ids import TOKEN_PATTERN
+
+    if not re.fullmatch(TOKEN_PATTERN, value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a player id (1-64 of A-Z a-z 0-9 . _ : -)")
+    if value.startswith(HOUSE_PREFIX):
+        raise argparse.ArgumentTypeError(f"{value!r}: the house's accounts are the exchange's own")
+    return value
+
+
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -191,7 +206,9 @@ def _common() -> argparse.ArgumentParser:
         help="the API's base URL (default: $MERCATO_URL or http://127.0.0.1:8080)",
     )
     common.add_argument("--token", help="a bearer token (default: $MERCATO_TOKEN)")
-    common.add_argument("--player", help="sign a token for this player with $MERCATO_AUTH_SECRET")
+    common.add_argument(
+        "--player", type=player_name, help="sign a token for this player with $MERCATO_AUTH_SECRET"
+    )
     common.add_argument("--admin", action="store_true", help="with --player: an admin (game server) token")
     common.add_argument(
         "--json", action="store_true", help="print the API's answer as JSON instead of a table"

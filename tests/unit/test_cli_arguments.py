@@ -21,6 +21,10 @@ from mercato.local.cli import build_parser
         ["demo", "--seconds", "-3"],
         ["demo", "--seconds", "nan"],
         ["bench", "stack", "--rounds", "0"],
+        ["token", "bad player/"],
+        ["token", "house.lionel-messi"],
+        ["token", "alice", "--ttl", "-5"],
+        ["balances", "--player", "a" * 65],
     ],
     ids=lambda argv: " ".join(argv),
 )
@@ -44,6 +48,8 @@ def test_a_value_the_command_cannot_use_is_one_argparse_error(
         ["up", "--port", "65535", "--replay-speed", "inf"],
         ["up", "--rate-limit-orders", "20/5", "--rate-limit-reads", "60/20"],
         ["demo", "--seconds", "0.5"],
+        ["token", "game-server.eu:1", "--admin", "--ttl", "60"],
+        ["balances", "--player", "alice_2"],
     ],
 )
 def test_values_the_command_can_use_are_taken(argv: list[str]) -> None:
