@@ -652,6 +652,7 @@ class EmbeddedStack:
     _pump_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _wake: threading.Event = field(default_factory=threading.Event, init=False)
     _replay_thread: threading.Thread | None = field(default=None, init=False)
+    _started: bool = field(default=False, init=False)
 
     @property
     def url(self) -> str:
@@ -666,6 +667,9 @@ class EmbeddedStack:
         return f"http://{host}:{port}"
 
     def start(self) -> "EmbeddedStack":
+        if self._started:  # a second start served a second, empty exchange and leaked the first
+            raise RuntimeError("this stack has been started already (the mercato fixture starts it)")
+        self._started = True
         try:
             self._http = _IntakeServer(self.port, _not_ready, self._wake)
         except OSError as error:

@@ -139,3 +139,16 @@ def test_a_pump_that_fails_keeps_running_and_settles_what_arrives_after(
 
         # Then the background pump outlived both failures and settled them
         assert len(failures) == 2
+
+
+def test_a_running_stack_refuses_a_second_start() -> None:
+    """``with mercato as again:`` inside a test once started a second, empty exchange on another
+    port and left the first one's server running (a reviewer's find)."""
+    with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0) as stack:
+        url = stack.url
+
+        with pytest.raises(RuntimeError, match="started already"), stack:
+            pass
+
+        assert stack.url == url
+        assert stack.client("anyone").markets() == []
