@@ -52,8 +52,8 @@ BOOK: Final = TableSpec(
 )
 """Every material's resting orders (``BUY#…``/``SELL#…``) and market events (``EVENT#…``). The sparse
 ``by-expiry`` index holds good-till-date orders, keyed ``{expiresAt:013d}#{orderId}``, and IOC and FOK
-orders, keyed ``{createdAt:013d}#{orderId}`` (due at once), so the matcher finds the due ones wherever
-they rest, whether or not the record announcing them reached it."""
+orders, keyed a minute after their ``createdAt`` (``ANNOUNCED_ORDER_DUE_MS``), so the matcher finds
+the due ones wherever they rest, whether or not the record announcing them reached it."""
 
 ORDERS: Final = TableSpec(
     "orders",

@@ -53,7 +53,6 @@ LOOPBACK = "127.0.0.1"
 REGION = "us-east-1"
 TEMPLATE_PREFIX = "mercato-catalog"
 PREFIX = "mercato"
-MAX_REQUEST_LINE = 65536  # http.server's own limit on the request line
 MAX_EMPTY_LINES = 8  # empty lines skipped before a request line, at most
 IDLE_PAUSE_SECONDS = 0.005
 MAX_IDLE_PAUSE_SECONDS = 1.0
@@ -123,6 +122,29 @@ def session() -> boto3.Session:
     return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION)
 
 
+class _HeaderLines:
+    """The request's reader while http.server reads the headers, line by line: notes a CR that ends
+    no line (the header parser would split the line there)."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        self.bare_cr = False
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self._reader.readline(limit)
+        if b"\r" in line.removesuffix(b"\r\n").removesuffix(b"\n"):
+            self.bare_cr = True
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+
+def _tokens(values: list[str]) -> set[str]:
+    """The comma-separated tokens of a header's values, lower case."""
+    return {token.strip().lower() for value in values for token in value.split(",")}
+
+
 class _Intake(http.server.BaseHTTPRequestHandler):
     """Turns each HTTP request into a function URL event and the handler's answer back into HTTP.
 
@@ -154,7 +176,7 @@ class _Intake(http.server.BaseHTTPRequestHandler):
         if codings:
             message = f"the transfer coding {', '.join(codings)!r} is not supported; send a Content-Length"
             raise _Refused(501, "unsupported_transfer_coding", message)
-        lengths = set(self.headers.get_all("Content-Length") or [])
+        lengths = {value.strip(" \t") for value in self.headers.get_all("Content-Length") or []}
         if not lengths:
             return None
         if len(lengths) > 1:
@@ -202,10 +224,11 @@ class _Intake(http.server.BaseHTTPRequestHandler):
         """One request, its request line and headers read by a deadline from their first byte (an
         idle keep-alive connection waits up to ``timeout`` for that byte, as before)."""
         self._slow = False
+        self._bad_start: str | None = None
         try:
             reader = self.rfile
             assert isinstance(reader, io.BufferedReader)  # rbufsize is -1: a buffered reader
-            if not reader.peek(1):  # the client closed the connection
+            if not self._skip_empty_lines(reader):  # the client closed the connection
                 self.close_connection = True
                 return
         except (TimeoutError, ConnectionError):
@@ -217,6 +240,37 @@ class _Intake(http.server.BaseHTTPRequestHandler):
         finally:
             self.server.unwatch(self)
 
+    def _skip_empty_lines(self, reader: io.BufferedReader) -> bool:
+        """Wait (as an idle connection waits) for the first byte of a request, past the empty lines
+        RFC 9112 §2.2 says to ignore before a request line (a client's stray CRLF after a body);
+        False if the client closed the connection. More than ``MAX_EMPTY_LINES``, or a bare CR,
+        leave ``_bad_start`` set: the request is answered 400."""
+        for _ in range(MAX_EMPTY_LINES + 1):
+            first = reader.peek(1)[:1]
+            if not first:
+                return False
+            if first == b"\n":
+                reader.read(1)
+                continue
+            if first != b"\r":
+                return True
+            reader.read(1)
+            if reader.peek(1)[:1] != b"\n":
+                self._bad_start = "a carriage return that ends no line"
+                return True
+            reader.read(1)
+        self._bad_start = f"more than {MAX_EMPTY_LINES} empty lines before the request line"
+        return True
+
+    def handle_expect_100(self) -> bool:
+        """``Expect: 100-continue`` (curl sends it for a body over 1 kB): the interim answer goes
+        out now, not with the final one (answers are buffered: see ``wbufsize``), or the client
+        waits for it before it sends the body."""
+        self.send_response_only(HTTPStatus.CONTINUE)
+        self.end_headers()
+        self.wfile.flush()
+        return True
+
     def headers_too_slow(self) -> None:
         """The deadline passed before the headers were read (the server's watchdog calls this):
         reading ends, the reader sees the end of the stream, and the answer is ``408``."""
@@ -225,21 +279,31 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RD)
 
     def parse_request(self) -> bool:
-        # RFC 9112 §2.2: empty lines before the request line are ignored (a client's stray CRLF
-        # after a body, on a kept-alive connection); http.server closed the connection unanswered
-        for _ in range(MAX_EMPTY_LINES):
-            if self.raw_requestline not in (b"\r\n", b"\n"):
-                break
-            self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
-        if len(self.raw_requestline) > MAX_REQUEST_LINE:
-            self.requestline, self.request_version, self.command = "", self.default_request_version, ""
-            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+        self.requestline, self.request_version, self.command = "", self.default_request_version, ""
+        if self._bad_start is not None:
+            self._refuse(_Refused(400, "bad_request", f"the request starts with {self._bad_start}"))
             return False
-        parsed = super().parse_request()  # http.server's refusals come through send_error
+        if self.raw_requestline and not self.raw_requestline.strip():  # http.server: no answer
+            self._refuse(_Refused(400, "bad_request", "the request line is blank"))
+            return False
+        lines = _HeaderLines(self.rfile)
+        self.rfile, reader = lines, self.rfile  # type: ignore[assignment]
+        try:
+            parsed = super().parse_request()  # http.server's refusals come through send_error
+        finally:
+            self.rfile = reader
         self.server.unwatch(self)
         if parsed and self._slow:
             self._refuse(_Refused(408, "headers_timeout", _headers_late()))
             return False
+        if parsed and (lines.bare_cr or self.headers.defects or self.headers.get_payload()):
+            # a line the header parser could not read ends the headers, and what follows would be
+            # read as the body or the next request; a bare CR splits a line in two (a reviewer hid
+            # a Content-Length in another header's value): refused, the connection closed
+            self._refuse(_Refused(400, "bad_header", "a header line is not `Name: value` ending in CRLF"))
+            return False
+        if parsed and "close" in _tokens(self.headers.get_all("Connection") or []):
+            self.close_connection = True  # http.server looks for exactly "close": not "TE, close"
         return parsed
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
@@ -260,6 +324,7 @@ class _Intake(http.server.BaseHTTPRequestHandler):
         self.send_response(code, HTTPStatus(code).phrase)
         self.send_header("Content-Type", "application/json")
         self.send_header("Connection", "close")
+        self.send_header("Access-Control-Allow-Origin", "*")  # a browser may read why, as on a function URL
         self.send_header("Content-Length", str(len(refused.payload)))
         self.end_headers()
         if self.command != "HEAD":
@@ -313,10 +378,12 @@ class _Intake(http.server.BaseHTTPRequestHandler):
         ``MAX_STREAMS_PER_CALLER`` open at once."""
         path, _, query = self.path.partition("?")
         params = query_parameters(query)
-        after = self.headers.get("Last-Event-ID") or params.get("after", "0")
+        after = (self.headers.get("Last-Event-ID") or "").strip(" \t") or params.get("after", "0")
         headers = {key: value for key, value in _combined(self.headers).items() if key != "last-event-id"}
         # counted per token, however the header spells its scheme and spaces (as auth reads it)
-        caller = self.headers.get("Authorization", "").partition(" ")[2].strip()
+        token = self.headers.get("Authorization", "").partition(" ")[2].strip()
+        # one token however it is padded: its base64url parts verify with or without trailing "="
+        caller = ".".join(part.rstrip("=") for part in token.split("."))
         if not self.server.open_stream(caller, self.connection):
             message = f"at most {MAX_STREAMS_PER_CALLER} event streams are open at once per token"
             refused = _Refused(429, "too_many_streams", message)
@@ -381,8 +448,9 @@ class _Intake(http.server.BaseHTTPRequestHandler):
     def _client_gone(self) -> bool:
         """Whether the client closed the connection (it sends nothing on a stream, so a readable
         socket with nothing to read is a close), found without writing to it."""
-        readable, _, _ = select.select([self.connection], [], [], 0)
-        if not readable:
+        poller = select.poll()  # not select.select: it fails on a descriptor past 1023
+        poller.register(self.connection, select.POLLIN)
+        if not poller.poll(0):
             return False
         try:
             peeked: bytes = self.connection.recv(1, socket.MSG_PEEK)

@@ -24,7 +24,7 @@ queue, which keeps a cancel O(1) apart from an emptied level.
 """
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from heapq import heappop, heappush
 from typing import NamedTuple
 
@@ -50,6 +50,16 @@ class BookOrder(NamedTuple):
     time_in_force: TimeInForce = GTC
     expires_at: int | None = None
     """Unix milliseconds; the order stops trading at this instant."""
+
+
+class Maker(NamedTuple):
+    """A resting order a FOK order would meet."""
+
+    order_id: str
+    player_id: str
+
+
+FokFits = Callable[[BookOrder, list[Maker]], bool]
 
 
 class Fill(NamedTuple):
@@ -124,10 +134,14 @@ class OrderBook:
         "_last_id",
         "_orders",
         "fee_bps",
+        "fok_fits",
     )
 
-    def __init__(self, fee_bps: int = 0) -> None:
+    def __init__(self, fee_bps: int = 0, fok_fits: FokFits | None = None) -> None:
         self.fee_bps = fee_bps
+        self.fok_fits = fok_fits
+        """Whether a FOK order's fills, against these makers, can settle together (the matcher's
+        transaction limit); one that cannot is cancelled as unfilled, in its turn. None: no limit."""
         self._bids: dict[int, _Level] = {}
         self._asks: dict[int, _Level] = {}
         self._bid_prices: SortedList[int] = SortedList()  # -price: best (highest) bid first
@@ -167,11 +181,15 @@ class OrderBook:
         remaining = order.quantity
         if crosses:
             tif = order.time_in_force
-            if tif is FOK and self._fillable(order, prices, levels, sign) < remaining:
-                events.append(
-                    Cancel(order_id, order.player_id, order.side, price, remaining, CancelReason.FOK_UNFILLED)
-                )
-                return events
+            if tif is FOK:
+                makers = self._fok_makers(order, prices, levels, sign)
+                if makers is None or (self.fok_fits is not None and not self.fok_fits(order, makers)):
+                    events.append(
+                        Cancel(
+                            order_id, order.player_id, order.side, price, remaining, CancelReason.FOK_UNFILLED
+                        )
+                    )
+                    return events
             remaining, blocked = self._take(order, prices, levels, sign, events)
             if blocked:
                 events.append(
@@ -345,11 +363,15 @@ class OrderBook:
         return remaining, False
 
     @staticmethod
-    def _fillable(order: BookOrder, prices: SortedList[int], levels: dict[int, _Level], sign: int) -> int:
-        """How much of ``order`` other players' orders could fill before prices stop crossing or the
+    def _fok_makers(
+        order: BookOrder, prices: SortedList[int], levels: dict[int, _Level], sign: int
+    ) -> list[Maker] | None:
+        """The resting orders that would fill all of ``order``, in the order it would meet them;
+        ``None`` when other players' orders cannot fill it before prices stop crossing or the
         player's own order comes first (and self-trade prevention would stop it)."""
         wanted = order.quantity
         found = 0
+        makers: list[Maker] = []
         for key in prices:
             level_price = sign * key
             if (level_price > order.price) if order.side is BUY else (level_price < order.price):
@@ -358,11 +380,12 @@ class OrderBook:
                 if not entry.remaining:
                     continue
                 if entry.player_id == order.player_id:
-                    return found
+                    return None
+                makers.append(Maker(entry.order_id, entry.player_id))
                 found += entry.remaining
                 if found >= wanted:
-                    return found
-        return found
+                    return makers
+        return None
 
     def _rest(self, order: BookOrder, remaining: int) -> None:
         entry = _Resting(order, remaining)
@@ -427,14 +450,16 @@ class Uncrossed(NamedTuple):
         return [event for event in self.events if isinstance(event, Cancel)]
 
 
-def uncross(orders: Iterable[BookOrder], *, fee_bps: int, now: int) -> Uncrossed:
+def uncross(
+    orders: Iterable[BookOrder], *, fee_bps: int, now: int, fok_fits: FokFits | None = None
+) -> Uncrossed:
     """Replay a material's open orders in order-id order and return what happened.
 
     This is the matcher's view of a book read from DynamoDB: the orders that already rested do not
     cross one another, so they replay without trading, and the new arrivals trade in arrival order.
     Running it again on its own result produces nothing: uncrossing is idempotent.
     """
-    book = OrderBook(fee_bps)
+    book = OrderBook(fee_bps, fok_fits)
     events: list[Event] = []
     for order in sorted(orders, key=lambda o: o.order_id):
         events.extend(book.submit(order, now))

@@ -13,10 +13,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
-from mercato.matcher.book import BookOrder, Cancel, Fill, uncross
+from mercato.matcher.book import BookOrder, Cancel, Fill, Maker, uncross
 from mercato.matcher.house import Quote, house_player, is_house, ladder
 from mercato.matcher.ports import Busy, FootballerState, MatcherStore, StateMoved
-from mercato.matcher.settlement import MAX_WRITES, FokTooLarge, GoalApplied, PlanEvent, Planner, Post
+from mercato.matcher.settlement import (
+    MAX_WRITES,
+    FokTooLarge,
+    GoalApplied,
+    PlanEvent,
+    Planner,
+    Post,
+    fok_writes,
+)
 from mercato.matcher.transactions import Settlement, Ticker
 from mercato.models.ids import new_order_id
 from mercato.models.money import COINS
@@ -41,6 +49,11 @@ class Settled:
     cancels: int
     transactions: int
     rounds: int
+
+
+def _fits(order: BookOrder, makers: list[Maker]) -> bool:
+    """Whether a FOK order's fills settle in one transaction (else the engine cancels it, unfilled)."""
+    return fok_writes(order, makers) <= MAX_WRITES
 
 
 def _unfilled_fok(order: BookOrder) -> Cancel:
@@ -110,9 +123,10 @@ class Matcher:
                     continue
             orders = {order.order_id: order for order in [*read.orders, *extra, *house_resting]}
             removed = {event.order_id for event in pre if isinstance(event, Cancel)}
-            # Each FOK too large for one transaction is cancelled and the book uncrossed again,
-            # here, without reading again (nothing was written): however many arrived together,
-            # they cost no round (eleven once froze the market, one found per round).
+            # The engine cancels a FOK whose fills would not fit one transaction in its turn
+            # (``_fits``). Should the planner still find one too large (it names them all at once),
+            # those are cancelled and the book uncrossed again, here, without reading again: they
+            # cost no round (eleven once froze the market, found one per round).
             while True:
                 fok_cancels = [
                     _unfilled_fok(orders[order_id])
@@ -121,7 +135,7 @@ class Matcher:
                 ]
                 gone = removed | {event.order_id for event in fok_cancels}
                 book_orders = [o for o in orders.values() if o.order_id not in gone] + posted
-                result = uncross(book_orders, fee_bps=market.fee_bps, now=now)
+                result = uncross(book_orders, fee_bps=market.fee_bps, now=now, fok_fits=_fits)
                 bid, ask = result.book.best_bid(), result.book.best_ask()
                 ticker = Ticker(bid, ask, read.knows_best_bid(bid), read.knows_best_ask(ask))
                 events: list[PlanEvent] = [*pre, *fok_cancels, *result.events]
@@ -145,9 +159,9 @@ class Matcher:
                 try:
                     plan = planner.plan(events, ticker, max_writes=MAX_WRITES)
                 except FokTooLarge as error:
-                    if error.order_id in too_large:  # cancelled above: never raised again
-                        raise SettlementFailed(f"{material}: FOK {error.order_id} stayed too large") from None
-                    too_large.add(error.order_id)
+                    if too_large.issuperset(error.order_ids):  # cancelled above: never raised again
+                        raise SettlementFailed(f"{material}: FOKs {error} stayed too large") from None
+                    too_large.update(error.order_ids)
                     continue
                 break
             try:
@@ -158,7 +172,7 @@ class Matcher:
             if not (ticker.bid_known and ticker.ask_known):
                 self._refresh_ticker(material, ticker)
             fills += len(result.fills)
-            cancels += len(result.cancels)
+            cancels += len(result.cancels) + len(fok_cancels)
             transactions += len(plan)
             consumed = any(
                 isinstance(f, Fill) and (is_house(f.buyer_id) or is_house(f.seller_id)) for f in result.fills

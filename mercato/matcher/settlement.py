@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
-from mercato.matcher.book import BookOrder, Cancel, Event, Fill
+from mercato.matcher.book import BookOrder, Cancel, Event, Fill, Maker
 from mercato.matcher.house import is_house
 from mercato.matcher.transactions import (
     BalanceDelta,
@@ -88,12 +88,27 @@ class _Pending:
         return len(self.book) + records + len(self.balances) + len(self.trades) + len(self.goals) + fills + 1
 
 
-class FokTooLarge(Exception):
-    """A fill-or-kill order's fills cannot settle in one transaction, so they cannot be all or nothing."""
+def fok_writes(taker: BookOrder, makers: list[Maker]) -> int:
+    """The items a FOK order's fills against ``makers`` write in a transaction of their own, as the
+    planner folds them (:meth:`Planner.plan` cuts transactions between units, never inside one):
+    each order's book item and record, two balances per player, a trade per fill, each player's fill
+    record per fill and fill sequence (the house's are not kept), and the market item. The matcher
+    hands it to the engine, so a FOK that could not settle in one transaction is cancelled in its
+    turn, as one that cannot fill is."""
+    players = {taker.player_id} | {maker.player_id for maker in makers}
+    kept = [player for player in players if not is_house(player)]
+    fill_records = sum((not is_house(taker.player_id)) + (not is_house(maker.player_id)) for maker in makers)
+    orders = 1 + len({maker.order_id for maker in makers})
+    return 2 * orders + 2 * len(players) + len(makers) + fill_records + len(kept) + 1
 
-    def __init__(self, order_id: str) -> None:
-        super().__init__(order_id)
-        self.order_id = order_id
+
+class FokTooLarge(Exception):
+    """Fill-or-kill orders whose fills cannot settle in one transaction, so they cannot be all or
+    nothing: every such order of the plan, found in one pass."""
+
+    def __init__(self, order_ids: tuple[str, ...]) -> None:
+        super().__init__(", ".join(order_ids))
+        self.order_ids = order_ids
 
 
 class Planner:
@@ -137,20 +152,35 @@ class Planner:
         transactions: list[Settlement] = []
         pending = _Pending()
         self.orders |= {event.order.order_id: event.order for event in events if isinstance(event, Post)}
-        for unit in self._units(events):
+        units = self._units(events)
+        # A unit's size alone depends on nothing planned before it: every FOK too large is found
+        # here at once (one per plan made a burst of K of them cost K plans, K uncrossings)
+        too_large = tuple(
+            self._taker(unit[0])
+            for unit in units
+            if len(unit) > 1  # only a FOK's fills share a unit
+            and isinstance(unit[0], Fill)
+            and self._alone(unit).size() > max_writes
+        )
+        if too_large:
+            raise FokTooLarge(too_large)
+        for unit in units:
             trial = pending
             for event in unit:
                 trial = self._with(trial, event)
             if trial.size() > max_writes:
                 transactions.append(self._settlement(pending, None))
-                trial = _Pending()
-                for event in unit:
-                    trial = self._with(trial, event)
-                if trial.size() > max_writes:
-                    raise FokTooLarge(self._taker(unit[0]) if isinstance(unit[0], Fill) else "")
+                trial = self._alone(unit)
             pending = trial
         transactions.append(self._settlement(pending, ticker))
         return transactions
+
+    def _alone(self, unit: list[PlanEvent]) -> _Pending:
+        """The unit folded into an empty transaction."""
+        trial = _Pending()
+        for event in unit:
+            trial = self._with(trial, event)
+        return trial
 
     def _taker(self, fill: Fill) -> str:
         return fill.buy_order_id if fill.taker_side is Side.BUY else fill.sell_order_id

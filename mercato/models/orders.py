@@ -14,6 +14,13 @@ MAX_EXPIRY_AHEAD = timedelta(days=90)
 """How far ahead ``expiresAt`` may lie (as EVE Online allows): a good-till-date order is a short-lived
 promise, and the bound keeps every expiry key the same width (see ``storage.items.expiry_key``)."""
 
+ANNOUNCED_ORDER_DUE_MS = 60_000
+"""How long after it arrived an IOC or FOK order comes due in the book's ``by-expiry`` index (in ms).
+Its record normally wakes the matcher within a second or two and that settlement ends it; only one
+whose record was lost is still resting a minute later, and a settlement from then on ends it. Due at
+once, the IOCs of a rush would fill the index's first page (50 keys a settlement) ahead of the
+good-till-date orders due before them."""
+
 
 class Side(StrEnum):
     BUY = "Buy"

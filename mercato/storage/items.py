@@ -16,7 +16,7 @@ from mercato.models.events import GoalEvent, GoalRecord
 from mercato.models.history import PlayerFill
 from mercato.models.keys import encode_book_key
 from mercato.models.markets import CommodityMarket, FootballerMarket, Market
-from mercato.models.orders import Order, OrderStatus, Side, TimeInForce
+from mercato.models.orders import ANNOUNCED_ORDER_DUE_MS, Order, OrderStatus, Side, TimeInForce
 from mercato.models.times import from_millis as from_millis
 from mercato.models.times import to_millis as to_millis
 from mercato.models.trades import Trade
@@ -119,9 +119,9 @@ def book_order_item(order: Order) -> Item:
         item["expiresAt"] = to_millis(order.expires_at)
         item["expiry"] = expiry_key(item["expiresAt"], order.order_id)
     elif order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-        # due at once: the matcher's next settlement of the market finds it in the index and
-        # ends it, even if the record that announced it was never delivered (a batch given up)
-        item["expiry"] = expiry_key(item["createdAt"], order.order_id)
+        # due a while after it arrived: a settlement from then on finds it in the index and ends
+        # it, even if the record that announced it was never delivered (a batch given up)
+        item["expiry"] = expiry_key(item["createdAt"] + ANNOUNCED_ORDER_DUE_MS, order.order_id)
     return item
 
 

@@ -25,7 +25,7 @@ from mercato.models.errors import InsufficientBalance, StateMoved
 from mercato.models.ids import trade_id
 from mercato.models.keys import encode_book_key
 from mercato.models.markets import CommodityMarket, FootballerMarket, HouseParams, Market
-from mercato.models.orders import Order, OrderStatus, Side, TimeInForce
+from mercato.models.orders import ANNOUNCED_ORDER_DUE_MS, Order, OrderStatus, Side, TimeInForce
 from mercato.models.views import Level
 from tests.contract.conftest import Backend
 from tests.contract.values import AT, AT_MS, a_deposit, a_goal, a_withdrawal
@@ -428,21 +428,21 @@ def test_a_market_without_trades_reads_none(backend: Backend) -> None:
     assert data.trades_between("wheat", 0, AT_MS, 5) == []
 
 
-def test_ioc_and_fok_orders_come_due_at_once_and_before_later_expiries(backend: Backend) -> None:
-    """An IOC or FOK order is due from its creation: the matcher's next settlement of the market
-    ends it even when the record announcing it never arrives (a batch given up after its retries
-    left an IOC open with its coins reserved: a reviewer's find)."""
+def test_ioc_and_fok_orders_come_due_a_minute_after_they_arrived(backend: Backend) -> None:
+    """An IOC or FOK order comes due a minute after it arrived: a settlement from then on ends it even
+    when the record announcing it never arrived (a batch given up after its retries left an IOC open
+    with its coins reserved: a reviewer's find), and the IOCs of a rush, ended by their own batch's
+    settlement, never crowd out the good-till-date orders due before them."""
     fund(backend.intake, "alice", "wheat", 10)
     gtd = order("alice", Side.SELL, 1, 30, n=1, expires_at=AT + timedelta(seconds=10))
     ioc = order("alice", Side.SELL, 1, 31, n=2).model_copy(update={"time_in_force": TimeInForce.IOC})
     fok = order("alice", Side.SELL, 1, 32, n=3).model_copy(update={"time_in_force": TimeInForce.FOK})
     for each in (gtd, ioc, fok, order("alice", Side.SELL, 1, 33, n=4)):
         place(backend.intake, each)
-    keys = [encode_book_key(o.side, o.price, o.order_id) for o in (ioc, fok, gtd)]
+    keys = [encode_book_key(o.side, o.price, o.order_id) for o in (gtd, ioc, fok)]
 
-    assert backend.matcher.due("wheat", AT_MS - 1) == []
-    assert backend.matcher.due("wheat", AT_MS) == keys[:2]
-    assert backend.matcher.due("wheat", AT_MS + 10_000) == keys
+    assert backend.matcher.due("wheat", AT_MS + ANNOUNCED_ORDER_DUE_MS - 1) == keys[:1]
+    assert backend.matcher.due("wheat", AT_MS + ANNOUNCED_ORDER_DUE_MS) == keys
 
 
 def test_good_till_date_orders_come_due_in_expiry_order(backend: Backend) -> None:

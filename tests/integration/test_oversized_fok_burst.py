@@ -4,10 +4,13 @@ later settlement of their market failed the same way: the book stayed crossed, t
 their coins reserved. On the memory engine, whose wake-up queue holds every material, the stuck
 records at its head then starved every other market."""
 
+from typing import Any
+
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from mercato.local.memory_lane import MemoryPipeline
+from mercato.matcher.settlement import Planner
 from mercato.testing.invariants import problems
 from tests.integration.conftest import SECRET
 from tests.integration.pipelines import PipelineApi
@@ -70,3 +73,27 @@ def test_a_market_whose_settlement_keeps_failing_does_not_hold_up_the_others() -
 
     # Then iron settled all the same
     assert api.call("GET", f"/orders/{ioc}", player="erin").body["status"] == "filled"
+
+
+def test_a_burst_of_oversized_foks_costs_a_bounded_number_of_plans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine cancels a FOK too large for one transaction in its turn: one found per plan made a
+    burst of K cost K + 1 uncrossings, plans and fill-sequence reads (a reviewer measured 9.2 s for
+    1,000 here, a Lambda timeout away from freezing the market again)."""
+    api = PipelineApi(MemoryPipeline.create(SECRET))
+    _oversized_foks(api)
+    for _ in range(60 - FOKS):
+        api.order("alice", "Buy", 40, 10, timeInForce="FOK")
+    plans = 0
+    plan = Planner.plan
+
+    def counted(self: Planner, *args: Any, **kwargs: Any) -> Any:
+        nonlocal plans
+        plans += 1
+        return plan(self, *args, **kwargs)
+
+    monkeypatch.setattr(Planner, "plan", counted)
+
+    settled = api.pipeline.matcher.settle("wheat")
+
+    assert plans == 1  # the engine cancelled all sixty in their turns: the plan fits
+    assert settled.cancels == 60  # the FOKs it cancelled are counted (logs, trace spans)

@@ -6,13 +6,15 @@ import pytest
 
 from mercato.local.sim import kind_of, simulate
 from mercato.matcher import service
-from mercato.matcher.book import BookOrder, Fill, Uncrossed, uncross
+from mercato.matcher.book import BookOrder, Fill, FokFits, Uncrossed, uncross
 from mercato.matcher.handler import logger as matcher_logger
 from mercato.models.money import fee_for
 
 
-def buyers_pay_their_limit(orders: list[BookOrder], *, fee_bps: int, now: int) -> Uncrossed:
-    result = uncross(orders, fee_bps=fee_bps, now=now)
+def buyers_pay_their_limit(
+    orders: list[BookOrder], *, fee_bps: int, now: int, fok_fits: FokFits | None = None
+) -> Uncrossed:
+    result = uncross(orders, fee_bps=fee_bps, now=now, fok_fits=fok_fits)
     limit = {order.order_id: order.price for order in orders}
     events = [
         event._replace(
