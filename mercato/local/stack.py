@@ -302,6 +302,9 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             # a Content-Length in another header's value): refused, the connection closed
             self._refuse(_Refused(400, "bad_header", "a header line is not `Name: value` ending in CRLF"))
             return False
+        if parsed and self.request_version == "HTTP/0.9":  # a request line without a version
+            self._refuse(_Refused(400, "bad_request", "the request line names no HTTP version"))
+            return False
         if parsed and "close" in _tokens(self.headers.get_all("Connection") or []):
             self.close_connection = True  # http.server looks for exactly "close": not "TE, close"
         return parsed

@@ -104,7 +104,8 @@ def fok_writes(taker: BookOrder, makers: list[Maker]) -> int:
 
 class FokTooLarge(Exception):
     """Fill-or-kill orders whose fills cannot settle in one transaction, so they cannot be all or
-    nothing: every such order of the plan, found in one pass."""
+    nothing. The engine cancels such an order in its turn (the matcher hands it :func:`fok_writes`),
+    so this is the planner's last line: it names the first it meets, folded after the plan's posts."""
 
     def __init__(self, order_ids: tuple[str, ...]) -> None:
         super().__init__(", ".join(order_ids))
@@ -152,25 +153,15 @@ class Planner:
         transactions: list[Settlement] = []
         pending = _Pending()
         self.orders |= {event.order.order_id: event.order for event in events if isinstance(event, Post)}
-        units = self._units(events)
-        # A unit's size alone depends on nothing planned before it: every FOK too large is found
-        # here at once (one per plan made a burst of K of them cost K plans, K uncrossings)
-        too_large = tuple(
-            self._taker(unit[0])
-            for unit in units
-            if len(unit) > 1  # only a FOK's fills share a unit
-            and isinstance(unit[0], Fill)
-            and self._alone(unit).size() > max_writes
-        )
-        if too_large:
-            raise FokTooLarge(too_large)
-        for unit in units:
+        for unit in self._units(events):
             trial = pending
             for event in unit:
                 trial = self._with(trial, event)
             if trial.size() > max_writes:
                 transactions.append(self._settlement(pending, None))
                 trial = self._alone(unit)
+                if trial.size() > max_writes:  # the engine cancels these first (``fok_writes``)
+                    raise FokTooLarge((self._taker(unit[0]),) if isinstance(unit[0], Fill) else ())
             pending = trial
         transactions.append(self._settlement(pending, ticker))
         return transactions

@@ -260,3 +260,12 @@ def test_a_browser_can_read_every_refusal(stack: EmbeddedStack, request_bytes: b
     received = exchange(stack, request_bytes)
 
     assert b"access-control-allow-origin" in received.lower(), received[:200]
+
+
+def test_a_request_line_without_a_version_gets_an_http_answer(stack: EmbeddedStack) -> None:
+    """http.server served `GET /markets` (HTTP/0.9's request line) a bare body, with no status line
+    or headers (a reviewer's find)."""
+    received = exchange(stack, b"GET /markets\r\n\r\n", 2)
+
+    assert received.startswith(b"HTTP/1.1 400"), received[:80]
+    assert b'"code":"bad_request"' in received

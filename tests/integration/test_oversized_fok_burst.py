@@ -97,3 +97,50 @@ def test_a_burst_of_oversized_foks_costs_a_bounded_number_of_plans(monkeypatch: 
 
     assert plans == 1  # the engine cancelled all sixty in their turns: the plan fits
     assert settled.cancels == 60  # the FOKs it cancelled are counted (logs, trace spans)
+
+
+MESSI = "lionel-messi"
+
+
+class _FokDuringRead:
+    """The matcher's store, with a FOK arriving between the house step (which took the new quotes'
+    ids) and the book read: the FOK's UUIDv7 is newer than the quotes, so it meets them."""
+
+    def __init__(self, store: Any, place: Any) -> None:
+        self._store, self._place = store, place
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def read_book(self, *args: Any, **kwargs: Any) -> Any:
+        if self._place is not None:
+            place, self._place = self._place, None
+            place()
+        return self._store.read_book(*args, **kwargs)
+
+
+def test_a_fok_arriving_during_a_requote_settles() -> None:
+    """A FOK accepted while the matcher reads the book after a goal is newer than the house's new
+    quotes and fills against them (a reviewer found the settlement failing with KeyError)."""
+    api = PipelineApi(MemoryPipeline.create(SECRET))
+    assert api.list_footballer(MESSI).status == 201
+    api.drain()
+    api.deposit("bob", MESSI, 5)
+    api.deposit("fan", "coins", 1_000_000)
+    assert api.order("bob", "Sell", 1, 1_105, material=MESSI).status == 202
+    api.drain()
+    body = {"eventId": "g1", "material": MESSI, "matchId": "final", "minute": 3}
+    assert api.call("POST", "/events/goals", body, admin=True).status == 202  # F 1000 -> 1100
+    fok: list[str] = []
+
+    def place() -> None:  # a FOK for bob's ask and 10 of the new ladder's first ask (1111)
+        reply = api.order("fan", "Buy", 11, 1_111, material=MESSI, timeInForce="FOK")
+        fok.append(reply.body["orderId"])
+
+    matcher = api.pipeline.matcher
+    matcher.store = _FokDuringRead(matcher.store, place)
+    matcher.settle(MESSI)
+    matcher.store = matcher.store._store
+    api.drain()
+
+    assert api.call("GET", f"/orders/{fok[0]}", player="fan").body["status"] == "filled"

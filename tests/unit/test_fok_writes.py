@@ -7,7 +7,8 @@ import pytest
 from mercato.local.sim import uuid7
 from mercato.matcher.book import BookOrder, Cancel, Fill, Maker, uncross
 from mercato.matcher.house import house_player
-from mercato.matcher.settlement import MAX_WRITES, Planner, fok_writes
+from mercato.matcher.settlement import MAX_WRITES, Planner, Post, fok_writes
+from mercato.matcher.transactions import Ticker
 from mercato.models.orders import CancelReason, Side, TimeInForce
 
 HOUSE = house_player("wheat")
@@ -57,3 +58,19 @@ def test_a_fok_fills_up_to_the_limit_and_is_cancelled_past_it(players: int, fill
         assert events == [
             Cancel(orders[-1].order_id, "fan", Side.BUY, 10, players, CancelReason.FOK_UNFILLED)
         ]
+
+
+def test_a_fok_meeting_a_quote_posted_in_the_same_plan_is_planned() -> None:
+    """A house quote posted by the settlement is one of the FOK's makers: an up-front size check
+    looked it up before the posts were folded and raised KeyError (a reviewer's find)."""
+    ask = BookOrder(uuid7(1_000, 1), "bob", Side.SELL, 10, 1)
+    quote = BookOrder(
+        uuid7(1_000, 2), house_player("lionel-messi"), Side.SELL, 10, 1
+    )  # posted by this settlement
+    fok = BookOrder(uuid7(1_000, 3), "fan", Side.BUY, 10, 2, TimeInForce.FOK)
+    events = uncross([ask, fok, quote], fee_bps=0, now=0).events
+    planner = Planner("lionel-messi", {o.order_id: o for o in (ask, fok)}, 0)  # as the matcher builds it
+
+    plan = planner.plan([Post(quote), *events], Ticker(None, None, True, True))
+
+    assert sum(len(s.trades) for s in plan) == 2
