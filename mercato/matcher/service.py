@@ -123,47 +123,36 @@ class Matcher:
                     continue
             orders = {order.order_id: order for order in [*read.orders, *extra, *house_resting]}
             removed = {event.order_id for event in pre if isinstance(event, Cancel)}
-            # The engine cancels a FOK whose fills would not fit one transaction in its turn
-            # (``_fits``). Should the planner still find one too large (it names them all at once),
-            # those are cancelled and the book uncrossed again, here, without reading again: they
-            # cost no round (eleven once froze the market, found one per round).
-            while True:
-                fok_cancels = [
-                    _unfilled_fok(orders[order_id])
-                    for order_id in sorted(too_large & set(orders))
-                    if order_id not in removed
-                ]
-                gone = removed | {event.order_id for event in fok_cancels}
-                book_orders = [o for o in orders.values() if o.order_id not in gone] + posted
-                result = uncross(book_orders, fee_bps=market.fee_bps, now=now, fok_fits=_fits)
-                bid, ask = result.book.best_bid(), result.book.best_ask()
-                ticker = Ticker(bid, ask, read.knows_best_bid(bid), read.knows_best_ask(ask))
-                events: list[PlanEvent] = [*pre, *fok_cancels, *result.events]
-                unchanged = (
-                    ticker.bid_known and ticker.ask_known and (bid, ask) == (market.best_bid, market.best_ask)
-                )
-                if not events and not forget and unchanged:
-                    return Settled(material, fills, cancels, transactions, round_)
-                filled = sorted(
-                    {p for f in result.fills for p in (f.buyer_id, f.seller_id) if not is_house(p)}
-                )
-                planner = Planner(
-                    material,
-                    orders,
-                    now,
-                    forget_quotes=forget,
-                    version=market.version,
-                    hours=market.hours,
-                    fill_seq=self._patiently(self.store.fill_sequences, filled),
-                )
-                try:
-                    plan = planner.plan(events, ticker, max_writes=MAX_WRITES)
-                except FokTooLarge as error:
-                    if too_large.issuperset(error.order_ids):  # cancelled above: never raised again
-                        raise SettlementFailed(f"{material}: FOKs {error} stayed too large") from None
-                    too_large.update(error.order_ids)
-                    continue
-                break
+            # The engine cancels a FOK whose fills would not fit one transaction, in its turn
+            # (``_fits``); one the planner still found too large would be cancelled next round.
+            fok_cancels = [_unfilled_fok(orders[order_id]) for order_id in sorted(too_large & set(orders))]
+            pre += fok_cancels
+            removed |= {event.order_id for event in fok_cancels}
+            book_orders = [o for o in orders.values() if o.order_id not in removed] + posted
+            result = uncross(book_orders, fee_bps=market.fee_bps, now=now, fok_fits=_fits)
+            bid, ask = result.book.best_bid(), result.book.best_ask()
+            ticker = Ticker(bid, ask, read.knows_best_bid(bid), read.knows_best_ask(ask))
+            events: list[PlanEvent] = [*pre, *result.events]
+            unchanged = (
+                ticker.bid_known and ticker.ask_known and (bid, ask) == (market.best_bid, market.best_ask)
+            )
+            if not events and not forget and unchanged:
+                return Settled(material, fills, cancels, transactions, round_)
+            filled = sorted({p for f in result.fills for p in (f.buyer_id, f.seller_id) if not is_house(p)})
+            planner = Planner(
+                material,
+                orders,
+                now,
+                forget_quotes=forget,
+                version=market.version,
+                hours=market.hours,
+                fill_seq=self._patiently(self.store.fill_sequences, filled),
+            )
+            try:
+                plan = planner.plan(events, ticker, max_writes=MAX_WRITES)
+            except FokTooLarge as error:
+                too_large.add(error.order_id)
+                continue
             try:
                 for settlement in plan:
                     self._commit(settlement)

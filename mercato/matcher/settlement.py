@@ -103,13 +103,13 @@ def fok_writes(taker: BookOrder, makers: list[Maker]) -> int:
 
 
 class FokTooLarge(Exception):
-    """Fill-or-kill orders whose fills cannot settle in one transaction, so they cannot be all or
-    nothing. The engine cancels such an order in its turn (the matcher hands it :func:`fok_writes`),
-    so this is the planner's last line: it names the first it meets, folded after the plan's posts."""
+    """A fill-or-kill order's fills cannot settle in one transaction, so they cannot be all or nothing.
+    The engine cancels such an order in its turn (the matcher hands it :func:`fok_writes`), so this is
+    the planner's last line, for an order ``fok_writes`` counted short."""
 
-    def __init__(self, order_ids: tuple[str, ...]) -> None:
-        super().__init__(", ".join(order_ids))
-        self.order_ids = order_ids
+    def __init__(self, order_id: str) -> None:
+        super().__init__(order_id)
+        self.order_id = order_id
 
 
 class Planner:
@@ -161,7 +161,7 @@ class Planner:
                 transactions.append(self._settlement(pending, None))
                 trial = self._alone(unit)
                 if trial.size() > max_writes:  # the engine cancels these first (``fok_writes``)
-                    raise FokTooLarge((self._taker(unit[0]),) if isinstance(unit[0], Fill) else ())
+                    raise FokTooLarge(self._taker(unit[0]) if isinstance(unit[0], Fill) else "")
             pending = trial
         transactions.append(self._settlement(pending, ticker))
         return transactions
