@@ -25,7 +25,7 @@ from mercato.models.events import GoalEvent, GoalRecord
 from mercato.models.history import PlayerFill
 from mercato.models.keys import encode_book_key, side_prefix
 from mercato.models.markets import FootballerMarket, Market
-from mercato.models.orders import ANNOUNCED_ORDER_DUE_MS, Order, OrderStatus, Side, TimeInForce, escrow
+from mercato.models.orders import Order, OrderStatus, Side, due_at_ms, escrow
 from mercato.models.times import to_millis
 from mercato.models.trades import Trade
 from mercato.models.views import Level
@@ -489,14 +489,9 @@ class InMemoryExchange:
         return [key for _, _, key in sorted(expiring)[:DUE_PAGE]]
 
     def _due_at(self, order: BookOrder) -> int | None:
-        """When the ``by-expiry`` index makes a resting order due (``storage.items.book_order_item``):
-        a GTD order at its expiry, an IOC or FOK order a minute after it arrived."""
-        if order.expires_at is not None:
-            return order.expires_at
-        if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-            created = self.state.orders[(order.player_id, order.order_id)].created_at
-            return to_millis(created) + ANNOUNCED_ORDER_DUE_MS
-        return None
+        """When the ``by-expiry`` index makes a resting order due, as ``storage.items`` keys it."""
+        created = self.state.orders[(order.player_id, order.order_id)].created_at
+        return due_at_ms(order.time_in_force, order.expires_at, to_millis(created))
 
     @_atomic
     def pending_goals(self, material: str) -> list[str]:

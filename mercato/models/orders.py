@@ -22,6 +22,16 @@ once, the IOCs of a rush would fill the index's first page (50 keys a settlement
 good-till-date orders due before them."""
 
 
+def due_at_ms(time_in_force: "TimeInForce", expires_at_ms: int | None, created_at_ms: int) -> int | None:
+    """When a resting order comes due in the book's ``by-expiry`` index (ms): a good-till-date order
+    at its expiry, an IOC or FOK order ``ANNOUNCED_ORDER_DUE_MS`` after it arrived, any other never."""
+    if expires_at_ms is not None:
+        return expires_at_ms
+    if time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+        return created_at_ms + ANNOUNCED_ORDER_DUE_MS
+    return None
+
+
 class Side(StrEnum):
     BUY = "Buy"
     SELL = "Sell"

@@ -16,7 +16,7 @@ from mercato.models.events import GoalEvent, GoalRecord
 from mercato.models.history import PlayerFill
 from mercato.models.keys import encode_book_key
 from mercato.models.markets import CommodityMarket, FootballerMarket, Market
-from mercato.models.orders import ANNOUNCED_ORDER_DUE_MS, Order, OrderStatus, Side, TimeInForce
+from mercato.models.orders import Order, OrderStatus, Side, TimeInForce, due_at_ms
 from mercato.models.times import from_millis as from_millis
 from mercato.models.times import to_millis as to_millis
 from mercato.models.trades import Trade
@@ -117,11 +117,11 @@ def book_order_item(order: Order) -> Item:
     }
     if order.expires_at is not None:
         item["expiresAt"] = to_millis(order.expires_at)
-        item["expiry"] = expiry_key(item["expiresAt"], order.order_id)
-    elif order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-        # due a while after it arrived: a settlement from then on finds it in the index and ends
-        # it, even if the record that announced it was never delivered (a batch given up)
-        item["expiry"] = expiry_key(item["createdAt"] + ANNOUNCED_ORDER_DUE_MS, order.order_id)
+    # an IOC or FOK is due a while after it arrived: a settlement from then on finds it in the
+    # index and ends it, even if the record that announced it was never delivered
+    due = due_at_ms(order.time_in_force, item.get("expiresAt"), item["createdAt"])
+    if due is not None:
+        item["expiry"] = expiry_key(due, order.order_id)
     return item
 
 
