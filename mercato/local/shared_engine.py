@@ -21,6 +21,15 @@ from mercato.resources import BOOK, SUPPORT_TABLES, TABLES
 from mercato.storage.tables import create_support_tables, create_tables
 
 
+def moto_server() -> ThreadedMotoServer:
+    """moto as a quiet server on a free loopback port, with Mercato's transaction path, started."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto_atomic.install()
+    server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+    server.start()
+    return server
+
+
 @dataclass
 class SharedEngine:
     """One moto server and the default catalog prepared once (listed, the house quoted), for many
@@ -37,10 +46,7 @@ class SharedEngine:
         return f"http://{host}:{port}"
 
     def start(self) -> "SharedEngine":
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        moto_atomic.install()
-        self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
-        self._moto.start()
+        self._moto = moto_server()
         self._prepare()
         return self
 

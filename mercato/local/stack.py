@@ -760,17 +760,12 @@ class EmbeddedStack:
             raise
 
     def _start(self) -> "EmbeddedStack":
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-
-        from mercato.emulators import moto_atomic
         from mercato.feed.dynamo import DynamoFeedStore
         from mercato.local.pipeline import LocalPipeline
+        from mercato.local.shared_engine import moto_server
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         if self.shared is None:
-            moto_atomic.install()
-            self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
-            self._moto.start()
+            self._moto = moto_server()
             dynamodb_url, kept = self._start_dynamodb()
         else:
             if self.data_dir is not None:
