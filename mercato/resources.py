@@ -113,14 +113,24 @@ class CorsSpec:
     allowed_headers: tuple[str, ...]
     exposed_headers: tuple[str, ...]
     """Answer headers a page on another origin may read (beyond the few every browser lets it)."""
+    max_age_seconds: int = 600
+    """How long a browser may keep a pre-flight's answer (Chromium keeps at most two hours)."""
 
 
 INTAKE_CORS: Final = CorsSpec(
     allowed_origins=("*",),
     allowed_methods=("GET", "POST", "DELETE"),
     allowed_headers=("Authorization", "Content-Type", "Last-Event-ID", "traceparent"),
-    # a 429's wait, a 421's write URL and the region that answered, a 405's methods, the trace
-    exposed_headers=("Retry-After", "Mercato-Write-Url", "Mercato-Region", "Allow", "traceparent"),
+    # a 429's wait, a 421's write URL and the region that answered, a 405's methods, a 401's
+    # challenge, the trace
+    exposed_headers=(
+        "Retry-After",
+        "Mercato-Write-Url",
+        "Mercato-Region",
+        "Allow",
+        "WWW-Authenticate",
+        "traceparent",
+    ),
 )
 READ_REGION_CORS: Final = CorsSpec(
     allowed_origins=("*",),

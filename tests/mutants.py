@@ -45,7 +45,7 @@ REVIEWED: Final = {
     FEED: 1,
     LIMITS: 2,
     LEADERBOARD: 1,
-    UPGRADE: 3,
+    UPGRADE: 4,
 }
 """How many ``ConditionExpression``s each adapter writes, as the mutant list was last reviewed
 against (the folders of :data:`NOT_ADAPTERS` hold the local stack, its emulators and the
@@ -68,7 +68,7 @@ ADAPTER_TESTS: Final = {
     FEED: (GUARDS, "tests/integration/test_feed.py"),
     LIMITS: (GUARDS, "tests/integration/test_rate_limits.py"),
     LEADERBOARD: (GUARDS, "tests/integration/test_leaderboard.py"),
-    UPGRADE: ("tests/integration/test_table_upgrade.py",),
+    UPGRADE: ("tests/integration/test_table_upgrade.py", "tests/integration/test_lost_wake_ups.py"),
 }
 """The fallback: the files that exercise each adapter, run whole when a mutant's killers pass."""
 
@@ -330,6 +330,12 @@ MUTANTS: Final = (
         UPGRADE,
         "fillSeq = :seq",
         f"{UPGRADE_TESTS}::test_a_counter_raised_while_it_moves_is_not_moved_stale",
+    ),
+    weakened(
+        "upgrade: a due key is given only to a book item still there",
+        UPGRADE,
+        "attribute_exists(sk)",
+        "tests/integration/test_lost_wake_ups.py::test_the_upgrade_does_not_write_back_an_order_settled_after_its_scan",
     ),
     Mutant(
         "upgrade: rebuilt hours written only at the market's version as read",

@@ -1,6 +1,6 @@
 """The intake function behind a function URL (auth NONE: the function verifies the JWT itself)."""
 
-from aws_cdk import CfnOutput
+from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -63,4 +63,5 @@ def function_url_cors(spec: CorsSpec) -> lambda_.FunctionUrlCorsOptions:
         allowed_methods=[lambda_.HttpMethod(method) for method in spec.allowed_methods],
         allowed_headers=list(spec.allowed_headers),
         exposed_headers=list(spec.exposed_headers),
+        max_age=Duration.seconds(spec.max_age_seconds),
     )

@@ -35,7 +35,7 @@ def bench_fixture(stacks: int = 5) -> dict[str, float]:
     }
     engine_s, engine = _timed(lambda: SharedEngine().start())
     try:
-        moto = _medians(stacks, lambda n: EmbeddedStack(shared=engine, prefix=f"bench-{n}"))
+        moto = _medians(stacks, lambda n: EmbeddedStack(engine="moto", shared=engine, prefix=f"bench-{n}"))
     finally:
         engine.stop()
     return {"engine_start_s": engine_s, **figures, **{f"moto_{key}": value for key, value in moto.items()}}

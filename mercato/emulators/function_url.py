@@ -40,7 +40,7 @@ def function_url_event(
             "domainName": "localhost",
             "domainPrefix": "localhost",
             "http": {
-                "method": method.upper(),
+                "method": method,  # as sent: methods are case-sensitive
                 "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": source_ip,

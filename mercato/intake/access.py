@@ -89,7 +89,6 @@ class RouteAccess:
 
     def route(self, method: str, path: str) -> DeclaredRoute | None:
         """The route the resolver will call for the request, if any."""
-        method = method.upper()
         return next((r for r in self.routes if r.method == method and r.rule.match(path)), None)
 
     def methods(self, path: str) -> list[str]:
@@ -102,7 +101,7 @@ class RouteAccess:
         found = self.route(method, path)
         if found is not None:
             return found.access.scope
-        if method.upper() == "GET" and path.startswith(self._public_prefixes):
+        if method == "GET" and path.startswith(self._public_prefixes):
             return None
         return Scope.TRADE
 

@@ -50,7 +50,7 @@ from mercato.models.errors import (
 )
 from mercato.models.events import GoalEvent
 from mercato.models.history import CandlesView, FillsPage, Interval
-from mercato.models.ids import TOKEN_PATTERN, UUID7_PATTERN
+from mercato.models.ids import TOKEN_PATTERN, UUID_PATTERN
 from mercato.models.jsonwire import check_json
 from mercato.models.markets import CommodityListing, CommodityMarket, FootballerListing, FootballerMarket
 from mercato.models.money import MATERIAL_PATTERN
@@ -86,7 +86,9 @@ STATUS: dict[type[ExchangeError], int] = {
 }
 
 Material = Annotated[str, Path(pattern=MATERIAL_PATTERN, description="a material id")]
-OrderIdPath = Annotated[str, Path(pattern=UUID7_PATTERN, description="an order id (UUIDv7)")]
+OrderIdPath = Annotated[
+    str, Path(pattern=UUID_PATTERN, description="an order id (a UUIDv7; any other UUID is unknown: 404)")
+]
 PlayerPath = Annotated[str, Path(pattern=TOKEN_PATTERN, description="a player id")]
 Listing = CommodityListing | FootballerListing
 MarketBody = CommodityMarket | FootballerMarket
@@ -105,6 +107,9 @@ def error_response(error: ExchangeError) -> Response[ErrorBody]:
 
 
 def _error_headers(error: ExchangeError) -> dict[str, str] | None:
+    if isinstance(error, Unauthenticated):  # RFC 6750 §3: no error code when no token came
+        problem = "" if error.code == "missing_token" else ', error="invalid_token"'
+        return {"WWW-Authenticate": f'Bearer realm="mercato"{problem}'}
     if isinstance(error, Throttled):
         return {"Retry-After": str(error.retry_after_seconds)}
     if isinstance(error, MethodNotAllowed):
@@ -440,7 +445,8 @@ def gate(event: dict[str, Any], secret: str, routes: RouteAccess) -> Principal |
     if len(raw) > MAX_BODY_BYTES:
         raise TooLarge(f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
     http = event.get("requestContext", {}).get("http", {})
-    method, path = str(http.get("method", "GET")).upper(), str(event.get("rawPath", "/"))
+    # methods are case-sensitive (RFC 9110 §9.1): "get" is no method a path serves
+    method, path = str(http.get("method", "GET")), str(event.get("rawPath", "/"))
     headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
     needed = routes.needed(method, path)
     principal = None
@@ -471,7 +477,7 @@ def _head_as_get(event: dict[str, Any]) -> dict[str, Any]:
     keeps the GET's ``Content-Length``, as HTTP front ends do)."""
     context = event.get("requestContext") or {}
     http = context.get("http") or {}
-    if str(http.get("method", "")).upper() != "HEAD":
+    if http.get("method") != "HEAD":
         return event
     return event | {"requestContext": context | {"http": http | {"method": "GET"}}}
 

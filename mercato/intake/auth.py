@@ -14,9 +14,8 @@ from typing import Any, Final
 
 import jwt
 
-from mercato.matcher.house import HOUSE_PREFIX
 from mercato.models.errors import Forbidden, Unauthenticated
-from mercato.models.ids import TOKEN_PATTERN
+from mercato.models.ids import TOKEN_PATTERN, reserved
 
 ALGORITHM: Final = "HS256"
 _REQUIRED_CLAIMS: Final = ["exp", "sub", "scope"]
@@ -63,8 +62,8 @@ def authenticate(authorization: str | None, secret: str) -> Principal:
     subject, scope = claims.get("sub"), claims.get("scope")
     if not isinstance(subject, str) or not _PLAYER.fullmatch(subject):
         raise Unauthenticated("the token's sub is not a player id", code="invalid_token")
-    if subject.startswith(HOUSE_PREFIX):
-        raise Forbidden("the house's accounts are the exchange's own", code="reserved_player")
+    if (why := reserved(subject)) is not None:
+        raise Forbidden(why, code="reserved_player")
     if scope not in (Scope.TRADE, Scope.ADMIN):
         raise Unauthenticated("the token's scope must be 'trade' or 'admin'", code="invalid_token")
     return Principal(subject, Scope(str(scope)))

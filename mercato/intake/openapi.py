@@ -129,6 +129,14 @@ def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
         response["headers"] = {
             "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
         }
+    if status == 401:
+        response["headers"] = {
+            "WWW-Authenticate": {
+                "description": 'the Bearer challenge (RFC 6750): `Bearer realm="mercato"`, with '
+                '`error="invalid_token"` when a token came',
+                "schema": {"type": "string"},
+            }
+        }
     return response
 
 

@@ -24,7 +24,7 @@ def read_only(handler: Handler, *, region: str, write_url: str | None) -> Handle
     ).model_dump_json()
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        method = event.get("requestContext", {}).get("http", {}).get("method", "GET").upper()
+        method = event.get("requestContext", {}).get("http", {}).get("method", "GET")
         if method in READS:
             result = handler(event, context)
             result["headers"] = {**(result.get("headers") or {}), "Mercato-Region": region}

@@ -18,7 +18,7 @@ from mercato.intake.ports import (
 )
 from mercato.leaderboard.ports import LeaderboardReader
 from mercato.leaderboard.ranking import WINDOWS, Standing, Window
-from mercato.matcher.house import house_player, is_house
+from mercato.matcher.house import house_player
 from mercato.models.accounts import Deposit, Withdrawal
 from mercato.models.errors import Conflict, Forbidden, Invalid, NotFound, StateMoved
 from mercato.models.events import GoalEvent
@@ -32,7 +32,7 @@ from mercato.models.history import (
     day_figures_of,
     day_window,
 )
-from mercato.models.ids import new_order_id
+from mercato.models.ids import new_order_id, reserved
 from mercato.models.markets import CommodityListing, FootballerListing, FootballerMarket, Market, market_from
 from mercato.models.money import COINS
 from mercato.models.orders import MAX_EXPIRY_AHEAD, Order, OrderRequest, OrderStatus, Side
@@ -348,8 +348,8 @@ class Intake:
         )
 
     def _asset(self, player_id: str, asset: str) -> None:
-        if is_house(player_id):
-            raise Forbidden("the house's accounts are the exchange's own", code="reserved_player")
+        if (why := reserved(player_id)) is not None:
+            raise Forbidden(why, code="reserved_player")
         if asset != COINS:
             self.market(asset)
 

@@ -193,7 +193,9 @@ class DynamoLeaderboardStore:
                 "sk": f"{hour_ms:013d}",
                 "takenMs": snapshot.taken_ms,
                 "expiresAt": expires_at,
-            },
+            }
+            # whether it kept the movements its scan saw: an empty snapshot has no value item to say so
+            | ({} if snapshot.moved is None else {"hasMoved": True}),
         )
 
     def snapshot_from(self, start_ms: int) -> Snapshot | None:
@@ -225,8 +227,9 @@ class DynamoLeaderboardStore:
         )
         values = {item["sk"]: int(item["value"]) for item in read}
         moved = None
-        if read and all("moved" in item for item in read):
-            moved = {item["sk"]: {a: int(q) for a, q in item["moved"].items()} for item in read}
+        # snapshots from before ``hasMoved`` said so by a ``moved`` on every value item
+        if found[0].get("hasMoved") or (read and all("moved" in item for item in read)):
+            moved = {item["sk"]: {a: int(q) for a, q in item.get("moved", {}).items()} for item in read}
         return Snapshot(taken_ms=int(found[0]["takenMs"]), values=values, moved=moved)
 
     def _batch(self, requests: list[dict[str, Any]]) -> None:

@@ -108,7 +108,14 @@ def _sim(args: argparse.Namespace) -> int:
         injected.setLevel("CRITICAL")
     replay = None
     if args.schedule is not None:
-        schedule = load_schedule(args.schedule)
+        try:
+            schedule = load_schedule(args.schedule)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            print(
+                f"mercato sim: {args.schedule}: not a schedule --shrink saved ({error})",
+                file=sys.stderr,
+            )
+            return 2
         args.seed, args.session, args.sessions = schedule.seed, schedule.session, 1
         args.steps, args.fault_rate, replay = schedule.steps, schedule.fault_rate, schedule.draws
         args.store = schedule.store
@@ -343,39 +350,81 @@ def _upgrade(args: argparse.Namespace) -> int:
     try:
         client = session.resource("dynamodb", endpoint_url=args.endpoint_url).meta.client
         done = upgrade(client, args.prefix, say=print)
-    except (UpgradeRefused, BotoCoreError, ClientError) as error:
+    except (UpgradeRefused, BotoCoreError, ClientError, ValueError) as error:  # ValueError: a bad URL
         print(f"mercato upgrade: {error}", file=sys.stderr)
         return 1
     print(
         f"upgraded {args.prefix}: {done.fills_moved:,} fill records moved, "
-        f"hourly figures for {len(done.markets_with_hours)} markets"
+        f"hourly figures for {len(done.markets_with_hours)} markets, "
+        f"{done.orders_given_due_keys:,} resting IOC/FOK orders given due keys"
     )
     return 0
 
 
-def _two_or_more(value: str) -> int:
-    number = int(value)
-    if number < 2:
-        raise argparse.ArgumentTypeError("at least 2: the markets open with a trade between two players")
+def _whole(value: str, least: int = 0) -> int:
+    """An argparse type's whole number of at least ``least``, refused in one line naming it."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < least:
+        raise argparse.ArgumentTypeError(f"at least {least}: {value!r}")
     return number
 
 
+def _real(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+
+
+def _positive(value: str) -> int:
+    return _whole(value, least=1)
+
+
+def _count(value: str) -> int:
+    """Zero or more."""
+    return _whole(value)
+
+
+def _two_or_more(value: str) -> int:
+    if _whole(value) < 2:
+        raise argparse.ArgumentTypeError("at least 2: the markets open with a trade between two players")
+    return int(value)
+
+
 def _port(value: str) -> int:
-    number = int(value)
+    number = _whole(value)
     if not 0 <= number <= 65535:
         raise argparse.ArgumentTypeError("a port is 0 to 65535 (0: any free port)")
     return number
 
 
 def _seconds(value: str) -> float:
-    number = float(value)
+    number = _real(value)
     if not (math.isfinite(number) and number > 0):
         raise argparse.ArgumentTypeError("a number of seconds above 0")
     return number
 
 
+def _rate(value: str) -> float:
+    number = _real(value)
+    if not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError("orders a second, above 0")
+    return number
+
+
+def _fault_rate(value: str) -> float:
+    """The simulation's chance of a fault at each point, at most :data:`MAX_FAULT_RATE`."""
+    number = _real(value)
+    if not 0 <= number <= MAX_FAULT_RATE:
+        raise argparse.ArgumentTypeError(f"a chance from 0 to {MAX_FAULT_RATE}: {value!r}")
+    return number
+
+
 def _speed(value: str) -> float:
-    number = float(value)
+    number = _real(value)
     if math.isnan(number) or number < 0:  # inf posts every goal at once
         raise argparse.ArgumentTypeError("match minutes per second: 0 (no replay) or more")
     return number
@@ -404,11 +453,8 @@ def _read_bucket(value: str) -> "Bucket":
     return bucket
 
 
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("at least 1")
-    return number
+MAX_FAULT_RATE = 0.2
+"""Above it a step may fault on every one of its attempts, and the run stops without a verdict."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -419,11 +465,11 @@ def build_parser() -> argparse.ArgumentParser:
     targets = bench.add_subparsers(dest="target", required=True)
     core = targets.add_parser("core", help="the pure crossing engine against the reference book")
     core.add_argument(
-        "--orders", type=int, default=1_000_000, help="operations to generate (default 1,000,000)"
+        "--orders", type=_positive, default=1_000_000, help="operations to generate (default 1,000,000)"
     )
-    core.add_argument("--runs", type=int, default=3, help="runs to take the median of (default 3)")
+    core.add_argument("--runs", type=_positive, default=3, help="runs to take the median of (default 3)")
     core.add_argument(
-        "--reference-orders", type=int, default=20_000, help="operations for the side-by-side run"
+        "--reference-orders", type=_positive, default=20_000, help="operations for the side-by-side run"
     )
     core.add_argument("--seed", type=int, default=7)
     core.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -436,8 +482,12 @@ def build_parser() -> argparse.ArgumentParser:
     spike = targets.add_parser(
         "spike", help="a goal spike on one footballer: requests per fill, Mercato's matcher and a baseline"
     )
-    spike.add_argument("--fans", type=int, default=2_000, help="buy orders in the spike (default 2,000)")
-    spike.add_argument("--sellers", type=int, default=40, help="players with resting sells (default 40)")
+    spike.add_argument(
+        "--fans", type=_positive, default=2_000, help="buy orders in the spike (default 2,000)"
+    )
+    spike.add_argument(
+        "--sellers", type=_positive, default=40, help="players with resting sells (default 40)"
+    )
     spike.add_argument("--seed", type=int, default=7)
     spike.add_argument(
         "--dynamodb-local", action="store_true", help="keep the tables in DynamoDB Local (needs java)"
@@ -457,10 +507,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = commands.add_parser("sim", help="a seeded, fault-injecting simulation checking every invariant")
     sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument("--sessions", type=int, default=4, help="independent sessions, each on fresh tables")
-    sim.add_argument("--steps", type=int, default=60, help="steps per session (default 60)")
-    sim.add_argument("--session", type=int, default=0, help="the first session's number (to replay one)")
-    sim.add_argument("--fault-rate", type=float, default=0.05, help="chance of a fault at each point")
+    sim.add_argument(
+        "--sessions", type=_positive, default=4, help="independent sessions, each on fresh tables"
+    )
+    sim.add_argument("--steps", type=_positive, default=60, help="steps per session (default 60)")
+    sim.add_argument("--session", type=_count, default=0, help="the first session's number (to replay one)")
+    sim.add_argument(
+        "--fault-rate",
+        type=_fault_rate,
+        default=0.05,
+        help=f"chance of a fault at each point, 0 to {MAX_FAULT_RATE} (default 0.05)",
+    )
     sim.add_argument("--replay", action="store_true", help="print every step (the run is deterministic)")
     sim.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     sim.add_argument("--shrink", action="store_true", help="on a failure, shrink it to a short schedule")
@@ -473,12 +530,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--schedule", help="replay a schedule saved by --shrink (with --replay to print it)")
     sim.set_defaults(handler=_sim)
     stack = targets.add_parser("stack", help="the embedded stack end to end: client processes over HTTP")
-    stack.add_argument("--small", type=int, default=1_000, help="orders and trades stored first")
-    stack.add_argument("--large", type=int, default=100_000, help="orders and trades stored then")
-    stack.add_argument("--clients", type=int, default=4, help="client processes (default 4)")
-    stack.add_argument("--orders", type=int, default=2_000, help="orders per throughput run")
-    stack.add_argument("--offered", type=float, default=100.0, help="orders/s for the latency run")
-    stack.add_argument("--latency-seconds", type=float, default=10.0, help="length of the latency run")
+    stack.add_argument("--small", type=_positive, default=1_000, help="orders and trades stored first")
+    stack.add_argument("--large", type=_positive, default=100_000, help="orders and trades stored then")
+    stack.add_argument("--clients", type=_positive, default=4, help="client processes (default 4)")
+    stack.add_argument("--orders", type=_positive, default=2_000, help="orders per throughput run")
+    stack.add_argument("--offered", type=_rate, default=100.0, help="orders/s for the latency run")
+    stack.add_argument("--latency-seconds", type=_seconds, default=10.0, help="length of the latency run")
     stack.add_argument(
         "--rounds", type=_positive, default=3, help="throughput runs per size, taking turns (default 3)"
     )

@@ -40,11 +40,17 @@ def _segment(value: str) -> str:
 
 @dataclass
 class Client:
+    """Mercato's HTTP API for Python, on the standard library. Each method is one request and returns
+    the answer's JSON as the API sends it (camelCase names, DESIGN §5). An answer other than 2xx
+    raises :class:`ApiError`; a server that cannot be reached raises ``urllib.error.URLError`` (an
+    ``OSError``), and one that does not answer in ``timeout`` seconds ``TimeoutError``."""
+
     url: str
     token: str | None = None
     timeout: float = 10.0
 
     def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Any:
+        """Any route: ``body`` is sent as JSON, ``query``'s ``None`` values are left out."""
         target = self.url.rstrip("/") + path
         if query:
             target += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
@@ -66,6 +72,10 @@ class Client:
     # -- the API -------------------------------------------------------------------------------
 
     def place(self, side: str, material: str, quantity: int, price: int, **options: Any) -> dict[str, Any]:
+        """Place a limit order: ``side`` is ``"Buy"`` or ``"Sell"``; ``options`` are the body's other
+        fields by their wire names (``timeInForce="IOC"``, ``clientOrderId=...``,
+        ``expiresAt="2026-06-11T19:00:00Z"``); ``None`` leaves one out. Answers the accepted order
+        (``202``; ``200`` for a resend of the same ``clientOrderId`` and body)."""
         body = {"type": side, "material": material, "quantity": quantity, "pricePerUnit": price}
         result: dict[str, Any] = self.request(
             "POST", "/orders", body | {k: v for k, v in options.items() if v is not None}
@@ -73,35 +83,46 @@ class Client:
         return result
 
     def cancel(self, order_id: str) -> dict[str, Any]:
+        """Cancel one of the caller's open orders; answers the order as cancelled (its reservation
+        released). ``ApiError`` 409 ``order_not_open`` once it has filled or been cancelled."""
         result: dict[str, Any] = self.request("DELETE", f"/orders/{_segment(order_id)}")
         return result
 
     def order(self, order_id: str) -> dict[str, Any]:
+        """One of the caller's orders, with what has filled."""
         result: dict[str, Any] = self.request("GET", f"/orders/{_segment(order_id)}")
         return result
 
     def orders(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        """The caller's orders, newest first (``status``: open, filled or cancelled); pass the
+        answer's ``nextCursor`` as ``cursor`` for the next page."""
         query = {"status": status, "limit": limit, "cursor": cursor}
         result: dict[str, Any] = self.request("GET", "/orders", query=query)
         return result
 
     def fills(self, after: str = "0", limit: int = 100) -> dict[str, Any]:
+        """The caller's fills after the cursor ``after``, oldest first: poll with the answer's
+        cursor and no fill is skipped or repeated."""
         result: dict[str, Any] = self.request("GET", "/fills", query={"after": after, "limit": limit})
         return result
 
     def balances(self) -> dict[str, Any]:
+        """The caller's account (``GET /accounts/me``): available and reserved per asset, and rank."""
         result: dict[str, Any] = self.request("GET", "/accounts/me")
         return result
 
     def markets(self) -> list[dict[str, Any]]:
+        """Every listed market with its ticker and 24-hour figures."""
         result: list[dict[str, Any]] = self.request("GET", "/markets")
         return result
 
     def market(self, material: str) -> dict[str, Any]:
+        """One market: ticker, 24-hour figures, and F and goals for a footballer."""
         result: dict[str, Any] = self.request("GET", f"/markets/{_segment(material)}")
         return result
 
     def book(self, material: str, depth: int = 10) -> dict[str, Any]:
+        """The book's best ``depth`` price levels per side (price, quantity, orders)."""
         path = f"/markets/{_segment(material)}/book"
         result: dict[str, Any] = self.request("GET", path, query={"depth": depth})
         return result
@@ -114,6 +135,8 @@ class Client:
         start: str | None = None,
         end: str | None = None,
     ) -> dict[str, Any]:
+        """A market's trades, newest first; ``start`` and ``end`` (ISO 8601) are sent as ``from`` and
+        ``to``, and ``cursor`` takes the answer's ``nextCursor``."""
         query = {"limit": limit, "cursor": cursor, "from": start, "to": end}
         result: dict[str, Any] = self.request("GET", f"/markets/{_segment(material)}/trades", query=query)
         return result
@@ -121,11 +144,15 @@ class Client:
     def candles(
         self, material: str, interval: str = "1h", start: str | None = None, end: str | None = None
     ) -> dict[str, Any]:
+        """Open, high, low, close and volume per ``interval`` (``1m``, ``1h`` or ``1d``) from the
+        market's trades; ``start`` and ``end`` (ISO 8601) are sent as ``from`` and ``to``."""
         query = {"interval": interval, "from": start, "to": end}
         result: dict[str, Any] = self.request("GET", f"/markets/{_segment(material)}/candles", query=query)
         return result
 
     def deposit(self, player: str, asset: str, quantity: int, deposit_id: str) -> dict[str, Any]:
+        """Credit a player's ``asset`` (``coins`` or a material; admin); the same ``deposit_id``
+        again credits once."""
         body = {"depositId": deposit_id, "asset": asset, "quantity": quantity}
         result: dict[str, Any] = self.request("POST", f"/accounts/{_segment(player)}/deposits", body)
         return result
@@ -143,6 +170,8 @@ class Client:
         return result
 
     def list_market(self, listing: dict[str, Any]) -> dict[str, Any]:
+        """List a market (admin): ``listing`` as the API takes it, e.g. ``{"material": "wheat",
+        "kind": "commodity", "name": "Wheat"}``."""
         result: dict[str, Any] = self.request("POST", "/markets", listing)
         return result
 

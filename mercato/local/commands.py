@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from mercato.local.client import Client
@@ -19,6 +19,8 @@ Call = Callable[["Client", argparse.Namespace], Any]
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, dict | list):  # a footballer's house parameters: as the API sends them
+        return json.dumps(value, ensure_ascii=False)
     return "-" if value is None else str(value)
 
 
@@ -153,8 +155,9 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         answer = args.call(_client(args), args)
-    except ApiError as error:
-        print(json.dumps(error.body, indent=2, ensure_ascii=False), file=sys.stderr)
+    except ApiError as error:  # the API refused: one line (the whole answer with --json)
+        said = json.dumps(error.body, ensure_ascii=False) if args.json else str(error)
+        print(f"mercato: {said}", file=sys.stderr)
         return 1
     except OSError as error:
         print(f"mercato: cannot reach {args.url}: {error}", file=sys.stderr)
@@ -167,18 +170,24 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usage(problem: str) -> NoReturn:
+    """Arguments the command cannot run with: exit 2, as argparse does for the ones it finds."""
+    print(f"mercato: {problem}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def _client(args: argparse.Namespace) -> "Client":
     from mercato.intake.auth import Scope, issue_token
     from mercato.local.client import Client
 
     if args.player and args.token:
-        raise SystemExit("mercato: give --token or --player, not both")
+        _usage("give --token or --player, not both")
     if args.admin and not args.player:
-        raise SystemExit("mercato: --admin signs an admin token with --player; give --player too")
+        _usage("--admin signs an admin token with --player; give --player too")
     if args.player:  # a flag typed now wins over the environment's default token
         secret = os.environ.get("MERCATO_AUTH_SECRET", "")
         if not secret:
-            raise SystemExit("mercato: --player signs a token with $MERCATO_AUTH_SECRET, which is not set")
+            _usage("--player signs a token with $MERCATO_AUTH_SECRET, which is not set")
         return Client(args.url, issue_token(secret, args.player, Scope.ADMIN if args.admin else Scope.TRADE))
     return Client(args.url, args.token or os.environ.get("MERCATO_TOKEN"))
 
@@ -188,13 +197,12 @@ def player_name(value: str) -> str:
     one would be refused on every request)."""
     import re
 
-    from mercato.matcher.house import HOUSE_PREFIX
-    from mercato.models.ids import TOKEN_PATTERN
+    from mercato.models.ids import TOKEN_PATTERN, reserved
 
     if not re.fullmatch(TOKEN_PATTERN, value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a player id (1-64 of A-Z a-z 0-9 . _ : -)")
-    if value.startswith(HOUSE_PREFIX):
-        raise argparse.ArgumentTypeError(f"{value!r}: the house's accounts are the exchange's own")
+    if (why := reserved(value)) is not None:
+        raise argparse.ArgumentTypeError(f"{value!r}: {why}")
     return value
 
 
@@ -248,7 +256,11 @@ def add_client_commands(commands: "argparse._SubParsersAction[argparse.ArgumentP
         place.add_argument("quantity", type=int, help="how many units (an integer)")
         place.add_argument("price", type=int, help="the limit price per unit in coins (an integer)")
         place.add_argument(
-            "--tif", choices=["GTC", "IOC", "FOK"], default="GTC", help="time in force (default GTC: rests)"
+            "--tif",
+            type=str.upper,
+            choices=["GTC", "IOC", "FOK"],
+            default="GTC",
+            help="time in force (default GTC: rests)",
         )
         place.add_argument("--client-order-id", help="your id for the order; resending it is safe")
         place.add_argument(

@@ -25,7 +25,7 @@ from mercato.matcher.handler import handle_batch
 from mercato.matcher.service import Matcher
 from mercato.pipes.definition import MATCHER_SOURCE, STREAM
 from mercato.storage.names import TableNames
-from mercato.storage.tables import create_support_tables, create_tables, support_table_names, table_names
+from mercato.storage.tables import create_support_tables, create_tables, table_names
 from mercato.storage.upgrade import upgrade
 
 
@@ -75,7 +75,7 @@ class LocalPipeline:
         dynamodb = session.resource("dynamodb", endpoint_url=dynamodb_url).meta.client
         if existing_tables:
             upgrade(dynamodb, prefix, create=True)
-            tables, support = table_names(prefix), support_table_names(prefix)
+            tables, support = table_names(prefix), create_support_tables(dynamodb, prefix, missing_only=True)
         else:
             tables, support = create_tables(dynamodb, prefix), create_support_tables(dynamodb, prefix)
         boards = DynamoLeaderboardStore(dynamodb, support["leaderboard"], tables)

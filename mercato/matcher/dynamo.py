@@ -50,6 +50,10 @@ class DynamoMatcherStore:
         self._client = Classified(client)
         self._t = tables
 
+    def materials(self) -> list[str]:
+        scanned = items(self._client.scan, TableName=self._t.markets, ProjectionExpression="material")
+        return sorted(str(item["material"]) for item in scanned)
+
     def market(self, material: str) -> MarketState | None:
         item = self._client.get_item(
             TableName=self._t.markets, Key={"material": material}, ConsistentRead=True

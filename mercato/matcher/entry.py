@@ -5,18 +5,27 @@ from typing import Any
 import boto3
 
 from mercato import observability
+from mercato.environment import SettingsError
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.handler import handle_batch, logger
 from mercato.matcher.service import Matcher
 from mercato.matcher.settings import MatcherSettings
+from mercato.matcher.sweep import is_sweep, wake_due_markets
 
 tracer = observability.tracer("matcher")
 settings = MatcherSettings.from_env()
 observability.trace_orders("matcher", settings.trace_file)
 matcher = Matcher(DynamoMatcherStore(boto3.resource("dynamodb").meta.client, settings.tables))
+kinesis = boto3.client("kinesis")
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if is_sweep(event):  # the schedule: wake the markets with orders come due, through the stream
+        if settings.stream_name is None:
+            raise SettingsError("MERCATO_STREAM_NAME is not set: the sweep has no stream to wake")
+        woken = wake_due_markets(matcher.store, matcher.clock(), kinesis, settings.stream_name)
+        logger.info("swept", woken=woken)
+        return {"woken": woken}
     return handle_batch(matcher, event)

@@ -8,11 +8,10 @@ all end in the same ladder.
 
 from typing import NamedTuple
 
+from mercato.models.ids import HOUSE_PREFIX
 from mercato.models.markets import HouseParams
 from mercato.models.money import BPS_DENOMINATOR, MAX_PRICE
 from mercato.models.orders import Side
-
-HOUSE_PREFIX = "house."
 
 
 def house_player(material: str) -> str:

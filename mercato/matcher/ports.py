@@ -71,6 +71,10 @@ class MatcherStore(Protocol):
     :class:`StateMoved` when a condition fails."""
 
     def market(self, material: str) -> MarketState | None: ...
+    def materials(self) -> list[str]:
+        """Every listed material, in order (what the sweep checks for orders come due)."""
+        ...
+
     def read_book(
         self, material: str, *, bid_floor: int | None = None, ask_ceiling: int | None = None
     ) -> BookRead:

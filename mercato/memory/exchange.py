@@ -150,6 +150,10 @@ class InMemoryExchange:
         return None if row is None else row.market
 
     @_atomic
+    def materials(self) -> list[str]:
+        return sorted(self.state.markets)
+
+    @_atomic
     def list_markets(self) -> list[Market]:
         return [self.state.markets[material].market for material in sorted(self.state.markets)]
 

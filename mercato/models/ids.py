@@ -8,12 +8,30 @@ import uuid6
 from pydantic import StringConstraints
 
 UUID7_PATTERN: Final = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+UUID_PATTERN: Final = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+"""Any UUID as RFC 9562 writes it: an order id in a path is one (an unknown one is a 404, whatever
+its version; intake assigns version 7, lower case)."""
 TOKEN_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,64}$"
 """Client-chosen ids (client order ids, deposit ids, event ids): short, printable, no separators."""
 
 OrderId = Annotated[str, StringConstraints(strict=True, pattern=UUID7_PATTERN)]
 ClientToken = Annotated[str, StringConstraints(strict=True, pattern=TOKEN_PATTERN)]
 PlayerId = Annotated[str, StringConstraints(strict=True, pattern=TOKEN_PATTERN)]
+
+HOUSE_PREFIX: Final = "house."
+"""The house's accounts, one per footballer (``house.<material>``)."""
+ME: Final = "me"
+"""``/accounts/me`` is the caller's own account, so no player is called ``me``."""
+
+
+def reserved(player_id: str) -> str | None:
+    """Why ``player_id`` is no player's account, or ``None`` when it may be one."""
+    if player_id.startswith(HOUSE_PREFIX):
+        return "the house's accounts are the exchange's own"
+    if player_id == ME:
+        return "'me' names the caller's own account in /accounts/me; no player is called 'me'"
+    return None
+
 
 _TRADE_NAMESPACE: Final = uuid.UUID("5b0f4a52-3c1e-4b5e-9a57-6d2c0e4f8a11")
 _lock = threading.Lock()

@@ -60,9 +60,17 @@ def support_table_names(prefix: str) -> dict[str, str]:
     return {spec.logical_name: spec.name(prefix) for spec in SUPPORT_TABLES}
 
 
-def create_support_tables(client: Any, prefix: str) -> dict[str, str]:
-    """Create the rate-limit and leaderboard tables, time to live on; their names by logical name."""
+def create_support_tables(client: Any, prefix: str, *, missing_only: bool = False) -> dict[str, str]:
+    """Create the rate-limit and leaderboard tables, time to live on; their names by logical name.
+    ``missing_only`` creates only those ``prefix`` lacks (a kept directory whose first start was cut
+    short after the exchange tables)."""
+    existing: set[str] = set()
+    if missing_only:
+        pages = client.get_paginator("list_tables").paginate()
+        existing = {name for page in pages for name in page["TableNames"]}
     for spec in SUPPORT_TABLES:
+        if spec.name(prefix) in existing:
+            continue
         client.create_table(**create_table_request(spec, prefix))
         if spec.ttl:
             client.update_time_to_live(

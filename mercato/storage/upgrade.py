@@ -2,10 +2,11 @@
 at start, ``mercato upgrade --prefix P`` runs it on a deployed stage (with the matcher's event source
 mapping disabled: see the README's deploy section).
 
-Two changes need it. The players' fill records (``FILL#{seq}``, ``FILLSEQ``) moved from the accounts
-table to a table of their own; and each market item keeps its hourly figures (``hours``), from which
-the 24-hour figures are read. Every step is idempotent, so an upgrade cut short is finished by
-running it again.
+Three changes need it. The players' fill records (``FILL#{seq}``, ``FILLSEQ``) moved from the accounts
+table to a table of their own; each market item keeps its hourly figures (``hours``), from which
+the 24-hour figures are read; and an IOC or FOK order's book item carries the ``by-expiry`` key it
+comes due under (a minute after it arrived), so one whose announcing record was lost is still ended.
+Every step is idempotent, so an upgrade cut short is finished by running it again.
 """
 
 import hashlib
@@ -18,9 +19,10 @@ from typing import Any, Final
 
 from mercato.models.errors import Busy, StateMoved
 from mercato.models.history import HOUR_MS, KEPT_HOURS, HourFigures, roll_hours
+from mercato.models.orders import TimeInForce, due_at_ms
 from mercato.resources import TABLES
 from mercato.storage.errors import Classified
-from mercato.storage.items import FILL_PREFIX, trade_from_item, trades_by_time
+from mercato.storage.items import FILL_PREFIX, KIND_ORDER, expiry_key, trade_from_item, trades_by_time
 from mercato.storage.names import TableNames
 from mercato.storage.pages import items
 from mercato.storage.tables import create_table_request, table_names
@@ -40,6 +42,7 @@ class Upgraded:
     tables_created: tuple[str, ...]
     fills_moved: int
     markets_with_hours: tuple[str, ...]
+    orders_given_due_keys: int = 0
 
 
 def upgrade(
@@ -66,6 +69,7 @@ def upgrade(
     tables = table_names(prefix)
     moved, stuck = move_fills(client, tables, say)
     rebuilt = rebuild_hours(client, tables, say)  # the markets' hours do not wait for a person
+    due = index_announced_orders(client, tables, say)
     if stuck:
         players = sorted({player for player, _ in stuck})
         raise UpgradeRefused(
@@ -74,7 +78,48 @@ def upgrade(
             "the accounts and the fills table was numbered by the matcher before the upgrade ran, "
             "and is left in the accounts table for a person to merge"
         )
-    return Upgraded(tuple(missing), moved, rebuilt)
+    return Upgraded(tuple(missing), moved, rebuilt, due)
+
+
+def index_announced_orders(
+    client: Any, tables: TableNames, say: Callable[[str], None] = lambda line: None
+) -> int:
+    """Give each resting IOC or FOK book item without a ``by-expiry`` key the key this version writes
+    at intake (:func:`~mercato.models.orders.due_at_ms`), so a settlement ends it even if the record
+    that announced it is never delivered. Each update requires the item to still be there: one the
+    matcher settled since the scan read it is not written back (an update would create it). A second
+    run finds none to index."""
+    found = items(
+        client.scan,
+        TableName=tables.book,
+        ConsistentRead=True,
+        FilterExpression="kind = :order AND timeInForce IN (:ioc, :fok) AND attribute_not_exists(expiry)",
+        ExpressionAttributeValues={
+            ":order": KIND_ORDER,
+            ":ioc": str(TimeInForce.IOC),
+            ":fok": str(TimeInForce.FOK),
+        },
+    )
+    indexed = 0
+    for item in found:
+        expires = None if item.get("expiresAt") is None else int(item["expiresAt"])
+        due = due_at_ms(TimeInForce(item["timeInForce"]), expires, int(item["createdAt"]))
+        if due is None:
+            continue
+        try:
+            client.update_item(
+                TableName=tables.book,
+                Key={"material": item["material"], "sk": item["sk"]},
+                UpdateExpression="SET expiry = :due",
+                ConditionExpression="attribute_exists(sk)",
+                ExpressionAttributeValues={":due": expiry_key(due, item["orderId"])},
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            continue  # settled since the scan read it: gone from the book
+        indexed += 1
+    if indexed:
+        say(f"indexed {indexed:,} resting IOC and FOK orders by when they come due")
+    return indexed
 
 
 def move_fills(

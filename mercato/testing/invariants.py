@@ -9,9 +9,18 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from mercato.matcher.house import is_house
 from mercato.models.history import HOUR_MS, KEPT_HOURS
 from mercato.models.money import COINS
-from mercato.storage.items import ASSET_PREFIX, DEPOSIT_PREFIX, ORDER_PREFIX, WITHDRAWAL_PREFIX, plain
+from mercato.storage.items import (
+    ASSET_PREFIX,
+    DEPOSIT_PREFIX,
+    FILL_COUNTER_KEY,
+    FILL_PREFIX,
+    ORDER_PREFIX,
+    WITHDRAWAL_PREFIX,
+    plain,
+)
 from mercato.storage.names import TableNames
 from mercato.storage.pages import items
 
@@ -158,6 +167,41 @@ def problems(read: TableReader, tables: TableNames, *, drained: bool = True) -> 
             for goal in goals
             if not goal["applied"] and goal["material"] in markets
         ]
+    problems += _fill_problems(read(tables.fills), trades)
+    return problems
+
+
+def _fill_problems(fills: list[dict[str, Any]], trades: list[dict[str, Any]]) -> list[str]:
+    """9. Each player's fill records are numbered 1 to N with no gap, their sequence item says N, and
+    they are exactly the player's part in the trades: one record per trade a player (not the house)
+    took part in, and none for a trade that does not exist (what ``GET /fills?after=`` pages
+    through without skipping or repeating)."""
+    problems: list[str] = []
+    counters = {item["playerId"]: item["fillSeq"] for item in fills if item["sk"] == FILL_COUNTER_KEY}
+    records = [item for item in fills if item["sk"].startswith(FILL_PREFIX)]
+    numbered: dict[str, list[int]] = defaultdict(list)
+    for record in records:
+        numbered[record["playerId"]].append(record["seq"])
+    for player in sorted(set(numbered) | set(counters)):
+        seqs = sorted(numbered[player])
+        if seqs != list(range(1, len(seqs) + 1)) or counters.get(player, 0) != len(seqs):
+            problems.append(
+                f"fills: {player} has records {seqs[:5]}{'…' if len(seqs) > 5 else ''} ({len(seqs)}) "
+                f"and sequence {counters.get(player, 0)}"
+            )
+    expected = Counter(
+        (player, trade["tradeId"])
+        for trade in trades
+        for player in (trade["buyerId"], trade["sellerId"])
+        if not is_house(player)
+    )
+    recorded = Counter((record["playerId"], record["tradeId"]) for record in records)
+    problems += [
+        f"fills: {player} has {recorded[(player, trade_id)]} records of trade {trade_id}, not "
+        f"{expected[(player, trade_id)]}"
+        for player, trade_id in sorted(set(expected) | set(recorded))
+        if expected[(player, trade_id)] != recorded[(player, trade_id)]
+    ]
     return problems
 
 

@@ -79,7 +79,7 @@ def mercato(request: pytest.FixtureRequest) -> Iterator[EmbeddedStack]:
     every footballer, on storage of its own, stopped after the test."""
     if _engine(request.config) == "moto":
         shared = request.getfixturevalue("mercato_engine")
-        stack = EmbeddedStack(shared=shared, prefix=f"mercato-{secrets.token_hex(4)}")
+        stack = EmbeddedStack(engine="moto", shared=shared, prefix=f"mercato-{secrets.token_hex(4)}")
     else:
         from mercato.matcher.handler import logger
 

@@ -97,6 +97,7 @@ def test_a_listed_market_reads_back_and_lists_in_material_order(backend: Backend
     assert markets.get_market("wheat") == wheat()
     assert markets.get_market("gold") is None
     assert [m.material for m in markets.list_markets()] == ["copper", "wheat"]
+    assert backend.matcher.materials() == ["copper", "wheat"]  # what the sweep looks through
 
 
 def test_listing_a_material_twice_is_refused_and_changes_nothing(backend: Backend) -> None:

@@ -13,7 +13,7 @@ from mercato.local.stack import EmbeddedStack
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[EmbeddedStack]:
-    with EmbeddedStack(port=0, catalog=False, prefix="cli-test") as stack:
+    with EmbeddedStack(engine="moto", port=0, catalog=False, prefix="cli-test") as stack:
         yield stack
 
 
@@ -109,7 +109,13 @@ def test_an_api_error_prints_the_error_and_exits_1(
     status = main(["market", "show", "gold"])
 
     assert status == 1
-    assert json.loads(capsys.readouterr().err)["error"]["code"] == "unknown_material"
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("mercato: 404 unknown_material: ")
+
+    assert main(["market", "show", "gold", "--json"]) == 1
+    assert (
+        json.loads(capsys.readouterr().err.removeprefix("mercato: "))["error"]["code"] == "unknown_material"
+    )
 
 
 def _every_argument(parser: argparse.ArgumentParser, path: str = "mercato") -> Iterator[tuple[str, str]]:

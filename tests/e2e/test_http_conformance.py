@@ -107,6 +107,33 @@ def test_a_bare_cr_does_not_split_one_header_line_into_two(stack: EmbeddedStack)
     assert statuses(received)[:1] == [400], received[:300]  # it was 202: the order placed
 
 
+@pytest.mark.parametrize(
+    "declared",
+    ["multipart/form-data", "multipart/form-data; boundary=abc", "multipart/mixed", "message/rfc822"],
+)
+def test_a_well_formed_content_type_is_judged_by_the_function_not_refused_as_a_bad_header(
+    stack: EmbeddedStack, declared: str
+) -> None:
+    """A reviewer's find: email's parser flags a multipart or message ``Content-Type`` with no body
+    behind it as a defect (and reads a payload for ``message/rfc822``), and the server took that for
+    a malformed header line: ``400 bad_header`` on every route. Such a body is a 415; a read
+    without a body is answered."""
+    token = stack.token("ct-alice")
+    body = b'{"material":"wheat","type":"Buy","pricePerUnit":1,"quantity":1}'
+    order = (
+        f"POST /orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: {declared}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    read = f"GET /markets/wheat HTTP/1.1\r\nHost: x\r\nContent-Type: {declared}\r\nConnection: close\r\n\r\n"
+
+    refused = exchange(stack, order + body)
+    answered = exchange(stack, read.encode())
+
+    assert statuses(refused) == [415], refused[:300]
+    assert b'"unsupported_media_type"' in refused
+    assert statuses(answered) == [200], answered[:300]
+
+
 # -- 2. Expect: 100-continue ------------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ SECRET = "an-e2e-secret-that-is-long-enough-0123456789"
 @pytest.fixture(scope="module")
 def stack() -> Iterator[EmbeddedStack]:
     # moto's backends are global to the process: a prefix of its own keeps clear of other stacks' tables
-    with EmbeddedStack(catalog=False, prefix=f"edges-{secrets.token_hex(4)}") as running:
+    with EmbeddedStack(engine="moto", catalog=False, prefix=f"edges-{secrets.token_hex(4)}") as running:
         yield running
 
 
@@ -60,6 +60,7 @@ def test_a_preflight_is_answered_with_the_function_urls_cors_rules(stack: Embedd
     assert headers["access-control-allow-methods"].split(",") == list(INTAKE_CORS.allowed_methods)
     allowed = ["authorization", "content-type", "last-event-id", "traceparent"]  # an EventSource resumes
     assert headers["access-control-allow-headers"].split(",") == allowed
+    assert headers["access-control-max-age"] == "600"  # as the function URL's MaxAge
 
 
 def test_a_cross_origin_request_gets_the_allow_origin_header(stack: EmbeddedStack) -> None:
@@ -70,7 +71,37 @@ def test_a_cross_origin_request_gets_the_allow_origin_header(stack: EmbeddedStac
     assert headers["access-control-allow-origin"] == "*"
     # a browser game may read a 429's Retry-After, a 405's Allow and the trace, as on the function URL
     exposed = headers["access-control-expose-headers"].split(",")
-    assert {"retry-after", "allow", "traceparent"} <= set(exposed)
+    assert {"retry-after", "allow", "www-authenticate", "traceparent"} <= set(exposed)
+
+
+@pytest.mark.parametrize(
+    ("authorization", "challenge"),
+    [
+        (None, 'Bearer realm="mercato"'),
+        ("Bearer not-a-token", 'Bearer realm="mercato", error="invalid_token"'),
+    ],
+    ids=["no-token", "bad-token"],
+)
+def test_a_401_says_how_to_authenticate(
+    stack: EmbeddedStack, authorization: str | None, challenge: str
+) -> None:
+    """RFC 6750 §3: a 401 carries a Bearer challenge, with an error code only when a token came."""
+    sent = {} if authorization is None else {"Authorization": authorization}
+    status, headers, _ = _request(stack, "GET", "/orders", sent)
+
+    assert status == 401
+    assert headers["www-authenticate"] == challenge
+
+
+def test_a_lower_case_method_is_not_the_upper_case_one(stack: EmbeddedStack) -> None:
+    """Methods are case-sensitive (RFC 9110 §9.1): ``get`` is no method ``/markets`` serves."""
+    status, headers, body = _request(
+        stack, "get", "/markets", {"Authorization": f"Bearer {stack.token('ann')}"}
+    )
+
+    assert status == 405
+    assert headers["allow"] == "GET, HEAD, POST"  # POST lists a market
+    assert json.loads(body)["error"]["code"] == "method_not_allowed"
 
 
 def test_a_same_origin_request_gets_no_cors_header(stack: EmbeddedStack) -> None:

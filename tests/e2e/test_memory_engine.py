@@ -152,3 +152,25 @@ def test_a_running_stack_refuses_a_second_start() -> None:
 
         assert stack.url == url
         assert stack.client("anyone").markets() == []
+
+
+@pytest.mark.parametrize("engine", ["memory", "moto"])
+def test_a_good_till_date_order_in_a_quiet_market_expires_on_its_own(engine: Any) -> None:
+    """The stack's sweep (every ``sweep_seconds``, as the deployed schedule every minute) settles a
+    market where an order has come due: bob's GTD sell is expired, its wheat released and the book
+    emptied with no other order in wheat (a reviewer's sell stayed open and reserved until one came)."""
+    with EmbeddedStack(engine=engine, catalog=False, leaderboard_seconds=0, sweep_seconds=0.1) as stack:
+        admin = stack.client("game-server", admin=True)
+        admin.list_market({"material": "wheat", "kind": "commodity", "name": "Wheat"})
+        admin.deposit("bob", "wheat", 10, "grant-1")
+        bob = stack.client("bob")
+        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
+        order_id = bob.place("Sell", "wheat", 3, 20, expiresAt=expires)["orderId"]
+        stack.drain()
+        assert bob.order(order_id)["status"] == "open"
+
+        _eventually(lambda: bob.order(order_id)["status"] == "expired", seconds=15)
+
+        assert bob.balances()["balances"]["wheat"] == {"available": 10, "reserved": 0}
+        assert bob.book("wheat")["asks"] == []
+        assert stack.sweep() == [], "nothing is due any more"

@@ -29,7 +29,7 @@ SECRET = "a-schemathesis-secret-that-is-long-enough-0123"
 @pytest.fixture(scope="module")
 def stack() -> Iterator[EmbeddedStack]:
     """The stack with the default catalog, players with coins and wheat, and a trade in wheat."""
-    with EmbeddedStack(port=0, secret=SECRET, prefix="schemathesis") as stack:
+    with EmbeddedStack(engine="moto", port=0, secret=SECRET, prefix="schemathesis") as stack:
         admin = stack.client("game-server", admin=True)
         for player in ("alice", "bob"):
             admin.deposit(player, "coins", 1_000_000, f"{player}-coins")

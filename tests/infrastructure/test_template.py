@@ -18,6 +18,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from aws_cdk.assertions import Match, Template
 
 from cdk import assets
+from mercato.matcher.settings import STREAM_NAME_ENV
+from mercato.matcher.sweep import SWEEP_EVENT
 from mercato.pipes.definition import MATCHER_SOURCE, PIPE
 from mercato.resources import ALL_TABLES, BOOK
 from tests.infrastructure.synthesis import build
@@ -170,14 +172,17 @@ def test_the_function_url_is_public_and_the_function_checks_tokens_itself(templa
         "Last-Event-ID",
         "traceparent",
     }
-    # a page on another origin reads a 429's wait, a 421's write URL, a 405's methods and the trace
+    # a page on another origin reads a 429's wait, a 421's write URL, a 405's methods, a 401's
+    # challenge and the trace; a browser keeps a pre-flight's answer ten minutes
     assert set(url["Cors"]["ExposeHeaders"]) == {
         "Retry-After",
         "Mercato-Write-Url",
         "Mercato-Region",
         "Allow",
+        "WWW-Authenticate",
         "traceparent",
     }
+    assert url["Cors"]["MaxAge"] == 600
     intake = next(
         r["Properties"]
         for r in resources(template, "AWS::Lambda::Function").values()
@@ -237,8 +242,12 @@ def test_the_matcher_reads_kinesis_writes_only_the_tables_it_settles_and_never_t
     statements = policy_statements(template, "MatcherFunction")
     granted = actions(statements)
 
-    assert not {a for a in granted if a.startswith(("secretsmanager:", "kinesis:Put"))}
+    assert not {a for a in granted if a.startswith("secretsmanager:")}
     assert {"kinesis:GetRecords", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= granted
+    # its sweep's wake-ups go on the exchange's one stream, nowhere else
+    puts = [s for s in statements if {a for a in actions([s]) if a.startswith("kinesis:Put")}]
+    assert puts
+    assert all("BookEventsStream" in json.dumps(s["Resource"]) for s in puts)
     assert {table_of(w) for w in written_resources(statements)} == {
         "book",
         "orders",
@@ -253,6 +262,25 @@ def test_intake_writes_every_table_but_trades_fills_and_the_leaderboard(template
     written = {table_of(w) for w in written_resources(policy_statements(template, "IntakeFunction"))}
 
     assert written == {"book", "orders", "accounts", "markets", "limits"}
+
+
+def test_the_matcher_sweeps_every_minute_through_the_stream(template: Template) -> None:
+    """A quiet market's due orders are expired within a minute: the schedule invokes the matcher with
+    the sweep's event, and the matcher knows the stream to put its wake-ups on."""
+    rule = next(
+        r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if "MatcherFunction" in json.dumps(r["Properties"]["Targets"])
+    )
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    [target] = rule["Targets"]
+    assert json.loads(target["Input"]) == SWEEP_EVENT
+    matcher = next(
+        r["Properties"]
+        for r in resources(template, "AWS::Lambda::Function").values()
+        if r["Properties"]["Handler"] == "mercato.matcher.entry.handler"
+    )
+    assert STREAM_NAME_ENV in matcher["Environment"]["Variables"]
 
 
 def test_the_feed_runs_every_minute_and_may_only_touch_markets_and_book(template: Template) -> None:

@@ -1010,19 +1010,30 @@ def test_another_players_cursor_shows_none_of_their_orders(fresh: World) -> None
         assert_error(reply, 422, "bad_cursor")
 
 
-NOT_UUID7: Final = [
+NOT_UUID: Final = [
     pytest.param("not-a-uuid", id="word"),
     pytest.param("123", id="number"),
-    pytest.param("3f2504e0-4f89-41d3-9a0c-0305e82c3301", id="uuid4"),
-    pytest.param(new_order_id().upper(), id="upper-case-uuid7"),
     pytest.param(new_order_id().replace("-", ""), id="no-hyphens"),
+]
+OTHER_UUID: Final = [
+    pytest.param("3f2504e0-4f89-41d3-9a0c-0305e82c3301", id="uuid4"),
+    pytest.param("00000000-0000-0000-0000-000000000000", id="nil"),
+    pytest.param(new_order_id().upper(), id="upper-case-uuid7"),
 ]
 
 
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
-@pytest.mark.parametrize("order_id", NOT_UUID7)
-def test_order_id_that_is_not_a_uuid7_is_422(world: World, method: str, order_id: str) -> None:
+@pytest.mark.parametrize("order_id", NOT_UUID)
+def test_an_order_id_that_is_not_a_uuid_is_422(world: World, method: str, order_id: str) -> None:
     rejected(world.api, 422, "invalid_field", method, f"/orders/{order_id}", player=ALICE)
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+@pytest.mark.parametrize("order_id", OTHER_UUID)
+def test_a_uuid_intake_never_assigned_is_an_unknown_order(world: World, method: str, order_id: str) -> None:
+    """DESIGN §5: an unknown id is a 404; a UUID of another version, or in upper case, is one (a
+    black-box client testing "unknown" with ``uuid4()`` met a 422)."""
+    rejected(world.api, 404, "order_not_found", method, f"/orders/{order_id}", player=ALICE)
 
 
 @pytest.mark.parametrize(
@@ -1209,3 +1220,15 @@ def test_replay_after_the_expiry_passed_returns_the_original_order(clocked: tupl
     again = api.call("POST", "/orders", body, player=ALICE)
     assert (again.status, again.body["orderId"]) == (200, first.body["orderId"]), again.body
     assert api.snapshot() == before
+
+
+@pytest.mark.parametrize("movement", ["deposits", "withdrawals"])
+def test_no_player_is_called_me(world: World, movement: str) -> None:
+    """``/accounts/me`` is the caller's own account, so a player called ``me`` could be credited by
+    the game server but never read back through ``GET /accounts/{playerId}`` (a reviewer's find):
+    ``me`` is refused as a player id, in an admin route and as a token's subject."""
+    key = "depositId" if movement == "deposits" else "withdrawalId"
+    body = {key: "me-1", "asset": "coins", "quantity": 5}
+
+    rejected(world.api, 403, "reserved_player", "POST", f"/accounts/me/{movement}", body, admin=True)
+    rejected(world.api, 403, "reserved_player", "GET", "/orders", token=sign(claims(sub="me")))

@@ -294,6 +294,18 @@ def test_a_grant_landing_while_the_rollup_scans_is_never_a_gain_or_a_loss(
     assert scores == [(later, 0, 0) for later, _, _ in scores]
 
 
+def test_a_grant_missed_by_the_launch_rollup_of_an_empty_exchange_is_not_a_gain(exchange: Exchange) -> None:
+    """The first rollup of a new game scans nobody, and a grant stamped before its clock lands after
+    its scan: the snapshot says it kept the movements it saw (none) though it has no value item to
+    carry them, so the grant is not scored as a gain (a reviewer found the DynamoDB store read an
+    empty snapshot as one from before movements were kept, and scored erin +1,000 for a day)."""
+    Rollup(GrantDuringScan(exchange, seen=False), exchange.pipeline.rollup.store, exchange.clock.millis).run()
+    exchange.clock.ms += 25 * HOUR_MS
+    exchange.pipeline.rollup.run()
+
+    assert [(player, score) for _, player, score in exchange.board("day")] == [("erin", 0)]
+
+
 def test_a_daily_rollup_ranks_a_whole_day_of_gains() -> None:
     """Rolled up once a day (``leaderboardMinutes=1440``), at 10:37: the day window's baseline is
     yesterday's 10:37 snapshot (keyed by its hour, 10:00, which is before the window's start), not

@@ -64,6 +64,9 @@ def check(document: dict[str, Any], method: str, path: str, reply: Reply) -> Non
     assert errors == [], f"{method} {template} {reply.status}"
     if reply.status >= 400:
         assert ERROR_STATUS[reply.body["error"]["code"]] == reply.status
+    sent = {name.lower() for name in reply.headers}
+    documented = {name.lower() for name in responses[str(reply.status)].get("headers", {})}
+    assert documented <= sent, f"{method} {template} {reply.status} lacks {documented - sent}"
 
 
 REQUESTS: list[tuple[str, str, dict[str, Any]]] = [

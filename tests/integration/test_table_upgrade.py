@@ -9,14 +9,17 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from mercato.emulators import moto_atomic
 from mercato.intake.dynamo import DynamoIntakeStore
 from mercato.local.cli import main
+from mercato.local.pipeline import LocalPipeline
 from mercato.resources import FILLS
 from mercato.storage.items import FILL_COUNTER_KEY, fill_key
 from mercato.storage.names import TableNames
-from mercato.storage.tables import create_table_request, create_tables
+from mercato.storage.tables import create_table_request, create_tables, support_table_names
 from mercato.storage.upgrade import UpgradeRefused, upgrade
 from mercato.testing.invariants import scan, violations
+from tests.integration.conftest import SECRET, Api
 from tests.integration.pipelines import pipeline_on
 from tests.integration.test_pipeline import Exchange, stocked
 
@@ -216,7 +219,10 @@ def test_mercato_upgrade_moves_a_stage_s_fills_or_says_why_not(
     assert main(["upgrade", "--prefix", PREFIX]) == 0
 
     said = capsys.readouterr().out
-    assert said.splitlines()[-1] == f"upgraded {PREFIX}: 3 fill records moved, hourly figures for 0 markets"
+    assert said.splitlines()[-1] == (
+        f"upgraded {PREFIX}: 3 fill records moved, hourly figures for 0 markets, "
+        "0 resting IOC/FOK orders given due keys"
+    )
     assert len(scan(client, tables.fills)) == 3
 
 
@@ -367,3 +373,22 @@ def _trade_fields(at: int) -> dict[str, Any]:
         "sellerId": "bob",
         "fee": 0,
     }
+
+
+def test_a_kept_directory_whose_first_start_stopped_after_the_exchange_tables_gets_the_rest() -> None:
+    """A first ``mercato up --data`` stopped after creating the exchange tables: the next start
+    keeps them and creates the leaderboard and rate-limit tables it lacks (a reviewer found every
+    ``GET /accounts/me`` and ``GET /leaderboard`` of such a directory a 500, for good)."""
+    moto_atomic.install()
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        client = session.resource("dynamodb").meta.client
+        create_tables(client, PREFIX)  # the first start got this far
+
+        pipeline = LocalPipeline.create(session, PREFIX, SECRET, existing_tables=True)
+
+        assert set(support_table_names(PREFIX).values()) <= set(client.list_tables()["TableNames"])
+        api = Api(pipeline.intake, client, pipeline.tables)
+        assert api.call("GET", "/accounts/me", player="alice").status == 200
+        pipeline.rollup.run()
+        assert api.call("GET", "/leaderboard").status == 200

@@ -25,6 +25,18 @@ from mercato.local.cli import build_parser
         ["token", "house.lionel-messi"],
         ["token", "alice", "--ttl", "-5"],
         ["balances", "--player", "a" * 65],
+        ["token", "me"],
+        ["token", "alice", "--ttl", "abc"],
+        ["up", "--port", "abc"],
+        ["bench", "core", "--runs", "0"],
+        ["bench", "spike", "--fans", "0"],
+        ["bench", "stack", "--clients", "0"],
+        ["bench", "stack", "--offered", "0"],
+        ["sim", "--sessions", "0"],
+        ["sim", "--steps", "-1"],
+        ["sim", "--fault-rate", "2"],
+        ["sim", "--fault-rate", "-0.1"],
+        ["order", "buy", "wheat", "1", "1", "--tif", "DAY"],
     ],
     ids=lambda argv: " ".join(argv),
 )
@@ -39,6 +51,7 @@ def test_a_value_the_command_cannot_use_is_one_argparse_error(
     assert error.startswith("mercato ")
     assert "error: argument" in error
     assert "Traceback" not in error
+    assert "invalid _" not in error, "the message names the value, not one of our functions"
 
 
 @pytest.mark.parametrize(
@@ -50,6 +63,8 @@ def test_a_value_the_command_cannot_use_is_one_argparse_error(
         ["demo", "--seconds", "0.5"],
         ["token", "game-server.eu:1", "--admin", "--ttl", "60"],
         ["balances", "--player", "alice_2"],
+        ["order", "buy", "wheat", "1", "1", "--tif", "ioc"],
+        ["sim", "--fault-rate", "0.2", "--session", "0"],
     ],
 )
 def test_values_the_command_can_use_are_taken(argv: list[str]) -> None:

@@ -45,12 +45,15 @@ def test_player_typed_on_the_command_line_wins_over_the_environments_token(
         (("--admin",), "give --player too"),
     ],
 )
-def test_a_token_the_flags_leave_in_doubt_is_refused(
-    argv: tuple[str, ...], message: str, monkeypatch: pytest.MonkeyPatch
+def test_a_token_the_flags_leave_in_doubt_is_a_usage_error(
+    argv: tuple[str, ...], message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("MERCATO_AUTH_SECRET", SECRET)
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(SystemExit) as exit_:
         _client(parsed(*argv))
+
+    assert exit_.value.code == 2  # as argparse exits for the arguments it refuses
+    assert message in capsys.readouterr().err
 
 
 class _NotMercato(http.server.BaseHTTPRequestHandler):
@@ -182,3 +185,39 @@ def test_a_url_that_cannot_be_sent_to_is_one_line(
     assert status == 2
     assert errors.startswith(f"mercato: cannot send a request to {url!r}")
     assert len(errors.strip().splitlines()) == 1
+
+
+class _Refuses(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"error": {"code": "insufficient_balance", "message": "not enough coins"}}).encode()
+        self.send_response(409)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.mark.parametrize(
+    ("json_flag", "said"),
+    [
+        ((), "mercato: 409 insufficient_balance: not enough coins"),
+        (("--json",), 'mercato: {"error": {"code": "insufficient_balance", "message": "not enough coins"}}'),
+    ],
+    ids=["text", "json"],
+)
+def test_a_refusal_is_one_line_and_exit_1(
+    json_flag: tuple[str, ...], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refuses)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        status = main(["markets", "--url", f"http://127.0.0.1:{server.server_address[1]}", *json_flag])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [said]

@@ -187,6 +187,8 @@ def stored(hours: list[list[int]], trades: list[tuple[int, int, int]]) -> dict[s
                 "material": "wheat",
                 "buyOrderId": f"b{n}",
                 "sellOrderId": f"s{n}",
+                "buyerId": "house.wheat-buyer",  # the house keeps no fill records
+                "sellerId": "house.wheat-seller",
                 "price": price,
                 "quantity": quantity,
                 "fee": 0,

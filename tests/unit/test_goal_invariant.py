@@ -22,6 +22,7 @@ def tables(goals_counted: int, applied: list[bool]) -> dict[str, list[dict[str, 
         TABLES.book: events,
         TABLES.orders: [],
         TABLES.trades: [],
+        TABLES.fills: [],
         TABLES.markets: [market, {"material": "wheat", "kind": "commodity", "hours": []}],
     }
 

@@ -68,7 +68,8 @@ def test_a_declared_route_is_found_as_the_resolver_finds_it() -> None:
     routes = RouteAccess.of(app)
 
     assert routes.needed("GET", "/things/mine") is Scope.TRADE  # a fixed path before a parameter
-    assert routes.needed("get", "/things/hat") is None
+    assert routes.needed("GET", "/things/hat") is None
+    assert routes.needed("get", "/things/hat") is Scope.TRADE  # methods are case-sensitive: no route
     assert routes.needed("POST", "/things/hat") is Scope.ADMIN
     assert routes.methods("/things/hat") == ["GET", "POST"]
     assert routes.methods("/things") == []

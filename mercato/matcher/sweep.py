@@ -1,0 +1,54 @@
+"""Wake the matcher for markets where an order has come due and nothing else would wake them.
+
+A good-till-date order stops trading at its ``expiresAt`` (the engine never fills a due order), but
+its reservation is released, and its status becomes ``expired``, only when the matcher next settles
+its market. Orders, goals and listings wake a market; a quiet market would keep a player's coins
+reserved for good. The sweep finds each market whose ``by-expiry`` index holds an order due now and
+wakes it as a record would: on AWS a scheduled invocation of the matcher function puts one record
+per such market on the Kinesis stream, keyed by the material, so the settlement is still the one
+writer of that material's partition (DESIGN §1: a record is only a wake-up); the embedded stack runs
+the same check in the background and settles the markets it finds under the pump's lock.
+"""
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+from mercato.matcher.ports import MatcherStore
+
+SWEEP_EVENT: Final = {"mercato": "sweep"}
+"""The scheduled event's input (the CDK app sets it on the rule): the matcher sweeps, settles nothing."""
+WAKE_UP: Final = json.dumps({"wake": "due"}).encode()
+"""The data of a sweep's record: the matcher reads only its partition key, the material."""
+PUT_RECORDS_MAX: Final = 500
+"""Records one ``PutRecords`` call takes (Kinesis's limit)."""
+
+
+def is_sweep(event: dict[str, Any]) -> bool:
+    return event.get("mercato") == SWEEP_EVENT["mercato"]
+
+
+def due_markets(materials: Iterable[str], due: Callable[[str, int], list[str]], now: int) -> list[str]:
+    """The materials with at least one order due at ``now`` in their ``by-expiry`` index."""
+    return [material for material in materials if due(material, now)]
+
+
+def wake_due_markets(store: MatcherStore, now: int, kinesis: Any, stream_name: str) -> list[str]:
+    """The scheduled sweep on AWS: a wake-up on the stream for each market with an order due."""
+    woken = due_markets(store.materials(), store.due, now)
+    put_wake_ups(kinesis, stream_name, woken)
+    return woken
+
+
+def put_wake_ups(kinesis: Any, stream_name: str, materials: list[str]) -> int:
+    """One record per material on the stream, keyed by it; raises if Kinesis refuses any (the next
+    scheduled sweep tries again). Returns how many were put."""
+    for start in range(0, len(materials), PUT_RECORDS_MAX):
+        chunk = materials[start : start + PUT_RECORDS_MAX]
+        answer = kinesis.put_records(
+            StreamName=stream_name,
+            Records=[{"Data": WAKE_UP, "PartitionKey": material} for material in chunk],
+        )
+        if answer.get("FailedRecordCount"):
+            raise RuntimeError(f"Kinesis refused {answer['FailedRecordCount']} of {len(chunk)} wake-ups")
+    return len(materials)
