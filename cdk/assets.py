@@ -54,8 +54,9 @@ FUNCTION_SOURCES: dict[str, tuple[str, ...]] = {
         "mercato/leaderboard/ports.py",
         "mercato/leaderboard/ranking.py",
         "mercato/matcher/house.py",
+        "mercato/pipes/wake.py",
     ),
-    "matcher": ("mercato/matcher", *EVERY_FUNCTION, "mercato/storage/errors.py"),
+    "matcher": ("mercato/matcher", *EVERY_FUNCTION, "mercato/storage/errors.py", "mercato/pipes/wake.py"),
     "feed": (
         "mercato/feed",
         *EVERY_FUNCTION,

@@ -12,6 +12,7 @@ from cdk.capabilities.pipe import BookPipe
 from cdk.capabilities.stream import BookEvents
 from cdk.capabilities.tables import Tables
 from cdk.settings import DeploySettings
+from mercato.matcher.settings import STREAM_NAME_ENV
 from mercato.resources import LEADERBOARD
 
 
@@ -35,6 +36,9 @@ class MercatoStack(Stack):
             self, "Leaderboard", prefix=prefix, tables=self.tables, every_minutes=settings.leaderboard_minutes
         )
         self.leaderboard.table.grant_read_data(self.intake.function)
+        # a cancel wakes its market's matcher (the pipe forwards no cancel): a record on the stream
+        self.events.stream.grant_write(self.intake.function)
+        self.intake.function.add_environment(STREAM_NAME_ENV, self.events.stream.stream_name)
         self.intake.function.add_environment(LEADERBOARD.env_var, self.leaderboard.table.table_name)
         self.matcher = MatcherFunction(
             self,

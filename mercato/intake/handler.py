@@ -1,5 +1,6 @@
 """The intake Lambda's entry point: settings, clients and observability built once per cold start."""
 
+import functools
 import time
 from functools import cache
 from typing import Any
@@ -17,6 +18,7 @@ from mercato.intake.regions import read_only
 from mercato.intake.service import Intake
 from mercato.intake.settings import IntakeSettings
 from mercato.leaderboard.dynamo import DynamoLeaderboardStore
+from mercato.pipes.wake import wake_up as _wake_up
 
 tracer = observability.tracer("intake")
 settings = IntakeSettings.from_env()
@@ -59,8 +61,15 @@ _boards = (
     if settings.leaderboard_table
     else None
 )
+_stream = settings.stream_name
+_wake = (
+    # after a cancel: a wake-up on the stream, so the matcher refreshes the market's ticker
+    functools.partial(_wake_up, boto3.client("kinesis"), _stream) if _stream is not None else None
+)
 _handle = build_handler(
-    Intake(DynamoIntakeStore(client, settings.tables), leaderboard=_boards), _secret, _limiter
+    Intake(DynamoIntakeStore(client, settings.tables), leaderboard=_boards, wake=_wake),
+    _secret,
+    _limiter,
 )
 if settings.read_region is not None:
     _handle = read_only(_handle, region=settings.read_region, write_url=settings.write_url)

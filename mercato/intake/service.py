@@ -4,6 +4,7 @@ Every write goes through the store as one all-or-nothing unit, so a rejected req
 """
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,9 @@ LAST_MILLIS = 10**13 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+log = logging.getLogger(__name__)
+
+
 def _now() -> datetime:
     """Now, to the millisecond: the precision the tables keep."""
     now = datetime.now(UTC)
@@ -79,6 +83,10 @@ class Intake:
     new_id: Callable[[], str] = field(default=new_order_id)
     leaderboard: LeaderboardReader | None = None
     """The rollup's boards; ``None`` where the deployment has no leaderboard."""
+    wake: Callable[[str], None] | None = None
+    """Wakes the matcher for a material (a record on the stream, :mod:`mercato.pipes.wake`): after a
+    cancel, whose book change the pipe does not forward, so the market's ticker stops naming the
+    order. ``None``: a cancel waits for the market's next order or goal to refresh it."""
 
     # -- markets -----------------------------------------------------------------------------
 
@@ -297,8 +305,9 @@ class Intake:
         cancel got there first, it reads again, and answers 409 once the order is finished."""
         for _ in range(CANCEL_ATTEMPTS):
             order = self.order(player_id, order_id)
-            if order.cancelled_by_owner:
-                return order  # a retry whose first attempt succeeded: answer as it did
+            if order.cancelled_by_owner:  # a retry whose first attempt succeeded: answer as it did,
+                self._wake_after_cancel(order.material)  # and wake, in case it crashed before waking
+                return order
             if order.status.is_final:
                 raise Conflict(f"order {order_id} is already {order.status}", code="order_not_open")
             remaining = self.store.resting_quantity(order)
@@ -308,8 +317,19 @@ class Intake:
                 self.store.cancel_order(order, remaining, at=self.clock())
             except StateMoved:
                 continue
+            self._wake_after_cancel(order.material)
             return self.order(player_id, order_id)  # as cancelled, with any fill that came first
         raise Conflict(f"order {order_id} kept changing; try again", code="order_busy")
+
+    def _wake_after_cancel(self, material: str) -> None:
+        """The cancel is done whatever happens here: a wake-up that fails leaves the ticker to the
+        market's next settlement, and is logged."""
+        if self.wake is None:
+            return
+        try:
+            self.wake(material)
+        except Exception:
+            log.exception("the wake-up after a cancel of a %s order failed", material)
 
     # -- accounts ----------------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ class IntakeSettings(BaseModel):
     """The home region's intake URL, named in a read region's refusals."""
     limits: LimitSettings | None = None
     """Per-player rate limits (``MERCATO_LIMITS_TABLE`` and ``MERCATO_LIMIT_*``); ``None``: off."""
+    stream_name: str | None = Field(default=None, validation_alias="MERCATO_STREAM_NAME")
+    """The Kinesis stream a cancel's wake-up goes on (:mod:`mercato.pipes.wake`); ``None``: none."""
     trace_file: Path | None = Field(default=None, validation_alias="MERCATO_TRACE_FILE")
     """Order spans as JSON lines (a local run); X-Ray needs no setting."""
 

@@ -38,6 +38,7 @@ from mercato.models.errors import Busy, Throttled
 from mercato.models.events import GoalEvent
 from mercato.models.markets import FootballerMarket, Market
 from mercato.models.orders import Order
+from mercato.pipes.wake import WAKE_UP
 from mercato.storage.items import (
     ASSET_PREFIX,
     DEPOSIT_PREFIX,
@@ -141,11 +142,20 @@ class WakeUps:
             self._wake(market.material, {"kind": "listing", "sk": "LISTING"})
         return created
 
+    def wake_up(self, material: str) -> None:
+        """A wake-up put on Kinesis past the pipe (intake's after a cancel), as its record reads."""
+        self._queue(material, json.loads(WAKE_UP))
+
     def _wake(self, material: str, image: dict[str, str]) -> None:
         """Queue the record; with tracing on, its image carries the writer's span (as the book
         item does on DynamoDB), so the matcher's settlement joins the order's trace."""
         image = tracing.stamp(image)
-        change = {"eventName": "INSERT", "dynamodb": {"NewImage": {k: {"S": v} for k, v in image.items()}}}
+        self._queue(
+            material,
+            {"eventName": "INSERT", "dynamodb": {"NewImage": {k: {"S": v} for k, v in image.items()}}},
+        )
+
+    def _queue(self, material: str, change: dict[str, Any]) -> None:
         with self._lock:
             self.sequence += 1
             self.queue.append(_kinesis_record(material, self.sequence, change))
@@ -228,7 +238,9 @@ class MemoryPipeline:
         """Clocks and ids left out are the services' own (the wall clock, UUIDv7)."""
         exchange = InMemoryExchange()
         wake_ups = WakeUps(exchange)
-        service = Intake(cast(IntakeStore, wake_ups), **_given(clock=intake_clock, new_id=new_id))
+        service = Intake(
+            cast(IntakeStore, wake_ups), wake=wake_ups.wake_up, **_given(clock=intake_clock, new_id=new_id)
+        )
         matcher = Matcher(exchange, **_given(clock=matcher_clock))
         mapping = Mapping(wake_ups, lambda event, context: handle_batch(matcher, event))
         intake = build_handler(service, lambda: secret)

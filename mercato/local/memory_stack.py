@@ -64,7 +64,7 @@ class MemoryEngine:
         exchange = InMemoryExchange()
         wake_ups = WakeUps(exchange)
         boards = MemoryLeaderboardStore(exchange)
-        service = Intake(cast(IntakeStore, wake_ups), leaderboard=boards)
+        service = Intake(cast(IntakeStore, wake_ups), leaderboard=boards, wake=wake_ups.wake_up)
         matcher = Matcher(exchange)
         limiter = None
         if rate_limits is not None:

@@ -4,9 +4,11 @@ Every resource comes from the definitions the CDK app reads. :meth:`LocalPipelin
 everything through deterministically, which is what the tests (and games' own tests) use.
 """
 
+import functools
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +26,7 @@ from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.handler import handle_batch
 from mercato.matcher.service import Matcher
 from mercato.pipes.definition import MATCHER_SOURCE, STREAM
+from mercato.pipes.wake import wake_up
 from mercato.storage.names import TableNames
 from mercato.storage.tables import create_support_tables, create_tables, table_names
 from mercato.storage.upgrade import upgrade
@@ -48,6 +51,8 @@ class LocalPipeline:
     rollup: Rollup
     """The leaderboard rollup: the stack runs it in the background, tests call ``rollup.run()``."""
     limiter: RateLimiter | None = None
+    _woken: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    """A wake-up went on Kinesis past the pipe (a cancel's): the next pump reads Kinesis."""
 
     @classmethod
     def create(
@@ -97,7 +102,7 @@ class LocalPipeline:
             intake.clock = intake_clock
         if new_id is not None:
             intake.new_id = new_id
-        return cls(
+        pipeline = cls(
             dynamodb=dynamodb,
             tables=tables,
             intake=build_handler(intake, lambda: secret, limiter),
@@ -116,13 +121,22 @@ class LocalPipeline:
             rollup=Rollup(boards, boards, clock_ms),
             limiter=limiter,
         )
+        intake.wake = functools.partial(pipeline.wake, kinesis, stream_name)
+        return pipeline
+
+    def wake(self, kinesis: Any, stream_name: str, material: str) -> None:
+        """A wake-up on Kinesis, as intake puts one after a cancel on AWS."""
+        wake_up(kinesis, stream_name, material)
+        self._woken.set()
 
     def pump(self, fetch: bool = True) -> bool:
         """One step of the background loop: move what the pipe and the mapping have; return whether
-        anything was there to move. Only the pipe writes to Kinesis here, so the mapping need not
-        poll Kinesis when the pipe moved nothing (``fetch=False``)."""
+        anything was there to move. Only the pipe and a cancel's wake-up write to Kinesis here, so the
+        mapping need not poll Kinesis when neither did (``fetch=False``)."""
         moved = self.pipe.poll()
-        arrived = self.mapping.fetch() if moved or fetch else 0
+        woken = self._woken.is_set()
+        self._woken.clear()
+        arrived = self.mapping.fetch() if moved or fetch or woken else 0
         ran = self.mapping.step()
         return bool(moved or arrived or ran)
 

@@ -10,18 +10,14 @@ writer of that material's partition (DESIGN §1: a record is only a wake-up); th
 the same check in the background and settles the markets it finds under the pump's lock.
 """
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from mercato.matcher.ports import MatcherStore
+from mercato.pipes.wake import put_wake_ups
 
 SWEEP_EVENT: Final = {"mercato": "sweep"}
 """The scheduled event's input (the CDK app sets it on the rule): the matcher sweeps, settles nothing."""
-WAKE_UP: Final = json.dumps({"wake": "due"}).encode()
-"""The data of a sweep's record: the matcher reads only its partition key, the material."""
-PUT_RECORDS_MAX: Final = 500
-"""Records one ``PutRecords`` call takes (Kinesis's limit)."""
 
 
 def is_sweep(event: dict[str, Any]) -> bool:
@@ -38,17 +34,3 @@ def wake_due_markets(store: MatcherStore, now: int, kinesis: Any, stream_name: s
     woken = due_markets(store.materials(), store.due, now)
     put_wake_ups(kinesis, stream_name, woken)
     return woken
-
-
-def put_wake_ups(kinesis: Any, stream_name: str, materials: list[str]) -> int:
-    """One record per material on the stream, keyed by it; raises if Kinesis refuses any (the next
-    scheduled sweep tries again). Returns how many were put."""
-    for start in range(0, len(materials), PUT_RECORDS_MAX):
-        chunk = materials[start : start + PUT_RECORDS_MAX]
-        answer = kinesis.put_records(
-            StreamName=stream_name,
-            Records=[{"Data": WAKE_UP, "PartitionKey": material} for material in chunk],
-        )
-        if answer.get("FailedRecordCount"):
-            raise RuntimeError(f"Kinesis refused {answer['FailedRecordCount']} of {len(chunk)} wake-ups")
-    return len(materials)

@@ -208,9 +208,11 @@ def test_every_function_is_arm64_python311_with_json_logs(template: Template) ->
             assert function["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
 
 
-def test_intake_cannot_touch_kinesis_and_reads_the_signing_secret(template: Template) -> None:
+def test_intake_only_puts_wake_ups_on_kinesis_and_reads_the_signing_secret(template: Template) -> None:
     granted = actions(policy_statements(template, "IntakeFunction"))
-    assert not {a for a in granted if a.startswith("kinesis:")}
+    kinesis = {a for a in granted if a.startswith("kinesis:")}
+    assert kinesis <= {"kinesis:ListShards", "kinesis:PutRecord", "kinesis:PutRecords"}
+    assert "kinesis:PutRecords" in kinesis
     assert "secretsmanager:GetSecretValue" in granted
 
 
@@ -259,9 +261,21 @@ def test_the_matcher_reads_kinesis_writes_only_the_tables_it_settles_and_never_t
 
 
 def test_intake_writes_every_table_but_trades_fills_and_the_leaderboard(template: Template) -> None:
-    written = {table_of(w) for w in written_resources(policy_statements(template, "IntakeFunction"))}
+    statements = policy_statements(template, "IntakeFunction")
+    written = {table_of(w) for w in written_resources(statements)}
 
     assert written == {"book", "orders", "accounts", "markets", "limits"}
+    # a cancel's wake-up goes on the exchange's one stream, nowhere else; intake reads no stream
+    puts = [s for s in statements if {a for a in actions([s]) if a.startswith("kinesis:Put")}]
+    assert puts
+    assert all("BookEventsStream" in json.dumps(s["Resource"]) for s in puts)
+    assert not {a for a in actions(statements) if a.startswith("kinesis:Get")}
+    intake = next(
+        r["Properties"]
+        for r in resources(template, "AWS::Lambda::Function").values()
+        if r["Properties"]["Handler"] == "mercato.intake.handler.handler"
+    )
+    assert STREAM_NAME_ENV in intake["Environment"]["Variables"]
 
 
 def test_the_matcher_sweeps_every_minute_through_the_stream(template: Template) -> None:
