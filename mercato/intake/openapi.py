@@ -195,9 +195,36 @@ def openapi_document(app: LambdaFunctionUrlResolver) -> dict[str, Any]:
             for status, codes in sorted(by_status.items()):
                 responses[str(status)] = _error_response(status, codes)
             operation["responses"] = responses
+    for path, operation in _documents_of_the_api().items():
+        document["paths"][path] = {"get": operation}
     _examples(document)
     whole: dict[str, Any] = _whole_numbers(document)
     return whole
+
+
+def _documents_of_the_api() -> dict[str, dict[str, Any]]:
+    """The two routes that are not the API but serve it (DESIGN §5 lists them): the web market view
+    and this document. Neither reads a table or takes a query parameter, so only the gate's body
+    checks and a bug can refuse them."""
+    served = {
+        "/": ("The web market view: an HTML page that reads this API", "text/html", {"type": "string"}),
+        "/openapi.json": ("This document", "application/json", {"type": "object"}),
+    }
+    operations = {}
+    for path, (summary, media, schema) in served.items():
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "operationId": "web_page" if path == "/" else "openapi_document",
+            "responses": {"200": {"description": "success", "content": {media: {"schema": schema}}}},
+        }
+        _security(Access.PUBLIC, operation)
+        by_status: dict[int, list[str]] = {}
+        for code in sorted(("body_too_large", "internal_error", *_BODY_CODES)):
+            by_status.setdefault(ERROR_STATUS[code], []).append(code)
+        for status, codes in sorted(by_status.items()):
+            operation["responses"][str(status)] = _error_response(status, codes)
+        operations[path] = operation
+    return operations
 
 
 def _whole_numbers(node: Any) -> Any:

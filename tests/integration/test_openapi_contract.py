@@ -157,6 +157,22 @@ def test_every_real_answer_matches_the_document(
     check(document, method, path, reply)
 
 
+@pytest.mark.parametrize(("path", "media"), [("/", "text/html"), ("/openapi.json", "application/json")])
+def test_the_page_and_this_document_are_answered_as_documented(
+    exchange: Exchange, document: dict[str, Any], path: str, media: str
+) -> None:
+    """DESIGN §5 lists the web view and the OpenAPI document among the routes: the document has them,
+    with the type each is served as (a reviewer found both missing)."""
+    _, op = operation(document, "GET", path)
+    response = exchange.handler(function_url_event("GET", path), None)
+    headers = {name.lower(): value for name, value in (response.get("headers") or {}).items()}
+
+    assert response["statusCode"] == 200
+    assert list(op["responses"]["200"]["content"]) == [media]
+    assert headers["content-type"].split(";")[0] == media
+    assert op["security"] == []
+
+
 def test_every_operation_is_secured_as_the_gate_enforces(document: dict[str, Any]) -> None:
     public = {
         (method, path)
@@ -174,6 +190,8 @@ def test_every_operation_is_secured_as_the_gate_enforces(document: dict[str, Any
         ("get", "/markets/{material}/candles"),
         ("get", "/markets/{material}/goals"),
         ("get", "/leaderboard"),
+        ("get", "/"),  # the web market view and this document: DESIGN §5 lists them too
+        ("get", "/openapi.json"),
     }
     for path, item in document["paths"].items():
         for method, op in item.items():
