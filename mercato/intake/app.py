@@ -71,6 +71,8 @@ from mercato.storage.errors import busy
 logger = observability.logger("intake")
 MAX_BODY_BYTES = 4096
 _ID_CHARACTERS = re.compile(r"[A-Za-z0-9._:-]*")
+_DIGITS = re.compile(r"[0-9]{1,18}")
+"""A whole number in a query: what a client writes (the bounds are the route's)."""
 """Every character a material, order or player id may have."""
 STATUS: dict[type[ExchangeError], int] = {
     Malformed: 400,
@@ -428,10 +430,21 @@ def _known_query(app: LambdaFunctionUrlResolver, next_middleware: Callable[..., 
     route = app.context.get("_route")
     if route is not None and not route.include_in_schema:
         return next_middleware(app)
-    taken = {param.alias for param in route.dependant.query_params} if route and route.dependant else set()
-    unknown = sorted(set(app.current_event.query_string_parameters or {}) - taken)
+    params = route.dependant.query_params if route and route.dependant else []
+    sent = app.current_event.query_string_parameters or {}
+    unknown = sorted(set(sent) - {param.alias for param in params})
     if unknown:
         raise Invalid(f"unknown query parameter: {', '.join(unknown)}", code="invalid_field")
+    for param in params:  # pydantic would read "1_0", "+1" and " 1" as numbers too, as int() does
+        if (
+            param.field_info.annotation is int
+            and param.alias in sent
+            and not _DIGITS.fullmatch(sent[param.alias])
+        ):
+            raise Invalid(
+                f"{param.alias}: a whole number is written in decimal digits only, e.g. 10",
+                code="invalid_field",
+            )
     return next_middleware(app)
 
 

@@ -959,6 +959,10 @@ def test_invalid_market_query_is_422_naming_it(
         pytest.param({"limit": "0"}, "limit", id="limit-0"),
         pytest.param({"limit": "101"}, "limit", id="limit-101"),
         pytest.param({"limit": "many"}, "limit", id="limit-word"),
+        # what Python's int() and pydantic read as numbers, and no client means to send
+        pytest.param({"limit": "1_0"}, "limit", id="limit-underscore"),
+        pytest.param({"limit": "+5"}, "limit", id="limit-plus"),
+        pytest.param({"limit": " 5"}, "limit", id="limit-space"),
         pytest.param({"status": "bogus"}, "status", id="status-unknown"),
         pytest.param({"status": "OPEN"}, "status", id="status-upper-case"),
         pytest.param({"cursor": "c" * 1025}, "cursor", id="cursor-too-long"),
