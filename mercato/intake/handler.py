@@ -39,17 +39,13 @@ def _count(name: str) -> None:
     observability.count_now("intake", name)
 
 
-_LIMITER_CLIENT_CONFIG = Config(
-    retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=1
-)
-"""The limiter fails open: a throttled or slow limits table must cost a request one short try, not
-intake's retries and 60 s timeouts."""
+_FAIL_FAST = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=1)
+"""For a call a request must not wait on: the limiter fails open, so a throttled or slow limits table
+must cost a request one short try, not intake's retries and 60 s timeouts; a cancel's wake-up too."""
 _limiter = (
     RateLimiter(
         settings.limits,
-        DynamoBucketStore(
-            boto3.resource("dynamodb", config=_LIMITER_CLIENT_CONFIG).meta.client, settings.limits.table
-        ),
+        DynamoBucketStore(boto3.resource("dynamodb", config=_FAIL_FAST).meta.client, settings.limits.table),
         clock_ms=lambda: time.time_ns() // 1_000_000,
         count=_count,
     )
@@ -63,8 +59,12 @@ _boards = (
 )
 _stream = settings.stream_name
 _wake = (
-    # after a cancel: a wake-up on the stream, so the matcher refreshes the market's ticker
-    functools.partial(_wake_up, boto3.client("kinesis"), _stream) if _stream is not None else None
+    # after a cancel: a wake-up on the stream, so the matcher refreshes the market's ticker. The
+    # cancel is done before it: a slow or throttled Kinesis must cost it one short try, not boto3's
+    # retries and 60 s timeouts past the function's own 30 s (a reviewer's find)
+    functools.partial(_wake_up, boto3.client("kinesis", config=_FAIL_FAST), _stream)
+    if _stream is not None
+    else None
 )
 _handle = build_handler(
     Intake(DynamoIntakeStore(client, settings.tables), leaderboard=_boards, wake=_wake),

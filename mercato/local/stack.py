@@ -129,8 +129,10 @@ def session() -> boto3.Session:
     return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION)
 
 
-_FIELD_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:|[ \t]")
-"""A header line: a field name (RFC 9110's token) and a colon, or the continuation of the line before."""
+_FIELD_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:")
+"""A header line: a field name (RFC 9110's token) and a colon."""
+_FOLD = re.compile(rb"[ \t]")
+"""The continuation of the header line before it (obs-fold): only after one."""
 
 
 class _HeaderLines:
@@ -144,6 +146,7 @@ class _HeaderLines:
         self._reader = reader
         self.malformed = False
         self._ended = False
+        self._fields = 0
 
     def readline(self, limit: int = -1) -> bytes:
         line: bytes = self._reader.readline(limit)
@@ -152,7 +155,13 @@ class _HeaderLines:
             return line
         if not content:  # the blank line that ends the headers
             self._ended = True
-        elif b"\r" in content or not _FIELD_LINE.match(content):
+        elif b"\r" in content:
+            self.malformed = True
+        elif _FIELD_LINE.match(content):
+            self._fields += 1
+        elif not (self._fields and _FOLD.match(content)):
+            # a fold with no line before it to continue: the parser would drop it, and with it a
+            # Content-Length, so the body would be read as the next request (a reviewer's find)
             self.malformed = True
         return line
 
@@ -714,10 +723,10 @@ class EmbeddedStack:
     rate_limits: LimitSettings | None = None
     """Per-player rate limits (``None``: off, as in the demo and the pytest fixture)."""
     leaderboard_seconds: float = LEADERBOARD_SECONDS
+    """How often the background job rolls the leaderboard up (0: never; tests call ``rollup``)."""
     sweep_seconds: float | None = None
     """How often the background job settles the markets where an order has come due and nothing else
     woke them (``None``: the engine's :data:`SWEEP_SECONDS`; 0: never, tests call ``sweep``)."""
-    """How often the background job rolls the leaderboard up (0: never; tests call ``rollup``)."""
     engine: Literal["auto", "dynamodb-local", "moto", "memory"] = "memory"
     """The storage engine: ``memory`` (the default, as for ``mercato up`` and the pytest fixture):
     the in-memory exchange, with the pipe and the mapping's effect in-process

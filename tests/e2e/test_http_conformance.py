@@ -90,6 +90,23 @@ def test_a_malformed_header_line_never_lets_the_body_run_as_a_request(
     assert statuses(received) == [400], received[:300]
 
 
+def test_a_fold_with_no_header_line_before_it_is_refused(stack: EmbeddedStack) -> None:
+    """A reviewer's find: a first header line that starts with a space (a fold continuing nothing) was
+    dropped by the parser, Content-Length with it, and the body answered as a second request."""
+    inner = b"GET /accounts/me HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    request = b"GET /markets HTTP/1.1\r\n Content-Length: %d\r\nHost: x\r\n\r\n" % len(inner)
+
+    received = exchange(stack, request + inner)
+
+    assert statuses(received) == [400], received[:300]
+
+
+def test_a_fold_after_a_header_line_is_still_read_as_its_continuation(stack: EmbeddedStack) -> None:
+    request = b"GET /markets HTTP/1.1\r\nHost: x\r\nX-Note: a\r\n b\r\nConnection: close\r\n\r\n"
+
+    assert statuses(exchange(stack, request)) == [200]
+
+
 def test_a_bare_cr_does_not_split_one_header_line_into_two(stack: EmbeddedStack) -> None:
     """RFC 9112 §2.2: a bare CR must be refused or read as a space. Here it ends a header line
     (email's parser splits lines at CR), so a Content-Length hidden in another header's value frames

@@ -67,3 +67,25 @@ def test_the_rate_limiter_has_its_own_client_that_fails_fast(
     assert config.retries["total_max_attempts"] == 1
     assert config.connect_timeout <= 1
     assert config.read_timeout <= 1
+
+
+def test_a_cancels_wake_up_has_a_client_that_fails_fast(
+    tables: TableNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancel is done before its wake-up is put: with boto3's defaults (standard retries, 60 s
+    timeouts) a Kinesis that accepted connections and never answered held a reviewer's cancel for
+    180 s, past the function's 30 s timeout, so the player saw an error for a cancel that stood."""
+    for spec in TABLES:
+        monkeypatch.setenv(spec.env_var, getattr(tables, spec.logical_name))
+    monkeypatch.setenv("MERCATO_AUTH_SECRET", "cold-start-secret-of-32-bytes-at-least")
+    monkeypatch.setenv("MERCATO_STREAM_NAME", "mercato-test-book-events")
+    sys.modules.pop("mercato.intake.handler", None)
+    handler: Any = importlib.import_module("mercato.intake.handler")
+
+    kinesis = handler._wake.args[0]
+    config = kinesis.meta.config
+    assert kinesis.meta.service_model.service_name == "kinesis"
+    assert handler._wake.args[1] == "mercato-test-book-events"
+    assert config.retries["total_max_attempts"] == 1
+    assert config.connect_timeout <= 1
+    assert config.read_timeout <= 1
