@@ -14,14 +14,21 @@ from mercato.resources import TABLES
 from mercato.storage.names import TableNames
 
 
-def test_the_lambda_handler_reads_its_tables_and_secret_from_the_environment(
-    tables: TableNames, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def cold_start(tables: TableNames, monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
+    """The intake entry point imported afresh, as a cold start, with the tables, a secret and ``env``."""
     for spec in TABLES:
         monkeypatch.setenv(spec.env_var, getattr(tables, spec.logical_name))
     monkeypatch.setenv("MERCATO_AUTH_SECRET", "cold-start-secret-of-32-bytes-at-least")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     sys.modules.pop("mercato.intake.handler", None)
-    handler: Any = importlib.import_module("mercato.intake.handler")
+    return importlib.import_module("mercato.intake.handler")
+
+
+def test_the_lambda_handler_reads_its_tables_and_secret_from_the_environment(
+    tables: TableNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = cold_start(tables, monkeypatch)
     token = issue_token("cold-start-secret-of-32-bytes-at-least", "alice", Scope.TRADE)
 
     response = handler.handler(
@@ -55,12 +62,7 @@ def test_the_rate_limiter_has_its_own_client_that_fails_fast(
     """The limiter fails open; with intake's client (default retries, 60 s timeouts) a throttled
     limits table cost every request seconds before it was let through. Its own client tries once
     and waits a second at most."""
-    for spec in TABLES:
-        monkeypatch.setenv(spec.env_var, getattr(tables, spec.logical_name))
-    monkeypatch.setenv("MERCATO_AUTH_SECRET", "cold-start-secret-of-32-bytes-at-least")
-    monkeypatch.setenv("MERCATO_LIMITS_TABLE", "mercato-test-limits")
-    sys.modules.pop("mercato.intake.handler", None)
-    handler: Any = importlib.import_module("mercato.intake.handler")
+    handler = cold_start(tables, monkeypatch, MERCATO_LIMITS_TABLE="mercato-test-limits")
 
     config = handler._limiter.store._client.meta.config
     assert handler._limiter.store._client is not handler.client
@@ -75,12 +77,7 @@ def test_a_cancels_wake_up_has_a_client_that_fails_fast(
     """The cancel is done before its wake-up is put: with boto3's defaults (standard retries, 60 s
     timeouts) a Kinesis that accepted connections and never answered held a reviewer's cancel for
     180 s, past the function's 30 s timeout, so the player saw an error for a cancel that stood."""
-    for spec in TABLES:
-        monkeypatch.setenv(spec.env_var, getattr(tables, spec.logical_name))
-    monkeypatch.setenv("MERCATO_AUTH_SECRET", "cold-start-secret-of-32-bytes-at-least")
-    monkeypatch.setenv("MERCATO_STREAM_NAME", "mercato-test-book-events")
-    sys.modules.pop("mercato.intake.handler", None)
-    handler: Any = importlib.import_module("mercato.intake.handler")
+    handler = cold_start(tables, monkeypatch, MERCATO_STREAM_NAME="mercato-test-book-events")
 
     kinesis = handler._wake.args[0]
     config = kinesis.meta.config
