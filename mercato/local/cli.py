@@ -624,8 +624,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = args.handler
+    from mercato.emulators.dynamodb_local import DynamoDBLocalUnavailable
+
     try:
         result: int = handler(args)
+    except DynamoDBLocalUnavailable as error:  # any command's --dynamodb-local or engine, one line
+        print(f"mercato: {error}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader went away (``mercato markets | head -1``): say so once, and keep the
         # interpreter's final flush of stdout from raising again.

@@ -25,10 +25,11 @@ ME: Final = "me"
 
 
 def reserved(player_id: str) -> str | None:
-    """Why ``player_id`` is no player's account, or ``None`` when it may be one."""
-    if player_id.startswith(HOUSE_PREFIX):
+    """Why ``player_id`` is no player's account, or ``None`` when it may be one. In any case: ids are
+    case-sensitive, but a ``House.lionel-messi`` on a leaderboard would pass for the house."""
+    if player_id.lower().startswith(HOUSE_PREFIX):
         return "the house's accounts are the exchange's own"
-    if player_id == ME:
+    if player_id.lower() == ME:
         return "'me' names the caller's own account in /accounts/me; no player is called 'me'"
     return None
 

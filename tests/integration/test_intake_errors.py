@@ -1227,12 +1227,14 @@ def test_replay_after_the_expiry_passed_returns_the_original_order(clocked: tupl
 
 
 @pytest.mark.parametrize("movement", ["deposits", "withdrawals"])
-def test_no_player_is_called_me(world: World, movement: str) -> None:
+@pytest.mark.parametrize("name", ["me", "ME", "House.lionel-messi"])
+def test_no_player_is_called_me_or_like_the_house(world: World, movement: str, name: str) -> None:
     """``/accounts/me`` is the caller's own account, so a player called ``me`` could be credited by
     the game server but never read back through ``GET /accounts/{playerId}`` (a reviewer's find):
-    ``me`` is refused as a player id, in an admin route and as a token's subject."""
+    ``me`` is refused as a player id, in an admin route and as a token's subject, in any case, as is a
+    name that would pass for the house's on a leaderboard (``House.lionel-messi``)."""
     key = "depositId" if movement == "deposits" else "withdrawalId"
     body = {key: "me-1", "asset": "coins", "quantity": 5}
 
-    rejected(world.api, 403, "reserved_player", "POST", f"/accounts/me/{movement}", body, admin=True)
-    rejected(world.api, 403, "reserved_player", "GET", "/orders", token=sign(claims(sub="me")))
+    rejected(world.api, 403, "reserved_player", "POST", f"/accounts/{name}/{movement}", body, admin=True)
+    rejected(world.api, 403, "reserved_player", "GET", "/orders", token=sign(claims(sub=name)))

@@ -76,3 +76,16 @@ def test_a_read_limit_without_an_order_limit_is_refused_rather_than_ignored() ->
 
     with pytest.raises(SystemExit, match="only with --rate-limit-orders"):
         main(["up", "--rate-limit-reads", "5/1"])
+
+
+def test_a_command_that_needs_dynamodb_local_where_it_cannot_start_says_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reviewer's ``bench spike --dynamodb-local`` in a checkout without the jar ended in a traceback."""
+    from mercato.local.cli import main
+
+    monkeypatch.setenv("MERCATO_DYNAMODB_LOCAL_JAR", "/nonexistent/DynamoDBLocal.jar")
+
+    assert main(["bench", "spike", "--fans", "1", "--dynamodb-local"]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("mercato: DynamoDB Local cannot start: ")

@@ -551,6 +551,22 @@ def test_the_wire_form_carries_the_fundamental_value_base_plus_goal_value_times_
     assert {"team", "personId", "baseValue", "goalValue", "goals", "fundamentalValue"} <= wire.keys()
 
 
+def test_the_fundamental_value_stops_at_the_highest_price_and_the_goals_still_count() -> None:
+    """The house quotes around F and a quote must be a valid price: F is capped (documented under
+    Footballer stocks, after a reviewer found it only in a comment)."""
+    near_the_top = FootballerMarket(
+        material="lionel-messi",
+        name="Lionel Messi",
+        kind="footballer",
+        team="Argentina",
+        base_value=999_999_999_000,
+        goal_value=999_999_999_999,
+        goals=2,
+    )
+
+    assert (near_the_top.fundamental_value, near_the_top.goals) == (999_999_999_999, 2)
+
+
 def test_the_fundamental_value_is_derived_and_cannot_be_posted() -> None:
     text = body(FOOTBALLER, fundamentalValue="5000")
 
