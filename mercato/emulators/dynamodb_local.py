@@ -121,6 +121,16 @@ class DynamoDBLocal:
             raise
         return self
 
+    def exit_code(self) -> int | None:
+        """The process's exit status once it has ended; ``None`` while it runs (or before it starts)."""
+        return None if self._process is None else self._process.poll()
+
+    def restart(self, on_spawn: Callable[[int], None] | None = None) -> "DynamoDBLocal":
+        """Start it again on the same port and storage (a ``-dbPath`` directory keeps what it had
+        committed), after it ended on its own."""
+        self.stop()
+        return self.start(on_spawn=on_spawn)
+
     @property
     def pid(self) -> int:
         assert self._process is not None, "not started"

@@ -62,6 +62,8 @@ MAX_IDLE_PAUSE_SECONDS = 1.0
 """An idle pump sleeps up to this long; a write to intake wakes it at once."""
 FEED_POLL_SECONDS = 0.5
 LEADERBOARD_SECONDS = 10.0
+WATCH_SECONDS = 1.0
+"""How often the stack looks whether its DynamoDB Local is still running."""
 SWEEP_SECONDS: dict[str, float] = {"memory": 1.0, "dynamodb-local": 5.0, "moto": 30.0}
 """How often the stack looks for markets with an order come due, per engine (the deployed schedule:
 every minute). A look is a query per market: 0.2 ms on the memory engine for the 41 markets of the
@@ -860,6 +862,8 @@ class EmbeddedStack:
             targets.append(self._roll_up)
         if self._sweep_every() > 0:
             targets.append(self._sweep)
+        if self._dynamodb_local is not None:
+            targets.append(self._watch_dynamodb_local)
         if self.replay_speed > 0:
             self.feed = FeedJob(ReplaySource.wc2022_final(self.replay_speed), feed_store, self._lane.service)
             targets.append(self._replay)
@@ -945,6 +949,32 @@ class EmbeddedStack:
                 self._lane.rollup.run()
             except Exception:  # the next run recomputes everything: log and carry on
                 logging.getLogger("mercato.leaderboard").exception("leaderboard rollup failed")
+
+    def _watch_dynamodb_local(self) -> None:
+        """DynamoDB Local is a child process: if it ends while the stack runs (killed, out of memory),
+        every request would answer 500 until a restart. With ``data_dir`` it is started again on the
+        same port and directory, which keeps what it had committed, and what was pending is re-driven
+        as at a restart; in memory its tables are gone with it, which is said once."""
+        local = self._dynamodb_local
+        assert local is not None
+        while not self._stop.wait(WATCH_SECONDS):
+            code = local.exit_code()
+            if code is None:
+                continue
+            if self.data_dir is None:
+                log.error("DynamoDB Local ended (exit status %s); its in-memory tables went with it", code)
+                return
+            log.error("DynamoDB Local ended (exit status %s); starting it again on %s", code, self.data_dir)
+            try:
+                with self._pump_lock:
+                    local.restart(on_spawn=None if self._data is None else self._data.owned_by)
+                    fills = self._lane.settle_everything(
+                        redrive_of(self.pipeline.dynamodb, self.pipeline.tables)
+                    )
+                log.warning("DynamoDB Local is back on %s; the re-drive made %d fills", self.data_dir, fills)
+            except Exception:  # not back yet (the port still held, the JVM slow): the next look tries again
+                log.exception("DynamoDB Local could not be started again; trying again")
+            self._http.settled()
 
     def _sweep(self) -> None:
         """The sweep's schedule (every ``sweep_seconds``), as the deployed schedule's every minute."""

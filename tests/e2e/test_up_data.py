@@ -281,3 +281,38 @@ def _dynamodb_local_on(data: Path) -> list[str]:
     """The command lines of the DynamoDB Local processes keeping their tables in ``data``."""
     lines = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True, check=True).stdout
     return [line for line in lines.splitlines() if "DynamoDBLocal" in line and str(data.resolve()) in line]
+
+
+def test_a_dynamodb_local_that_dies_under_a_running_stack_is_started_again_on_its_data(
+    java_and_jar: None, tmp_path: Path
+) -> None:
+    """Nothing watched the DynamoDB Local child: killed, every request answered 500 until
+    ``mercato up`` was restarted. The stack starts it again on the same port and directory (which
+    keeps what it had committed) and re-drives what was pending; trading goes on."""
+    from mercato.local.stack import EmbeddedStack
+
+    options = {"catalog": False, "leaderboard_seconds": 0, "sweep_seconds": 0}
+    with EmbeddedStack(engine="dynamodb-local", data_dir=tmp_path / "state", **options) as stack:  # type: ignore[arg-type]
+        admin = stack.client("game-server", admin=True)
+        admin.list_market({"material": "wheat", "kind": "commodity", "name": "Wheat"})
+        admin.deposit("bob", "wheat", 10, "grant-1")
+        admin.deposit("alice", "coins", 1_000, "grant-2")
+        sell = stack.client("bob").place("Sell", "wheat", 5, 20)["orderId"]
+        stack.drain()
+        dead = stack._dynamodb_local
+        assert dead is not None
+        first = dead.pid
+
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            with suppress(ApiError, OSError):
+                if dead.pid != first and stack.client("bob").order(sell)["status"] == "open":
+                    break
+            assert time.monotonic() < deadline, "DynamoDB Local was not started again"
+            time.sleep(0.2)
+
+        stack.client("alice").place("Buy", "wheat", 5, 20)
+        stack.drain()
+        assert stack.client("bob").order(sell)["status"] == "filled"
+        assert violations(stack.pipeline.dynamodb, stack.pipeline.tables) == []
