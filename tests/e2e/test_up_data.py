@@ -291,7 +291,8 @@ def test_a_dynamodb_local_that_dies_under_a_running_stack_is_started_again_on_it
     keeps what it had committed) and re-drives what was pending; trading goes on."""
     from mercato.local.stack import EmbeddedStack
 
-    options = {"catalog": False, "leaderboard_seconds": 0, "sweep_seconds": 0}
+    # a prefix of its own: moto's Kinesis is one per process, shared with the worker's other stacks
+    options = {"catalog": False, "leaderboard_seconds": 0, "sweep_seconds": 0, "prefix": "watched"}
     with EmbeddedStack(engine="dynamodb-local", data_dir=tmp_path / "state", **options) as stack:  # type: ignore[arg-type]
         admin = stack.client("game-server", admin=True)
         admin.list_market({"material": "wheat", "kind": "commodity", "name": "Wheat"})
