@@ -4,12 +4,12 @@ Every write goes through the store as one all-or-nothing unit, so a rejected req
 """
 
 import hashlib
-import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from mercato import observability
 from mercato.intake.ports import (
     ClientOrderIdTaken,
     HouseOpening,
@@ -62,7 +62,7 @@ LAST_MILLIS = 10**13 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-log = logging.getLogger(__name__)
+logger = observability.logger("intake")
 
 
 def _now() -> datetime:
@@ -329,7 +329,7 @@ class Intake:
         try:
             self.wake(material)
         except Exception:
-            log.exception("the wake-up after a cancel of a %s order failed", material)
+            logger.exception("the wake-up after a cancel failed", material=material)
 
     # -- accounts ----------------------------------------------------------------------------
 

@@ -30,6 +30,8 @@ FORBIDDEN = ("boto3", "botocore", "mercato.resources", "mercato.storage")
 
 
 def _source(module: str) -> Path | None:
+    if module == "mercato":  # ``from mercato import observability``: the package itself
+        return PACKAGE / "__init__.py"
     relative = Path(*module.split(".")[1:])
     for candidate in (PACKAGE / relative.with_suffix(".py"), PACKAGE / relative / "__init__.py"):
         if candidate.is_file():
