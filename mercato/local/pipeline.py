@@ -134,8 +134,10 @@ class LocalPipeline:
         anything was there to move. Only the pipe and a cancel's wake-up write to Kinesis here, so the
         mapping need not poll Kinesis when neither did (``fetch=False``)."""
         moved = self.pipe.poll()
+        # cleared only when seen set, before the fetch: a wake-up set meanwhile put its record first
         woken = self._woken.is_set()
-        self._woken.clear()
+        if woken:
+            self._woken.clear()
         arrived = self.mapping.fetch() if moved or fetch or woken else 0
         ran = self.mapping.step()
         return bool(moved or arrived or ran)
