@@ -62,6 +62,17 @@ def free_port() -> int:
         return port
 
 
+def _taken(port: int) -> bool:
+    """Whether a process listens on ``port`` (bound as a server would, past connections closing)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            return True
+        return False
+
+
 class DynamoDBLocalUnavailable(RuntimeError):
     """DynamoDB Local could not be started (no Java, no jar, or it did not come up); nothing runs."""
 
@@ -121,14 +132,16 @@ class DynamoDBLocal:
             raise
         return self
 
-    def exit_code(self) -> int | None:
-        """The process's exit status once it has ended; ``None`` while it runs (or before it starts)."""
-        return None if self._process is None else self._process.poll()
+    def running(self) -> bool:
+        """Whether its process runs: false once it has ended, and after a start that failed."""
+        return self._process is not None and self._process.poll() is None
 
     def restart(self, on_spawn: Callable[[int], None] | None = None) -> "DynamoDBLocal":
         """Start it again on the same port and storage (a ``-dbPath`` directory keeps what it had
-        committed), after it ended on its own."""
+        committed), after it ended on its own. Refused while another process holds the port."""
         self.stop()
+        if _taken(self.port):
+            raise DynamoDBLocalUnavailable(f"port {self.port} is held by another process")
         return self.start(on_spawn=on_spawn)
 
     @property
@@ -145,11 +158,14 @@ class DynamoDBLocal:
                 raise DynamoDBLocalUnavailable(f"DynamoDB Local exited at start: {error.strip()[-500:]}")
             try:
                 urllib.request.urlopen(self.endpoint_url, timeout=0.5).close()
-                return
             except urllib.error.HTTPError:
-                return  # it answers (400 for a request without an action): ready
+                pass  # it answers (400 for a request without an action): ready
             except OSError:
                 time.sleep(0.05)
+                continue
+            if self._process.poll() is not None:  # what answered was another process on the port
+                continue  # the loop's first check says why ours ended
+            return
         self.stop()
         raise DynamoDBLocalUnavailable(
             f"DynamoDB Local did not answer on port {self.port} in {START_TIMEOUT_SECONDS} s"

@@ -64,6 +64,8 @@ FEED_POLL_SECONDS = 0.5
 LEADERBOARD_SECONDS = 10.0
 WATCH_SECONDS = 1.0
 """How often the stack looks whether its DynamoDB Local is still running."""
+MAX_WATCH_SECONDS = 30.0
+"""The longest wait between two attempts to start a DynamoDB Local that would not start again."""
 SWEEP_SECONDS: dict[str, float] = {"memory": 1.0, "dynamodb-local": 5.0, "moto": 30.0}
 """How often the stack looks for markets with an order come due, per engine (the deployed schedule:
 every minute). A look is a query per market: 0.2 ms on the memory engine for the 41 markets of the
@@ -954,26 +956,38 @@ class EmbeddedStack:
         """DynamoDB Local is a child process: if it ends while the stack runs (killed, out of memory),
         every request would answer 500 until a restart. With ``data_dir`` it is started again on the
         same port and directory, which keeps what it had committed, and what was pending is re-driven
-        as at a restart; in memory its tables are gone with it, which is said once."""
+        as at a restart; in memory its tables are gone with it, which is said once. A start that
+        fails (the port held by another process, the JVM killed again) is tried again, each wait
+        twice the last, up to :data:`MAX_WATCH_SECONDS`. The start happens outside the pump's lock,
+        which a pump retrying calls to the dead process can hold for minutes; only the re-drive
+        takes it."""
         local = self._dynamodb_local
         assert local is not None
-        while not self._stop.wait(WATCH_SECONDS):
-            code = local.exit_code()
-            if code is None:
+        wait = WATCH_SECONDS
+        while not self._stop.wait(wait):
+            if local.running():
                 continue
             if self.data_dir is None:
-                log.error("DynamoDB Local ended (exit status %s); its in-memory tables went with it", code)
+                log.error("DynamoDB Local ended; its in-memory tables went with it")
                 return
-            log.error("DynamoDB Local ended (exit status %s); starting it again on %s", code, self.data_dir)
+            log.error("DynamoDB Local is not running; starting it again on %s", self.data_dir)
+            try:
+                local.restart(on_spawn=None if self._data is None else self._data.owned_by)
+            except Exception as error:  # tried again after a longer wait
+                wait = min(2 * wait, MAX_WATCH_SECONDS)
+                log.error(
+                    "DynamoDB Local could not be started again (%s); trying again in %.0f s", error, wait
+                )
+                continue
+            wait = WATCH_SECONDS
             try:
                 with self._pump_lock:
-                    local.restart(on_spawn=None if self._data is None else self._data.owned_by)
                     fills = self._lane.settle_everything(
                         redrive_of(self.pipeline.dynamodb, self.pipeline.tables)
                     )
                 log.warning("DynamoDB Local is back on %s; the re-drive made %d fills", self.data_dir, fills)
-            except Exception:  # not back yet (the port still held, the JVM slow): the next look tries again
-                log.exception("DynamoDB Local could not be started again; trying again")
+            except Exception:  # the pump settles what is pending as its records come
+                log.exception("DynamoDB Local is back on %s; its re-drive failed", self.data_dir)
             self._http.settled()
 
     def _sweep(self) -> None:

@@ -283,16 +283,25 @@ def _dynamodb_local_on(data: Path) -> list[str]:
     return [line for line in lines.splitlines() if "DynamoDBLocal" in line and str(data.resolve()) in line]
 
 
+@pytest.mark.parametrize("port_held", [False, True], ids=["killed", "killed-and-its-port-held-a-while"])
 def test_a_dynamodb_local_that_dies_under_a_running_stack_is_started_again_on_its_data(
-    java_and_jar: None, tmp_path: Path
+    java_and_jar: None, tmp_path: Path, port_held: bool
 ) -> None:
     """Nothing watched the DynamoDB Local child: killed, every request answered 500 until
     ``mercato up`` was restarted. The stack starts it again on the same port and directory (which
-    keeps what it had committed) and re-drives what was pending; trading goes on."""
+    keeps what it had committed) and re-drives what was pending; trading goes on. A reviewer held
+    the port with another server: the first watch took that server for DynamoDB Local and started a
+    JVM every few seconds; a start that failed was never tried again. Now a held port is waited out,
+    each wait longer, and the stack comes back once it is free."""
     from mercato.local.stack import EmbeddedStack
 
     # a prefix of its own: moto's Kinesis is one per process, shared with the worker's other stacks
-    options = {"catalog": False, "leaderboard_seconds": 0, "sweep_seconds": 0, "prefix": "watched"}
+    options = {
+        "catalog": False,
+        "leaderboard_seconds": 0,
+        "sweep_seconds": 0,
+        "prefix": f"watched-{os.getpid()}-{port_held:d}",
+    }
     with EmbeddedStack(engine="dynamodb-local", data_dir=tmp_path / "state", **options) as stack:  # type: ignore[arg-type]
         admin = stack.client("game-server", admin=True)
         admin.list_market({"material": "wheat", "kind": "commodity", "name": "Wheat"})
@@ -305,10 +314,17 @@ def test_a_dynamodb_local_that_dies_under_a_running_stack_is_started_again_on_it
         first = dead.pid
 
         os.kill(first, signal.SIGKILL)
+        if port_held:
+            with _listening_on(dead.port):
+                time.sleep(3)
         deadline = time.monotonic() + 60
         while True:
             with suppress(ApiError, OSError):
-                if dead.pid != first and stack.client("bob").order(sell)["status"] == "open":
+                if (
+                    dead.running()
+                    and dead.pid != first
+                    and stack.client("bob").order(sell)["status"] == "open"
+                ):
                     break
             assert time.monotonic() < deadline, "DynamoDB Local was not started again"
             time.sleep(0.2)
@@ -317,3 +333,25 @@ def test_a_dynamodb_local_that_dies_under_a_running_stack_is_started_again_on_it
         stack.drain()
         assert stack.client("bob").order(sell)["status"] == "filled"
         assert violations(stack.pipeline.dynamodb, stack.pipeline.tables) == []
+
+
+@contextmanager
+def _listening_on(port: int) -> Iterator[None]:
+    """Another process's server on ``port`` (once the killed JVM's socket is gone)."""
+    import socket
+
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            holder.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "the killed JVM's port never came free"
+            time.sleep(0.01)
+    holder.listen()
+    try:
+        yield
+    finally:
+        holder.close()
