@@ -44,6 +44,20 @@ def resources(template: Template, kind: str) -> dict[str, Any]:
     return dict(template.find_resources(kind))
 
 
+def function(template: Template, handler: str) -> dict[str, Any]:
+    """The properties of the function whose handler is ``handler``."""
+    return next(
+        r["Properties"]
+        for r in resources(template, "AWS::Lambda::Function").values()
+        if r["Properties"]["Handler"] == handler
+    )
+
+
+def stream_puts(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The statements that let a role put records on Kinesis."""
+    return [s for s in statements if {a for a in actions([s]) if a.startswith("kinesis:Put")}]
+
+
 def only(template: Template, kind: str) -> dict[str, Any]:
     (resource,) = resources(template, kind).values()
     properties: dict[str, Any] = resource["Properties"]
@@ -183,11 +197,7 @@ def test_the_function_url_is_public_and_the_function_checks_tokens_itself(templa
         "traceparent",
     }
     assert url["Cors"]["MaxAge"] == 600
-    intake = next(
-        r["Properties"]
-        for r in resources(template, "AWS::Lambda::Function").values()
-        if r["Properties"]["Handler"] == "mercato.intake.handler.handler"
-    )
+    intake = function(template, "mercato.intake.handler.handler")
     assert "MERCATO_AUTH_SECRET_ARN" in intake["Environment"]["Variables"]
     assert "MERCATO_AUTH_SECRET" not in intake["Environment"]["Variables"], "no secret in the template"
 
@@ -247,7 +257,7 @@ def test_the_matcher_reads_kinesis_writes_only_the_tables_it_settles_and_never_t
     assert not {a for a in granted if a.startswith("secretsmanager:")}
     assert {"kinesis:GetRecords", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= granted
     # its sweep's wake-ups go on the exchange's one stream, nowhere else
-    puts = [s for s in statements if {a for a in actions([s]) if a.startswith("kinesis:Put")}]
+    puts = stream_puts(statements)
     assert puts
     assert all("BookEventsStream" in json.dumps(s["Resource"]) for s in puts)
     assert {table_of(w) for w in written_resources(statements)} == {
@@ -266,15 +276,11 @@ def test_intake_writes_every_table_but_trades_fills_and_the_leaderboard(template
 
     assert written == {"book", "orders", "accounts", "markets", "limits"}
     # a cancel's wake-up goes on the exchange's one stream, nowhere else; intake reads no stream
-    puts = [s for s in statements if {a for a in actions([s]) if a.startswith("kinesis:Put")}]
+    puts = stream_puts(statements)
     assert puts
     assert all("BookEventsStream" in json.dumps(s["Resource"]) for s in puts)
     assert not {a for a in actions(statements) if a.startswith("kinesis:Get")}
-    intake = next(
-        r["Properties"]
-        for r in resources(template, "AWS::Lambda::Function").values()
-        if r["Properties"]["Handler"] == "mercato.intake.handler.handler"
-    )
+    intake = function(template, "mercato.intake.handler.handler")
     assert STREAM_NAME_ENV in intake["Environment"]["Variables"]
 
 
@@ -289,11 +295,7 @@ def test_the_matcher_sweeps_every_minute_through_the_stream(template: Template) 
     assert rule["ScheduleExpression"] == "rate(1 minute)"
     [target] = rule["Targets"]
     assert json.loads(target["Input"]) == SWEEP_EVENT
-    matcher = next(
-        r["Properties"]
-        for r in resources(template, "AWS::Lambda::Function").values()
-        if r["Properties"]["Handler"] == "mercato.matcher.entry.handler"
-    )
+    matcher = function(template, "mercato.matcher.entry.handler")
     assert STREAM_NAME_ENV in matcher["Environment"]["Variables"]
 
 
@@ -308,11 +310,7 @@ def test_the_feed_runs_every_minute_and_may_only_touch_markets_and_book(template
     statements = policy_statements(template, "FeedFunction")
     assert {table_of(w) for w in written_resources(statements)} == {"markets", "book"}
     assert not {a for a in actions(statements) if a.startswith("kinesis:")}
-    feed = next(
-        r["Properties"]
-        for r in resources(template, "AWS::Lambda::Function").values()
-        if r["Properties"]["Handler"] == "mercato.feed.handler.handler"
-    )
+    feed = function(template, "mercato.feed.handler.handler")
     assert feed["Environment"]["Variables"]["MERCATO_FEED_COMPETITION"] == "WC"
     assert "MERCATO_FEED_API_KEY_ARN" in feed["Environment"]["Variables"]
 

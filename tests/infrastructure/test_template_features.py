@@ -2,7 +2,6 @@
 
 import json
 import os
-from typing import Any
 
 import pytest
 
@@ -12,6 +11,7 @@ from aws_cdk.assertions import Template
 
 from tests.infrastructure.test_template import (
     actions,
+    function,
     policy_statements,
     resources,
     synth,
@@ -27,14 +27,6 @@ pytestmark = pytest.mark.xdist_group("cdk")
 @pytest.fixture(scope="module")
 def template() -> Template:
     return synth({"leaderboardMinutes": "15", "rateLimitOrders": "40/10", "rateLimitAdmin": "500/100"})
-
-
-def function(template: Template, handler: str) -> dict[str, Any]:
-    return next(
-        r["Properties"]
-        for r in resources(template, "AWS::Lambda::Function").values()
-        if r["Properties"]["Handler"] == handler
-    )
 
 
 def test_the_limits_and_leaderboard_tables_expire_items_by_time_to_live(template: Template) -> None:

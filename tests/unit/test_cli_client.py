@@ -6,6 +6,7 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 import pytest
@@ -56,29 +57,42 @@ def test_a_token_the_flags_leave_in_doubt_is_a_usage_error(
     assert message in capsys.readouterr().err
 
 
-class _NotMercato(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        status = 200 if self.path.startswith("/markets") else 502
-        page = b"<html>a proxy's page</html>"
+class _Fake(http.server.BaseHTTPRequestHandler):
+    """A server that is not Mercato's: :meth:`_send` one answer, logging nothing."""
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(page)))
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(page)
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
         return
 
 
-@pytest.fixture
-def not_mercato() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotMercato)
+@contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on a free loopback port; its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _NotMercato(_Fake):
+    def do_GET(self) -> None:
+        status = 200 if self.path.startswith("/markets") else 502
+        self._send(status, "text/html", b"<html>a proxy's page</html>")
+
+
+@pytest.fixture
+def not_mercato() -> Iterator[str]:
+    with serving(_NotMercato) as url:
+        yield url
 
 
 @pytest.mark.parametrize(("path", "status"), [("/markets", 200), ("/accounts/me", 502)])
@@ -92,7 +106,7 @@ def test_an_answer_that_is_not_json_is_an_api_error_with_its_text(
     assert raised.value.body == "<html>a proxy's page</html>"
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
+class _Recorder(_Fake):
     """Answers ``{}`` to anything and keeps each request's method, raw path and body."""
 
     seen: ClassVar[list[tuple[str, str, bytes]]] = []
@@ -100,29 +114,16 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self.seen.append((self.command, self.path, self.rfile.read(length)))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
+        self._send(200, "application/json", b"{}")
 
     do_GET = do_POST = do_DELETE = _answer
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
 
 
 @pytest.fixture
 def recorder() -> Iterator[tuple[Client, list[tuple[str, str, bytes]]]]:
     seen: list[tuple[str, str, bytes]] = []
-    handler = type("Recording", (_Recorder,), {"seen": seen})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield Client(f"http://127.0.0.1:{server.server_address[1]}"), seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(type("Recording", (_Recorder,), {"seen": seen})) as url:
+        yield Client(url), seen
 
 
 def test_ids_and_materials_are_sent_as_one_path_segment_each(
@@ -187,17 +188,10 @@ def test_a_url_that_cannot_be_sent_to_is_one_line(
     assert len(errors.strip().splitlines()) == 1
 
 
-class _Refuses(http.server.BaseHTTPRequestHandler):
+class _Refuses(_Fake):
     def do_GET(self) -> None:
         body = json.dumps({"error": {"code": "insufficient_balance", "message": "not enough coins"}}).encode()
-        self.send_response(409)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
+        self._send(409, "application/json", body)
 
 
 @pytest.mark.parametrize(
@@ -211,13 +205,8 @@ class _Refuses(http.server.BaseHTTPRequestHandler):
 def test_a_refusal_is_one_line_and_exit_1(
     json_flag: tuple[str, ...], said: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refuses)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        status = main(["markets", "--url", f"http://127.0.0.1:{server.server_address[1]}", *json_flag])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Refuses) as url:
+        status = main(["markets", "--url", url, *json_flag])
 
     assert status == 1
     assert capsys.readouterr().err.splitlines() == [said]

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import pytest
 from pydantic import ValidationError
@@ -528,19 +528,17 @@ def test_a_footballer_field_out_of_range_is_rejected_naming_it(field: str, raw: 
     assert rejected(parse_listing, body(FOOTBALLER, **{field: raw})) == [(error_type, ("footballer", field))]
 
 
+def messi(**values: Any) -> FootballerMarket:
+    """Messi's market with ``values`` (base value, goal value, goals, ...)."""
+    return FootballerMarket(
+        material="lionel-messi", name="Lionel Messi", kind="footballer", team="Argentina", **values
+    )
+
+
 @pytest.mark.parametrize("goals", [0, 1, 3])
 def test_the_wire_form_carries_the_fundamental_value_base_plus_goal_value_times_goals(goals: int) -> None:
     # Given Messi listed at 1000 coins and 50 a goal, with some goals scored
-    after_goals = FootballerMarket(
-        material="lionel-messi",
-        name="Lionel Messi",
-        kind="footballer",
-        team="Argentina",
-        person_id=44,
-        base_value=1000,
-        goal_value=50,
-        goals=goals,
-    )
+    after_goals = messi(person_id=44, base_value=1000, goal_value=50, goals=goals)
 
     # When it is put on the wire
     wire = after_goals.wire()
@@ -554,15 +552,7 @@ def test_the_wire_form_carries_the_fundamental_value_base_plus_goal_value_times_
 def test_the_fundamental_value_stops_at_the_highest_price_and_the_goals_still_count() -> None:
     """The house quotes around F and a quote must be a valid price: F is capped (documented under
     Footballer stocks, after a reviewer found it only in a comment)."""
-    near_the_top = FootballerMarket(
-        material="lionel-messi",
-        name="Lionel Messi",
-        kind="footballer",
-        team="Argentina",
-        base_value=999_999_999_000,
-        goal_value=999_999_999_999,
-        goals=2,
-    )
+    near_the_top = messi(base_value=999_999_999_000, goal_value=999_999_999_999, goals=2)
 
     assert (near_the_top.fundamental_value, near_the_top.goals) == (999_999_999_999, 2)
 
