@@ -150,7 +150,7 @@ class _HeaderLines:
         self._reader = reader
         self.malformed = False
         self._ended = False
-        self._fields = 0
+        self._field_seen = False
 
     def readline(self, limit: int = -1) -> bytes:
         line: bytes = self._reader.readline(limit)
@@ -162,8 +162,8 @@ class _HeaderLines:
         elif b"\r" in content:
             self.malformed = True
         elif _FIELD_LINE.match(content):
-            self._fields += 1
-        elif not (self._fields and _FOLD.match(content)):
+            self._field_seen = True
+        elif not (self._field_seen and _FOLD.match(content)):
             # a fold with no line before it to continue: the parser would drop it, and with it a
             # Content-Length, so the body would be read as the next request (a reviewer's find)
             self.malformed = True
@@ -835,9 +835,7 @@ class EmbeddedStack:
                 quote_the_house(self.pipeline)
         if kept and self.shared is None:
             self.restarted = True
-            self.redriven_fills = self.pipeline.settle_everything(
-                redrive_of(self.pipeline.dynamodb, self.pipeline.tables)
-            )
+            self.redriven_fills = self._redrive()
         self._lane = self.pipeline
         return self._run(DynamoFeedStore(self.pipeline.dynamodb, self.pipeline.tables))
 
@@ -982,13 +980,16 @@ class EmbeddedStack:
             wait = WATCH_SECONDS
             try:
                 with self._pump_lock:
-                    fills = self._lane.settle_everything(
-                        redrive_of(self.pipeline.dynamodb, self.pipeline.tables)
-                    )
+                    fills = self._redrive()
                 log.warning("DynamoDB Local is back on %s; the re-drive made %d fills", self.data_dir, fills)
             except Exception:  # the pump settles what is pending as its records come
                 log.exception("DynamoDB Local is back on %s; its re-drive failed", self.data_dir)
             self._http.settled()
+
+    def _redrive(self) -> int:
+        """Settle every market of the kept tables once, as their records would (a restart's, or a
+        restarted DynamoDB Local's); the fills that made."""
+        return self.pipeline.settle_everything(redrive_of(self.pipeline.dynamodb, self.pipeline.tables))
 
     def _sweep(self) -> None:
         """The sweep's schedule (every ``sweep_seconds``), as the deployed schedule's every minute."""
