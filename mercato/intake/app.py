@@ -46,6 +46,7 @@ from mercato.models.errors import (
     Throttled,
     TooLarge,
     Unauthenticated,
+    Unavailable,
     UnsupportedMediaType,
 )
 from mercato.models.events import GoalEvent
@@ -66,7 +67,7 @@ from mercato.models.views import (
     OrderPage,
     TradesView,
 )
-from mercato.storage.errors import busy
+from mercato.storage.errors import busy, unavailable
 
 logger = observability.logger("intake")
 MAX_BODY_BYTES = 4096
@@ -85,6 +86,7 @@ STATUS: dict[type[ExchangeError], int] = {
     UnsupportedMediaType: 415,
     Invalid: 422,
     Throttled: 429,
+    Unavailable: 503,
 }
 
 Material = Annotated[str, Path(pattern=MATERIAL_PATTERN, description="a material id")]
@@ -112,7 +114,7 @@ def _error_headers(error: ExchangeError) -> dict[str, str] | None:
     if isinstance(error, Unauthenticated):  # RFC 6750 §3: no error code when no token came
         problem = "" if error.code == "missing_token" else ', error="invalid_token"'
         return {"WWW-Authenticate": f'Bearer realm="mercato"{problem}'}
-    if isinstance(error, Throttled):
+    if isinstance(error, Throttled | Unavailable):
         return {"Retry-After": str(error.retry_after_seconds)}
     if isinstance(error, MethodNotAllowed):
         return {"Allow": ", ".join(error.allow)}
@@ -519,6 +521,10 @@ def _plain_response(status: int, error: ExchangeError) -> dict[str, Any]:
 
 
 BUSY = Throttled("the exchange is busy; retry shortly")
+UNAVAILABLE = Unavailable(
+    "the exchange's storage is unavailable; retry shortly (a request with a clientOrderId, depositId "
+    "or withdrawalId is safe to retry: whether it applied is not known)"
+)
 INTERNAL_ERROR = ExchangeError(
     "an internal error; a request with a clientOrderId, depositId or withdrawalId is safe to retry",
     code="internal_error",
@@ -582,12 +588,12 @@ def build_handler(
             return result
         except ExchangeError as error:
             return _plain_response(error_status(error), error)
-        except (Busy, ClientError) as error:  # a read DynamoDB throttled past boto3's own retries
-            if isinstance(error, ClientError) and not busy(error):
-                logger.exception("unhandled error", path=event.get("rawPath"))
-                return _plain_response(500, INTERNAL_ERROR)
-            return _plain_response(429, BUSY)
-        except Exception:  # the last line of defence: a bug answers 500 in the one shape, never a hang
+        except Exception as error:  # the last line of defence: never a hang, always the one shape
+            if isinstance(error, Busy) or (isinstance(error, ClientError) and busy(error)):
+                return _plain_response(429, BUSY)  # a read DynamoDB throttled past boto3's own retries
+            if unavailable(error):
+                logger.warning("storage unavailable", path=event.get("rawPath"), error=type(error).__name__)
+                return _plain_response(503, UNAVAILABLE)
             logger.exception("unhandled error", path=event.get("rawPath"))
             return _plain_response(500, INTERNAL_ERROR)
 

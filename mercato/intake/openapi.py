@@ -49,6 +49,7 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "throttled": 429,
     "rate_limited": 429,
     "internal_error": 500,
+    "unavailable": 503,
 }
 """Every error code the API answers with, and its status."""
 
@@ -101,8 +102,16 @@ def doc(ok: int | tuple[int, ...], model: Any, *codes: str, access: Access) -> d
 def operation_codes(access: Access, own: list[str]) -> list[str]:
     """Every error code an operation can answer: its own, and those of the gate and the validator."""
     # any request may carry a body, and a query parameter the route does not know; every operation
-    # reads DynamoDB, which may throttle it
-    codes = {*own, "body_too_large", "internal_error", "invalid_field", "throttled", *_BODY_CODES}
+    # reads DynamoDB, which may throttle it or be out of reach
+    codes = {
+        *own,
+        "body_too_large",
+        "internal_error",
+        "invalid_field",
+        "throttled",
+        "unavailable",
+        *_BODY_CODES,
+    }
     if access is not Access.PUBLIC:
         codes.update(_AUTH_CODES)
         codes.add("rate_limited")  # where the deployment limits each player (intake/limits.py)
@@ -125,7 +134,7 @@ def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
             }
         },
     }
-    if status == 429:
+    if status in (429, 503):
         response["headers"] = {
             "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
         }

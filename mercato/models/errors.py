@@ -69,6 +69,16 @@ class Throttled(ExchangeError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class Unavailable(ExchangeError):
+    """The storage could not be reached, or failed on its side: nothing was decided, retry shortly."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after_seconds: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class MethodNotAllowed(ExchangeError):
     """The path exists, but not with this method; ``allow`` lists the methods it serves."""
 

@@ -4,15 +4,17 @@
 A top-level code names the cause of a single call. A cancelled transaction
 (``TransactionCanceledException``) names one reason per action; any ``ConditionalCheckFailed``
 among them means the state moved (re-reading is the only cure, so it wins over a throttled action in
-the same transaction), otherwise any throttling or conflict reason means busy. Anything else (a
-validation error, a missing table) is a bug and is left as it is.
+the same transaction), otherwise any throttling or conflict reason means busy. A call that never
+reached DynamoDB, or that it failed on its own side, is :func:`unavailable` (an answer to retry, not a
+bug). Anything else (a validation error, a missing table) is a bug and is left as it is.
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as EndpointUnreachable
 
 from mercato.models.errors import Busy, StateMoved
 
@@ -34,6 +36,10 @@ BUSY_REASONS: Final = frozenset(
     {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 )
 """Cancellation reasons of an action refused for load or contention."""
+UNAVAILABLE_CODES: Final = frozenset(
+    {"InternalServerError", "ServiceUnavailable", "ServiceUnavailableException"}
+)
+"""Top-level codes of a call the service failed on its side (boto3 has retried them already)."""
 
 
 def cancellation_reasons(error: ClientError) -> list[str]:
@@ -94,3 +100,13 @@ class Classified:
 def busy(error: ClientError) -> bool:
     """Whether ``error`` reports load or contention (retry later) rather than moved state."""
     return isinstance(classify(error), Busy)
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says DynamoDB could not be reached or failed on its side, after boto3's own
+    retries: the endpoint refused or timed out (DynamoDB Local restarting, a network fault), or the
+    service answered ``InternalServerError``. Whether a write applied is then unknown, so only an
+    idempotent retry is safe."""
+    if isinstance(error, EndpointUnreachable | HTTPClientError):
+        return True
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in UNAVAILABLE_CODES
