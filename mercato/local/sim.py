@@ -12,7 +12,9 @@ matcher on in-process moto. Faults, all drawn from the seed:
   batch, and records redelivered after their orders settled;
 - a second matcher settling the same material in the middle of the first one's calls, and the
   matcher running in the middle of an intake request (a fill landing inside a cancel);
-- the clock jumping past GTD expiries.
+- the clock jumping past GTD expiries, and the scheduled sweep (:mod:`mercato.matcher.sweep`) waking
+  the markets where an order has come due, through the same faulty storage and mapping; after its
+  drain no order that was due at the sweep may rest (``sweep_left_due``).
 
 After every step every invariant of DESIGN §8 that holds mid-flight is checked, and after every
 drain all of them. Many small sessions, each on fresh tables, keep moto fast. A failure names the
@@ -47,6 +49,7 @@ from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.handler import handle_batch
 from mercato.matcher.ports import MatcherStore
 from mercato.matcher.service import Matcher
+from mercato.matcher.sweep import due_markets
 from mercato.models.errors import Busy, Throttled
 from mercato.storage.names import TableNames
 from mercato.testing.invariants import problems as invariant_problems
@@ -143,6 +146,8 @@ class SimFigures:
     """Intervals between drains in which a commodity's trades were compared with the reference book."""
     unhandled_errors: int = 0
     """Requests whose function raised (a throttled read intake does not map): the game resends."""
+    sweeps: int = 0
+    """Sweeps that completed and were checked: no order due at the sweep rests after its drain."""
     seconds: float = 0.0
     failure: str | None = None
 
@@ -152,6 +157,7 @@ class SimFigures:
             "faults_injected": dict(sorted(self.faults_injected.items())),
             "invariant_violations": self.invariant_violations,
             "price_time_compared": self.price_time_compared,
+            "sweeps": self.sweeps,
             "seconds": round(self.seconds, 2),
         }
 
@@ -254,6 +260,7 @@ class Session:
         self.history: list[dict[str, Any]] = []
         self.goals = 0
         self.in_drain = False
+        self.left_due: list[str] = []
 
     # -- faults ------------------------------------------------------------------------------
 
@@ -444,8 +451,35 @@ class Session:
             self.clock.millis += jump
             self._injected("clock_jump", f"+{jump} ms")
             return f"clock +{jump} ms"
+        if self.rng.random() < 0.25:
+            return self._sweep()
         self._drain()
         return "drain"
+
+    def _sweep(self) -> str:
+        """The scheduled sweep as the matcher function runs it on AWS: it reads the markets and their
+        due orders through the matcher's (faulty) storage and puts a wake-up for each market with one
+        due, which the (faulty) mapping delivers in the drain. A sweep a fault stops is simply not
+        finished (the next schedule sweeps again). After a finished sweep's drain, no order due at
+        the sweep rests on any market's book (a settlement expires up to ``DUE_PAGE`` of a market's
+        due orders; a session places far fewer)."""
+        store, now = self.pipeline.matcher.store, self.clock.matcher()
+        try:
+            woken = due_markets(store.materials(), store.due, now)
+        except (Crash, Busy, ClientError) as stopped:
+            self._drain()
+            return f"sweep stopped by {type(stopped).__name__}; drain"
+        wake = self.pipeline.service.wake
+        assert wake is not None  # both lanes put a wake-up past the pipe, as intake after a cancel
+        for material in woken:
+            wake(material)
+        self._drain()
+        truth = self.second.store
+        self.left_due = [
+            f"{material}: {key}" for material in truth.materials() for key in truth.due(material, now)
+        ]
+        self.figures.sweeps += 1
+        return f"sweep woke {', '.join(woken) or 'nothing'}; drain"
 
     def _order(self, player: str) -> str:
         if self.sent and self.rng.random() < 0.05:
@@ -482,6 +516,8 @@ class Session:
     def check(self, *, drained: bool) -> list[str]:
         """Every invariant that holds mid-flight; after a drain all of them, price-time included."""
         problems = invariant_problems(self.storage.read, self.pipeline.tables, drained=drained)
+        problems += [f"sweep_left_due: {due} rests after the sweep's drain" for due in self.left_due]
+        self.left_due = []
         if drained:
             compared = self.price_time.compared
             problems += self.price_time.check(self.storage.read, self.pipeline.tables, self.clock.matcher())
@@ -522,7 +558,7 @@ def run_session(
         started.append(len(session.rng.drawn))
         what = session.step()
         figures.steps += 1
-        problems = session.check(drained=what == "drain")
+        problems = session.check(drained=what.endswith("drain"))
         log(f"session {number} step {step}: {what}")
         if problems:
             failure = f"seed {seed} session {number} step {step} ({what}): {problems[0]}"

@@ -100,6 +100,7 @@ def test_the_command_runs_the_memory_lane_and_prints_its_figures(capsys: pytest.
         "faults_injected",
         "invariant_violations",
         "price_time_compared",
+        "sweeps",
         "seconds",
     }
     assert figures["invariant_violations"] == 0
@@ -114,3 +115,20 @@ def test_a_long_memory_simulation_breaks_no_invariant() -> None:
     assert figures.failure is None
     assert figures.invariant_violations == 0
     assert figures.orders > 8_000
+
+
+def test_the_simulated_sweep_leaves_no_due_order_resting_and_one_that_wakes_nothing_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sweep runs inside the simulation as on AWS (its reads through the faulty storage, its
+    wake-ups through the faulty mapping): after each finished sweep's drain no order that was due at
+    the sweep rests. A sweep that wakes nothing, which ``make test`` never saw before, breaks that
+    within the same run."""
+    figures = simulate(1, sessions=12, steps=100, store="memory")
+    assert (figures.failure, figures.invariant_violations) == (None, 0)
+    assert figures.sweeps > 10
+
+    monkeypatch.setattr("mercato.local.sim.due_markets", lambda materials, due, now: [])
+    broken = simulate(1, sessions=12, steps=100, store="memory")
+    assert broken.failure is not None
+    assert "sweep_left_due" in broken.failure, broken.failure
