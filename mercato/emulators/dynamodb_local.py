@@ -133,8 +133,10 @@ class DynamoDBLocal:
         return self
 
     def running(self) -> bool:
-        """Whether its process runs: false once it has ended, and after a start that failed."""
-        return self._process is not None and self._process.poll() is None
+        """Whether its process runs: false once it has ended, after a start that failed, and once
+        stopped (read once: another thread may be stopping it)."""
+        process = self._process
+        return process is not None and process.poll() is None
 
     def restart(self, on_spawn: Callable[[int], None] | None = None) -> "DynamoDBLocal":
         """Start it again on the same port and storage (a ``-dbPath`` directory keeps what it had

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import boto3
 
 from mercato.emulators import dynamodb_local
-from mercato.emulators.dynamodb_local import DynamoDBLocal
+from mercato.emulators.dynamodb_local import START_TIMEOUT_SECONDS, DynamoDBLocal
 from mercato.emulators.function_url import function_url_event, joined, query_parameters, response_body
 from mercato.feed.job import FeedJob, FeedStore
 from mercato.feed.sources import ReplaySource
@@ -868,7 +868,7 @@ class EmbeddedStack:
             self.feed = FeedJob(ReplaySource.wc2022_final(self.replay_speed), feed_store, self._lane.service)
             targets.append(self._replay)
         for target in targets:
-            thread = threading.Thread(target=target, daemon=True)
+            thread = threading.Thread(target=target, daemon=True, name=f"mercato{target.__name__}")
             thread.start()
             self._threads.append(thread)
             if target == self._replay:
@@ -972,6 +972,8 @@ class EmbeddedStack:
             try:
                 local.restart(on_spawn=None if self._data is None else self._data.owned_by)
             except Exception as error:  # tried again after a longer wait
+                if self._stop.is_set():
+                    return  # the stack stopped under the start
                 wait = min(2 * wait, MAX_WATCH_SECONDS)
                 log.error(
                     "DynamoDB Local could not be started again (%s); trying again in %.0f s", error, wait
@@ -1039,7 +1041,10 @@ class EmbeddedStack:
         self._http.shutdown()
         self._http.server_close()
         for thread in self._threads:
-            thread.join(timeout=5)
+            # a watchdog in the middle of a restart ends once the JVM answers or its start times out;
+            # stopping DynamoDB Local under it would leave a half-started JVM to the watchdog
+            watchdog = thread.name == f"mercato{self._watch_dynamodb_local.__name__}"
+            thread.join(timeout=START_TIMEOUT_SECONDS + 5 if watchdog else 5)
         if self.shared is not None:
             self.shared.drop(self.prefix)
         elif self.memory is None:

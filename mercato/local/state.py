@@ -20,6 +20,7 @@ What is lost when the process dies, and how a restart makes up for it:
 
 import fcntl
 import json
+import logging
 import os
 import signal
 import time
@@ -31,6 +32,7 @@ from pydantic import BaseModel
 
 from mercato.matcher.service import Matcher
 from mercato.models.orders import TimeInForce
+from mercato.storage.errors import unavailable
 from mercato.storage.items import KIND_ORDER, plain
 from mercato.storage.names import TableNames
 from mercato.storage.pages import items
@@ -179,10 +181,19 @@ class Redrive:
 
 def settle_everything(matcher: Matcher, redrive: Redrive) -> int:
     """Settle every material of ``redrive`` once, as a wake-up for each would (a restart's re-drive,
-    or the house's first ladders at start); how many fills that made."""
-    return sum(
-        matcher.settle(material, redrive.hints.get(material, ())).fills for material in redrive.materials
-    )
+    a sweep, or the house's first ladders at start); how many fills that made. Each material is its
+    own wake-up, as each is its own record on AWS: one that fails is logged (the next sweep or
+    record settles it) and the others still settle; storage out of reach ends them all (nothing would
+    settle)."""
+    fills = 0
+    for material in redrive.materials:
+        try:
+            fills += matcher.settle(material, redrive.hints.get(material, ())).fills
+        except Exception as error:
+            if unavailable(error):
+                raise
+            logging.getLogger("mercato.matcher").exception("settling %s failed", material)
+    return fills
 
 
 def redrive_of(dynamodb: Any, tables: TableNames) -> Redrive:

@@ -5,7 +5,7 @@ from typing import Any, Final
 
 from mercato.matcher.book import BookOrder
 from mercato.matcher.dynamo_settlement import transact_items
-from mercato.matcher.ports import BookRead, FootballerState, MarketState
+from mercato.matcher.ports import DUE_PAGE, BookRead, FootballerState, MarketState
 from mercato.matcher.transactions import Settlement
 from mercato.models.history import HourFigures
 from mercato.models.keys import BUY_PREFIX, SELL_PREFIX
@@ -25,8 +25,6 @@ MAX_PAGE: Final = 1_600
 """Well inside a Query's 1 MB (a book item is about 300 bytes)."""
 BATCH_GET: Final = 100
 """Keys per ``BatchGetItem``, DynamoDB's limit."""
-DUE_PAGE: Final = 50
-"""Expired orders released per settlement, at most (the rest follow at the next)."""
 
 
 def book_order(item: dict[str, Any]) -> BookOrder:

@@ -1,7 +1,7 @@
 """The storage port the matcher settles through."""
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from mercato.matcher.book import BookOrder
 from mercato.matcher.transactions import Settlement
@@ -10,7 +10,11 @@ from mercato.models.history import HourFigures
 from mercato.models.markets import HouseParams
 from mercato.models.money import MAX_PRICE
 
-__all__ = ["BookRead", "Busy", "FootballerState", "MarketState", "MatcherStore", "StateMoved"]
+__all__ = ["DUE_PAGE", "BookRead", "Busy", "FootballerState", "MarketState", "MatcherStore", "StateMoved"]
+
+DUE_PAGE: Final = 50
+"""Due orders :meth:`MatcherStore.due` returns at most: one settlement round releases them; a full
+page makes the matcher settle another round (:data:`mercato.matcher.service.MAX_DUE_ROUNDS`)."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,8 @@ class MatcherStore(Protocol):
 
     def best_price(self, material: str, buy: bool) -> int | None: ...
     def due(self, material: str, now: int) -> list[str]:
-        """Book keys of good-till-date orders whose expiry is at or before ``now`` (a bounded page)."""
+        """Book keys of orders due at or before ``now`` (good-till-date orders past their expiry, IOC
+        and FOK orders a minute after they arrived), earliest first, at most :data:`DUE_PAGE`."""
         ...
 
     def pending_goals(self, material: str) -> list[str]:

@@ -15,7 +15,7 @@ from typing import ParamSpec, TypeVar
 
 from mercato.matcher.book import BookOrder, Cancel, Fill, Maker, uncross
 from mercato.matcher.house import Quote, house_player, is_house, ladder
-from mercato.matcher.ports import Busy, FootballerState, MatcherStore, StateMoved
+from mercato.matcher.ports import DUE_PAGE, Busy, FootballerState, MatcherStore, StateMoved
 from mercato.matcher.settlement import (
     MAX_WRITES,
     FokTooLarge,
@@ -36,6 +36,9 @@ T = TypeVar("T")
 MAX_ROUNDS = 8
 MAX_REQUOTES = 3
 MAX_BUSY_RETRIES = 6
+MAX_DUE_ROUNDS = 40
+"""Further rounds one call settles while the due orders come a full page at a time (``DUE_PAGE``
+each): 2,000 expired orders of one market released, and the ticker past them, in one wake-up."""
 
 
 class SettlementFailed(Exception):
@@ -83,9 +86,11 @@ class Matcher:
         order ever meets a stale house quote. When a fill empties a house quote, the round runs again
         so the house re-quotes (at most ``MAX_REQUOTES`` times per call)."""
         hinted = sorted(set(hints))
-        fills = cancels = transactions = requotes = 0
+        fills = cancels = transactions = requotes = due_rounds = 0
         too_large: set[str] = set()
-        for round_ in range(1, MAX_ROUNDS + MAX_REQUOTES + 1):
+        rounds, round_ = MAX_ROUNDS + MAX_REQUOTES, 0
+        while round_ < rounds:
+            round_ += 1
             market = self._patiently(self.store.market, material)
             if market is None:
                 return Settled(material, fills, cancels, transactions, round_)
@@ -106,7 +111,8 @@ class Matcher:
             )
             seen = {order.order_id for order in read.orders}
             now = self.clock()
-            due = [key for key in self._patiently(self.store.due, material, now) if key not in hinted]
+            due_page = self._patiently(self.store.due, material, now)
+            due = [key for key in due_page if key not in hinted]
             extra = [
                 o
                 for o in self._patiently(self.store.read_orders, material, hinted + due)
@@ -158,11 +164,18 @@ class Matcher:
                     self._commit(settlement)
             except StateMoved:
                 continue
-            if not (ticker.bid_known and ticker.ask_known):
+            # more may be due than one page: release them in this call, so the ticker it leaves never
+            # names an expired order's price (a sweep wakes a quiet market once)
+            more_due = len(due_page) == DUE_PAGE and due_rounds < MAX_DUE_ROUNDS
+            if not more_due and not (ticker.bid_known and ticker.ask_known):
                 self._refresh_ticker(material, ticker)
             fills += len(result.fills)
             cancels += len(result.cancels) + len(fok_cancels)
             transactions += len(plan)
+            if more_due:
+                due_rounds += 1
+                rounds += 1
+                continue
             consumed = any(
                 isinstance(f, Fill) and (is_house(f.buyer_id) or is_house(f.seller_id)) for f in result.fills
             )

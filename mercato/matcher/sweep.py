@@ -20,8 +20,9 @@ SWEEP_EVENT: Final = {"mercato": "sweep"}
 """The scheduled event's input (the CDK app sets it on the rule): the matcher sweeps, settles nothing."""
 
 
-def is_sweep(event: dict[str, Any]) -> bool:
-    return event.get("mercato") == SWEEP_EVENT["mercato"]
+def is_sweep(event: Any) -> bool:
+    """Whether ``event`` is the schedule's (exactly its input: a batch of records never is)."""
+    return bool(event == SWEEP_EVENT)
 
 
 def due_markets(materials: Iterable[str], due: Callable[[str, int], list[str]], now: int) -> list[str]:

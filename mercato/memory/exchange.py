@@ -17,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from mercato.intake.ports import ClientOrderIdTaken, ClientOrderMarker, HouseOpening, Movement, TooManyTrades
 from mercato.matcher.book import BookOrder
-from mercato.matcher.ports import BookRead, FootballerState, MarketState
+from mercato.matcher.ports import DUE_PAGE, BookRead, FootballerState, MarketState
 from mercato.matcher.transactions import BalanceDelta, FillRecord, MarketDelta, Settlement, TradeRecord
 from mercato.models.accounts import Balance, Deposit, Withdrawal
 from mercato.models.errors import InsufficientBalance, StateMoved
@@ -32,8 +32,6 @@ from mercato.models.views import Level
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-DUE_PAGE = 50
-"""Expired orders handed to one settlement, at most (as the DynamoDB adapter pages them)."""
 
 
 def _millis(moment: datetime) -> int:

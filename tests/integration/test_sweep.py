@@ -8,11 +8,17 @@ stream for each market with an order due, keyed by the material, so the settleme
 stream's one reader of that material, as every other (``mercato.matcher.sweep``)."""
 
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from mercato.matcher.sweep import SWEEP_EVENT, is_sweep, wake_due_markets
+import pytest
+
+from mercato.local.state import Redrive, settle_everything
+from mercato.matcher.ports import DUE_PAGE
+from mercato.matcher.service import Settled, SettlementFailed
+from mercato.matcher.sweep import SWEEP_EVENT, due_markets, is_sweep, wake_due_markets
 from mercato.testing.invariants import problems
-from tests.integration.pipelines import PipelineApi, pipeline_on
+from tests.integration.pipelines import Engine, PipelineApi, pipeline_on
 
 
 class Clock:
@@ -58,3 +64,70 @@ def test_the_scheduled_sweep_wakes_a_quiet_market_through_the_stream() -> None:
 def test_the_schedule_s_event_is_told_from_a_batch() -> None:
     assert is_sweep(dict(SWEEP_EVENT))
     assert not is_sweep({"Records": []})
+    assert not is_sweep({**SWEEP_EVENT, "Records": []}), "a batch is settled, never taken for a sweep"
+    odd: list[object] = [[], None, "sweep"]
+    assert [is_sweep(event) for event in odd] == [False, False, False]
+
+
+@pytest.mark.parametrize("engine", ["memory", "moto"])
+def test_one_wake_up_releases_every_expired_order_of_a_quiet_market_and_its_ticker_skips_them(
+    engine: Engine,
+) -> None:
+    """A reviewer's find: the matcher released at most one page (``DUE_PAGE``, 50) of due orders per
+    wake-up, and when every bid it read had expired it refreshed the ticker from the top of the book,
+    another expired bid: after one sweep of 120 expired bids 7,000 coins stayed reserved and
+    ``bestBid`` named the expired 100, for an hour at 3,000 orders on AWS. The memory engine reads the
+    whole book, so only the DynamoDB adapter showed it. Now one wake-up settles page after page."""
+    clock = Clock()
+    with pipeline_on(engine, matcher_clock=clock) as pipeline:
+        api = PipelineApi(pipeline)
+        api.list_market("wheat")
+        api.deposit("ann", "coins", 1_000)
+        api.deposit("bob", "coins", 1_000_000)
+        api.order("ann", "Buy", 1, 50)  # a GTC bid that stays
+        expires = (datetime.now(UTC) + timedelta(seconds=60)).isoformat().replace("+00:00", "Z")
+        for _ in range(2 * DUE_PAGE + 20):  # every GTD bid set to end at the final whistle
+            assert api.order("bob", "Buy", 1, 100, expiresAt=expires).status == 202
+        api.drain()
+        assert api.call("GET", "/markets/wheat").body["bestBid"] == 100
+        clock.ahead_ms = 120_000
+
+        store = pipeline.matcher.store
+        woken = due_markets(store.materials(), store.due, clock())
+        assert woken == ["wheat"]
+        settle_everything(pipeline.matcher, Redrive(woken, {}))  # what one sweep's wake-up does
+
+        assert api.balances("bob")["coins"] == {"available": 1_000_000, "reserved": 0}
+        assert api.call("GET", "/markets/wheat").body["bestBid"] == 50
+        assert store.due("wheat", clock()) == []
+        assert problems(api.read, pipeline.tables) == []
+
+
+def test_a_market_that_fails_to_settle_does_not_stop_the_stack_s_sweep_of_the_others() -> None:
+    """A reviewer's find: the embedded stack settled the woken markets in one loop, so the first that
+    raised ended the sweep, and (in sorted order) ended it every period: wheat's expired order stayed
+    open and reserved. On AWS each market is its own record; now it is its own settlement here."""
+    from mercato.local.stack import EmbeddedStack
+
+    with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0, sweep_seconds=0) as stack:
+        admin = stack.client("game-server", admin=True)
+        for material in ("barley", "wheat"):
+            admin.list_market({"material": material, "kind": "commodity", "name": material.title()})
+            admin.deposit("bob", material, 10, f"g-{material}")
+        expires = (datetime.now(UTC) + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+        wheat = stack.client("bob").place("Sell", "wheat", 1, 20, expiresAt=expires)["orderId"]
+        stack.client("bob").place("Sell", "barley", 1, 20, expiresAt=expires)
+        stack.drain()
+        time.sleep(1.1)
+        matcher = stack._lane.matcher
+        settle = matcher.settle
+
+        def barley_fails(material: str, hints: Iterable[str] = ()) -> Settled:
+            if material == "barley":
+                raise SettlementFailed("barley: the book kept changing")
+            return settle(material, hints)
+
+        matcher.settle = barley_fails  # type: ignore[method-assign]
+        assert stack.sweep() == ["barley", "wheat"]
+        assert stack.client("bob").order(wheat)["status"] == "expired"
+        assert stack.client("bob").balances()["balances"]["wheat"] == {"available": 10, "reserved": 0}
