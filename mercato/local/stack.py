@@ -22,6 +22,7 @@ from email.message import Message
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 import boto3
 
@@ -377,6 +378,7 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     def _serve(self) -> None:
+        self.path = _origin_form(self.path)
         try:
             body = self._body()
         except _Refused as refused:
@@ -548,6 +550,15 @@ class _Intake(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+def _origin_form(target: str) -> str:
+    """The request target as a path and query: a server must accept the absolute form
+    (``GET http://127.0.0.1:8000/markets HTTP/1.1``, RFC 9112 §3.2.2) as well as the path alone."""
+    if not target.lower().startswith(("http://", "https://")):
+        return target
+    parts = urlsplit(target)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def _wants_events(request: http.server.BaseHTTPRequestHandler) -> bool:

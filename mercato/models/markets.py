@@ -27,12 +27,22 @@ from mercato.models.money import (
 )
 
 DisplayName = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=80, pattern=r"\S")
+    str,
+    StringConstraints(
+        strict=True,
+        strip_whitespace=True,
+        min_length=1,
+        max_length=80,
+        pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+    ),
 ]
-"""A name with something in it besides whitespace (stripped from both ends); the pattern tells the
-OpenAPI document so, where ``minLength`` alone let a name of one tab pass as valid."""
-PersonId = Annotated[int, Field(strict=True, ge=1)]
-"""A football-data.org person id."""
+"""A name with something in it besides whitespace (stripped from both ends) and no control
+characters (a name from a feed reaches terminals and pages: an escape sequence in it would retitle a
+player's terminal); the pattern tells the OpenAPI document so, where ``minLength`` alone let a name of
+one tab pass as valid."""
+PersonId = Annotated[int, Field(strict=True, ge=1, le=2**53 - 1)]
+"""A football-data.org person id: a whole number any JSON client reads exactly (DynamoDB refused one
+of 39 digits, which answered 500)."""
 
 
 class _Listing(RequestModel):
@@ -65,8 +75,6 @@ class HouseParams(WireModel):
     ``max_inventory × goalValue`` (the worst case per goal).
     """
 
-    model_config = ConfigDict(validate_by_name=True)
-
     levels: Annotated[int, Field(strict=True, ge=1, le=10)] = 3
     size: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] = 10
     spread_bps: Annotated[int, Field(strict=True, ge=0, le=5_000)] = 100
@@ -90,6 +98,18 @@ class FootballerListing(_Listing):
     base_value: Price
     goal_value: Price
     house: HouseParams = Field(default_factory=HouseParams)
+
+    @field_validator("house", mode="before")
+    @classmethod
+    def _house_by_wire_names(cls, house: object) -> object:
+        """A request names the house's parameters as the wire does (``spreadBps``), as every other
+        field: ``spread_bps`` is an unknown field, not a second spelling."""
+        if isinstance(house, dict):
+            wire = {field.alias for field in HouseParams.model_fields.values()}
+            unknown = sorted(str(key) for key in house if key not in wire)
+            if unknown:
+                raise ValueError(f"unknown house parameters {unknown}; they are {sorted(map(str, wire))}")
+        return house
 
 
 class TickerFields(BaseModel):

@@ -243,3 +243,15 @@ def test_the_fixture_client_withdraws_and_posts_goals(stack: EmbeddedStack) -> N
     assert (refused.value.status, refused.value.code) == (409, "insufficient_balance")
     market = stack.client("anyone").market("edge-star")
     assert (market["goals"], market["fundamentalValue"]) == (1, 1_100)
+
+
+def test_a_request_target_in_absolute_form_is_the_same_request(stack: EmbeddedStack) -> None:
+    """RFC 9112 §3.2.2: a server must accept ``GET http://host/path`` (what a proxy sends) as well as
+    ``GET /path``. A reviewer's ``GET http://127.0.0.1/markets/wheat`` answered 401 without a token,
+    404 with one: the whole URL was taken for the path."""
+    admin = stack.client("game-server", admin=True)
+    admin.list_market({"material": "absolute", "kind": "commodity", "name": "A"})
+    status, _, body = _request(stack, "GET", f"{stack.url}/markets/absolute", {})
+    assert (status, json.loads(body)["material"]) == (200, "absolute")
+    status, _, body = _request(stack, "GET", f"{stack.url}/markets/absolute/trades?limit=1", {})
+    assert (status, json.loads(body)["trades"]) == (200, [])

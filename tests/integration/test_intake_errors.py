@@ -1238,3 +1238,44 @@ def test_no_player_is_called_me_or_like_the_house(world: World, movement: str, n
 
     rejected(world.api, 403, "reserved_player", "POST", f"/accounts/{name}/{movement}", body, admin=True)
     rejected(world.api, 403, "reserved_player", "GET", "/orders", token=sign(claims(sub=name)))
+
+
+def _footballer(**change: Any) -> dict[str, Any]:
+    body = {
+        "material": "new-striker",
+        "kind": "footballer",
+        "name": "New Striker",
+        "team": "Anywhere",
+        "baseValue": 1000,
+        "goalValue": 100,
+    }
+    return body | change
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        pytest.param(_footballer(personId=10**38), "personId", id="person-id-dynamodb-cannot-store"),
+        pytest.param(_footballer(personId=2**53), "personId", id="person-id-past-json-safe"),
+        pytest.param(_footballer(house={"spread_bps": 10}), "house", id="house-by-python-name"),
+        pytest.param(_footballer(name="Evil\x1b]0;pwned\x07"), "name", id="escape-sequence-in-name"),
+        pytest.param(_footballer(team="Tab\tTeam"), "team", id="control-character-in-team"),
+        pytest.param(
+            {"material": "new-grain", "kind": "commodity", "name": "Grain\x00"}, "name", id="nul-in-name"
+        ),
+    ],
+)
+def test_a_listing_a_reviewer_crafted_is_422_naming_the_field(
+    world: World, body: dict[str, Any], field: str
+) -> None:
+    """A reviewer's finds: a ``personId`` of 39 digits answered 500 (DynamoDB stores at most 38; the
+    memory engine took it, so the engines disagreed); ``house`` took Python's snake_case names where
+    every other field takes only the wire's; a name could carry an escape sequence that retitled the
+    terminal of whoever ran ``mercato markets``. Each is a 422 naming the field, and nothing changes."""
+    message = rejected(world.api, 422, "invalid_field", "POST", "/markets", body, admin=True)
+    assert field in message
+
+
+def test_the_largest_person_id_and_a_name_with_unicode_are_listed(fresh: World) -> None:
+    body = _footballer(personId=2**53 - 1, name="Lionel Andrés Messi ⚽", house={"spreadBps": 10})
+    assert fresh.api.call("POST", "/markets", body, admin=True).status == 201
