@@ -69,17 +69,21 @@ class LocalPipeline:
         clock_ms: Callable[[], int] = _wall_clock_ms,
         dynamodb_endpoint_url: str | None = None,
         existing_tables: bool = False,
+        upgrade_tables: bool = True,
     ) -> "LocalPipeline":
         """Create every resource on the (moto) endpoint ``session`` talks to, and wire them up.
         DynamoDB and its stream may live elsewhere (``dynamodb_endpoint_url``, DynamoDB Local);
-        ``existing_tables`` reuses tables kept from an earlier run. The clocks and the id source can
+        ``existing_tables`` reuses tables that exist already: kept from an earlier run, they are
+        upgraded to this version's shapes first, unless ``upgrade_tables`` is off (tables this code
+        just made, such as a shared engine's copy of its catalog, need none). The clocks and the id source can
         be fixed for reproducible runs. ``rate_limits`` turns the per-player limiter on (its
         ``table`` is replaced by the one created here); ``clock_ms`` is the limiter's and the
         leaderboard rollup's clock."""
         dynamodb_url = dynamodb_endpoint_url or endpoint_url
         dynamodb = session.resource("dynamodb", endpoint_url=dynamodb_url).meta.client
-        if existing_tables:
+        if existing_tables and upgrade_tables:
             upgrade(dynamodb, prefix, create=True)
+        if existing_tables:
             tables, support = table_names(prefix), create_support_tables(dynamodb, prefix, missing_only=True)
         else:
             tables, support = create_tables(dynamodb, prefix), create_support_tables(dynamodb, prefix)

@@ -831,6 +831,7 @@ class EmbeddedStack:
             endpoint_url=self.moto_url,
             dynamodb_endpoint_url=dynamodb_url,
             existing_tables=kept,
+            upgrade_tables=self.shared is None,  # a shared engine's copies are this version's own
             rate_limits=self.rate_limits,
         )
         if self._data is not None:
