@@ -15,7 +15,8 @@ class ApiError(Exception):
 
     def __init__(self, status: int, body: Any) -> None:
         error = body.get("error", {}) if isinstance(body, dict) else {}
-        super().__init__(f"{status} {error.get('code', '')}: {error.get('message', body)}")
+        said = error.get("message") if error else " ".join(str(body).split())[:200]  # a page: one line
+        super().__init__(f"{status} {error.get('code', '')}: {said}")
         self.status = status
         self.code = error.get("code", "")
         self.body = body

@@ -155,9 +155,11 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         answer = args.call(_client(args), args)
-    except ApiError as error:  # the API refused: one line (the whole answer with --json)
-        said = json.dumps(error.body, ensure_ascii=False) if args.json else str(error)
-        print(f"mercato: {said}", file=sys.stderr)
+    except ApiError as error:  # the API refused: one line, or with --json the whole answer as JSON alone
+        if args.json:
+            print(json.dumps(error.body, ensure_ascii=False), file=sys.stderr)
+        else:
+            print(f"mercato: {error}", file=sys.stderr)
         return 1
     except OSError as error:
         print(f"mercato: cannot reach {args.url}: {error}", file=sys.stderr)

@@ -287,6 +287,7 @@ def _report(figures: Figures, out: TextIO, tty: bool) -> None:
     else:
         print(
             "invariants hold: conservation, escrow = open orders, no overfill, trades once, "
-            "no crossed book, hourly figures = trades, goals = goals applied",
+            "no crossed book, hourly figures = trades, goals = goals applied, "
+            "each player's fill records = trades",
             file=out,
         )

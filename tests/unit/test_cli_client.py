@@ -198,15 +198,33 @@ class _Refuses(_Fake):
     ("json_flag", "said"),
     [
         ((), "mercato: 409 insufficient_balance: not enough coins"),
-        (("--json",), 'mercato: {"error": {"code": "insufficient_balance", "message": "not enough coins"}}'),
+        (("--json",), '{"error": {"code": "insufficient_balance", "message": "not enough coins"}}'),
     ],
     ids=["text", "json"],
 )
 def test_a_refusal_is_one_line_and_exit_1(
     json_flag: tuple[str, ...], said: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """With ``--json`` the line is the answer alone, so a script parses it (a reviewer found it
+    prefixed with ``mercato: ``, which no JSON parser takes)."""
     with serving(_Refuses) as url:
         status = main(["markets", "--url", url, *json_flag])
 
     assert status == 1
     assert capsys.readouterr().err.splitlines() == [said]
+
+
+class _Page(_Fake):
+    def do_GET(self) -> None:
+        page = b"<!doctype html>\n<html>\n<body>\n<h1>Not Found</h1>\n</body>\n</html>\n"
+        self._send(404, "text/html", page)
+
+
+def test_an_error_page_that_is_not_mercato_s_is_one_line_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """A wrong ``--url`` (another server's HTML error page) printed all 13 lines of the page."""
+    with serving(_Page) as url:
+        status = main(["markets", "--url", url])
+
+    errors = capsys.readouterr().err.splitlines()
+    assert status == 1
+    assert errors == ["mercato: 404 : <!doctype html> <html> <body> <h1>Not Found</h1> </body> </html>"]

@@ -118,7 +118,7 @@ function renderMarket(view) {
     `volume 24 h ${coins(view.volume24h ?? null)}`,
     `fee ${view.feeBps / 100} %`,
   ];
-  if (view.kind === "footballer") facts.unshift(`${view.team}`, `F ${coins(view.fundamentalValue)}`, `${view.goals} goals`);
+  if (view.kind === "footballer") facts.unshift(`${view.team}`, `F ${coins(view.fundamentalValue)}`, `${view.goals} ${view.goals === 1 ? "goal" : "goals"}`);
   $("#market-facts").textContent = facts.join(" · ");
 }
 
