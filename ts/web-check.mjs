@@ -73,6 +73,19 @@ try {
 
   await page.waitForTimeout(300); // let the same refresh finish drawing the chart
   await page.screenshot({ path: screenshot, fullPage: true });
+  // Every table fits its panel at common laptop and tablet widths (a reviewer found the trades table
+  // cut to one column at 1366 px: the check ran at 1440 only).
+  for (const width of [1366, 1280, 1024, 768]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.waitForTimeout(100);
+    const overflowing = await page.evaluate(() =>
+      [...document.querySelectorAll("main section table")]
+        .filter((table) => table.getBoundingClientRect().right > table.closest("section").getBoundingClientRect().right + 1)
+        .map((table) => table.id),
+    );
+    for (const id of overflowing) problems.push(`at ${width} px the #${id} table overflows its panel`);
+  }
+  await page.setViewportSize({ width: 1440, height: 900 });
   const seen = {
     title: await page.title(),
     marketTitle: await page.locator("#market-title").textContent(),
