@@ -9,17 +9,31 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
 JAR_ENV = "MERCATO_DYNAMODB_LOCAL_JAR"
 START_TIMEOUT_SECONDS = 30.0
+
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mercato-dynamodb-local")
+"""The one thread that starts every DynamoDB Local process, for as long as this process lives: the
+parent-death signal (:func:`_ends_with_us`) is sent when the thread that started the child ends, so
+a start from a thread that ends sooner (a request's, a test's) must not be that thread."""
+
+
+def _ends_with_us() -> list[str]:
+    """A prefix that makes the child get SIGTERM when this process dies, ``kill -9`` included (Linux:
+    ``setpriv --pdeathsig``, kept across the exec of ``java``), so no JVM outlives it; elsewhere none."""
+    setpriv = shutil.which("setpriv") if sys.platform == "linux" else None
+    return [setpriv, "--pdeathsig", "TERM"] if setpriv else []
 
 
 def find_jar() -> Path | None:
@@ -103,6 +117,7 @@ class DynamoDBLocal:
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
+            *_ends_with_us(),
             runtime,
             "-XX:+UseSerialGC",
             "-XX:TieredStopAtLevel=1",
@@ -115,14 +130,15 @@ class DynamoDBLocal:
             str(self.port),
         ]
         self._log = tempfile.NamedTemporaryFile(prefix="dynamodb-local-", suffix=".log")  # noqa: SIM115
-        self._process = subprocess.Popen(
+        self._process = _SPAWNER.submit(
+            subprocess.Popen,
             command,
             cwd=jar.parent,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._log,
             start_new_session=True,
-        )
+        ).result()
         try:
             if on_spawn is not None:
                 on_spawn(self._process.pid)

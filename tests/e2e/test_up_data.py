@@ -250,9 +250,10 @@ def test_a_dynamodb_local_left_by_a_sigkill_while_it_started_is_stopped_by_the_n
     tmp_path: Path,
 ) -> None:
     """Killed (SIGKILL: nothing of it runs after) while DynamoDB Local starts, `mercato up --data`
-    has already recorded the JVM's pid, so the next start on the directory stops it (a reviewer found
-    the pid recorded only once the JVM answered: a kill before that left it running, and the next
-    start ran a second DynamoDB Local on the same files)."""
+    leaves no JVM on the directory once the next start has claimed it: on Linux the JVM gets SIGTERM
+    as its parent dies; elsewhere the JVM's pid, recorded as soon as it exists, lets the next start
+    stop it (a reviewer found the pid recorded only once the JVM answered: a kill before that left it
+    running, and the next start ran a second DynamoDB Local on the same files)."""
     data = tmp_path / "state"
     env = dict(os.environ, MERCATO_AUTH_SECRET=SECRET)
     command = [sys.executable, "-m", "mercato.local.cli", "up", "--port", "0", "--data", str(data)]
@@ -263,12 +264,16 @@ def test_a_dynamodb_local_left_by_a_sigkill_while_it_started_is_stopped_by_the_n
             deadline = time.monotonic() + 60
             while not _dynamodb_local_on(data) and process.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
+            starting = _dynamodb_local_on(data)
             process.kill()
             out, _ = process.communicate(timeout=30)
-            assert _dynamodb_local_on(data), "DynamoDB Local was not starting"
+            assert starting, "DynamoDB Local was not starting"
             assert "Mercato is up" not in out, "it had started before the kill: nothing of this was tested"
 
             DataDir(data).claim()
+            deadline = time.monotonic() + 20
+            while _dynamodb_local_on(data) and time.monotonic() < deadline:
+                time.sleep(0.1)
 
             assert _dynamodb_local_on(data) == []
         finally:
@@ -355,3 +360,38 @@ def _listening_on(port: int) -> Iterator[None]:
         yield
     finally:
         holder.close()
+
+
+def test_a_dynamodb_local_ends_with_the_process_that_started_it_even_killed(java_and_jar: None) -> None:
+    """A reviewer's find: a Python process that ended without ``stop()`` (``kill -9``, an uncaught
+    exception outside ``with``) left its DynamoDB Local JVM running for good, a few hundred MB each.
+    The JVM now gets SIGTERM when its parent dies (Linux's parent-death signal)."""
+    if sys.platform != "linux":
+        pytest.skip("the parent-death signal is Linux's")
+    starter = (
+        "import sys, time\n"
+        "from mercato.emulators.dynamodb_local import DynamoDBLocal\n"
+        "local = DynamoDBLocal().start()\n"
+        "print(local.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", starter], stdout=subprocess.PIPE, text=True) as parent:
+        try:
+            assert parent.stdout is not None
+            jvm = int(parent.stdout.readline())
+            assert _alive(jvm)
+        finally:
+            parent.kill()
+    deadline = time.monotonic() + 20
+    while _alive(jvm):
+        assert time.monotonic() < deadline, f"DynamoDB Local {jvm} outlived the process that started it"
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not reaped by its init, counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
