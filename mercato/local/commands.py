@@ -117,6 +117,21 @@ def _candles(answer: Any) -> list[str]:
     return [title, *table(("start", "open", "high", "low", "close", "volume"), rows)]
 
 
+def _goals(answer: Any) -> list[str]:
+    rows = [(g["postedAt"], g["matchId"], g["minute"], g["eventId"], g["applied"]) for g in answer["goals"]]
+    title = f"{answer['material']}: {len(rows)} goal{'' if len(rows) == 1 else 's'}"
+    return [title, *table(("posted", "match", "minute", "event", "applied"), rows)]
+
+
+def _leaderboard(answer: Any) -> list[str]:
+    rows = [(s["rank"], s["playerId"], s["score"], s["value"]) for s in answer["standings"]]
+    when = answer["generatedAt"] or "never: no rollup has run yet"
+    return [
+        f"leaderboard {answer['window']}, as of {when}",
+        *table(("rank", "player", "score", "value"), rows),
+    ]
+
+
 def _fills(answer: Any) -> list[str]:
     rows = [
         (f["executedAt"], f["material"], f["side"], f["price"], f["quantity"], f["fee"], f["orderId"])
@@ -375,6 +390,23 @@ def add_client_commands(commands: "argparse._SubParsersAction[argparse.ArgumentP
         "--from", dest="start", help="the first instant (ISO 8601; default: 720 intervals ago)"
     )
     candles.add_argument("--to", dest="end", help="the instant after the last (ISO 8601; default: now)")
+    goals = command(
+        commands,
+        "goals",
+        "a footballer's goals, in the order they were posted",
+        lambda c, a: c.goals(a.footballer),
+        _goals,
+    )
+    goals.add_argument("footballer", help="the footballer's material id, e.g. lionel-messi")
+    board = command(
+        commands,
+        "leaderboard",
+        "players ranked by portfolio value (all) or its gain (day, week), as of the last rollup",
+        lambda c, a: c.leaderboard(a.window, a.limit),
+        _leaderboard,
+    )
+    board.add_argument("--window", choices=["all", "day", "week"], default="all", help="default all")
+    board.add_argument("--limit", type=int, default=20, help="players, 1-100 (default 20)")
     listing = command(
         commands,
         "list-market",

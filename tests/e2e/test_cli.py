@@ -79,6 +79,14 @@ def test_a_session_from_the_command_line(stack: EmbeddedStack, mercato: Run) -> 
     goal = mercato("goal", "kylian-mbappe", "--event-id", "wc2022:mbappe:1", "--match-id", "final",
                    "--minute", "80", *ADMIN)  # fmt: skip
     assert record(goal)["minute"] == "80"
+    goals = mercato("goals", "kylian-mbappe").splitlines()
+    assert goals[0] == "kylian-mbappe: 1 goal"
+    assert goals[-1].split()[1:4] == ["final", "80", "wc2022:mbappe:1"]
+    stack.rollup()
+    board = mercato.json("leaderboard", "--limit", "5")
+    assert isinstance(board, dict)
+    assert [s["playerId"] for s in board["standings"]] == ["alice", "bob"]
+    assert mercato("leaderboard", "--window", "day").splitlines()[0].startswith("leaderboard day, as of ")
 
 
 def test_orders_and_trades_page_with_cursor(stack: EmbeddedStack, mercato: Run) -> None:
@@ -129,7 +137,7 @@ def _every_argument(parser: argparse.ArgumentParser, path: str = "mercato") -> I
 
 def test_help_explains_every_argument_of_the_client_commands() -> None:
     client = ("order", "cancel", "orders", "fills", "balances", "deposit", "withdraw", "markets", "market",
-              "book", "trades", "candles", "list-market", "goal")  # fmt: skip
+              "book", "trades", "candles", "list-market", "goal", "goals", "leaderboard")  # fmt: skip
     arguments = [
         (path, text)
         for path, text in _every_argument(build_parser())
