@@ -11,29 +11,81 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from queue import SimpleQueue
+from typing import Any
 
 LOOPBACK = "127.0.0.1"
 JAR_ENV = "MERCATO_DYNAMODB_LOCAL_JAR"
 START_TIMEOUT_SECONDS = 30.0
 
-_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mercato-dynamodb-local")
-"""The one thread that starts every DynamoDB Local process, for as long as this process lives: the
-parent-death signal (:func:`_ends_with_us`) is sent when the thread that started the child ends, so
-a start from a thread that ends sooner (a request's, a test's) must not be that thread."""
+
+class _Spawner:
+    """The one thread that starts every DynamoDB Local process, for as long as this process lives.
+    The parent-death signal (:func:`_ends_with_us`) is sent when the *thread* that started the child
+    ends, so that thread must outlive every other: not a request's or a test's thread, and not a
+    pool's worker, which the interpreter joins at exit before the program's own threads (a reviewer
+    saw a JVM killed under a thread still using it). A daemon thread ends only with the process. A
+    forked child has no such thread: the first start there makes its own."""
+
+    _lock: threading.Lock
+    _work: "SimpleQueue[tuple[Callable[[], Any], Future[Any]]]"
+    _thread: threading.Thread | None
+
+    def __init__(self) -> None:
+        self.forked()
+
+    def run(self, call: Callable[[], Any]) -> Any:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="mercato-spawner", daemon=True)
+                self._thread.start()
+        done: Future[Any] = Future()
+        self._work.put((call, done))
+        return done.result(timeout=START_TIMEOUT_SECONDS)
+
+    def _serve(self) -> None:
+        while True:
+            call, done = self._work.get()
+            try:
+                done.set_result(call())
+            except BaseException as error:  # handed to the caller, whatever it is
+                done.set_exception(error)
+
+    def forked(self) -> None:
+        """No thread yet: at start, and in a forked child (where the parent's thread does not exist,
+        and its lock may have been held at the fork)."""
+        self._lock = threading.Lock()
+        self._work = SimpleQueue()
+        self._thread = None
 
 
-def _ends_with_us() -> list[str]:
+_SPAWNER = _Spawner()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_SPAWNER.forked)
+
+
+@cache
+def _ends_with_us() -> tuple[str, ...]:
     """A prefix that makes the child get SIGTERM when this process dies, ``kill -9`` included (Linux:
-    ``setpriv --pdeathsig``, kept across the exec of ``java``), so no JVM outlives it; elsewhere none."""
+    ``setpriv --pdeathsig``, kept across the exec of ``java``), so no JVM outlives it; none where
+    there is no such signal, or a ``setpriv`` without the option (BusyBox's, an old util-linux)."""
     setpriv = shutil.which("setpriv") if sys.platform == "linux" else None
-    return [setpriv, "--pdeathsig", "TERM"] if setpriv else []
+    if setpriv is None:
+        return ()
+    try:
+        usage = subprocess.run([setpriv, "--help"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return (setpriv, "--pdeathsig", "TERM") if "--pdeathsig" in usage else ()
 
 
 def find_jar() -> Path | None:
@@ -130,15 +182,17 @@ class DynamoDBLocal:
             str(self.port),
         ]
         self._log = tempfile.NamedTemporaryFile(prefix="dynamodb-local-", suffix=".log")  # noqa: SIM115
-        self._process = _SPAWNER.submit(
-            subprocess.Popen,
-            command,
-            cwd=jar.parent,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=self._log,
-            start_new_session=True,
-        ).result()
+        log = self._log
+        self._process = _SPAWNER.run(
+            lambda: subprocess.Popen(
+                command,
+                cwd=jar.parent,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
+        )
         try:
             if on_spawn is not None:
                 on_spawn(self._process.pid)

@@ -134,6 +134,11 @@ def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
             }
         },
     }
+    if status == 503:
+        response["description"] += (
+            " (DynamoDB out of reach, or failing on its side: a write may or may not have applied, so "
+            "resend a write only with its clientOrderId, depositId or withdrawalId)"
+        )
     if status in (429, 503):
         response["headers"] = {
             "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}

@@ -451,7 +451,7 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             response = self.server.handler(event, None)
             polled_at = time.monotonic()
             status, payload = response["statusCode"], response_body(response)
-            if status == 429 and started:  # the read bucket is empty for now: wait, then go on
+            if status in (429, 503) and started:  # the read bucket is empty, or DynamoDB restarting: wait
                 retry = float((response.get("headers") or {}).get("Retry-After", "1"))
                 self.server.stopping.wait(min(retry, FILLS_HEARTBEAT_SECONDS))
                 quiet_since = self._heartbeat(quiet_since)
@@ -1023,9 +1023,11 @@ class EmbeddedStack:
         matcher = self._lane.matcher
         woken = due_markets(matcher.store.materials(), matcher.store.due, matcher.clock())
         if woken:
-            with self._pump_lock:  # the one writer of each material, as the pump is
-                self._lane.settle_everything(Redrive(woken, {}))
-            self._http.settled()
+            try:
+                with self._pump_lock:  # the one writer of each material, as the pump is
+                    self._lane.settle_everything(Redrive(woken, {}))
+            finally:  # what did settle, fills streams may send
+                self._http.settled()
         return woken
 
     def drain(self) -> None:

@@ -182,7 +182,7 @@ class Matcher:
             if market.footballer is None or not consumed or requotes == MAX_REQUOTES:
                 return Settled(material, fills, cancels, transactions, round_)
             requotes += 1
-        raise SettlementFailed(f"{material}: the book kept changing through {MAX_ROUNDS} rounds")
+        raise SettlementFailed(f"{material}: the book kept changing through {round_} rounds")
 
     def _refresh_ticker(self, material: str, ticker: Ticker) -> None:
         """A side the matcher did not see to its end: read its top now that the plan is committed."""

@@ -70,7 +70,9 @@ class Throttled(ExchangeError):
 
 
 class Unavailable(ExchangeError):
-    """The storage could not be reached, or failed on its side: nothing was decided, retry shortly."""
+    """The storage could not be reached, or failed on its side, after boto3's own retries. Whether a
+    write applied is not known (a timeout may follow a commit), so only an idempotent retry is safe:
+    a write resent with its ``clientOrderId``, ``depositId`` or ``withdrawalId``."""
 
     code = "unavailable"
 

@@ -26,6 +26,11 @@ from mercato.models.money import (
     Price,
 )
 
+_HIDDEN = r"\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+"""Characters a name may not carry: C0 and C1 controls (an escape sequence in a name would retitle the
+terminal of whoever runs ``mercato markets``), and the invisible ones (soft hyphen, zero-width,
+bidirectional overrides, word joiners, the byte-order mark) that make a name look like another."""
+
 DisplayName = Annotated[
     str,
     StringConstraints(
@@ -33,16 +38,21 @@ DisplayName = Annotated[
         strip_whitespace=True,
         min_length=1,
         max_length=80,
-        pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+        pattern=rf"^[^{_HIDDEN}]*[^\s{_HIDDEN}][^{_HIDDEN}]*$",
     ),
 ]
-"""A name with something in it besides whitespace (stripped from both ends) and no control
-characters (a name from a feed reaches terminals and pages: an escape sequence in it would retitle a
-player's terminal); the pattern tells the OpenAPI document so, where ``minLength`` alone let a name of
-one tab pass as valid."""
+"""A name a listing may give: something visible in it (stripped of whitespace at both ends) and none
+of :data:`_HIDDEN`; the pattern tells the OpenAPI document so."""
+StoredName = Annotated[
+    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=80, pattern=r"\S")
+]
+"""A name as a stored market has it: what listings accepted before :data:`DisplayName` refused the
+hidden characters reads back as it was (a reviewer found such a market answered 500 to every read)."""
 PersonId = Annotated[int, Field(strict=True, ge=1, le=2**53 - 1)]
-"""A football-data.org person id: a whole number any JSON client reads exactly (DynamoDB refused one
-of 39 digits, which answered 500)."""
+"""A football-data.org person id a listing may give: a whole number any JSON client reads exactly
+(DynamoDB refused one of 39 digits, which answered 500)."""
+StoredPersonId = Annotated[int, Field(strict=True, ge=1)]
+"""A person id as a stored market has it (listed before :data:`PersonId` was bounded)."""
 
 
 class _Listing(RequestModel):
@@ -134,12 +144,17 @@ class CommodityMarket(CommodityListing, TickerFields):
 
     model_config = ConfigDict(validate_by_name=True)
 
+    name: StoredName
+
 
 class FootballerMarket(FootballerListing, TickerFields):
     """``GET /markets/{material}`` for a footballer: the ticker, and the goals scored so far."""
 
     model_config = ConfigDict(validate_by_name=True)
 
+    name: StoredName
+    team: StoredName
+    person_id: StoredPersonId | None = None
     goals: NonNegative = 0
 
     @computed_field  # type: ignore[prop-decorator]

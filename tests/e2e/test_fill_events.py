@@ -296,3 +296,39 @@ def test_stopping_the_stack_ends_a_stream_blocked_writing_to_a_client_that_does_
         client.close()
     finally:
         stack.stop()
+
+
+def test_a_stream_waits_out_dynamodb_out_of_reach_and_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reviewer's find: one poll that met DynamoDB out of reach (``503 unavailable``, what a
+    DynamoDB Local restart answers for a few seconds) ended the stream with an ``error`` event, where
+    a 429 is waited out; a browser's EventSource does not reconnect after that. Now a 503 is waited out
+    too, heartbeats going on, and the fill that settles meanwhile arrives."""
+    monkeypatch.setattr(stack_module, "FILLS_HEARTBEAT_SECONDS", 0.3)
+    with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0) as stack:
+        admin = stack.client("game-server", admin=True)
+        admin.list_market({"material": "wheat", "name": "Wheat", "kind": "commodity"})
+        admin.deposit("bob", "wheat", 100, "grant-1")
+        admin.deposit("alice", "coins", 10_000, "grant-2")
+        serve = stack._http.handler
+        down = threading.Event()
+
+        def restarting(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            if down.is_set() and event["rawPath"] == "/fills":
+                body = json.dumps({"error": {"code": "unavailable", "message": "restarting"}})
+                headers = {"Content-Type": "application/json", "Retry-After": "1"}
+                return {"statusCode": 503, "headers": headers, "body": body, "isBase64Encoded": False}
+            return serve(event, context)
+
+        monkeypatch.setattr(stack._http, "handler", restarting)
+        with events(stack, {"Authorization": f"Bearer {stack.token('alice')}"} | SSE) as stream:
+            assert stream.status == 200
+            down.set()
+            cross(stack, 2, 30)
+            stack.drain()
+            waiting = 0
+            while waiting < 2:
+                line = stream.readline()
+                assert line, "the stream ended while DynamoDB was out of reach"
+                waiting += line == b": waiting\n"
+            down.clear()
+            assert [(f["price"], f["quantity"]) for f in fills_of(next_event(stream))] == [(30, 2)]

@@ -395,3 +395,47 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"
+
+
+LIFETIME_PROBE = """
+import os, sys, threading, time, urllib.error, urllib.request
+from mercato.emulators.dynamodb_local import DynamoDBLocal
+
+first = DynamoDBLocal().start()
+first.stop()
+child = os.fork()
+if child == 0:  # a forked child starts its own: the parent's spawning thread is not in it
+    started = DynamoDBLocal().start()
+    started.stop()
+    os._exit(0)
+_, status = os.waitpid(child, 0)
+print("forked child:", os.waitstatus_to_exitcode(status), flush=True)
+
+local = DynamoDBLocal().start()
+
+def keeps_using_it():  # a thread of the program's own, still using DynamoDB Local after main returns
+    time.sleep(1.5)
+    try:
+        urllib.request.urlopen(local.endpoint_url, timeout=2).close()
+    except urllib.error.HTTPError:
+        pass
+    except OSError as error:
+        print("after main returned:", error, flush=True)
+        local.stop()
+        return
+    print("after main returned: answers", flush=True)
+    local.stop()
+
+threading.Thread(target=keeps_using_it).start()
+"""
+
+
+def test_dynamodb_local_starts_in_a_forked_child_and_lives_while_the_program_runs(java_and_jar: None) -> None:
+    """Two reviewer's finds in how the JVM is tied to its process: once a process had started one,
+    a forked child's start waited for a spawning thread the child did not have, for ever; and the
+    thread was a pool worker, which the interpreter joins at exit before the program's own threads,
+    so the JVM got its parent-death signal while a thread of the program still used it."""
+    answer = subprocess.run(
+        [sys.executable, "-c", LIFETIME_PROBE], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert answer.stdout.splitlines() == ["forked child: 0", "after main returned: answers"], answer.stderr

@@ -1260,6 +1260,9 @@ def _footballer(**change: Any) -> dict[str, Any]:
         pytest.param(_footballer(house={"spread_bps": 10}), "house", id="house-by-python-name"),
         pytest.param(_footballer(name="Evil\x1b]0;pwned\x07"), "name", id="escape-sequence-in-name"),
         pytest.param(_footballer(team="Tab\tTeam"), "team", id="control-character-in-team"),
+        pytest.param(_footballer(name="Evil\u009d0;pwned\u009c"), "name", id="c1-osc-in-name"),
+        pytest.param(_footballer(name="Messi\u202eodanoD"), "name", id="bidi-override-in-name"),
+        pytest.param(_footballer(team="\ufeff"), "team", id="only-a-byte-order-mark"),
         pytest.param(
             {"material": "new-grain", "kind": "commodity", "name": "Grain\x00"}, "name", id="nul-in-name"
         ),

@@ -343,3 +343,37 @@ def test_the_openapi_document_lists_every_route_with_its_schemas(api: Api) -> No
     order_request = schemas["OrderRequest"]
     assert {"type", "material", "quantity", "pricePerUnit"} <= set(order_request["required"])
     assert order_request["properties"]["pricePerUnit"]["maximum"] == 999_999_999_999
+
+
+def test_a_market_listed_under_the_older_looser_rules_still_reads_and_trades(api: Api) -> None:
+    """Listings now refuse hidden characters in names and a ``personId`` past 2^53-1; markets listed
+    before keep them. A reviewer found such a stored market answered 500 to every read of the catalog
+    and to every order on it: the stored shapes take what was stored, only a listing is stricter."""
+    api.list_footballer("old-striker")
+    api.list_market("old-grain")
+    markets = api.tables.markets
+    for material, name in (("old-striker", "Old\tStriker\x1b[0m"), ("old-grain", "Grain\u202e")):
+        api.client.update_item(
+            TableName=markets,
+            Key={"material": material},
+            UpdateExpression="SET #n = :n",
+            ExpressionAttributeNames={"#n": "name"},
+            ExpressionAttributeValues={":n": name},
+        )
+    api.client.update_item(
+        TableName=markets,
+        Key={"material": "old-striker"},
+        UpdateExpression="SET personId = :p",
+        ExpressionAttributeValues={":p": 2**60},
+    )
+
+    listed = api.call("GET", "/markets")
+    assert listed.status == 200
+    assert {m["material"]: m["name"] for m in listed.body} == {
+        "old-striker": "Old\tStriker\x1b[0m",
+        "old-grain": "Grain\u202e",
+    }
+    assert api.call("GET", "/markets/old-striker").body["personId"] == 2**60
+    api.deposit("alice", "coins", 1_000)
+    order = {"type": "Buy", "material": "old-grain", "quantity": 1, "pricePerUnit": 5}
+    assert api.call("POST", "/orders", order, player="alice").status == 202

@@ -96,13 +96,15 @@ REFUSALS: Final[dict[str, Callable[[str], Exception]]] = {
 
 
 @pytest.mark.parametrize("refusal", REFUSALS, ids=list(REFUSALS))
-def test_a_dynamodb_out_of_reach_answers_503_with_retry_after_and_changes_nothing(
+def test_a_dynamodb_out_of_reach_answers_503_with_retry_after(
     dynamodb: Any, tables: TableNames, refusal: str
 ) -> None:
     """While DynamoDB cannot be reached (DynamoDB Local restarting under ``mercato up``, a network
     fault) or fails on its side, every route answers ``503 unavailable`` with ``Retry-After``, in
-    the one error shape, as the OpenAPI document says, not a 500 that reads as a bug in the request;
-    an order refused so is not there once DynamoDB is back."""
+    the one error shape, as the OpenAPI document says, not a 500 that reads as a bug in the request.
+    Here no call reaches DynamoDB, so the refused order is not there once DynamoDB is back; a timeout
+    after a commit answers the same 503 with the order stored, which is why the document and the
+    README say to resend a write only with its idempotency key."""
     healthy = Api(
         build_handler(Intake(DynamoIntakeStore(dynamodb, tables)), lambda: SECRET), dynamodb, tables
     )
