@@ -7,6 +7,7 @@ On AWS the sweep is a scheduled invocation of the matcher function that puts a w
 stream for each market with an order due, keyed by the material, so the settlement is made by the
 stream's one reader of that material, as every other (``mercato.matcher.sweep``)."""
 
+import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ import pytest
 from mercato.local.state import Redrive, settle_everything
 from mercato.matcher.ports import DUE_PAGE
 from mercato.matcher.service import Settled, SettlementFailed
-from mercato.matcher.sweep import SWEEP_EVENT, due_markets, is_sweep, wake_due_markets
+from mercato.matcher.sweep import SWEEP_EVENT, SWEEP_THREADS, due_markets, is_sweep, wake_due_markets
 from mercato.testing.invariants import problems
 from tests.integration.pipelines import Engine, PipelineApi, pipeline_on
 
@@ -132,3 +133,25 @@ def test_a_market_that_fails_to_settle_does_not_stop_the_stack_s_sweep_of_the_ot
             stack.sweep()
         assert stack.client("bob").order(wheat)["status"] == "expired"
         assert stack.client("bob").balances()["balances"]["wheat"] == {"available": 10, "reserved": 0}
+
+
+def test_the_deployed_sweep_looks_at_many_markets_at_once_and_finds_the_same() -> None:
+    """A reviewer's find: the deployed sweep queried its markets one after another, so thousands of
+    markets would outrun the function's 30 s timeout before a single wake-up was put. It looks at
+    ``SWEEP_THREADS`` at once, and finds what the one-by-one look finds, in the catalog's order."""
+    materials = [f"m{n:04d}" for n in range(200)]
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def due(material: str, now: int) -> list[str]:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.002)
+        with lock:
+            running[0] -= 1
+        return ["key"] if int(material[1:]) % 7 == 0 else []
+
+    one_by_one = due_markets(materials, due, 0)
+    at_once = due_markets(materials, due, 0, threads=SWEEP_THREADS)
+    assert at_once == one_by_one == [m for m in materials if int(m[1:]) % 7 == 0]
+    assert most[0] > 1
