@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from queue import SimpleQueue
-from typing import Any
 
 LOOPBACK = "127.0.0.1"
 JAR_ENV = "MERCATO_DYNAMODB_LOCAL_JAR"
@@ -37,24 +36,34 @@ class _Spawner:
     forked child has no such thread: the first start there makes its own."""
 
     _lock: threading.Lock
-    _work: "SimpleQueue[tuple[Callable[[], Any], Future[Any]]]"
+    _work: "SimpleQueue[tuple[Callable[[], subprocess.Popen[bytes]], Future[subprocess.Popen[bytes]]]]"
     _thread: threading.Thread | None
 
     def __init__(self) -> None:
         self.forked()
 
-    def run(self, call: Callable[[], Any]) -> Any:
+    def run(self, call: Callable[[], "subprocess.Popen[bytes]"]) -> "subprocess.Popen[bytes]":
+        """``call`` (a ``Popen``) on the spawning thread; its process. A caller that waited
+        :data:`START_TIMEOUT_SECONDS` in vain gives up, and a process that comes after that is
+        killed, never left running untracked (a reviewer's find)."""
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._serve, name="mercato-spawner", daemon=True)
                 self._thread.start()
-        done: Future[Any] = Future()
+        done: Future[subprocess.Popen[bytes]] = Future()
         self._work.put((call, done))
-        return done.result(timeout=START_TIMEOUT_SECONDS)
+        try:
+            return done.result(timeout=START_TIMEOUT_SECONDS)
+        except TimeoutError:
+            if not done.cancel():  # it ran meanwhile: its process is the caller's after all
+                return done.result()
+            raise DynamoDBLocalUnavailable(f"no process started in {START_TIMEOUT_SECONDS} s") from None
 
     def _serve(self) -> None:
         while True:
             call, done = self._work.get()
+            if not done.set_running_or_notify_cancel():  # its caller gave up before it ran
+                continue
             try:
                 done.set_result(call())
             except BaseException as error:  # handed to the caller, whatever it is
@@ -183,16 +192,20 @@ class DynamoDBLocal:
         ]
         self._log = tempfile.NamedTemporaryFile(prefix="dynamodb-local-", suffix=".log")  # noqa: SIM115
         log = self._log
-        self._process = _SPAWNER.run(
-            lambda: subprocess.Popen(
-                command,
-                cwd=jar.parent,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-                start_new_session=True,
+        try:
+            self._process = _SPAWNER.run(
+                lambda: subprocess.Popen(
+                    command,
+                    cwd=jar.parent,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                    start_new_session=True,
+                )
             )
-        )
+        except BaseException:
+            self.stop()  # closes the log
+            raise
         try:
             if on_spawn is not None:
                 on_spawn(self._process.pid)

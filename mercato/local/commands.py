@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -21,7 +22,16 @@ Call = Callable[["Client", argparse.Namespace], Any]
 def _cell(value: Any) -> str:
     if isinstance(value, dict | list):  # a footballer's house parameters: as the API sends them
         return json.dumps(value, ensure_ascii=False)
-    return "-" if value is None else str(value)
+    return "-" if value is None else _printable(str(value))
+
+
+def _printable(text: str) -> str:
+    """``text`` with every control and format character escaped (``\x1b``, ``\u202e``): a name
+    stored before listings refused them, or served by a server of another version, must not drive
+    the terminal (an escape sequence retitled it; a bidirectional override reorders the line)."""
+    return "".join(
+        c.encode("unicode_escape").decode() if unicodedata.category(c) in ("Cc", "Cf") else c for c in text
+    )
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:

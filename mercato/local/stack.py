@@ -805,6 +805,9 @@ class EmbeddedStack:
             return self._start_memory() if self.engine == "memory" else self._start()
         except BaseException:
             self._http.server_close()
+            moto = getattr(self, "_moto", None)  # a start that failed leaves no server behind
+            if moto is not None:
+                moto.stop()
             if self._dynamodb_local is not None:
                 self._dynamodb_local.stop()
             if self._data is not None:

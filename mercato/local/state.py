@@ -182,21 +182,19 @@ class Redrive:
 def settle_everything(matcher: Matcher, redrive: Redrive) -> int:
     """Settle every material of ``redrive`` once, as a wake-up for each would (a restart's re-drive,
     a sweep, or the house's first ladders at start); how many fills that made. Each material is its
-    own wake-up, as each is its own record on AWS: one that fails does not keep the others from
-    settling (a reviewer saw one failing market stop every sweep of the markets after it), and the
-    first failure is raised once they have, so a start or a re-drive still fails loudly. Storage out
-    of reach ends them all at once (nothing would settle)."""
-    fills, failed = 0, []
+    own wake-up, as each is its own record on AWS: one that fails is logged with its traceback and the
+    others still settle (a reviewer saw one failing market stop every sweep of the markets after it;
+    raising it afterwards, another saw one market keep ``mercato up --data`` from ever starting on
+    its directory again). Its next record, or the next sweep if an order of it is due, settles it
+    again. Storage out of reach ends them all at once (nothing would settle)."""
+    fills = 0
     for material in redrive.materials:
         try:
             fills += matcher.settle(material, redrive.hints.get(material, ())).fills
         except Exception as error:
             if unavailable(error):
                 raise
-            logging.getLogger("mercato.matcher").exception("settling %s failed", material)
-            failed.append(error)
-    if failed:
-        raise failed[0]
+            logging.getLogger("mercato.matcher").exception("settling %s failed; the others go on", material)
     return fills
 
 

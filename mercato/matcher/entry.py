@@ -3,6 +3,7 @@
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from mercato import observability
 from mercato.environment import SettingsError
@@ -10,12 +11,14 @@ from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.handler import handle_batch, logger
 from mercato.matcher.service import Matcher
 from mercato.matcher.settings import MatcherSettings
-from mercato.matcher.sweep import is_sweep, wake_due_markets
+from mercato.matcher.sweep import SWEEP_THREADS, is_sweep, wake_due_markets
 
 tracer = observability.tracer("matcher")
 settings = MatcherSettings.from_env()
 observability.trace_orders("matcher", settings.trace_file)
-matcher = Matcher(DynamoMatcherStore(boto3.resource("dynamodb").meta.client, settings.tables))
+# a connection per sweep thread (boto3 keeps 10), so the sweep's parallel queries do not queue for one
+dynamodb = boto3.resource("dynamodb", config=Config(max_pool_connections=SWEEP_THREADS)).meta.client
+matcher = Matcher(DynamoMatcherStore(dynamodb, settings.tables))
 kinesis = boto3.client("kinesis")
 
 

@@ -1,8 +1,10 @@
 """The market catalog: commodities and World Cup footballers, and each market's ticker."""
 
-from typing import Annotated, Literal
+import unicodedata
+from typing import Annotated, Final, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -26,10 +28,28 @@ from mercato.models.money import (
     Price,
 )
 
-_HIDDEN = r"\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
-"""Characters a name may not carry: C0 and C1 controls (an escape sequence in a name would retitle the
-terminal of whoever runs ``mercato markets``), and the invisible ones (soft hyphen, zero-width,
-bidirectional overrides, word joiners, the byte-order mark) that make a name look like another."""
+_CONTROLS = r"\x00-\x1f\x7f-\x9f"
+"""C0 and C1 controls: an escape sequence in a name would retitle the terminal of whoever runs
+``mercato markets``. The pattern says so to the OpenAPI document; :func:`_visible` checks the rest."""
+_BLANKS: Final = frozenset("\u115f\u1160\u2800\u3164\uffa0\u17b4\u17b5")
+"""Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern, Khmer's
+inherent vowels)."""
+_HIDDEN_CATEGORIES: Final = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"})
+"""Controls; format characters (bidirectional marks and overrides, zero-width characters, the
+byte-order mark, the soft hyphen, tags); private, unassigned and surrogate code points; line and
+paragraph separators."""
+
+
+def _visible(name: str) -> str:
+    """A name with none of :data:`_HIDDEN_CATEGORIES` and at least one character that draws
+    something, so no listing can look like another, or like nothing."""
+    hidden = sorted({f"U+{ord(c):04X}" for c in name if unicodedata.category(c) in _HIDDEN_CATEGORIES})
+    if hidden:
+        raise ValueError(f"a name may not contain control or invisible characters ({', '.join(hidden)})")
+    if not any(unicodedata.category(c)[0] in "LNPS" and c not in _BLANKS for c in name):
+        raise ValueError("a name must show at least one letter, digit, punctuation mark or symbol")
+    return name
+
 
 DisplayName = Annotated[
     str,
@@ -38,11 +58,12 @@ DisplayName = Annotated[
         strip_whitespace=True,
         min_length=1,
         max_length=80,
-        pattern=rf"^[^{_HIDDEN}]*[^\s{_HIDDEN}][^{_HIDDEN}]*$",
+        pattern=rf"^[^{_CONTROLS}]*[^\s{_CONTROLS}][^{_CONTROLS}]*$",
     ),
+    AfterValidator(_visible),
 ]
-"""A name a listing may give: something visible in it (stripped of whitespace at both ends) and none
-of :data:`_HIDDEN`; the pattern tells the OpenAPI document so."""
+"""A name a listing may give: something visible in it (stripped of whitespace at both ends), no
+control, format or other invisible character (:func:`_visible`)."""
 StoredName = Annotated[
     str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=80, pattern=r"\S")
 ]

@@ -1263,6 +1263,9 @@ def _footballer(**change: Any) -> dict[str, Any]:
         pytest.param(_footballer(name="Evil\u009d0;pwned\u009c"), "name", id="c1-osc-in-name"),
         pytest.param(_footballer(name="Messi\u202eodanoD"), "name", id="bidi-override-in-name"),
         pytest.param(_footballer(team="\ufeff"), "team", id="only-a-byte-order-mark"),
+        pytest.param(_footballer(name="\u3164"), "name", id="only-a-hangul-filler"),
+        pytest.param(_footballer(name="Wheat\U000e0069"), "name", id="tag-character"),
+        pytest.param(_footballer(name="x\u061cy"), "name", id="arabic-letter-mark"),
         pytest.param(
             {"material": "new-grain", "kind": "commodity", "name": "Grain\x00"}, "name", id="nul-in-name"
         ),

@@ -228,3 +228,25 @@ def test_an_error_page_that_is_not_mercato_s_is_one_line_too(capsys: pytest.Capt
     errors = capsys.readouterr().err.splitlines()
     assert status == 1
     assert errors == ["mercato: 404 : <!doctype html> <html> <body> <h1>Not Found</h1> </body> </html>"]
+
+
+class _OldNames(_Fake):
+    def do_GET(self) -> None:
+        market: dict[str, object] = {"material": "old", "name": "Old\x1b]0;pwned\x07Striker\u202e"}
+        market["kind"] = "commodity"
+        market |= {"bestBid": None, "bestAsk": None, "lastPrice": None, "change24h": None, "volume": 0}
+        self._send(200, "application/json", json.dumps([market]).encode())
+
+
+def test_a_stored_name_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """A reviewer's find: markets listed before names refused control characters are served as
+    stored, and ``mercato markets`` printed an escape sequence that retitled the terminal. Control and
+    format characters are printed escaped."""
+    with serving(_OldNames) as url:
+        status = main(["markets", "--url", url])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "\x1b" not in out
+    assert "\u202e" not in out
+    assert "Old\\x1b]0;pwned\\x07Striker\\u202e" in out

@@ -1,9 +1,13 @@
 """How a DynamoDB Local child is tied to its process: the parent-death signal where ``setpriv`` has
 it, and a plain ``java`` where it does not (a reviewer's BusyBox ``setpriv`` stopped every start)."""
 
+import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -40,3 +44,28 @@ def test_without_the_option_the_jvm_starts_plainly(
         _setpriv(tmp_path, "Usage: setpriv [-d] [--nnp] [--[inh|bounding]-caps [+,-]cap] PROG ARGS")
     monkeypatch.setenv("PATH", str(tmp_path))
     assert dynamodb_local._ends_with_us() == ()
+
+
+def test_a_start_that_waited_in_vain_leaves_no_process_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reviewer's find: a caller that gave up waiting for the spawning thread left the ``Popen``
+    queued, so it ran later and its JVM belonged to no one. A start given up on never runs."""
+    monkeypatch.setattr(dynamodb_local, "START_TIMEOUT_SECONDS", 0.2)
+    spawner = dynamodb_local._Spawner()
+    ran: list[str] = []
+
+    def call(name: str, seconds: float = 0.0) -> Callable[[], "subprocess.Popen[bytes]"]:
+        def spawn() -> "subprocess.Popen[bytes]":
+            time.sleep(seconds)
+            ran.append(name)
+            return cast("subprocess.Popen[bytes]", None)
+
+        return spawn
+
+    busy = threading.Thread(target=spawner.run, args=(call("first", 0.6),))
+    busy.start()
+    time.sleep(0.05)  # the first call holds the spawning thread
+    with pytest.raises(dynamodb_local.DynamoDBLocalUnavailable):
+        spawner.run(call("given up"))
+    busy.join()
+    time.sleep(0.1)
+    assert ran == ["first"]
