@@ -756,6 +756,9 @@ class EmbeddedStack:
     restarted: bool = field(default=False, init=False)
     """The tables were kept from an earlier run (``data_dir``) and re-driven at start."""
     redriven_fills: int = field(default=0, init=False)
+    _unsettled: dict[str, list[str]] = field(default_factory=dict, init=False)
+    """Markets a re-drive or a sweep failed to settle, with their hints: the next sweep tries again."""
+    _retry_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     """Fills the restart's re-drive made (orders accepted before a kill, settled now)."""
     _data: DataDir | None = field(default=None, init=False)
     shared: "SharedEngine | None" = None
@@ -1006,7 +1009,21 @@ class EmbeddedStack:
     def _redrive(self) -> int:
         """Settle every market of the kept tables once, as their records would (a restart's, or a
         restarted DynamoDB Local's); the fills that made."""
-        return self.pipeline.settle_everything(redrive_of(self.pipeline.dynamodb, self.pipeline.tables))
+        redrive = redrive_of(self.pipeline.dynamodb, self.pipeline.tables)
+        try:
+            return self.pipeline.settle_everything(redrive)
+        finally:
+            self._retry(redrive)
+
+    def _retry(self, redrive: Redrive) -> None:
+        """Markets a re-drive or a sweep could not settle: the next sweep settles them again (with
+        their IOC/FOK hints), whether or not an order of theirs is due (a reviewer found a restart's
+        failed re-drive left a crossed book crossed for good: nothing else wakes such a market)."""
+        with self._retry_lock:
+            for material in redrive.materials:
+                self._unsettled.pop(material, None)
+            for material in redrive.failed:
+                self._unsettled[material] = redrive.hints.get(material, [])
 
     def _sweep(self) -> None:
         """The sweep's schedule (every ``sweep_seconds``), as the deployed schedule's every minute."""
@@ -1025,11 +1042,16 @@ class EmbeddedStack:
         where nothing else happens is expired and its reservation released. Returns the materials."""
         matcher = self._lane.matcher
         woken = due_markets(matcher.store.materials(), matcher.store.due, matcher.clock())
+        with self._retry_lock:
+            again = dict(self._unsettled)
+        woken = sorted({*woken, *again})
         if woken:
+            redrive = Redrive(woken, again)
             try:
                 with self._pump_lock:  # the one writer of each material, as the pump is
-                    self._lane.settle_everything(Redrive(woken, {}))
+                    self._lane.settle_everything(redrive)
             finally:  # what did settle, fills streams may send
+                self._retry(redrive)
                 self._http.settled()
         return woken
 

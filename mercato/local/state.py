@@ -177,6 +177,9 @@ class Redrive:
 
     materials: list[str]
     hints: dict[str, list[str]]
+    failed: list[str] = field(default_factory=list)
+    """Filled by :func:`settle_everything`: the materials whose settlement failed, for the caller to
+    settle again (a restart's re-drive is the only wake-up a market whose records were lost gets)."""
 
 
 def settle_everything(matcher: Matcher, redrive: Redrive) -> int:
@@ -185,8 +188,9 @@ def settle_everything(matcher: Matcher, redrive: Redrive) -> int:
     own wake-up, as each is its own record on AWS: one that fails is logged with its traceback and the
     others still settle (a reviewer saw one failing market stop every sweep of the markets after it;
     raising it afterwards, another saw one market keep ``mercato up --data`` from ever starting on
-    its directory again). Its next record, or the next sweep if an order of it is due, settles it
-    again. Storage out of reach ends them all at once (nothing would settle)."""
+    its directory again). The failed ones are listed in ``redrive.failed``: the embedded stack's sweep
+    settles them again, with their hints, until they succeed. Storage out of reach ends them all at
+    once (nothing would settle)."""
     fills = 0
     for material in redrive.materials:
         try:
@@ -195,6 +199,7 @@ def settle_everything(matcher: Matcher, redrive: Redrive) -> int:
             if unavailable(error):
                 raise
             logging.getLogger("mercato.matcher").exception("settling %s failed; the others go on", material)
+            redrive.failed.append(material)
     return fills
 
 

@@ -34,16 +34,23 @@ _CONTROLS = r"\x00-\x1f\x7f-\x9f"
 _BLANKS: Final = frozenset("\u115f\u1160\u2800\u3164\uffa0\u17b4\u17b5")
 """Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern, Khmer's
 inherent vowels)."""
-_HIDDEN_CATEGORIES: Final = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"})
-"""Controls; format characters (bidirectional marks and overrides, zero-width characters, the
-byte-order mark, the soft hyphen, tags); private, unassigned and surrogate code points; line and
-paragraph separators."""
+_HIDDEN_CATEGORIES: Final = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp"})
+"""Controls; format characters (bidirectional marks and overrides, zero-width spaces, the byte-order
+mark, the soft hyphen); private and surrogate code points; line and paragraph separators. Code
+points unassigned in this Python's Unicode (``Cn``) pass: a newer emoji must not be refused by an
+older interpreter only."""
+_JOINERS: Final = frozenset("\u200c\u200d") | frozenset(map(chr, range(0xE0020, 0xE0080)))
+"""Format characters names need: the zero-width non-joiner and joiner (Persian and Indic names,
+emoji sequences) and the tag characters of subdivision flags (England's, Wales's)."""
 
 
 def _visible(name: str) -> str:
     """A name with none of :data:`_HIDDEN_CATEGORIES` and at least one character that draws
     something, so no listing can look like another, or like nothing."""
-    hidden = sorted({f"U+{ord(c):04X}" for c in name if unicodedata.category(c) in _HIDDEN_CATEGORIES})
+    hidden = sorted(
+        {f"U+{ord(c):04X}" for c in name if unicodedata.category(c) in _HIDDEN_CATEGORIES}
+        - {f"U+{ord(c):04X}" for c in _JOINERS}
+    )
     if hidden:
         raise ValueError(f"a name may not contain control or invisible characters ({', '.join(hidden)})")
     if not any(unicodedata.category(c)[0] in "LNPS" and c not in _BLANKS for c in name):

@@ -180,3 +180,19 @@ def test_a_market_that_fails_to_settle_at_start_does_not_keep_the_stack_from_sta
         assert messi["bids"]
         assert messi["asks"]
         assert failed == ["kylian-mbappe"]
+
+
+def test_a_market_a_re_drive_failed_to_settle_is_settled_by_the_next_sweep() -> None:
+    """A reviewer's find: a restart's re-drive is the only wake-up a market whose records were lost
+    gets, and one that failed left its crossed book crossed for good (the sweep woke only markets with
+    an order due). The sweep now settles every market a re-drive or a sweep failed on, until it
+    succeeds."""
+    from mercato.local.stack import EmbeddedStack
+
+    with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0, sweep_seconds=0) as stack:
+        stack.client("game-server", admin=True).list_market(
+            {"material": "wheat", "kind": "commodity", "name": "W"}
+        )
+        stack._retry(Redrive(["wheat"], {}, failed=["wheat"]))
+        assert stack.sweep() == ["wheat"]
+        assert stack.sweep() == [], "settled: not retried again"
