@@ -850,7 +850,7 @@ class EmbeddedStack:
             listed = redrive_of(self.pipeline.dynamodb, self.pipeline.tables).materials if kept else []
             list_catalog(self.pipeline, self.token("mercato-admin", admin=True), skip=set(listed))
             if not kept:  # a restart's re-drive below settles every market, the footballers included
-                quote_the_house(self.pipeline)
+                self._retry(quote_the_house(self.pipeline))
         if kept and self.shared is None:
             self.restarted = True
             self.redriven_fills = self._redrive()
@@ -868,7 +868,7 @@ class EmbeddedStack:
         self._lane = engine
         if self.catalog:
             list_catalog(engine, self.token("mercato-admin", admin=True), skip=set())
-            quote_the_house(engine)
+            self._retry(quote_the_house(engine))
             engine.drain()  # the listings' wake-ups find the house quoted: nothing left to do
         return self._run(engine.feed_store)
 
@@ -1116,8 +1116,10 @@ def list_catalog(pipeline: _Lane, admin_token: str, skip: set[str]) -> None:
             raise RuntimeError(f"could not list {listing.material}: {status}")
 
 
-def quote_the_house(pipeline: _Lane) -> None:
+def quote_the_house(pipeline: _Lane) -> Redrive:
     """Settle every listed footballer once, so the house's opening ladder rests on the book when the
     stack starts (the listings' wake-ups, when they arrive, find nothing left to do)."""
     footballers = [listing.material for listing in DEFAULT_CATALOG if listing.kind == "footballer"]
-    pipeline.settle_everything(Redrive(footballers, {}))
+    redrive = Redrive(footballers, {})
+    pipeline.settle_everything(redrive)
+    return redrive  # its ``failed``: footballers to quote again
