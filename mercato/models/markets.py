@@ -48,8 +48,11 @@ def _visible(name: str) -> str:
     """A name with none of :data:`_HIDDEN_CATEGORIES` and at least one character that draws
     something, so no listing can look like another, or like nothing."""
     hidden = sorted(
-        {f"U+{ord(c):04X}" for c in name if unicodedata.category(c) in _HIDDEN_CATEGORIES}
-        - {f"U+{ord(c):04X}" for c in _JOINERS}
+        {
+            f"U+{ord(c):04X}"
+            for c in name
+            if c not in _JOINERS and unicodedata.category(c) in _HIDDEN_CATEGORIES
+        }
     )
     if hidden:
         raise ValueError(f"a name may not contain control or invisible characters ({', '.join(hidden)})")
