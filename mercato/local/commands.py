@@ -5,9 +5,10 @@ import argparse
 import json
 import os
 import sys
-import unicodedata
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from mercato.models.text import is_hidden
 
 if TYPE_CHECKING:
     from mercato.local.client import Client
@@ -21,17 +22,31 @@ Call = Callable[["Client", argparse.Namespace], Any]
 
 def _cell(value: Any) -> str:
     if isinstance(value, dict | list):  # a footballer's house parameters: as the API sends them
-        return json.dumps(value, ensure_ascii=False)
+        return _printable_json(value)
     return "-" if value is None else _printable(str(value))
 
 
 def _printable(text: str) -> str:
-    """``text`` with every control and format character escaped (``\x1b``, ``\u202e``): a name
-    stored before listings refused them, or served by a server of another version, must not drive
-    the terminal (an escape sequence retitled it; a bidirectional override reorders the line)."""
-    return "".join(
-        c.encode("unicode_escape").decode() if unicodedata.category(c) in ("Cc", "Cf") else c for c in text
-    )
+    """``text`` with every hidden character escaped (``\x1b``, ``\u202e``, a lone ``\ud800``): a
+    name stored before listings refused them, or served by a server of another version, must not
+    drive the terminal (an escape sequence retitled it; a bidirectional override reorders the line;
+    a lone surrogate cannot be encoded at all). The joiners a listed name may carry print as they
+    are, so an emoji sequence stays one emoji."""
+    return "".join(c.encode("unicode_escape").decode() if is_hidden(c) else c for c in text)
+
+
+def _json_escape(c: str) -> str:
+    """``c`` as JSON's ``\\uXXXX`` escape (a pair of them beyond the first plane)."""
+    units = c.encode("utf-16-be", "surrogatepass")
+    return "".join(f"\\u{int.from_bytes(units[i : i + 2]):04x}" for i in range(0, len(units), 2))
+
+
+def _printable_json(answer: Any, indent: int | None = None) -> str:
+    """``answer`` as JSON, the same document a parser reads, with every hidden character escaped:
+    :func:`json.dumps` escapes only the C0 controls when it keeps the rest of a name readable (the
+    line breaks it writes itself, between values, stay)."""
+    text = json.dumps(answer, indent=indent, ensure_ascii=False)
+    return "".join(_json_escape(c) if c != "\n" and is_hidden(c) else c for c in text)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -182,9 +197,9 @@ def _run(args: argparse.Namespace) -> int:
         answer = args.call(_client(args), args)
     except ApiError as error:  # the API refused: one line, or with --json the whole answer as JSON alone
         if args.json:
-            print(json.dumps(error.body, ensure_ascii=False), file=sys.stderr)
+            print(_printable_json(error.body), file=sys.stderr)
         else:
-            print(f"mercato: {error}", file=sys.stderr)
+            print(_printable(f"mercato: {error}"), file=sys.stderr)
         return 1
     except OSError as error:
         print(f"mercato: cannot reach {args.url}: {error}", file=sys.stderr)
@@ -192,7 +207,7 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as error:  # urllib's refusal of a URL it cannot send to (``--url notaurl``)
         print(f"mercato: cannot send a request to {args.url!r}: {error}", file=sys.stderr)
         return 2
-    lines = [json.dumps(answer, indent=2, ensure_ascii=False)] if args.json else args.render(answer)
+    lines = [_printable_json(answer, indent=2)] if args.json else map(_printable, args.render(answer))
     print("\n".join(lines))
     return 0
 

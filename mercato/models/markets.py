@@ -1,7 +1,7 @@
 """The market catalog: commodities and World Cup footballers, and each market's ticker."""
 
 import unicodedata
-from typing import Annotated, Final, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -27,36 +27,20 @@ from mercato.models.money import (
     NonNegative,
     Price,
 )
+from mercato.models.text import BLANKS, is_hidden
 
 _CONTROLS = r"\x00-\x1f\x7f-\x9f"
 """C0 and C1 controls: an escape sequence in a name would retitle the terminal of whoever runs
 ``mercato markets``. The pattern says so to the OpenAPI document; :func:`_visible` checks the rest."""
-_BLANKS: Final = frozenset("\u115f\u1160\u2800\u3164\uffa0\u17b4\u17b5")
-"""Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern, Khmer's
-inherent vowels)."""
-_HIDDEN_CATEGORIES: Final = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp"})
-"""Controls; format characters (bidirectional marks and overrides, zero-width spaces, the byte-order
-mark, the soft hyphen); private and surrogate code points; line and paragraph separators. Code
-points unassigned in this Python's Unicode (``Cn``) pass: a newer emoji must not be refused by an
-older interpreter only."""
-_JOINERS: Final = frozenset("\u200c\u200d") | frozenset(map(chr, range(0xE0020, 0xE0080)))
-"""Format characters names need: the zero-width non-joiner and joiner (Persian and Indic names,
-emoji sequences) and the tag characters of subdivision flags (England's, Wales's)."""
 
 
 def _visible(name: str) -> str:
-    """A name with none of :data:`_HIDDEN_CATEGORIES` and at least one character that draws
-    something, so no listing can look like another, or like nothing."""
-    hidden = sorted(
-        {
-            f"U+{ord(c):04X}"
-            for c in name
-            if c not in _JOINERS and unicodedata.category(c) in _HIDDEN_CATEGORIES
-        }
-    )
+    """A name with no hidden character (:func:`~mercato.models.text.is_hidden`) and at least one
+    character that draws something, so no listing can look like another, or like nothing."""
+    hidden = sorted({f"U+{ord(c):04X}" for c in name if is_hidden(c)})
     if hidden:
         raise ValueError(f"a name may not contain control or invisible characters ({', '.join(hidden)})")
-    if not any(unicodedata.category(c)[0] in "LNPS" and c not in _BLANKS for c in name):
+    if not any(unicodedata.category(c)[0] in "LNPS" and c not in BLANKS for c in name):
         raise ValueError("a name must show at least one letter, digit, punctuation mark or symbol")
     return name
 

@@ -250,3 +250,53 @@ def test_a_stored_name_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[s
     assert "\x1b" not in out
     assert "\u202e" not in out
     assert "Old\\x1b]0;pwned\\x07Striker\\u202e" in out
+
+
+HIDDEN = "\x9b2J\u202e\u2028\ud800"
+"""A C1 control sequence introducer, a right-to-left override, a line separator and a lone surrogate
+(legal in JSON as ``\\ud800``, and not encodable as UTF-8: printing it raised)."""
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+
+
+class _OtherVersion(_Fake):
+    """A server of another version, echoing hidden characters in a title, a cell and an error."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/markets/bad"):
+            error = {"error": {"code": "not_found", "message": f"no market{HIDDEN}"}}
+            self._send(404, "application/json", json.dumps(error).encode())
+            return
+        book = {"material": f"m{HIDDEN}", "bids": [], "asks": []}
+        market: dict[str, object] = {"material": "fam", "kind": "commodity", "name": f"{FAMILY} {HIDDEN}"}
+        market |= {"bestBid": None}
+        market |= {"bestAsk": None, "lastPrice": None, "change24h": None, "volume": 0}
+        body = book if "/book" in self.path else [market]
+        self._send(200, "application/json", json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("book", "m"), ("markets",), ("markets", "--json"), ("book", "bad"), ("book", "bad", "--json")],
+    ids=["title", "cell", "json", "error-line", "json-error"],
+)
+def test_hidden_characters_are_escaped_wherever_the_cli_prints_them(
+    argv: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reviewer's find: the tables' cells were escaped, but not the titles, the error line or
+    ``--json`` (C1 controls, bidirectional overrides), and a lone surrogate crashed the command with
+    ``UnicodeEncodeError``. What ``--json`` prints still parses to what the server sent; the joiners
+    of a name that may carry them print as they are."""
+    with serving(_OtherVersion) as url:
+        status = main([*argv, "--url", url])
+
+    captured = capsys.readouterr()
+    printed = captured.out + captured.err
+    assert status == (1 if "bad" in argv else 0)
+    for c in "\x9b\u202e\u2028\ud800":
+        assert c not in printed, f"U+{ord(c):04X} printed raw"
+    printed.encode("utf-8")  # no lone surrogate left to make the terminal's encoder raise
+    if "--json" in argv:
+        sent = json.loads(captured.out or captured.err)
+        assert HIDDEN in json.dumps(sent, ensure_ascii=False)
+    if argv == ("markets",):
+        assert FAMILY in captured.out
