@@ -31,7 +31,9 @@ from mercato.models.text import BLANKS, is_hidden
 
 _CONTROLS = r"\x00-\x1f\x7f-\x9f"
 """C0 and C1 controls: an escape sequence in a name would retitle the terminal of whoever runs
-``mercato markets``. The pattern says so to the OpenAPI document; :func:`_visible` checks the rest."""
+``mercato markets``. The pattern says so to the OpenAPI document (for a generated client to check
+before it sends); :func:`_visible` checks it, and the rest, with a message that names the
+characters (a pattern's own message would quote the whole expression)."""
 
 
 def _visible(name: str) -> str:
@@ -52,9 +54,9 @@ DisplayName = Annotated[
         strip_whitespace=True,
         min_length=1,
         max_length=80,
-        pattern=rf"^[^{_CONTROLS}]*[^\s{_CONTROLS}][^{_CONTROLS}]*$",
     ),
     AfterValidator(_visible),
+    Field(json_schema_extra={"pattern": rf"^[^{_CONTROLS}]*[^\s{_CONTROLS}][^{_CONTROLS}]*$"}),
 ]
 """A name a listing may give: something visible in it (stripped of whitespace at both ends), no
 control, format or other invisible character (:func:`_visible`)."""

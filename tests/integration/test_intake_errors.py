@@ -1281,6 +1281,23 @@ def test_a_listing_a_reviewer_crafted_is_422_naming_the_field(
     assert field in message
 
 
+@pytest.mark.parametrize(
+    ("name", "named"),
+    [("Grain\u200b", "U+200B"), ("Evil\x1b]0;pwned\x07", "U+0007, U+001B"), ("Evil\u009dx", "U+009D")],
+    ids=["zero-width-space", "escape-sequence", "c1-control"],
+)
+def test_a_name_s_hidden_characters_are_named_in_the_message_not_a_pattern(
+    world: World, name: str, named: str
+) -> None:
+    """A reviewer's find: a name with a C0 or C1 control was refused with pydantic's pattern message,
+    about 230 characters of escaped regular expression; a game server re-listing a market stored
+    before the rule could not tell what to change. The message names the characters."""
+    body = {"material": "grain-hidden", "kind": "commodity", "name": name}
+    message = rejected(world.api, 422, "invalid_field", "POST", "/markets", body, admin=True)
+    assert f"invisible characters ({named})" in message
+    assert "pattern" not in message
+
+
 def test_the_largest_person_id_and_a_name_with_unicode_are_listed(fresh: World) -> None:
     body = _footballer(personId=2**53 - 1, name="Lionel Andrés Messi ⚽", house={"spreadBps": 10})
     body["team"] = "England 🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"  # tags: a flag
