@@ -58,6 +58,10 @@ class _Spawner:
             if not done.cancel():  # it ran meanwhile: its process is the caller's after all
                 return done.result()
             raise DynamoDBLocalUnavailable(f"no process started in {START_TIMEOUT_SECONDS} s") from None
+        except BaseException:  # Ctrl-C while it spawns: what it spawns is no one's, so it is stopped
+            if not done.cancel():
+                done.add_done_callback(_stop_abandoned)
+            raise
 
     def _serve(self) -> None:
         while True:
@@ -75,6 +79,20 @@ class _Spawner:
         self._lock = threading.Lock()
         self._work = SimpleQueue()
         self._thread = None
+
+
+def _stop_abandoned(done: "Future[subprocess.Popen[bytes]]") -> None:
+    """Stop the process of a spawn whose caller was interrupted while it ran (a reviewer's find: its
+    JVM, in a session of its own, outlived ``mercato up`` where no ``setpriv`` ties it to us)."""
+    if done.cancelled() or done.exception() is not None:
+        return
+    process = done.result()
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 _SPAWNER = _Spawner()
@@ -257,15 +275,16 @@ class DynamoDBLocal:
         )
 
     def stop(self) -> None:
+        """Stop its process, if any, and close its log (a start whose spawn failed has a log and no
+        process)."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         if self._log is not None:
             self._log.close()
             self._log = None

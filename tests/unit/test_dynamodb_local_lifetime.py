@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import cast
 
@@ -69,3 +70,49 @@ def test_a_start_that_waited_in_vain_leaves_no_process_behind(monkeypatch: pytes
     busy.join()
     time.sleep(0.1)
     assert ran == ["first"]
+
+
+class _InterruptedWait(Future["subprocess.Popen[bytes]"]):
+    """The caller's wait for a spawn, interrupted (as Ctrl-C would) while the spawn runs."""
+
+    def result(self, timeout: float | None = None) -> "subprocess.Popen[bytes]":
+        if timeout is None:  # not the caller's wait
+            return super().result()
+        time.sleep(0.1)
+        raise KeyboardInterrupt
+
+
+def test_a_start_interrupted_while_it_spawns_stops_what_it_spawned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reviewer's find: Ctrl-C while the spawning thread ran the ``Popen`` left its process to no
+    one (in a session of its own, it outlived the program where no ``setpriv`` ties it). The process
+    that comes after the interrupt is stopped."""
+    monkeypatch.setattr(dynamodb_local, "Future", _InterruptedWait)
+    spawner = dynamodb_local._Spawner()
+    spawned: list[subprocess.Popen[bytes]] = []
+
+    def spawn() -> "subprocess.Popen[bytes]":
+        time.sleep(0.4)
+        spawned.append(subprocess.Popen(["sleep", "60"], start_new_session=True))
+        return spawned[-1]
+
+    with pytest.raises(KeyboardInterrupt):
+        spawner.run(spawn)
+    deadline = time.monotonic() + 5
+    while not spawned or spawned[0].poll() is None:
+        if time.monotonic() > deadline:
+            spawned[0].kill()
+            pytest.fail("the process spawned after the interrupt still runs")
+        time.sleep(0.05)
+
+
+def test_a_start_whose_spawn_failed_closes_its_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``stop`` returned early when there was no process, so a spawn that failed left its log open."""
+    jar = tmp_path / "DynamoDBLocal.jar"
+    jar.write_bytes(b"")
+    monkeypatch.setenv(dynamodb_local.JAR_ENV, str(jar))
+    monkeypatch.setattr(dynamodb_local, "java", lambda: str(tmp_path / "no-such-java"))
+    monkeypatch.setattr(dynamodb_local, "_ends_with_us", lambda: ())
+    local = dynamodb_local.DynamoDBLocal()
+    with pytest.raises(FileNotFoundError, match="no-such-java"):
+        local.start()
+    assert local._log is None
