@@ -384,6 +384,7 @@ def _markets(state: ExchangeState) -> list[dict[str, Any]]:
         {
             "material": name,
             "kind": row.market.kind,
+            "feeBps": row.market.fee_bps,
             "feesAccrued": row.fees_accrued,
             "hours": [list(figures) for figures in row.market.hours],
             **({"goals": row.market.goals} if isinstance(row.market, FootballerMarket) else {}),

@@ -11,7 +11,7 @@ from typing import Any
 
 from mercato.matcher.house import is_house
 from mercato.models.history import HOUR_MS, KEPT_HOURS
-from mercato.models.money import COINS
+from mercato.models.money import COINS, fee_for
 from mercato.storage.items import (
     ASSET_PREFIX,
     DEPOSIT_PREFIX,
@@ -133,6 +133,11 @@ def problems(read: TableReader, tables: TableNames, *, drained: bool = True) -> 
         if order["orderId"] not in recorded
     ]
 
+    # 6. each trade is at its resting order's price, within both orders' limits, and pays its
+    #    market's fee on that price (a matcher that charged twice the fee, or filled a buyer at its own
+    #    limit above the resting ask, left every other check here green: a reviewer's find)
+    problems += _pricing_problems(trades, records, markets)
+
     # 5. when drained, no book is crossed
     if drained:
         best: dict[str, dict[str, int]] = defaultdict(dict)
@@ -168,6 +173,31 @@ def problems(read: TableReader, tables: TableNames, *, drained: bool = True) -> 
             if not goal["applied"] and goal["material"] in markets
         ]
     problems += _fill_problems(read(tables.fills), trades)
+    return problems
+
+
+def _pricing_problems(
+    trades: list[dict[str, Any]], records: list[dict[str, Any]], markets: dict[str, dict[str, Any]]
+) -> list[str]:
+    limits = {record["orderId"]: record["price"] for record in records}
+    problems: list[str] = []
+    for trade in trades:
+        price, trade_id = trade["price"], trade["tradeId"]
+        maker = trade["sellOrderId"] if trade["takerSide"] == "Buy" else trade["buyOrderId"]
+        if maker in limits and price != limits[maker]:
+            problems.append(
+                f"pricing: trade {trade_id} at {price}, not its resting order's price {limits[maker]}"
+            )
+        buy, sell = limits.get(trade["buyOrderId"]), limits.get(trade["sellOrderId"])
+        if (buy is not None and price > buy) or (sell is not None and price < sell):
+            problems.append(
+                f"pricing: trade {trade_id} at {price} is outside its orders' limits (buy {buy}, sell {sell})"
+            )
+        market = markets.get(trade["material"])
+        if market is not None and "feeBps" in market:
+            fee = fee_for(price * trade["quantity"], market["feeBps"])
+            if trade.get("fee", 0) != fee:
+                problems.append(f"pricing: trade {trade_id} paid {trade.get('fee', 0)} in fees, not {fee}")
     return problems
 
 

@@ -1,6 +1,7 @@
 """Invariant 6 in ``mercato sim``: a matcher that keeps the books balanced but breaks price-time
 priority (each buyer pays its own limit, not the resting ask) is found by the reference book's
-check between drains, and by nothing else: conservation and escrow still hold."""
+check between drains, and by the tables' own pricing check (each trade at its resting order's
+price); conservation and escrow still hold. Each check finds it without the other."""
 
 import pytest
 
@@ -9,6 +10,8 @@ from mercato.matcher import service
 from mercato.matcher.book import BookOrder, Fill, FokFits, Uncrossed, uncross
 from mercato.matcher.handler import logger as matcher_logger
 from mercato.models.money import fee_for
+from mercato.testing import invariants
+from mercato.testing.price_time import PriceTime
 
 
 def buyers_pay_their_limit(
@@ -45,8 +48,23 @@ def test_a_matcher_whose_buyers_pay_their_limit_is_found_by_the_price_time_check
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(service, "uncross", buyers_pay_their_limit)
+    monkeypatch.setattr(invariants, "_pricing_problems", lambda *tables: [])
 
     figures = simulate(1, store="memory")
 
     assert figures.failure is not None, "the default simulation finds it"
     assert kind_of(figures.failure.split(": ", 1)[1]) == "price-time", figures.failure
+
+
+def test_a_matcher_whose_buyers_pay_their_limit_is_found_in_the_tables_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reviewer's find: the invariant checker (what ``make demo`` and every test use) passed this
+    matcher, and one charging twice the fee; a trade is now checked against its orders and market."""
+    monkeypatch.setattr(service, "uncross", buyers_pay_their_limit)
+    monkeypatch.setattr(PriceTime, "check", lambda self, *args: [])
+
+    figures = simulate(1, store="memory")
+
+    assert figures.failure is not None, "the default simulation finds it"
+    assert kind_of(figures.failure.split(": ", 1)[1]) == "pricing", figures.failure

@@ -192,6 +192,7 @@ def stored(hours: list[list[int]], trades: list[tuple[int, int, int]]) -> dict[s
                 "price": price,
                 "quantity": quantity,
                 "fee": 0,
+                "takerSide": "Buy",
                 "executedAt": at,
             }
             for n, (at, price, quantity) in enumerate(trades)

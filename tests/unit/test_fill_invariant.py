@@ -22,6 +22,7 @@ TRADES = [
         "price": 10,
         "quantity": 1,
         "fee": 0,
+        "takerSide": "Buy",
         "executedAt": 1_781_200_800_000 + n,
     }
     for n in (1, 2)
