@@ -2,7 +2,6 @@
 
 import functools
 import time
-from functools import cache
 from typing import Any
 
 import boto3
@@ -26,12 +25,20 @@ observability.trace_orders("intake", settings.trace_file)
 client = boto3.resource("dynamodb").meta.client
 
 
-@cache
+SECRET_MAX_AGE_SECONDS = 300
+"""How long a warm instance verifies tokens with the signing secret it read (Powertools' cache). A
+secret rotated (after a leak, say) stops tokens signed with the old one within this long, on every
+instance: a reviewer found a process-wide cache in front of Powertools' keeping the old secret, and
+refusing tokens signed with the new one, for as long as an instance lived."""
+
+
 def _secret() -> str:
+    """The signing secret, read on each request: from the environment, or from Secrets Manager
+    through Powertools' cache (at most one ``GetSecretValue`` per :data:`SECRET_MAX_AGE_SECONDS`)."""
     if settings.auth_secret is not None:
         return settings.auth_secret.get_secret_value()
     assert settings.auth_secret_arn is not None
-    return str(get_secret(settings.auth_secret_arn, max_age=300))
+    return str(get_secret(settings.auth_secret_arn, max_age=SECRET_MAX_AGE_SECONDS))
 
 
 def _count(name: str) -> None:

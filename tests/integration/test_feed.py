@@ -1,10 +1,14 @@
 """The goal feed: scorers diffed into goal events exactly once; bad input changes nothing."""
 
+import importlib
 import io
 import json
+import sys
 import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any
 
 import boto3
@@ -14,8 +18,11 @@ from moto import mock_aws
 from mercato.emulators import moto_atomic
 from mercato.feed.dynamo import DynamoFeedStore
 from mercato.feed.job import FeedJob
+from mercato.feed.settings import API_KEY_ARN_ENV
 from mercato.feed.sources import FeedError, ReplaySource, ScorersSource, Snapshot, parse_scorers
 from mercato.local.pipeline import LocalPipeline
+from mercato.resources import TABLES
+from mercato.storage.names import TableNames
 from tests.integration.conftest import SECRET, Api
 
 MESSI = "lionel-messi"
@@ -260,3 +267,46 @@ def test_the_2022_final_replays_its_goals_at_the_chosen_speed() -> None:
     assert at_end.goals == {"lionel-messi": 2, "angel-di-maria": 1, "kylian-mbappe": 3}
     assert at_end.minutes[("kylian-mbappe", 3)] == 118
     assert replay.finished()
+
+
+class _ScheduleContext:
+    function_name = "feed"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:feed"
+    aws_request_id = "req-1"
+
+
+def test_the_deployed_feed_uses_the_api_key_put_after_the_first_deploy(
+    tables: TableNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reviewer's find: the stack creates the key's secret with a generated value and the README
+    has the operator put the real key after the first deploy, but a process-wide cache kept the
+    generated key for as long as the every-minute schedule kept the environment warm: every poll was
+    refused (403) and no goal was ever posted. A key put is used once Powertools' cache expires."""
+    from aws_lambda_powertools.utilities import parameters
+
+    secrets = boto3.client("secretsmanager")
+    arn = secrets.create_secret(Name="mercato-test/football-data-api-key", SecretString="GENERATED")["ARN"]
+    for spec in TABLES:
+        monkeypatch.setenv(spec.env_var, getattr(tables, spec.logical_name))
+    monkeypatch.setenv(API_KEY_ARN_ENV, arn)
+    sys.modules.pop("mercato.feed.handler", None)
+    feed = importlib.import_module("mercato.feed.handler")
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    sent: list[str | None] = []
+
+    def refused(request: urllib.request.Request, timeout: float) -> Any:
+        sent.append(request.get_header("X-auth-token"))
+        raise urllib.error.HTTPError(request.full_url, 403, "Forbidden", Message(), None)
+
+    monkeypatch.setattr(
+        feed, "ScorersSource", lambda key, competition: ScorersSource(key, competition, opener=refused)
+    )
+    assert feed.handler({"detail-type": "Scheduled Event"}, _ScheduleContext())["rejected"] == {
+        "SourceFailed": 1
+    }
+    secrets.put_secret_value(SecretId=arn, SecretString="REAL-KEY")
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # as when API_KEY_MAX_AGE_SECONDS have passed
+    feed.handler({"detail-type": "Scheduled Event"}, _ScheduleContext())
+
+    assert sent == ["GENERATED", "REAL-KEY"]

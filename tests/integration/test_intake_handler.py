@@ -5,6 +5,7 @@ import json
 import sys
 from typing import Any
 
+import boto3
 import pytest
 
 from mercato.emulators.function_url import function_url_event
@@ -86,3 +87,29 @@ def test_a_cancels_wake_up_has_a_client_that_fails_fast(
     assert config.retries["total_max_attempts"] == 1
     assert config.connect_timeout <= 1
     assert config.read_timeout <= 1
+
+
+def test_a_rotated_signing_secret_replaces_the_old_one_once_the_cache_expires(
+    tables: TableNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reviewer's find: a process-wide cache in front of Powertools' kept the first secret an
+    instance read for its whole life, so after a rotation (a leaked secret, say) old tokens kept
+    working and new ones were refused on every warm instance."""
+    from aws_lambda_powertools.utilities import parameters
+
+    secrets = boto3.client("secretsmanager")
+    old, new = "o" * 48, "n" * 48
+    arn = secrets.create_secret(Name="mercato-test/auth-signing-secret", SecretString=old)["ARN"]
+    handler = cold_start(tables, monkeypatch, MERCATO_AUTH_SECRET="", MERCATO_AUTH_SECRET_ARN=arn)
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+    def me(secret: str) -> int:
+        token = issue_token(secret, "alice", Scope.TRADE)
+        event = function_url_event("GET", "/accounts/me", headers={"Authorization": f"Bearer {token}"})
+        return int(handler.handler(event, _Context())["statusCode"])
+
+    assert me(old) == 200
+    secrets.put_secret_value(SecretId=arn, SecretString=new)
+    assert me(old) == 200, "within the cache's max age the secret read is kept"
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # as when SECRET_MAX_AGE_SECONDS have passed
+    assert (me(new), me(old)) == (200, 401)
