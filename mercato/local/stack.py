@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -41,7 +42,7 @@ from mercato.local.client import Client
 from mercato.local.memory_stack import MemoryEngine
 from mercato.local.state import DataDir, Redrive, redrive_of
 from mercato.matcher.service import Matcher
-from mercato.matcher.sweep import due_markets
+from mercato.matcher.sweep import due_markets, needs_waking
 from mercato.models.views import ErrorBody, ErrorDetail
 from mercato.resources import INTAKE_CORS
 
@@ -1037,11 +1038,12 @@ class EmbeddedStack:
         return SWEEP_SECONDS[self.storage] if self.sweep_seconds is None else self.sweep_seconds
 
     def sweep(self) -> list[str]:
-        """Settle each market whose ``by-expiry`` index holds an order due now, as the deployed
-        schedule's wake-ups would (:mod:`mercato.matcher.sweep`): a good-till-date order in a market
-        where nothing else happens is expired and its reservation released. Returns the materials."""
+        """Settle each market that needs it (an order due now, a crossed book, a pending goal), as
+        the deployed schedule's wake-ups would (:mod:`mercato.matcher.sweep`): a good-till-date order
+        in a market where nothing else happens is expired and its reservation released, and a market
+        whose wake-ups the mapping discarded is settled. Returns the materials."""
         matcher = self._lane.matcher
-        woken = due_markets(matcher.store.materials(), matcher.store.due, matcher.clock())
+        woken = due_markets(matcher.store.materials(), partial(needs_waking, matcher.store), matcher.clock())
         with self._retry_lock:
             again = dict(self._unsettled)
         woken = sorted({*woken, *again})

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 import pytest
 
@@ -196,3 +197,47 @@ def test_a_market_a_re_drive_failed_to_settle_is_settled_by_the_next_sweep() -> 
         stack._retry(Redrive(["wheat"], {}, failed=["wheat"]))
         assert stack.sweep() == ["wheat"]
         assert stack.sweep() == [], "settled: not retried again"
+
+
+def _matcher_down(event: object, context: object) -> NoReturn:
+    raise RuntimeError("the matcher is down")
+
+
+def test_a_market_whose_wake_ups_were_discarded_is_woken_by_the_sweep() -> None:
+    """A reviewer's find: the mapping discards a record after 10 retries or an hour (an outage, the
+    mapping disabled for an upgrade), the on-failure queue keeps only where it was, and the sweep
+    woke only markets with a due order: a crossed book stayed crossed, with the buyer's coins
+    reserved, and a goal stayed unapplied, until the market's next order. The sweep now also wakes a
+    crossed book and a pending goal."""
+    clock = Clock()
+    with pipeline_on("moto", matcher_clock=clock) as pipeline:
+        api = PipelineApi(pipeline)
+        api.list_market("wheat")
+        api.list_market("copper")
+        api.list_footballer()
+        api.deposit("alice", "coins", 1_000)
+        api.deposit("bob", "wheat", 10)
+        api.drain()
+        moto = api.moto
+        sweep = [moto.matcher.store, moto.pipe.kinesis, moto.pipe.kinesis_stream]
+        assert wake_due_markets(sweep[0], clock(), *sweep[1:]) == []
+
+        settle, moto.mapping.handler = moto.mapping.handler, _matcher_down
+        assert api.order("bob", "Sell", 10, 20).status == 202
+        assert api.order("alice", "Buy", 10, 25).status == 202
+        goal = {"eventId": "g1", "material": "lionel-messi", "matchId": "final", "minute": 23}
+        assert api.call("POST", "/events/goals", goal, admin=True).status == 202
+        moto.mapping.drain()  # every retry fails: the records go to the on-failure queue
+        moto.mapping.handler = settle
+        moto.mapping.drain()
+        assert moto.mapping.pending() == 0, "the records are gone"
+        book = api.call("GET", "/markets/wheat/book").body
+        assert (book["bids"][0]["price"], book["asks"][0]["price"]) == (25, 20), "crossed, not settled"
+
+        assert sorted(wake_due_markets(sweep[0], clock(), *sweep[1:])) == ["lionel-messi", "wheat"]
+        moto.mapping.drain()
+
+        assert api.balances("alice")["coins"] == {"available": 800, "reserved": 0}
+        assert api.call("GET", "/markets/lionel-messi").body["goals"] == 1
+        assert problems(api.read, moto.tables) == []
+        assert wake_due_markets(sweep[0], clock(), *sweep[1:]) == [], "nothing is left to settle"
