@@ -199,22 +199,24 @@ class DynamoLeaderboardStore:
         )
 
     def snapshot_from(self, start_ms: int) -> Snapshot | None:
-        found = self._client.query(  # the snapshot at the window's start: the last one taken by then
-            TableName=self._table,
-            KeyConditionExpression="pk = :snapshots AND sk <= :start",
-            ExpressionAttributeValues={":snapshots": SNAPSHOTS, ":start": f"{start_ms:013d}"},
-            ScanIndexForward=False,
-            Limit=1,
-            ConsistentRead=True,
-        ).get("Items", []) or self._client.query(  # none yet: the first one after
-            TableName=self._table,
-            KeyConditionExpression="pk = :snapshots AND sk >= :start",
-            ExpressionAttributeValues={":snapshots": SNAPSHOTS, ":start": f"{start_ms:013d}"},
-            Limit=1,
-            ConsistentRead=True,
-        ).get("Items", [])
-        if not found:
+        start = f"{start_ms:013d}"
+
+        def first(condition: str, forward: bool) -> list[dict[str, Any]]:
+            return list(
+                self._client.query(
+                    TableName=self._table,
+                    KeyConditionExpression=f"pk = :snapshots AND {condition}",
+                    ExpressionAttributeValues={":snapshots": SNAPSHOTS, ":start": start},
+                    ScanIndexForward=forward,
+                    Limit=1,
+                    ConsistentRead=True,
+                ).get("Items", [])
+            )
+
+        candidates = first("sk <= :start", forward=False) + first("sk > :start", forward=True)
+        if not candidates:
             return None
+        found = [min(candidates, key=lambda item: abs(int(item["takenMs"]) - start_ms))]
         hour = int(found[0]["sk"])
         read = list(
             items(

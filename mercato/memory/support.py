@@ -127,8 +127,7 @@ class MemoryLeaderboardStore:
 
     def snapshot_from(self, start_ms: int) -> Snapshot | None:
         with self._lock:
-            before = [hour for hour in self._snapshots if hour <= start_ms]
-            if before:  # the snapshot at the window's start: the last one taken by then
-                return self._snapshots[max(before)]
-            hours = sorted(hour for hour in self._snapshots if hour >= start_ms)
-            return self._snapshots[hours[0]] if hours else None
+            before = max((hour for hour in self._snapshots if hour <= start_ms), default=None)
+            after = min((hour for hour in self._snapshots if hour > start_ms), default=None)
+            candidates = [self._snapshots[hour] for hour in (before, after) if hour is not None]
+            return min(candidates, key=lambda snapshot: abs(snapshot.taken_ms - start_ms), default=None)

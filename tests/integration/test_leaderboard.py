@@ -329,3 +329,50 @@ def test_a_daily_rollup_ranks_a_whole_day_of_gains() -> None:
 
     day = api.call("GET", "/leaderboard", query={"window": "day"}).body
     assert {s["playerId"]: s["score"] for s in day["standings"]}["alice"] == 1_000
+
+
+def _three_days_without_a_rollup(api: Api, drain: Any, rollup: Rollup, advance: Any) -> None:
+    """Alice holds 100 wheat, unmarked; a run; three days without one, then a trade marks wheat at 10
+    and the runs resume. The day board counts from the resumed run's own snapshot (nobody has gained
+    since), the week board from the old one (alice gained 1,000)."""
+    for player, asset, quantity in (("alice", "wheat", 100), ("bob", "wheat", 10), ("carol", "coins", 1_000)):
+        assert api.deposit(player, asset, quantity).status == 201
+    rollup.run()
+    advance(3 * 24 * HOUR_MS)
+    assert api.order("bob", "Sell", 1, 10).status == 202
+    assert api.order("carol", "Buy", 1, 10).status == 202
+    drain()
+    advance(60_000)
+    rollup.run()
+
+    day = api.call("GET", "/leaderboard", query={"window": "day"}).body
+    assert day["since"] == day["generatedAt"], "the resumed run's own snapshot, not three days back"
+    assert {standing["score"] for standing in day["standings"]} == {0}
+    week = api.call("GET", "/leaderboard", query={"window": "week"}).body
+    assert {standing["playerId"]: standing["score"] for standing in week["standings"]}["alice"] == 1_000
+
+
+def test_after_days_without_a_rollup_the_day_board_counts_from_the_nearest_snapshot(
+    exchange: Exchange,
+) -> None:
+    """A reviewer's find: with the runs stopped for three days (the schedule off, the local stack
+    down), the day board's baseline was the last snapshot before the window's start, three days old,
+    so it ranked three days of gains as one day's, ``since`` three days back. The snapshot nearest
+    the window's start is its baseline."""
+
+    def advance(ms: int) -> None:
+        exchange.clock.ms += ms
+
+    _three_days_without_a_rollup(exchange, exchange.drain, exchange.pipeline.rollup, advance)
+
+
+def test_after_days_without_a_rollup_the_memory_engine_counts_from_the_nearest_snapshot_too() -> None:
+    clock = [T0 + 2 * 24 * HOUR_MS]
+    engine = MemoryEngine.create(SECRET, clock_ms=lambda: clock[0])
+    api = Api(engine.intake, None, table_names("unused"))
+    api.list_market("wheat")
+
+    def advance(ms: int) -> None:
+        clock[0] += ms
+
+    _three_days_without_a_rollup(api, engine.drain, engine.rollup, advance)
