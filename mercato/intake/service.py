@@ -205,7 +205,8 @@ class Intake:
         width = int(interval.width.total_seconds() * 1000)
         until = end or self.clock()
         if start is not None and start >= until:
-            raise Invalid("from must be before to", code="invalid_range")
+            said = "to" if end is not None else "now (to's default)"
+            raise Invalid(f"from must be before {said}", code="invalid_range")
         high = _millis(until)
         # the default range starts on a candle's boundary, so its first candle is a whole one
         low = max(0, (high - width * DEFAULT_CANDLES) // width * width) if start is None else _millis(start)

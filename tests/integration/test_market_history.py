@@ -142,6 +142,11 @@ def test_candles_refuse_an_empty_range_a_too_wide_one_and_an_unknown_interval(
     too_wide = {"interval": "1m", "from": "2026-01-01T00:00:00Z", "to": "2026-06-11T00:00:00Z"}
 
     assert exchange.call("GET", path, query=backwards).code == "invalid_range"
+    future = exchange.call("GET", path, query={"interval": "1h", "from": "2999-01-01T00:00:00Z"})
+    assert (future.code, future.body["error"]["message"]) == (
+        "invalid_range",
+        "from must be before now (to's default)",
+    )
     assert exchange.call("GET", path, query=too_wide).code == "range_too_large"
     assert exchange.call("GET", path, query={"interval": "5m"}).status == 422
     assert exchange.call("GET", "/markets/gold/candles").code == "unknown_material"
