@@ -28,7 +28,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if is_sweep(event):  # the schedule: wake the markets with orders come due, through the stream
         if settings.stream_name is None:
             raise SettingsError("MERCATO_STREAM_NAME is not set: the sweep has no stream to wake")
-        woken = wake_due_markets(matcher.store, matcher.clock(), kinesis, settings.stream_name)
-        logger.info("swept", woken=woken)
-        return {"woken": woken}
+        swept = wake_due_markets(
+            matcher.store,
+            matcher.clock(),
+            kinesis,
+            settings.stream_name,
+            context.get_remaining_time_in_millis,
+        )
+        logger.info("swept", woken=swept.woken, looked_at=swept.looked_at, markets=swept.markets)
+        return {"woken": swept.woken, "lookedAt": swept.looked_at, "markets": swept.markets}
     return handle_batch(matcher, event)

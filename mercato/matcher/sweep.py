@@ -17,16 +17,23 @@ looks at due orders only: its fault schedule stays the one its seeds were record
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
 
 from mercato.matcher.ports import MatcherStore
-from mercato.pipes.wake import put_wake_ups
+from mercato.pipes.wake import PUT_RECORDS_MAX, put_wake_ups
 
 SWEEP_THREADS: Final = 16
 """Markets the deployed sweep looks at at once: up to four small queries each, about 5 ms apiece,
-so a catalog of 10,000 markets takes about 10 s of waiting instead of 200 (the function's timeout is
-30 s; a reviewer measured about 1.4 ms of client CPU per query besides, which bounds it sooner)."""
+so a catalog of 10,000 markets takes about 10 s of waiting instead of 200 (a reviewer measured about
+1.4 ms of client CPU per query besides, which bounds it sooner: see :func:`wake_due_markets`)."""
+
+SWEEP_SLICE: Final = PUT_RECORDS_MAX
+"""Markets the deployed sweep looks at before it puts their wake-ups (one ``PutRecords``)."""
+SWEEP_TIME_LEFT_MS: Final = 8_000
+"""The deployed sweep starts no slice with less than this left of its invocation (a slice of 500
+quiet markets is 2,000 queries: about 5 s of client CPU at the function's 0.6 vCPU)."""
 
 SWEEP_EVENT: Final = {"mercato": "sweep"}
 """The scheduled event's input (the CDK app sets it on the rule): the matcher sweeps, settles nothing."""
@@ -63,8 +70,43 @@ def due_markets(
     return [material for material, any_due in zip(listed, found, strict=True) if any_due]
 
 
-def wake_due_markets(store: MatcherStore, now: int, kinesis: Any, stream_name: str) -> list[str]:
-    """The scheduled sweep on AWS: a wake-up on the stream for each market that needs one."""
-    woken = due_markets(store.materials(), partial(needs_waking, store), now, threads=SWEEP_THREADS)
-    put_wake_ups(kinesis, stream_name, woken)
-    return woken
+@dataclass(frozen=True)
+class Swept:
+    woken: list[str]
+    """The markets woken, in the order they were looked at."""
+    looked_at: int
+    markets: int
+    """How many of the catalog's markets it looked at before its time ran short, and how many there are."""
+
+
+def wake_due_markets(
+    store: MatcherStore,
+    now: int,
+    kinesis: Any,
+    stream_name: str,
+    remaining_ms: Callable[[], int] = lambda: SWEEP_TIME_LEFT_MS + 1,
+) -> Swept:
+    """The scheduled sweep on AWS: a wake-up on the stream for each market that needs one.
+
+    It goes through the catalog a slice (:data:`SWEEP_SLICE`) at a time, putting each slice's
+    wake-ups before it looks at the next, and stops when ``remaining_ms`` (the invocation's time
+    left) falls under :data:`SWEEP_TIME_LEFT_MS`: a catalog too large for one invocation still has
+    the wake-ups it found put. Each minute's sweep starts a slice further into the catalog (it
+    wraps), so the markets one sweep had no time for are looked at first by a later one."""
+    materials = store.materials()
+    if not materials:
+        return Swept([], 0, 0)
+    start = now // 60_000 * SWEEP_SLICE % len(materials)
+    ordered = materials[start:] + materials[:start]
+    woken: list[str] = []
+    looked_at = 0
+    needs = partial(needs_waking, store)
+    for first in range(0, len(ordered), SWEEP_SLICE):
+        if remaining_ms() < SWEEP_TIME_LEFT_MS:
+            break
+        part = ordered[first : first + SWEEP_SLICE]
+        found = due_markets(part, needs, now, threads=SWEEP_THREADS)
+        put_wake_ups(kinesis, stream_name, found)
+        woken += found
+        looked_at += len(part)
+    return Swept(woken, looked_at, len(materials))

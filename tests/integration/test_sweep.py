@@ -7,6 +7,8 @@ On AWS the sweep is a scheduled invocation of the matcher function that puts a w
 stream for each market with an order due, keyed by the material, so the settlement is made by the
 stream's one reader of that material, as every other (``mercato.matcher.sweep``)."""
 
+import importlib
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -18,7 +20,9 @@ import pytest
 from mercato.local.state import Redrive, settle_everything
 from mercato.matcher.ports import DUE_PAGE
 from mercato.matcher.service import Settled, SettlementFailed
+from mercato.matcher.settings import STREAM_NAME_ENV
 from mercato.matcher.sweep import SWEEP_EVENT, SWEEP_THREADS, due_markets, is_sweep, wake_due_markets
+from mercato.resources import TABLES
 from mercato.testing.invariants import problems
 from tests.integration.pipelines import Engine, PipelineApi, pipeline_on
 
@@ -46,12 +50,12 @@ def test_the_scheduled_sweep_wakes_a_quiet_market_through_the_stream() -> None:
         sweep = [moto.matcher.store, moto.pipe.kinesis, moto.pipe.kinesis_stream]
 
         # Before its expiry, nothing is due: the sweep wakes no market
-        assert wake_due_markets(sweep[0], clock(), *sweep[1:]) == []
+        assert wake_due_markets(sweep[0], clock(), *sweep[1:]).woken == []
 
         # After it, with nothing else happening in wheat, the sweep's wake-up settles wheat
         clock.ahead_ms = 3_000
         invocations = moto.mapping.invocations
-        assert wake_due_markets(sweep[0], clock(), *sweep[1:]) == ["wheat"]
+        assert wake_due_markets(sweep[0], clock(), *sweep[1:]).woken == ["wheat"]
         moto.mapping.drain()
 
         assert moto.mapping.invocations == invocations + 1, "the wake-up came through Kinesis"
@@ -60,7 +64,7 @@ def test_the_scheduled_sweep_wakes_a_quiet_market_through_the_stream() -> None:
         assert api.balances("bob")["wheat"] == {"available": 10, "reserved": 0}
         assert api.call("GET", "/markets/wheat/book").body["asks"] == []
         assert problems(api.read, moto.tables) == []
-        assert wake_due_markets(sweep[0], clock(), *sweep[1:]) == [], "nothing is due any more"
+        assert wake_due_markets(sweep[0], clock(), *sweep[1:]).woken == [], "nothing is due any more"
 
 
 def test_the_schedule_s_event_is_told_from_a_batch() -> None:
@@ -220,7 +224,7 @@ def test_a_market_whose_wake_ups_were_discarded_is_woken_by_the_sweep() -> None:
         api.drain()
         moto = api.moto
         sweep = [moto.matcher.store, moto.pipe.kinesis, moto.pipe.kinesis_stream]
-        assert wake_due_markets(sweep[0], clock(), *sweep[1:]) == []
+        assert wake_due_markets(sweep[0], clock(), *sweep[1:]).woken == []
 
         settle, moto.mapping.handler = moto.mapping.handler, _matcher_down
         assert api.order("bob", "Sell", 10, 20).status == 202
@@ -234,10 +238,52 @@ def test_a_market_whose_wake_ups_were_discarded_is_woken_by_the_sweep() -> None:
         book = api.call("GET", "/markets/wheat/book").body
         assert (book["bids"][0]["price"], book["asks"][0]["price"]) == (25, 20), "crossed, not settled"
 
-        assert sorted(wake_due_markets(sweep[0], clock(), *sweep[1:])) == ["lionel-messi", "wheat"]
+        assert sorted(wake_due_markets(sweep[0], clock(), *sweep[1:]).woken) == ["lionel-messi", "wheat"]
         moto.mapping.drain()
 
         assert api.balances("alice")["coins"] == {"available": 800, "reserved": 0}
         assert api.call("GET", "/markets/lionel-messi").body["goals"] == 1
         assert problems(api.read, moto.tables) == []
-        assert wake_due_markets(sweep[0], clock(), *sweep[1:]) == [], "nothing is left to settle"
+        assert wake_due_markets(sweep[0], clock(), *sweep[1:]).woken == [], "nothing is left to settle"
+
+
+class _ScheduleContext:
+    function_name = "matcher"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:matcher"
+    aws_request_id = "req-1"
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.mark.parametrize(("remaining_ms", "looked_at"), [(25_000, 2), (1_000, 0)])
+def test_the_deployed_sweep_reports_what_it_looked_at_in_the_time_it_had(
+    monkeypatch: pytest.MonkeyPatch, remaining_ms: int, looked_at: int
+) -> None:
+    """The matcher function's sweep event, as the schedule invokes it: it hands the invocation's
+    time left to the sweep, which starts no slice of the catalog when too little is left."""
+    with pipeline_on("moto") as pipeline:
+        api = PipelineApi(pipeline)
+        api.list_market("wheat")
+        api.list_market("copper")
+        api.deposit("alice", "coins", 1_000)
+        api.deposit("bob", "wheat", 10)
+        api.drain()
+        moto = api.moto
+        moto.mapping.handler = _matcher_down
+        assert api.order("bob", "Sell", 10, 20).status == 202
+        assert api.order("alice", "Buy", 10, 25).status == 202
+        moto.mapping.drain()  # the records are discarded: wheat is crossed
+        for spec in TABLES:
+            monkeypatch.setenv(spec.env_var, getattr(moto.tables, spec.logical_name))
+        monkeypatch.setenv(STREAM_NAME_ENV, moto.pipe.kinesis_stream)
+        sys.modules.pop("mercato.matcher.entry", None)
+        entry = importlib.import_module("mercato.matcher.entry")
+
+        answer = entry.handler(SWEEP_EVENT, _ScheduleContext(remaining_ms))
+
+        assert answer == {"woken": ["wheat"][:looked_at], "lookedAt": looked_at, "markets": 2}
