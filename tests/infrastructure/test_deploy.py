@@ -82,6 +82,44 @@ def test_the_role_may_only_assume_the_cdk_bootstrap_roles(template: Template) ->
     assert not the_role(template).get("ManagedPolicyArns")
 
 
+def rendered(resource: Any) -> str:
+    """A policy resource as the cloud assembly writes role ARNs: ``${AWS::AccountId}`` for a Ref."""
+    if isinstance(resource, str):
+        return resource
+    if "Ref" in resource:
+        return f"${{{resource['Ref']}}}"
+    separator, parts = resource["Fn::Join"]
+    return str(separator).join(rendered(part) for part in parts)
+
+
+def test_with_a_read_region_the_role_may_assume_every_role_the_cli_will() -> None:
+    """`cdk deploy --all` deploys the read region's stack with that region's bootstrap roles
+    (deploy, lookup, and file-publishing for its assets): the role may assume them, by name."""
+    app = build({"githubRepository": REPOSITORY, "region": "us-east-1", "readRegion": "eu-west-1"})
+    assembly = app.synth()
+    template = Template.from_stack(app.node.find_child("MercatoDeploy"))  # type: ignore[arg-type]
+    (policy,) = template.find_resources("AWS::IAM::Policy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    allowed = {rendered(resource) for resource in statement["Resource"]}
+    needed: set[str] = set()
+    for name in ("Mercato-dev", "MercatoRead-dev", "MercatoDeploy"):
+        stack = assembly.get_stack_by_name(name)
+        assert stack.assume_role_arn is not None
+        assert stack.lookup_role is not None
+        needed |= {stack.assume_role_arn, stack.lookup_role.arn}
+    for manifest in Path(assembly.directory).glob("*.assets.json"):
+        for kind in ("files", "dockerImages"):
+            for asset in json.loads(manifest.read_text()).get(kind, {}).values():
+                needed |= {target["assumeRoleArn"] for target in asset["destinations"].values()}
+    assert any(role.endswith("-eu-west-1") for role in needed)
+    assert needed <= allowed, sorted(needed - allowed)
+    # least privilege: named regions only (its own, the home and the read region), no wildcard
+    assert not any("*" in role for role in allowed)
+    suffixes = {role.rsplit("-role-${AWS::AccountId}-", 1)[1] for role in allowed}
+    assert suffixes == {"${AWS::Region}", "us-east-1", "eu-west-1"}
+    assert len(allowed) == len(suffixes) * 4
+
+
 def test_an_existing_provider_is_imported_not_created() -> None:
     template = deploy_template(githubOidcProviderArn=PROVIDER)
     assert template.find_resources("AWS::IAM::OIDCProvider") == {}
