@@ -1,6 +1,7 @@
 """The deploy-on-push workflow and the role it assumes: trusted only by this repository's main branch
-through GitHub's OIDC provider, allowed only to assume the CDK bootstrap roles; the workflow itself
-passes actionlint."""
+through GitHub's OIDC provider, allowed only to assume the CDK bootstrap roles of the regions it
+deploys to; the workflow gates in a job that cannot mint an OIDC token, deploys from one that needs
+it, and passes actionlint."""
 
 import json
 import os
@@ -135,22 +136,41 @@ def test_a_repository_that_is_not_owner_slash_name_is_refused() -> None:
 # -- the workflow ----------------------------------------------------------------------------------
 
 
+GATE = "make check"
+"""The gate: it installs the dev tools and runs tests, pytest plugins and npm packages."""
+
+
+def runs(job: dict[str, Any]) -> list[str]:
+    return [step.get("run") or "" for step in job["steps"]]
+
+
+def may_mint_an_oidc_token(workflow: dict[str, Any], job: dict[str, Any]) -> bool:
+    """A job's permissions, or the workflow's when it sets none; `write-all` includes id-token."""
+    permissions = job.get("permissions", workflow.get("permissions"))
+    if permissions is None or isinstance(permissions, str):
+        return permissions != "read-all"  # the default token of some repositories, or write-all
+    return bool(permissions.get("id-token") == "write")
+
+
 def test_the_workflow_deploys_main_by_oidc_after_the_gate() -> None:
     workflow = yaml.safe_load(WORKFLOW.read_text())
     assert workflow[True] == {"push": {"branches": ["main"]}}  # YAML 1.1 reads the key `on` as True
+    assert workflow["permissions"] == {"contents": "read"}
+    (gate,) = [name for name, job in workflow["jobs"].items() if any(GATE in run for run in runs(job))]
+    assert workflow["jobs"][gate]["permissions"] == {"contents": "read"}
     job = workflow["jobs"]["deploy"]
+    assert gate in ([job["needs"]] if isinstance(job["needs"], str) else job["needs"])
     assert job["permissions"] == {"contents": "read", "id-token": "write"}
     steps = job["steps"]
-    runs = [step.get("run", "") for step in steps]
-    gate = runs.index("make check")
-    synth = next(i for i, run in enumerate(runs) if " synth " in run)
-    deploy = next(i for i, run in enumerate(runs) if " deploy " in run)
+    commands = runs(job)
+    synth = next(i for i, run in enumerate(commands) if " synth " in run)
+    deploy = next(i for i, run in enumerate(commands) if " deploy " in run)
     credentials = next(
         i
         for i, step in enumerate(steps)
         if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
     )
-    assert gate < synth < credentials < deploy
+    assert synth < credentials < deploy
     assert set(steps[credentials]["with"]) == {"role-to-assume", "role-session-name", "aws-region"}
     text = WORKFLOW.read_text()
     assert "aws-access-key-id" not in text
@@ -158,8 +178,18 @@ def test_the_workflow_deploys_main_by_oidc_after_the_gate() -> None:
     # the stage's context is committed in cdk.json, so synth and deploy pass only the repository
     # (a key given by hand to one deploy would be undone by the next push)
     for step in (synth, deploy):
-        assert re.findall(r'-c "?([A-Za-z]+)=', runs[step]) == ["githubRepository"]
+        assert re.findall(r'-c "?([A-Za-z]+)=', commands[step]) == ["githubRepository"]
     assert json.loads((ROOT / "cdk.json").read_text())["context"]["stage"] == "dev"
+
+
+def test_only_the_deploy_job_may_mint_an_oidc_token_and_it_runs_no_gate() -> None:
+    """Every step of a job with `id-token: write` can ask GitHub for a token the deploy role trusts:
+    the gate's third-party code (dev dependencies, pytest plugins, npm packages) must run elsewhere."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    minting = [name for name, job in workflow["jobs"].items() if may_mint_an_oidc_token(workflow, job)]
+    assert minting == ["deploy"]
+    for command in runs(workflow["jobs"]["deploy"]):
+        assert not re.search(r"\bmake\b|\bnpm (ci|install)\b|\[dev\]|pytest", command), command
 
 
 def test_the_workflow_passes_actionlint() -> None:
