@@ -18,4 +18,6 @@ class DeployStack(Stack):
             branch=settings.github_branch,
             qualifier=settings.cdk_qualifier,
             provider_arn=settings.github_oidc_provider_arn,
+            # `cdk deploy --all` assumes the bootstrap roles of each stack's region
+            regions=tuple(r for r in (settings.region, settings.read_region) if r is not None),
         )

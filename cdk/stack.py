@@ -66,4 +66,5 @@ class MercatoStack(Stack):
             tables=self.tables.by_name,
             iterator_age_ms=settings.iterator_age_alarm_ms,
             errors_threshold=settings.errors_alarm_threshold,
+            pipe_name=self.pipe.name,
         )

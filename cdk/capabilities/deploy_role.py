@@ -1,5 +1,6 @@
 """The role GitHub Actions deploys with: trusted through GitHub's OIDC provider by one repository's
-one branch, and allowed nothing but to assume the CDK bootstrap roles (which do the deploying)."""
+one branch, and allowed nothing but to assume the CDK bootstrap roles (which do the deploying) of
+the regions the app's stacks are deployed to."""
 
 from aws_cdk import Aws, CfnOutput, Duration
 from aws_cdk import aws_iam as iam
@@ -16,6 +17,12 @@ def github_subject(repository: str, branch: str) -> str:
     return f"repo:{repository}:ref:refs/heads/{branch}"
 
 
+def bootstrap_role_arn(qualifier: str, role: str, region: str) -> str:
+    """The ARN of one role ``cdk bootstrap`` made in ``region`` (named, never a region wildcard)."""
+    name = f"cdk-{qualifier}-{role}-role-{Aws.ACCOUNT_ID}-{region}"
+    return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{name}"
+
+
 class GitHubDeployRole(Construct):
     def __init__(
         self,
@@ -26,7 +33,10 @@ class GitHubDeployRole(Construct):
         branch: str,
         qualifier: str,
         provider_arn: str | None,
+        regions: tuple[str, ...] = (),
     ) -> None:
+        """``regions``: where the app's other stacks go (the home region, a read region); the
+        bootstrap roles of this stack's own region are always allowed, and of those regions too."""
         super().__init__(scope, id)
         self.provider: iam.IOidcProvider = (
             iam.OidcProviderNative.from_oidc_provider_arn(self, "GitHubOidc", provider_arn)
@@ -54,8 +64,8 @@ class GitHubDeployRole(Construct):
             iam.PolicyStatement(
                 actions=["sts:AssumeRole"],
                 resources=[
-                    f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/"
-                    f"cdk-{qualifier}-{role}-role-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+                    bootstrap_role_arn(qualifier, role, region)
+                    for region in (Aws.REGION, *dict.fromkeys(regions))
                     for role in BOOTSTRAP_ROLES
                 ],
             )

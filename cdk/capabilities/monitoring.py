@@ -1,5 +1,7 @@
 """Alarms on what breaks the promise first, and one dashboard."""
 
+from typing import Final
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
@@ -7,6 +9,46 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.capabilities.tables import AnyTable
+from mercato.feed.job import SOURCE_FAILED
+from mercato.intake.limits import FAIL_OPEN_METRIC
+from mercato.observability import NAMESPACE, Service
+
+PIPES_NAMESPACE: Final = "AWS/EventBridge/Pipes"
+PIPE_FAILURES: Final = ("ExecutionFailed", "TargetStageFailed")
+"""Pipes' counts of failed executions and failed target stages (dimension ``PipeName``; 0 when none
+failed): while the pipe is stuck, intake still answers 202 and the matcher's iterator age stays 0."""
+
+FEED_SOURCE_FAILED: Final = f"Feed{SOURCE_FAILED}"
+"""As the feed Lambda emits it (``mercato/feed/handler.py`` prefixes the job's counts with ``Feed``)."""
+FEED_FAILED_POLLS: Final = 5
+"""The feed polls once a minute: this many failed polls in as many minutes is a source that fails
+every time (a wrong API key, a changed API), not one bad answer."""
+
+
+def service_metric(service: Service, name: str, period: Duration) -> cloudwatch.Metric:
+    """A count a function emits through :mod:`mercato.observability`: namespace ``Mercato``, and the
+    one dimension ``service`` Powertools adds (CloudWatch matches the dimensions exactly)."""
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": service},
+        statistic="Sum",
+        period=period,
+    )
+
+
+def fail_open_alarm(scope: Construct, id: str) -> cloudwatch.Alarm:
+    """Any request intake let through because its rate limiter could not reach the limits table."""
+    return cloudwatch.Alarm(
+        scope,
+        id,
+        metric=service_metric("intake", FAIL_OPEN_METRIC, Duration.minutes(1)),
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarm_description="intake's rate limiter failed open: requests went through unlimited",
+    )
 
 
 class Monitoring(Construct):
@@ -22,6 +64,7 @@ class Monitoring(Construct):
         tables: dict[str, AnyTable],
         iterator_age_ms: int,
         errors_threshold: int,
+        pipe_name: str,
     ) -> None:
         super().__init__(scope, id)
         period = Duration.minutes(1)
@@ -40,6 +83,27 @@ class Monitoring(Construct):
             self._alarm(
                 f"{name.title()}Throttles", function.metric_throttles(period=period), 1, f"{name} throttled"
             )
+        pipe_failures = [
+            cloudwatch.Metric(
+                namespace=PIPES_NAMESPACE,
+                metric_name=name,
+                dimensions_map={"PipeName": pipe_name},
+                statistic="Sum",
+                period=period,
+            )
+            for name in PIPE_FAILURES
+        ]
+        for metric in pipe_failures:
+            self._alarm(f"Pipe{metric.metric_name}", metric, 1, f"the book pipe: {metric.metric_name}")
+        feed_failures = service_metric("feed", FEED_SOURCE_FAILED, Duration.minutes(FEED_FAILED_POLLS))
+        self._alarm(
+            "FeedSourceFailed",
+            feed_failures,
+            FEED_FAILED_POLLS,
+            f"the goal feed's source failed every poll for {FEED_FAILED_POLLS} minutes (API key?)",
+        )
+        self.alarms.append(fail_open_alarm(self, "RateLimiterFailOpen"))
+        fail_open = self.alarms[-1].metric
         throttle_metrics = []
         for name, table in tables.items():
             for event in ("ReadThrottleEvents", "WriteThrottleEvents"):
@@ -62,6 +126,10 @@ class Monitoring(Construct):
                 right=[f.metric_errors(period=period) for f in functions.values()],
             ),
             cloudwatch.GraphWidget(title="DynamoDB throttles", left=throttle_metrics),
+            cloudwatch.GraphWidget(title="Book pipe failures", left=pipe_failures),
+            cloudwatch.GraphWidget(
+                title="Feed source failures, rate limiter fail-open", left=[feed_failures, fail_open]
+            ),
         )
 
     def _alarm(self, id: str, metric: cloudwatch.IMetric, threshold: float, description: str) -> None:

@@ -18,6 +18,8 @@ class BookPipe(Construct):
         self, scope: Construct, id: str, *, prefix: str, book: AnyTable, stream: kinesis.Stream
     ) -> None:
         super().__init__(scope, id)
+        self.name = f"{prefix}-{PIPE.name}"
+        """The pipe's name: its metrics' ``PipeName`` dimension."""
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("pipes.amazonaws.com"))
         book.grant_stream_read(self.role)
         stream.grant_write(self.role)
@@ -25,7 +27,7 @@ class BookPipe(Construct):
         self.pipe = pipes.CfnPipe(
             self,
             "Pipe",
-            name=f"{prefix}-{PIPE.name}",
+            name=self.name,
             role_arn=self.role.role_arn,
             source=book.table_stream_arn,
             source_parameters=pipes.CfnPipe.PipeSourceParametersProperty(

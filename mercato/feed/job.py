@@ -16,7 +16,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 from mercato.feed.sources import FeedError, Snapshot, Source
 from mercato.intake.service import Intake
@@ -24,6 +24,10 @@ from mercato.models.errors import ExchangeError
 from mercato.models.events import GoalEvent
 
 log = logging.getLogger("mercato.feed")
+
+SOURCE_FAILED: Final = "SourceFailed"
+"""The rejection (and, prefixed by the Lambda, the metric) of a poll whose source failed: counted once
+a poll, so a source that keeps failing (a wrong API key, a changed API) counts once a minute."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class FeedJob:
             snapshot = self.source.fetch()
         except FeedError as error:
             log.warning("feed source failed; keeping the last good snapshot", extra={"error": str(error)})
-            self._reject(result, "SourceFailed")
+            self._reject(result, SOURCE_FAILED)
             return result
         followed = self.store.followed(snapshot.match_id)
         index: dict[str, list[Followed]] = {}

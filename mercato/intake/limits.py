@@ -135,6 +135,10 @@ def full_again_ms(state: BucketState, bucket: Bucket) -> int:
     return state.updated_ms + -(-missing // bucket.per_second)
 
 
+FAIL_OPEN_METRIC: Final = "RateLimiterFailOpen"
+"""The count of requests let through because the limits table could not be used (alarmed on)."""
+
+
 class LimiterUnavailable(Exception):
     """The limits table could not be read or written (not a condition failure)."""
 
@@ -169,7 +173,7 @@ class RateLimiter:
             self._take(principal.player_id, kind, bucket)
         except LimiterUnavailable as error:
             log.warning("rate limiter unavailable; admitting", extra={"error": str(error), "class": kind})
-            self.count("RateLimiterFailOpen")
+            self.count(FAIL_OPEN_METRIC)
 
     def _take(self, player_id: str, kind: RouteClass, bucket: Bucket) -> None:
         for _ in range(WRITE_ATTEMPTS):

@@ -1,6 +1,7 @@
 """The deploy-on-push workflow and the role it assumes: trusted only by this repository's main branch
-through GitHub's OIDC provider, allowed only to assume the CDK bootstrap roles; the workflow itself
-passes actionlint."""
+through GitHub's OIDC provider, allowed only to assume the CDK bootstrap roles of the regions it
+deploys to; the workflow gates in a job that cannot mint an OIDC token, deploys from one that needs
+it, and passes actionlint."""
 
 import json
 import os
@@ -82,6 +83,44 @@ def test_the_role_may_only_assume_the_cdk_bootstrap_roles(template: Template) ->
     assert not the_role(template).get("ManagedPolicyArns")
 
 
+def rendered(resource: Any) -> str:
+    """A policy resource as the cloud assembly writes role ARNs: ``${AWS::AccountId}`` for a Ref."""
+    if isinstance(resource, str):
+        return resource
+    if "Ref" in resource:
+        return f"${{{resource['Ref']}}}"
+    separator, parts = resource["Fn::Join"]
+    return str(separator).join(rendered(part) for part in parts)
+
+
+def test_with_a_read_region_the_role_may_assume_every_role_the_cli_will() -> None:
+    """`cdk deploy --all` deploys the read region's stack with that region's bootstrap roles
+    (deploy, lookup, and file-publishing for its assets): the role may assume them, by name."""
+    app = build({"githubRepository": REPOSITORY, "region": "us-east-1", "readRegion": "eu-west-1"})
+    assembly = app.synth()
+    template = Template.from_stack(app.node.find_child("MercatoDeploy"))  # type: ignore[arg-type]
+    (policy,) = template.find_resources("AWS::IAM::Policy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    allowed = {rendered(resource) for resource in statement["Resource"]}
+    needed: set[str] = set()
+    for name in ("Mercato-dev", "MercatoRead-dev", "MercatoDeploy"):
+        stack = assembly.get_stack_by_name(name)
+        assert stack.assume_role_arn is not None
+        assert stack.lookup_role is not None
+        needed |= {stack.assume_role_arn, stack.lookup_role.arn}
+    for manifest in Path(assembly.directory).glob("*.assets.json"):
+        for kind in ("files", "dockerImages"):
+            for asset in json.loads(manifest.read_text()).get(kind, {}).values():
+                needed |= {target["assumeRoleArn"] for target in asset["destinations"].values()}
+    assert any(role.endswith("-eu-west-1") for role in needed)
+    assert needed <= allowed, sorted(needed - allowed)
+    # least privilege: named regions only (its own, the home and the read region), no wildcard
+    assert not any("*" in role for role in allowed)
+    suffixes = {role.rsplit("-role-${AWS::AccountId}-", 1)[1] for role in allowed}
+    assert suffixes == {"${AWS::Region}", "us-east-1", "eu-west-1"}
+    assert len(allowed) == len(suffixes) * 4
+
+
 def test_an_existing_provider_is_imported_not_created() -> None:
     template = deploy_template(githubOidcProviderArn=PROVIDER)
     assert template.find_resources("AWS::IAM::OIDCProvider") == {}
@@ -97,22 +136,41 @@ def test_a_repository_that_is_not_owner_slash_name_is_refused() -> None:
 # -- the workflow ----------------------------------------------------------------------------------
 
 
+GATE = "make check"
+"""The gate: it installs the dev tools and runs tests, pytest plugins and npm packages."""
+
+
+def runs(job: dict[str, Any]) -> list[str]:
+    return [step.get("run") or "" for step in job["steps"]]
+
+
+def may_mint_an_oidc_token(workflow: dict[str, Any], job: dict[str, Any]) -> bool:
+    """A job's permissions, or the workflow's when it sets none; `write-all` includes id-token."""
+    permissions = job.get("permissions", workflow.get("permissions"))
+    if permissions is None or isinstance(permissions, str):
+        return permissions != "read-all"  # the default token of some repositories, or write-all
+    return bool(permissions.get("id-token") == "write")
+
+
 def test_the_workflow_deploys_main_by_oidc_after_the_gate() -> None:
     workflow = yaml.safe_load(WORKFLOW.read_text())
     assert workflow[True] == {"push": {"branches": ["main"]}}  # YAML 1.1 reads the key `on` as True
+    assert workflow["permissions"] == {"contents": "read"}
+    (gate,) = [name for name, job in workflow["jobs"].items() if any(GATE in run for run in runs(job))]
+    assert workflow["jobs"][gate]["permissions"] == {"contents": "read"}
     job = workflow["jobs"]["deploy"]
+    assert gate in ([job["needs"]] if isinstance(job["needs"], str) else job["needs"])
     assert job["permissions"] == {"contents": "read", "id-token": "write"}
     steps = job["steps"]
-    runs = [step.get("run", "") for step in steps]
-    gate = runs.index("make check")
-    synth = next(i for i, run in enumerate(runs) if " synth " in run)
-    deploy = next(i for i, run in enumerate(runs) if " deploy " in run)
+    commands = runs(job)
+    synth = next(i for i, run in enumerate(commands) if " synth " in run)
+    deploy = next(i for i, run in enumerate(commands) if " deploy " in run)
     credentials = next(
         i
         for i, step in enumerate(steps)
         if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
     )
-    assert gate < synth < credentials < deploy
+    assert synth < credentials < deploy
     assert set(steps[credentials]["with"]) == {"role-to-assume", "role-session-name", "aws-region"}
     text = WORKFLOW.read_text()
     assert "aws-access-key-id" not in text
@@ -120,8 +178,18 @@ def test_the_workflow_deploys_main_by_oidc_after_the_gate() -> None:
     # the stage's context is committed in cdk.json, so synth and deploy pass only the repository
     # (a key given by hand to one deploy would be undone by the next push)
     for step in (synth, deploy):
-        assert re.findall(r'-c "?([A-Za-z]+)=', runs[step]) == ["githubRepository"]
+        assert re.findall(r'-c "?([A-Za-z]+)=', commands[step]) == ["githubRepository"]
     assert json.loads((ROOT / "cdk.json").read_text())["context"]["stage"] == "dev"
+
+
+def test_only_the_deploy_job_may_mint_an_oidc_token_and_it_runs_no_gate() -> None:
+    """Every step of a job with `id-token: write` can ask GitHub for a token the deploy role trusts:
+    the gate's third-party code (dev dependencies, pytest plugins, npm packages) must run elsewhere."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    minting = [name for name, job in workflow["jobs"].items() if may_mint_an_oidc_token(workflow, job)]
+    assert minting == ["deploy"]
+    for command in runs(workflow["jobs"]["deploy"]):
+        assert not re.search(r"\bmake\b|\bnpm (ci|install)\b|\[dev\]|pytest", command), command
 
 
 def test_the_workflow_passes_actionlint() -> None:
