@@ -2,6 +2,7 @@
 the answer as it came, for scripts). Names are printed as they are, accents and all."""
 
 import argparse
+import http.client
 import json
 import os
 import sys
@@ -201,11 +202,13 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print(_printable(f"mercato: {error}"), file=sys.stderr)
         return 1
-    except OSError as error:
-        print(f"mercato: cannot reach {args.url}: {error}", file=sys.stderr)
+    except (OSError, http.client.HTTPException) as error:  # no answer, or one that is not HTTP
+        print(
+            _printable(f"mercato: cannot reach {args.url}: {error or type(error).__name__}"), file=sys.stderr
+        )
         return 2
     except ValueError as error:  # urllib's refusal of a URL it cannot send to (``--url notaurl``)
-        print(f"mercato: cannot send a request to {args.url!r}: {error}", file=sys.stderr)
+        print(_printable(f"mercato: cannot send a request to {args.url!r}: {error}"), file=sys.stderr)
         return 2
     lines = [_printable_json(answer, indent=2)] if args.json else map(_printable, args.render(answer))
     print("\n".join(lines))

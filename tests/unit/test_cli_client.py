@@ -4,6 +4,7 @@
 import argparse
 import http.server
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -300,3 +301,49 @@ def test_hidden_characters_are_escaped_wherever_the_cli_prints_them(
         assert HIDDEN in json.dumps(sent, ensure_ascii=False)
     if argv == ("markets",):
         assert FAMILY in captured.out
+
+
+@contextmanager
+def _not_http(answer: bytes) -> Iterator[str]:
+    """A TCP server that answers every request with ``answer``, which is not an HTTP response."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.recv(65536)
+                connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+@pytest.mark.parametrize("json_flag", [(), ("--json",)], ids=["text", "json"])
+def test_an_answer_that_is_not_http_is_one_escaped_line_and_exit_2(
+    json_flag: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reviewer's find: a status line that is not HTTP (a wrong port, a hostile server) raised
+    ``BadStatusLine`` past every handler, and the traceback's last line carried its escape sequence
+    to the terminal."""
+    with _not_http(b"\x1b]0;pwned\x07\r\n\r\n") as url:
+        status = main(["markets", "--url", url, *json_flag])
+
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.out == ""
+    assert captured.err.startswith(f"mercato: cannot reach {url}: ")
+    assert "\x1b" not in captured.err
+    assert "\x07" not in captured.err
+    assert len(captured.err.splitlines()) == 1
