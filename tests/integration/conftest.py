@@ -4,6 +4,7 @@ function URL events."""
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import boto3
@@ -143,3 +144,27 @@ def tables(dynamodb: Any) -> TableNames:
 def api(dynamodb: Any, tables: TableNames) -> Api:
     handler = build_handler(Intake(DynamoIntakeStore(dynamodb, tables)), lambda: SECRET)
     return Api(handler, dynamodb, tables)
+
+
+class SecretsClock:
+    """Powertools' parameter cache, with its clock moved forward by hand: a test says how long a
+    value read through ``get_secret(..., max_age=...)`` is kept, without waiting for it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from aws_lambda_powertools.utilities import parameters
+        from aws_lambda_powertools.utilities.parameters import base
+
+        self.offset = timedelta(0)
+        clock = self
+
+        class Shifted(datetime):
+            @classmethod
+            def now(cls, tz: tzinfo | None = None) -> "Shifted":
+                moment = datetime.now(tz) + clock.offset
+                return cls.fromtimestamp(moment.timestamp(), tz)
+
+        monkeypatch.setattr(base, "datetime", Shifted)
+        parameters.clear_caches()  # type: ignore[no-untyped-call]  # nothing read before the test
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)

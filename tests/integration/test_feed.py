@@ -23,7 +23,7 @@ from mercato.feed.sources import FeedError, ReplaySource, ScorersSource, Snapsho
 from mercato.local.pipeline import LocalPipeline
 from mercato.resources import TABLES
 from mercato.storage.names import TableNames
-from tests.integration.conftest import SECRET, Api
+from tests.integration.conftest import SECRET, Api, SecretsClock
 
 MESSI = "lionel-messi"
 
@@ -282,9 +282,9 @@ def test_the_deployed_feed_uses_the_api_key_put_after_the_first_deploy(
     """A reviewer's find: the stack creates the key's secret with a generated value and the README
     has the operator put the real key after the first deploy, but a process-wide cache kept the
     generated key for as long as the every-minute schedule kept the environment warm: every poll was
-    refused (403) and no goal was ever posted. A key put is used once Powertools' cache expires."""
-    from aws_lambda_powertools.utilities import parameters
-
+    refused (403) and no goal was ever posted. A key put is used once Powertools' cache expires,
+    ``API_KEY_MAX_AGE_SECONDS`` (60) after it was read."""
+    clock = SecretsClock(monkeypatch)
     secrets = boto3.client("secretsmanager")
     arn = secrets.create_secret(Name="mercato-test/football-data-api-key", SecretString="GENERATED")["ARN"]
     for spec in TABLES:
@@ -292,7 +292,6 @@ def test_the_deployed_feed_uses_the_api_key_put_after_the_first_deploy(
     monkeypatch.setenv(API_KEY_ARN_ENV, arn)
     sys.modules.pop("mercato.feed.handler", None)
     feed = importlib.import_module("mercato.feed.handler")
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
     sent: list[str | None] = []
 
     def refused(request: urllib.request.Request, timeout: float) -> Any:
@@ -306,7 +305,8 @@ def test_the_deployed_feed_uses_the_api_key_put_after_the_first_deploy(
         "SourceFailed": 1
     }
     secrets.put_secret_value(SecretId=arn, SecretString="REAL-KEY")
-    parameters.clear_caches()  # type: ignore[no-untyped-call]  # as when API_KEY_MAX_AGE_SECONDS have passed
-    feed.handler({"detail-type": "Scheduled Event"}, _ScheduleContext())
+    for seconds in (59, 2):  # a minute after the key was read, a poll reads it again
+        clock.advance(seconds)
+        feed.handler({"detail-type": "Scheduled Event"}, _ScheduleContext())
 
-    assert sent == ["GENERATED", "REAL-KEY"]
+    assert sent == ["GENERATED", "GENERATED", "REAL-KEY"]

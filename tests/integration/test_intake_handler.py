@@ -13,6 +13,7 @@ from mercato.intake.auth import Scope, issue_token
 from mercato.intake.settings import IntakeSettings
 from mercato.resources import TABLES
 from mercato.storage.names import TableNames
+from tests.integration.conftest import SecretsClock
 
 
 def cold_start(tables: TableNames, monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
@@ -94,14 +95,13 @@ def test_a_rotated_signing_secret_replaces_the_old_one_once_the_cache_expires(
 ) -> None:
     """A reviewer's find: a process-wide cache in front of Powertools' kept the first secret an
     instance read for its whole life, so after a rotation (a leaked secret, say) old tokens kept
-    working and new ones were refused on every warm instance."""
-    from aws_lambda_powertools.utilities import parameters
-
+    working and new ones were refused on every warm instance. A rotated secret replaces the old one
+    ``SECRET_MAX_AGE_SECONDS`` (300) after it was read."""
+    clock = SecretsClock(monkeypatch)
     secrets = boto3.client("secretsmanager")
     old, new = "o" * 48, "n" * 48
     arn = secrets.create_secret(Name="mercato-test/auth-signing-secret", SecretString=old)["ARN"]
     handler = cold_start(tables, monkeypatch, MERCATO_AUTH_SECRET="", MERCATO_AUTH_SECRET_ARN=arn)
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
 
     def me(secret: str) -> int:
         token = issue_token(secret, "alice", Scope.TRADE)
@@ -110,6 +110,7 @@ def test_a_rotated_signing_secret_replaces_the_old_one_once_the_cache_expires(
 
     assert me(old) == 200
     secrets.put_secret_value(SecretId=arn, SecretString=new)
+    clock.advance(299)
     assert me(old) == 200, "within the cache's max age the secret read is kept"
-    parameters.clear_caches()  # type: ignore[no-untyped-call]  # as when SECRET_MAX_AGE_SECONDS have passed
+    clock.advance(2)
     assert (me(new), me(old)) == (200, 401)
