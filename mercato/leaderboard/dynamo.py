@@ -201,19 +201,20 @@ class DynamoLeaderboardStore:
     def snapshot_from(self, start_ms: int) -> Snapshot | None:
         start = f"{start_ms:013d}"
 
-        def first(condition: str, forward: bool) -> list[dict[str, Any]]:
+        def first(condition: str, forward: bool, limit: int) -> list[dict[str, Any]]:
             return list(
                 self._client.query(
                     TableName=self._table,
                     KeyConditionExpression=f"pk = :snapshots AND {condition}",
                     ExpressionAttributeValues={":snapshots": SNAPSHOTS, ":start": start},
                     ScanIndexForward=forward,
-                    Limit=1,
+                    Limit=limit,
                     ConsistentRead=True,
                 ).get("Items", [])
             )
 
-        candidates = first("sk <= :start", forward=False) + first("sk > :start", forward=True)
+        # the one keyed in the start's hour may have been taken after the start
+        candidates = first("sk <= :start", False, 2)[::-1] + first("sk > :start", True, 1)
         if not candidates:
             return None
         found = [min(candidates, key=lambda item: abs(int(item["takenMs"]) - start_ms))]

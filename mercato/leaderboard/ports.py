@@ -65,8 +65,9 @@ class LeaderboardStore(LeaderboardReader, Protocol):
     def put_snapshot(self, hour_ms: int, snapshot: Snapshot, expires_at: int) -> None: ...
 
     def snapshot_from(self, start_ms: int) -> Snapshot | None:
-        """The window's baseline: of the last complete snapshot keyed at or before ``start_ms`` and
-        the first keyed after it, the one taken nearer to it (the earlier on a tie); ``None`` when
-        there is none. Nearest, not simply the last before: after a gap in the runs that one can be
-        days old, and a day's board would rank days of gains (a reviewer's find)."""
+        """The window's baseline: the complete snapshot taken nearest ``start_ms`` (the earlier on a
+        tie); ``None`` when there is none. Snapshots are keyed by the hour they were taken in, so it
+        is one of the last two keyed at or before the start and the first keyed after it. Nearest,
+        not simply the last before: after a gap in the runs that one can be days old, and a day's
+        board would rank days of gains (a reviewer's find)."""
         ...

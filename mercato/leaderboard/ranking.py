@@ -3,9 +3,9 @@
 A player's portfolio value is their coins plus every holding (available and reserved alike) marked
 at its market's last price, or at the fundamental value F for a footballer that has not traded yet;
 a commodity that has never traded marks at 0. ``all`` ranks by that value. ``day`` and ``week`` rank
-by the gain since the value snapshot taken at the window's start (the last one in the hour before
-it, or else the first after it: ``since`` tells which), less what was deposited and plus what was
-withdrawn since then (valued at today's marks), so a deposit is not a gain.
+by the gain since the value snapshot taken nearest the window's start (``since`` says when), less
+what was deposited and plus what was withdrawn since then (valued at today's marks), so a deposit is
+not a gain.
 Ties share a rank (1, 2, 2, 4); among equals, player ids sort ascending.
 """
 

@@ -127,7 +127,5 @@ class MemoryLeaderboardStore:
 
     def snapshot_from(self, start_ms: int) -> Snapshot | None:
         with self._lock:
-            before = max((hour for hour in self._snapshots if hour <= start_ms), default=None)
-            after = min((hour for hour in self._snapshots if hour > start_ms), default=None)
-            candidates = [self._snapshots[hour] for hour in (before, after) if hour is not None]
-            return min(candidates, key=lambda snapshot: abs(snapshot.taken_ms - start_ms), default=None)
+            taken = [self._snapshots[hour] for hour in sorted(self._snapshots)]
+            return min(taken, key=lambda snapshot: abs(snapshot.taken_ms - start_ms), default=None)
