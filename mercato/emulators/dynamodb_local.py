@@ -5,6 +5,7 @@ process on a free loopback port: find the jar, start it, wait until it answers, 
 :func:`available` says so and the embedded stack uses moto instead.
 """
 
+import atexit
 import os
 import shutil
 import socket
@@ -61,6 +62,7 @@ class _Spawner:
         except BaseException:  # Ctrl-C while it spawns: what it spawns is no one's, so it is stopped
             if not done.cancel():
                 done.add_done_callback(_stop_abandoned)
+                _ABANDONED.append(done)  # and waited for at exit, if the program ends first
             raise
 
     def _serve(self) -> None:
@@ -79,6 +81,7 @@ class _Spawner:
         self._lock = threading.Lock()
         self._work = SimpleQueue()
         self._thread = None
+        _ABANDONED.clear()  # a child's exit must not wait for its parent's spawns
 
 
 def _stop_abandoned(done: "Future[subprocess.Popen[bytes]]") -> None:
@@ -93,6 +96,22 @@ def _stop_abandoned(done: "Future[subprocess.Popen[bytes]]") -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+_ABANDONED: "list[Future[subprocess.Popen[bytes]]]" = []
+
+
+@atexit.register
+def _stop_abandoned_at_exit() -> None:
+    """A program that ends right after a Ctrl-C (``mercato up``) ends its spawning thread, a daemon,
+    perhaps inside ``Popen``, before the callback that stops the abandoned process runs (a reviewer's
+    find). Exit waits for each abandoned spawn (at most :data:`START_TIMEOUT_SECONDS`) and stops it."""
+    for done in _ABANDONED:
+        try:
+            done.result(timeout=START_TIMEOUT_SECONDS)
+        except BaseException:  # it failed or never came: nothing to stop
+            continue
+        _stop_abandoned(done)
 
 
 _SPAWNER = _Spawner()

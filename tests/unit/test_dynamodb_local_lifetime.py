@@ -1,6 +1,8 @@
 """How a DynamoDB Local child is tied to its process: the parent-death signal where ``setpriv`` has
 it, and a plain ``java`` where it does not (a reviewer's BusyBox ``setpriv`` stopped every start)."""
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -116,3 +118,36 @@ def test_a_start_whose_spawn_failed_closes_its_log(monkeypatch: pytest.MonkeyPat
     with pytest.raises(FileNotFoundError, match="no-such-java"):
         local.start()
     assert local._log is None
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the process table with ps")
+def test_a_program_that_exits_right_after_an_interrupted_spawn_leaves_nothing_running() -> None:
+    """A reviewer's find: ``mercato up`` exits right after a Ctrl-C, and the interpreter ended its
+    spawning thread (a daemon) inside ``Popen``, before the callback that stops the abandoned process
+    could run; the process, in a session of its own, outlived it. Exit now waits for it and stops it.
+    (``preexec_fn``'s pause stands in for a fork and exec that take a while.)"""
+    marker = f"61.{os.getpid()}"
+    script = f"""
+import os, signal, subprocess, sys, threading, time
+from mercato.emulators import dynamodb_local
+def spawn():
+    return subprocess.Popen(["sleep", "{marker}"], start_new_session=True, preexec_fn=lambda: time.sleep(0.5))
+threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    dynamodb_local._SPAWNER.run(spawn)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60, check=False
+    )
+    time.sleep(1)
+    table = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    left = [int(line.split()[0]) for line in table.splitlines() if line.strip().endswith(f"sleep {marker}")]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert done.returncode == 130
+    assert left == [], "the process spawned after the interrupt outlived the program"
