@@ -31,7 +31,7 @@ WRITE_ATTEMPTS: Final = 32
 request of the same player taking a token (progress, not a stall), so a burst of up to this many
 concurrent requests within the bucket's capacity is admitted whole (a reviewer saw 8 concurrent reads
 against 19 tokens answered 429 when it was 5)."""
-RETRY_PAUSE_SECONDS: Final = (0.005, 0.1)
+RETRY_PAUSE_SECONDS: Final[tuple[float, float]] = (0.005, 0.1)
 """After the n-th lost race a request waits up to ``first × 2**n`` seconds, at most ``most``: about a
 DynamoDB round trip at first, so a burst spreads over a few round trips rather than retrying in step."""
 IDLE_GRACE_SECONDS: Final = 60
@@ -144,6 +144,12 @@ FAIL_OPEN_METRIC: Final = "RateLimiterFailOpen"
 """The count of requests let through because the limits table could not be used (alarmed on)."""
 
 
+def retry_pause(lost: int) -> float:
+    """The longest pause, in seconds, after the ``lost``-th race lost in a row (0: the first)."""
+    first, most = RETRY_PAUSE_SECONDS
+    return min(most, first * 2.0**lost)
+
+
 class LimiterUnavailable(Exception):
     """The limits table could not be read or written (not a condition failure)."""
 
@@ -198,10 +204,11 @@ class RateLimiter:
             expires_at = full_again_ms(outcome, bucket) // 1000 + IDLE_GRACE_SECONDS
             if self.store.write(player_id, kind, outcome, read, expires_at):
                 return
-            # lost to another of the player's requests: wait a random while, growing with each loss,
-            # so a burst's requests stop reading and writing in step (each lockstep round is one
-            # write won and one lost by every other: a reviewer counted 199 writes for 32 requests)
-            self.sleep(random.uniform(0, min(RETRY_PAUSE_SECONDS[1], RETRY_PAUSE_SECONDS[0] * 2**attempt)))
+            if attempt + 1 < WRITE_ATTEMPTS:
+                # lost to another of the player's requests: wait a random while, growing with each
+                # loss, so a burst's requests stop reading and writing in step (each lockstep round is
+                # one write won and one lost by every other: a reviewer counted 199 writes for 32)
+                self.sleep(random.uniform(0, retry_pause(attempt)))
         # only the player's own concurrent requests write this item: they are a burst themselves
         self.count("RateLimiterContended")
         raise Throttled(

@@ -204,7 +204,8 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     except (OSError, http.client.HTTPException) as error:  # no answer, or one that is not HTTP
         print(
-            _printable(f"mercato: cannot reach {args.url}: {error or type(error).__name__}"), file=sys.stderr
+            _printable(f"mercato: cannot reach {args.url}: {str(error) or type(error).__name__}"),
+            file=sys.stderr,
         )
         return 2
     except ValueError as error:  # urllib's refusal of a URL it cannot send to (``--url notaurl``)

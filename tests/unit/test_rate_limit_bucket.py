@@ -5,15 +5,20 @@ import pytest
 from mercato.intake.auth import Principal, Scope
 from mercato.intake.limits import (
     MILLI,
+    WRITE_ATTEMPTS,
     Bucket,
     BucketState,
     LimitSettings,
+    RateLimiter,
     RouteClass,
     full_again_ms,
     refilled,
+    retry_pause,
     route_class,
     take,
 )
+from mercato.memory.support import MemoryBucketStore
+from mercato.models.errors import Throttled
 
 BUCKET = Bucket(capacity=3, per_second=2)
 
@@ -91,3 +96,53 @@ def test_a_request_stamped_in_the_past_never_moves_the_bucket_back_in_time() -> 
         if isinstance(outcome, BucketState):
             state, admitted = outcome, admitted + 1
     assert admitted == 20  # the capacity, at one instant
+
+
+class _Contended(MemoryBucketStore):
+    """A bucket store whose first ``losses`` writes lose their race (another request wrote first)."""
+
+    def __init__(self, losses: int) -> None:
+        super().__init__()
+        self.losses = losses
+        self.writes = 0
+
+    def write(
+        self, player_id: str, kind: RouteClass, new: BucketState, read: BucketState | None, expires_at: int
+    ) -> bool:
+        self.writes += 1
+        if self.writes <= self.losses:
+            return False
+        return super().write(player_id, kind, new, read, expires_at)
+
+
+@pytest.mark.parametrize("losses", [1, 3, WRITE_ATTEMPTS - 1])
+def test_a_lost_race_is_retried_after_a_random_pause_that_doubles_per_loss(losses: int) -> None:
+    """A reviewer's find: the pauses that keep a burst's requests from retrying in step had no test
+    (removing them left every limiter test green)."""
+    pauses: list[float] = []
+    store = _Contended(losses)
+    limiter = RateLimiter(
+        LimitSettings(table="limits", orders=BUCKET), store, lambda: 10_000, sleep=pauses.append
+    )
+
+    limiter.admit(Principal("alice", Scope.TRADE), "POST")
+
+    assert store.writes == losses + 1
+    assert len(pauses) == losses
+    assert all(0 <= pause <= retry_pause(n) for n, pause in enumerate(pauses))
+    assert [retry_pause(n) for n in range(3)] == [0.005, 0.01, 0.02]
+    assert retry_pause(20) == 0.1, "at most 100 ms"
+
+
+def test_after_its_last_lost_race_a_request_is_refused_at_once() -> None:
+    pauses: list[float] = []
+    limiter = RateLimiter(
+        LimitSettings(table="limits", orders=BUCKET),
+        _Contended(WRITE_ATTEMPTS),
+        lambda: 10_000,
+        sleep=pauses.append,
+    )
+
+    with pytest.raises(Throttled, match="too many concurrent requests"):
+        limiter.admit(Principal("alice", Scope.TRADE), "POST")
+    assert len(pauses) == WRITE_ATTEMPTS - 1, "no pause after the last attempt"
