@@ -10,7 +10,7 @@ from constructs import Construct
 
 from cdk.capabilities.functions import python_function
 from cdk.capabilities.intake import function_url_cors
-from cdk.capabilities.monitoring import fail_open_alarm
+from cdk.capabilities.monitoring import alarm_topic, fail_open_alarm, notify
 from cdk.capabilities.tables import REGIONAL_ONLY, Tables
 from cdk.settings import DeploySettings
 from mercato.intake.settings import AUTH_SECRET_ARN_ENV, READ_REGION_ENV, WRITE_URL_ENV
@@ -57,4 +57,5 @@ class ReadRegionStack(Stack):
         )
         CfnOutput(self, "Url", value=self.url.url, description=f"Mercato's reads in {region}")
         # this intake limits players with its own table: its fail-open is counted in this region
-        self.fail_open = fail_open_alarm(self, "RateLimiterFailOpen")
+        self.topic = alarm_topic(self, f"{prefix}-read", settings.alarm_email)
+        self.fail_open = notify(fail_open_alarm(self, "RateLimiterFailOpen"), self.topic)

@@ -48,6 +48,8 @@ class DeploySettings(BaseModel):
     """The home intake's URL, named in the read region's 421 answers (known after the first deploy)."""
     leaderboard_minutes: int = Field(default=5, ge=1, le=1440)
     """How often the leaderboard rollup runs (``-c leaderboardMinutes=N``)."""
+    alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    """``-c alarmEmail=ops@example.com``: the alarms' topic mails it (the address confirms first)."""
     cdk_qualifier: str = Field(default="hnb659fds", pattern=r"^[a-z0-9]{1,10}$")
     """The bootstrap qualifier: the deploy role may assume only this bootstrap's roles."""
 
@@ -91,6 +93,7 @@ class DeploySettings(BaseModel):
             "github_branch": "githubBranch",
             "github_oidc_provider_arn": "githubOidcProviderArn",
             "cdk_qualifier": "cdkQualifier",
+            "alarm_email": "alarmEmail",
             "rate_limit_orders": "rateLimitOrders",
             "rate_limit_reads": "rateLimitReads",
             "rate_limit_admin": "rateLimitAdmin",

@@ -63,6 +63,7 @@ class MercatoStack(Stack):
             },
             matcher=self.matcher.function,
             on_failure=self.matcher.on_failure,
+            alarm_email=settings.alarm_email,
             tables=self.tables.by_name,
             iterator_age_ms=settings.iterator_age_alarm_ms,
             errors_threshold=settings.errors_alarm_threshold,

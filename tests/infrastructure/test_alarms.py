@@ -178,3 +178,31 @@ def test_the_dashboard_graphs_the_pipe_feed_and_limiter_failures(stacks: tuple[T
     for metric in ("ExecutionFailed", "TargetStageFailed", "FeedSourceFailed", "RateLimiterFailOpen"):
         assert f'\\"{metric}\\"' in body, metric
     assert "AWS/EventBridge/Pipes" in body
+
+
+def test_every_alarm_notifies_the_stack_s_topic_when_it_fires_and_when_it_clears(
+    stacks: tuple[Template, Template],
+) -> None:
+    """A reviewer's find: not one alarm had an action, so none notified anyone."""
+    for template in stacks:
+        (topic,) = template.find_resources("AWS::SNS::Topic")
+        alarms = template.find_resources("AWS::CloudWatch::Alarm")
+        assert alarms
+        for name, alarm in alarms.items():
+            properties = alarm["Properties"]
+            assert properties["AlarmActions"] == [{"Ref": topic}], name
+            assert properties["OKActions"] == [{"Ref": topic}], name
+
+
+def test_an_alarm_email_subscribes_to_the_topic_in_each_region() -> None:
+    app = build({**CONTEXT, "alarmEmail": "ops@example.com"})
+    for stack in ("Mercato-dev", "MercatoRead-dev"):
+        template = Template.from_stack(app.node.find_child(stack))  # type: ignore[arg-type]
+        template.has_resource_properties(
+            "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
+        )
+
+
+def test_without_an_alarm_email_the_topic_has_no_subscription(stacks: tuple[Template, Template]) -> None:
+    for template in stacks:
+        template.resource_count_is("AWS::SNS::Subscription", 0)

@@ -160,6 +160,14 @@ def test_the_workflow_deploys_main_by_oidc_after_the_gate() -> None:
     assert workflow["jobs"][gate]["permissions"] == {"contents": "read"}
     job = workflow["jobs"]["deploy"]
     assert gate in ([job["needs"]] if isinstance(job["needs"], str) else job["needs"])
+    # and nothing lets it run when the gate failed: no `if:` (`always()`, `failure()`) on the deploy,
+    # no step or job of the gate allowed to fail (a reviewer passed both through the test before)
+    assert "if" not in job
+    gate_job = workflow["jobs"][gate]
+    assert "continue-on-error" not in gate_job
+    assert all("continue-on-error" not in step for step in gate_job["steps"])
+    assert all("if" not in step for step in gate_job["steps"])
+    assert job["timeout-minutes"] >= 60, "a stack that adds table replicas takes longer than 30 minutes"
     assert job["permissions"] == {"contents": "read", "id-token": "write"}
     steps = job["steps"]
     commands = runs(job)
