@@ -133,6 +133,7 @@ def test_a_program_that_exits_right_after_an_interrupted_spawn_leaves_nothing_ru
     script = f"""
 import os, signal, subprocess, sys, threading, time
 from mercato.emulators import dynamodb_local
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a test runner's worker may ignore it
 def spawn():
     return subprocess.Popen(["sleep", "{marker}"], start_new_session=True, preexec_fn=lambda: time.sleep(0.5))
 threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
