@@ -89,7 +89,11 @@ def _stop_abandoned(done: "Future[subprocess.Popen[bytes]]") -> None:
     JVM, in a session of its own, outlived ``mercato up`` where no ``setpriv`` ties it to us)."""
     if done.cancelled() or done.exception() is not None:
         return
-    process = done.result()
+    _end(done.result())
+
+
+def _end(process: "subprocess.Popen[bytes]") -> None:
+    """SIGTERM, then SIGKILL if it has not ended 10 s later; returns once it has."""
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -298,12 +302,7 @@ class DynamoDBLocal:
         process)."""
         process, self._process = self._process, None
         if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _end(process)
         if self._log is not None:
             self._log.close()
             self._log = None
