@@ -9,6 +9,9 @@ from constructs import Construct
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
 BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
+DEPLOY_SESSION_HOURS = 2
+"""The longest session the workflow may ask for: its deploy job runs up to 90 minutes (a stack that
+adds table replicas), and the CLI refreshes the bootstrap roles' chained sessions from this one."""
 """The roles ``cdk bootstrap`` creates; ``cdk deploy`` assumes them and nothing else."""
 
 
@@ -49,7 +52,7 @@ class GitHubDeployRole(Construct):
             self,
             "Role",
             description=f"GitHub Actions deploys {repository}@{branch} with cdk deploy",
-            max_session_duration=Duration.hours(1),
+            max_session_duration=Duration.hours(DEPLOY_SESSION_HOURS),
             assumed_by=iam.WebIdentityPrincipal(
                 self.provider.oidc_provider_arn,
                 conditions={

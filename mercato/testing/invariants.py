@@ -133,9 +133,9 @@ def problems(read: TableReader, tables: TableNames, *, drained: bool = True) -> 
         if order["orderId"] not in recorded
     ]
 
-    # 6. each trade is at its resting order's price, within both orders' limits, and pays its
-    #    market's fee on that price (a matcher that charged twice the fee, or filled a buyer at its own
-    #    limit above the resting ask, left every other check here green: a reviewer's find)
+    # 10. each trade is at its resting order's price, within both orders' limits, and pays its
+    #     market's fee on that price (a matcher that charged twice the fee, or filled a buyer at its own
+    #     limit above the resting ask, left every other check here green: a reviewer's find)
     problems += _pricing_problems(trades, records, markets)
 
     # 5. when drained, no book is crossed

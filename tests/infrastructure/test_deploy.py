@@ -179,7 +179,12 @@ def test_the_workflow_deploys_main_by_oidc_after_the_gate() -> None:
         if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
     )
     assert synth < credentials < deploy
-    assert set(steps[credentials]["with"]) == {"role-to-assume", "role-session-name", "aws-region"}
+    assert set(steps[credentials]["with"]) == {
+        "role-to-assume",
+        "role-session-name",
+        "aws-region",
+        "role-duration-seconds",
+    }
     text = WORKFLOW.read_text()
     assert "aws-access-key-id" not in text
     assert "secrets." not in text
@@ -188,6 +193,35 @@ def test_the_workflow_deploys_main_by_oidc_after_the_gate() -> None:
     for step in (synth, deploy):
         assert re.findall(r'-c "?([A-Za-z]+)=', commands[step]) == ["githubRepository"]
     assert json.loads((ROOT / "cdk.json").read_text())["context"]["stage"] == "dev"
+
+
+def test_the_deploy_session_outlasts_the_deploy_job(template: Template) -> None:
+    """The credentials the job assumes must not expire before the job's timeout (configure-aws-
+    credentials asks for one hour unless told), and the role must allow the session asked for."""
+    job = yaml.safe_load(WORKFLOW.read_text())["jobs"]["deploy"]
+    (step,) = [
+        s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+    ]
+    asked = int(step["with"]["role-duration-seconds"])
+    assert asked >= job["timeout-minutes"] * 60
+    assert the_role(template)["MaxSessionDuration"] >= asked
+
+
+def test_the_gate_step_runs_exactly_the_gate_in_the_default_shell() -> None:
+    """`make check || true`, a `shell: bash {0}` (no -e) multi-line run, or a second command after
+    it would let a failed gate pass the job, and the deploy run after it."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    steps = [
+        step for job in workflow["jobs"].values() for step in job["steps"] if GATE in (step.get("run") or "")
+    ]
+    assert len(steps) == 1
+    (step,) = steps
+    assert step["run"].strip() == GATE
+    assert "shell" not in step
+    # nor a `defaults: run: shell:` for the workflow or any job
+    assert "defaults" not in workflow
+    assert all("defaults" not in job for job in workflow["jobs"].values())
+    assert "working-directory" not in step or step["working-directory"] in (".", "./")
 
 
 def test_only_the_deploy_job_may_mint_an_oidc_token_and_it_runs_no_gate() -> None:

@@ -2,10 +2,12 @@
 ``ApiError``, never a traceback from the JSON decoder."""
 
 import argparse
+import http.client
 import http.server
 import json
 import socket
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import ClassVar
@@ -347,3 +349,24 @@ def test_an_answer_that_is_not_http_is_one_escaped_line_and_exit_2(
     assert "\x1b" not in captured.err
     assert "\x07" not in captured.err
     assert len(captured.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("error", [ConnectionResetError(), http.client.HTTPException()])
+def test_an_error_without_a_message_is_named_by_its_kind(
+    error: Exception, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An OS or HTTP error whose text is empty (a reset connection) once printed "cannot reach URL: "
+    and nothing after it; the line names the error's kind instead."""
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(urllib.request, "urlopen", fail)
+    url = "http://127.0.0.1:9"
+    status = main(["markets", "--url", url])
+
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.out == ""
+    assert str(error) == ""
+    assert captured.err == f"mercato: cannot reach {url}: {type(error).__name__}\n"

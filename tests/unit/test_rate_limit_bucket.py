@@ -2,6 +2,7 @@
 
 import pytest
 
+from mercato.intake import limits
 from mercato.intake.auth import Principal, Scope
 from mercato.intake.limits import (
     MILLI,
@@ -116,9 +117,18 @@ class _Contended(MemoryBucketStore):
 
 
 @pytest.mark.parametrize("losses", [1, 3, WRITE_ATTEMPTS - 1])
-def test_a_lost_race_is_retried_after_a_random_pause_that_doubles_per_loss(losses: int) -> None:
+def test_a_lost_race_is_retried_after_a_random_pause_that_doubles_per_loss(
+    losses: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A reviewer's find: the pauses that keep a burst's requests from retrying in step had no test
-    (removing them left every limiter test green)."""
+    (removing them left every limiter test green; then a constant or zero pause still passed)."""
+    drawn: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        drawn.append((low, high))
+        return high
+
+    monkeypatch.setattr(limits.random, "uniform", uniform)
     pauses: list[float] = []
     store = _Contended(losses)
     limiter = RateLimiter(
@@ -130,6 +140,8 @@ def test_a_lost_race_is_retried_after_a_random_pause_that_doubles_per_loss(losse
     assert store.writes == losses + 1
     assert len(pauses) == losses
     assert all(0 <= pause <= retry_pause(n) for n, pause in enumerate(pauses))
+    assert drawn == [(0, retry_pause(n)) for n in range(losses)], "each pause drawn from 0 to its bound"
+    assert pauses == [high for _, high in drawn], "and slept as drawn"
     assert [retry_pause(n) for n in range(3)] == [0.005, 0.01, 0.02]
     assert retry_pause(20) == 0.1, "at most 100 ms"
 
