@@ -1,8 +1,9 @@
 """The token bucket's arithmetic, in thousandths of a request (no I/O)."""
 
+import random
+
 import pytest
 
-from mercato.intake import limits
 from mercato.intake.auth import Principal, Scope
 from mercato.intake.limits import (
     MILLI,
@@ -128,7 +129,7 @@ def test_a_lost_race_is_retried_after_a_random_pause_that_doubles_per_loss(
         drawn.append((low, high))
         return high
 
-    monkeypatch.setattr(limits.random, "uniform", uniform)
+    monkeypatch.setattr(random, "uniform", uniform)
     pauses: list[float] = []
     store = _Contended(losses)
     limiter = RateLimiter(
