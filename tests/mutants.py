@@ -54,6 +54,7 @@ benchmarks, not adapters)."""
 NOT_ADAPTERS: Final = ("mercato/local/", "mercato/emulators/", "mercato/testing/", "mercato/bench/")
 
 GUARDS: Final = "tests/integration/test_guards.py"
+BUCKETS: Final = "tests/contract/test_bucket_port.py"
 UPGRADE_TESTS: Final = "tests/integration/test_table_upgrade.py"
 MATCHER_TESTS: Final = (GUARDS, "tests/integration/test_review_findings.py")
 INTAKE_TESTS: Final = (
@@ -66,7 +67,7 @@ ADAPTER_TESTS: Final = {
     MATCHER: MATCHER_TESTS,
     INTAKE: INTAKE_TESTS,
     FEED: (GUARDS, "tests/integration/test_feed.py"),
-    LIMITS: (GUARDS, "tests/integration/test_rate_limits.py"),
+    LIMITS: (BUCKETS, "tests/integration/test_rate_limits.py"),
     LEADERBOARD: (GUARDS, "tests/integration/test_leaderboard.py"),
     UPGRADE: ("tests/integration/test_table_upgrade.py", "tests/integration/test_lost_wake_ups.py"),
 }
@@ -80,6 +81,10 @@ def always(expression: str) -> str:
 
 def guard(test: str) -> str:
     return f"{GUARDS}::{test}"
+
+
+def bucket(test: str) -> str:
+    return f"{BUCKETS}::{test}"
 
 
 @dataclass(frozen=True)
@@ -300,17 +305,31 @@ MUTANTS: Final = (
         killers=(guard("test_the_feed_never_stores_a_count_for_a_market_that_does_not_exist"),),
     ),
     Mutant(
-        "limits: bucket created",
+        "limits: advance tat >= :now",
         LIMITS,
-        'f"attribute_not_exists({LIMITS.partition_key})"',
-        'f"' + always("attribute_not_exists({LIMITS.partition_key})") + '"',
-        killers=(guard("test_a_second_first_spend_of_a_bucket_is_refused"),),
+        '"tat BETWEEN :now AND :latest"',
+        '"(tat BETWEEN :now AND :latest OR tat <= :latest)"',
+        killers=(bucket("test_an_idle_bucket_is_never_advanced_from_its_past"),),
+    ),
+    Mutant(
+        "limits: advance tat <= :latest",
+        LIMITS,
+        '"tat BETWEEN :now AND :latest"',
+        '"(tat BETWEEN :now AND :latest OR (tat >= :now AND attribute_not_exists(mutant)))"',
+        killers=(bucket("test_a_spend_from_a_full_bucket_is_refused_and_changes_nothing"),),
     ),
     weakened(
-        "limits: bucket #level = :level AND updatedMs = :updated",
+        "limits: restart only an idle bucket",
         LIMITS,
-        "#level = :level AND updatedMs = :updated",
-        guard("test_a_spend_from_a_stale_bucket_is_refused_and_the_newer_level_kept"),
+        "attribute_not_exists(tat) OR NOT perSecond = :rate OR tat < :now",
+        bucket("test_a_restart_of_a_busy_bucket_is_refused"),
+    ),
+    Mutant(
+        "limits: restart a bucket kept at another rate",
+        LIMITS,
+        " OR NOT perSecond = :rate OR",
+        " OR (NOT perSecond = :rate AND attribute_exists(mutant)) OR",
+        killers=(bucket("test_a_bucket_kept_at_another_rate_is_counted_afresh"),),
     ),
     weakened(
         "leaderboard: pointer flip version < :version",

@@ -1,18 +1,21 @@
-"""The token buckets on DynamoDB: one item per player and route class in the limits table."""
+"""The token buckets on DynamoDB: one item per player and route class in the limits table, holding
+the bucket's TAT in ticks and the rate they are counted at (``mercato/intake/limits.py``)."""
 
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mercato.intake.limits import BucketState, LimiterUnavailable, RouteClass
+from mercato.intake.limits import MILLI, LimiterUnavailable, RouteClass, Seen, Step
 from mercato.models.errors import StateMoved
 from mercato.resources import LIMITS
 from mercato.storage.errors import classify
+from mercato.storage.items import from_wire
 
 
 class DynamoBucketStore:
-    """Through a boto3 *resource* client; every AWS error but a failed condition is
-    :class:`LimiterUnavailable` (the limiter then fails open)."""
+    """Through a boto3 *resource* client: one conditional write a call, no read. A refused write
+    returns the item as it was (``ReturnValuesOnConditionCheckFailure``); every AWS error but a
+    failed condition is :class:`LimiterUnavailable` (the limiter then fails open)."""
 
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
@@ -22,45 +25,63 @@ class DynamoBucketStore:
         assert LIMITS.sort_key is not None
         return {LIMITS.partition_key: player_id, LIMITS.sort_key: str(kind)}
 
-    def read(self, player_id: str, kind: RouteClass) -> BucketState | None:
-        try:
-            response = self._client.get_item(
-                TableName=self._table, Key=self._key(player_id, kind), ConsistentRead=True
-            )
-        except (ClientError, BotoCoreError) as error:
-            raise LimiterUnavailable(str(error)) from error
-        item = response.get("Item")
-        if item is None:
-            return None
-        try:
-            return BucketState(level=int(item["level"]), updated_ms=int(item["updatedMs"]))
-        except (KeyError, TypeError, ValueError) as error:  # an item this code did not write
-            raise LimiterUnavailable(f"the bucket item is not one the limiter wrote: {error!r}") from error
+    def advance(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
+        return self._write(
+            step,
+            self._client.update_item,
+            Key=self._key(player_id, kind),
+            UpdateExpression="SET tat = tat + :one, #expires = :expires",
+            # no rate in the condition: a TAT counted at another rate is, in ticks of this one, long
+            # past (the rate was raised) or far ahead (lowered), so this refuses it, and the refused
+            # write's perSecond sends the request to restart (``_seen``)
+            ConditionExpression="tat BETWEEN :now AND :latest",
+            ExpressionAttributeNames={"#expires": LIMITS.ttl or "expiresAt"},
+            ExpressionAttributeValues={
+                ":one": MILLI,
+                ":expires": step.expires_at,
+                ":now": step.now,
+                ":latest": step.latest,
+            },
+        )
 
-    def write(
-        self, player_id: str, kind: RouteClass, new: BucketState, read: BucketState | None, expires_at: int
-    ) -> bool:
-        item = self._key(player_id, kind) | {
-            "level": new.level,
-            "updatedMs": new.updated_ms,
-            LIMITS.ttl or "expiresAt": expires_at,
-        }
-        if read is None:
-            condition: dict[str, Any] = {
-                "ConditionExpression": f"attribute_not_exists({LIMITS.partition_key})"
-            }
-        else:
-            condition = {
-                "ConditionExpression": "#level = :level AND updatedMs = :updated",
-                "ExpressionAttributeNames": {"#level": "level"},
-                "ExpressionAttributeValues": {":level": read.level, ":updated": read.updated_ms},
-            }
+    def restart(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
+        return self._write(
+            step,
+            self._client.put_item,
+            Item=self._key(player_id, kind)
+            | {
+                "tat": step.now + MILLI,
+                "perSecond": step.per_second,
+                LIMITS.ttl or "expiresAt": step.expires_at,
+            },
+            # NOT … = …, not <>: an item without perSecond compares false either way
+            ConditionExpression="attribute_not_exists(tat) OR NOT perSecond = :rate OR tat < :now",
+            ExpressionAttributeValues={":rate": step.per_second, ":now": step.now},
+        )
+
+    def _write(self, step: Step, call: Any, **request: Any) -> Seen | None:
         try:
-            self._client.put_item(TableName=self._table, Item=item, **condition)
+            call(TableName=self._table, ReturnValuesOnConditionCheckFailure="ALL_OLD", **request)
         except ClientError as error:
-            if isinstance(classify(error), StateMoved):
-                return False
-            raise LimiterUnavailable(str(error)) from error
+            if not isinstance(classify(error), StateMoved):
+                raise LimiterUnavailable(str(error)) from error
+            try:
+                old: dict[str, Any] = error.response.get("Item", {})  # type: ignore[assignment]
+                return _seen(from_wire(old), step)
+            except ValueError as unreadable:  # a fractional number: an item this code did not write
+                raise LimiterUnavailable(
+                    f"the bucket item is not one the limiter wrote: {unreadable}"
+                ) from error
         except BotoCoreError as error:
             raise LimiterUnavailable(str(error)) from error
-        return True
+        return None
+
+
+def _seen(item: dict[str, Any], step: Step) -> Seen:
+    """A refused write's old item: its TAT, or none when it is missing or kept at another rate."""
+    if not item or "tat" not in item or item.get("perSecond") != step.per_second:
+        return Seen(None)
+    tat = item["tat"]
+    if not isinstance(tat, int) or isinstance(tat, bool):  # an item this code did not write
+        raise LimiterUnavailable(f"the bucket item is not one the limiter wrote: tat={tat!r}")
+    return Seen(tat)

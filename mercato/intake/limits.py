@@ -1,16 +1,22 @@
 """Per-player rate limits: a token bucket per player and route class (DESIGN §5's ``429``).
 
-A bucket holds up to ``capacity`` requests and refills at ``per_second``; a request takes one. Levels
-are kept in thousandths of a request so that refilling is integer arithmetic: ``elapsed_ms ×
-per_second`` thousandths. The state lives in the limits table (one item per player and class), read
-and written back conditionally on what was read, so concurrent requests of one player cannot both
-spend the same token. The limiter fails open: if its table errors, the request goes through and the
-failure is counted, because a limiter outage must never refuse a valid order.
+A bucket holds up to ``capacity`` requests and refills at ``per_second``; a request takes one. It is
+kept as the generic cell rate algorithm keeps it: one number, the bucket's *theoretical arrival
+time* (TAT), the moment it would be full again if nothing more were taken. A request at ``now`` is
+admitted when ``max(TAT, now) + one request's interval`` is no later than ``now + capacity``
+intervals, and moves TAT there. Times are counted in *ticks*, milliseconds × ``per_second``, so one
+request's interval is exactly :data:`MILLI` ticks and everything is integer arithmetic.
+
+The state lives in the limits table (one item per player and class). A request makes one
+conditional write, no read: on a busy bucket (TAT not before now) it adds one interval to TAT under
+the condition that the result still fits; on an idle one (TAT before now, or no item) it sets TAT
+to now plus one interval, under the condition that the bucket is still idle. Concurrent requests of
+one player therefore never spend the same token and never wait on each other's reads. The limiter
+fails open: if its table errors, the request goes through and the failure is counted, because a
+limiter outage must never refuse a valid order.
 """
 
 import logging
-import random
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -25,15 +31,12 @@ from mercato.resources import LIMITS
 log = logging.getLogger("mercato.intake.limits")
 
 MILLI: Final = 1000
-"""Thousandths of a request per request."""
-WRITE_ATTEMPTS: Final = 32
-"""Writes one request tries while its bucket still holds a token. Each race it loses is another
-request of the same player taking a token (progress, not a stall), so a burst of up to this many
-concurrent requests within the bucket's capacity is admitted whole (a reviewer saw 8 concurrent reads
-against 19 tokens answered 429 when it was 5)."""
-RETRY_PAUSE_SECONDS: Final[tuple[float, float]] = (0.005, 0.1)
-"""After the n-th lost race a request waits up to ``first × 2**n`` seconds, at most ``most``: about a
-DynamoDB round trip at first, so a burst spreads over a few round trips rather than retrying in step."""
+"""Ticks per request: a request's interval, ``1000 / per_second`` ms, in ticks of 1/``per_second`` ms."""
+WRITE_ROUNDS: Final = 4
+"""Rounds of writes one request tries. A round is one write on a busy bucket, or two when the bucket
+was idle (the busy path refused, then the idle one). A round is lost only when another request of
+the player restarted the idle bucket between the two: the next round then takes from the bucket it
+restarted. Losing every round takes a clock far out of step with another intake's."""
 IDLE_GRACE_SECONDS: Final = 60
 """How long after a bucket would be full again its item may be deleted by time to live."""
 
@@ -110,57 +113,62 @@ class LimitSettings(BaseModel):
 
 
 @dataclass(frozen=True)
-class BucketState:
-    level: int
-    """Thousandths of a request left."""
-    updated_ms: int
+class Step:
+    """One request's write to a bucket: everything its condition and its new value depend on."""
+
+    per_second: int
+    """The rate the bucket's ticks are counted at; a bucket kept at another rate is started afresh."""
+    now: int
+    """The request's time in ticks (ms × ``per_second``)."""
+    latest: int
+    """The latest TAT one more request fits on: ``now + (capacity - 1) × MILLI``."""
+    expires_at: int
+    """Epoch seconds after which the bucket's item may be deleted (it is full by then)."""
+
+    @classmethod
+    def at(cls, now_ms: int, bucket: "Bucket") -> "Step":
+        now = now_ms * bucket.per_second
+        latest = now + (bucket.capacity - 1) * MILLI
+        full_ms = -(-(latest + MILLI) // bucket.per_second)  # the TAT after this request, at most
+        return cls(bucket.per_second, now, latest, full_ms // 1000 + 1 + IDLE_GRACE_SECONDS)
+
+    def wait_ms(self, tat: int) -> int:
+        """How long until a bucket whose TAT is ``tat`` (past :attr:`latest`) admits one more."""
+        return -(-(tat - self.latest) // self.per_second)
 
 
-def refilled(state: BucketState | None, bucket: Bucket, now_ms: int) -> int:
-    """The level at ``now_ms``: a bucket never seen is full."""
-    full = bucket.capacity * MILLI
-    if state is None:
-        return full
-    elapsed = max(0, now_ms - state.updated_ms)
-    return min(full, state.level + elapsed * bucket.per_second)
-
-
-def take(state: BucketState | None, bucket: Bucket, now_ms: int) -> BucketState | int:
-    """The state after taking one request, or how many milliseconds until one is there."""
-    level = refilled(state, bucket, now_ms)
-    if level >= MILLI:  # a clock behind the last request's never moves the bucket back in time
-        return BucketState(level=level - MILLI, updated_ms=max(now_ms, state.updated_ms if state else now_ms))
-    behind = max(0, state.updated_ms - now_ms) if state else 0  # refilling starts at updated_ms
-    return behind - ((level - MILLI) // bucket.per_second)  # + ceil((MILLI - level) / per_second)
-
-
-def full_again_ms(state: BucketState, bucket: Bucket) -> int:
-    """When the bucket would be full if nothing more were taken."""
-    missing = bucket.capacity * MILLI - state.level
-    return state.updated_ms + -(-missing // bucket.per_second)
+def next_tat(tat: int | None, step: Step) -> int | None:
+    """The pure rule: the bucket's TAT after admitting the request, or ``None`` if it is refused.
+    ``tat`` is ``None`` for a bucket never seen (or kept at another rate): full."""
+    start = step.now if tat is None else max(tat, step.now)
+    return start + MILLI if start <= step.latest else None
 
 
 FAIL_OPEN_METRIC: Final = "RateLimiterFailOpen"
 """The count of requests let through because the limits table could not be used (alarmed on)."""
 
 
-def retry_pause(lost: int) -> float:
-    """The longest pause, in seconds, after the ``lost``-th race lost in a row (0: the first)."""
-    first, most = RETRY_PAUSE_SECONDS
-    return min(most, first * 2.0**lost)
-
-
 class LimiterUnavailable(Exception):
     """The limits table could not be read or written (not a condition failure)."""
 
 
-class BucketStore(Protocol):
-    def read(self, player_id: str, kind: RouteClass) -> BucketState | None: ...
+@dataclass(frozen=True)
+class Seen:
+    """What a refused write found in the bucket."""
 
-    def write(
-        self, player_id: str, kind: RouteClass, new: BucketState, read: BucketState | None, expires_at: int
-    ) -> bool:
-        """Store ``new`` if the item still holds ``read``; ``False`` if another request changed it."""
+    tat: int | None
+    """Its TAT, or ``None`` when there is no bucket kept at the request's rate."""
+
+
+class BucketStore(Protocol):
+    def advance(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
+        """A busy bucket: add ``MILLI`` to its TAT if ``step.now <= TAT <= step.latest``. ``None``
+        when written, else what the bucket holds."""
+        ...
+
+    def restart(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
+        """An idle bucket: set its TAT to ``step.now + MILLI`` if it has none, is kept at another
+        rate, or ``TAT < step.now``. ``None`` when written, else what the bucket holds."""
         ...
 
 
@@ -171,8 +179,6 @@ class RateLimiter:
     clock_ms: Callable[[], int]
     count: Callable[[str], None] = field(default=lambda name: None)
     """Where fail-open events are counted (the Lambda wires a Powertools metric here)."""
-    sleep: Callable[[float], None] = field(default=time.sleep)
-    """Waits between a lost race and the next attempt (:data:`RETRY_PAUSE_SECONDS`)."""
 
     def admit(self, principal: Principal | None, method: str) -> None:
         """Take one request from the caller's bucket, or raise :class:`Throttled` with the wait."""
@@ -189,27 +195,22 @@ class RateLimiter:
             self.count(FAIL_OPEN_METRIC)
 
     def _take(self, player_id: str, kind: RouteClass, bucket: Bucket) -> None:
-        for attempt in range(WRITE_ATTEMPTS):
-            read = self.store.read(player_id, kind)
-            now = self.clock_ms()
-            outcome = take(read, bucket, now)
-            if isinstance(outcome, int):
-                seconds = max(1, -(-outcome // 1000))
+        for _ in range(WRITE_ROUNDS):
+            step = Step.at(self.clock_ms(), bucket)
+            seen = self.store.advance(player_id, kind, step)
+            if seen is None:
+                return
+            if seen.tat is not None and seen.tat >= step.now:  # busy, and one more does not fit
+                seconds = max(1, -(-step.wait_ms(seen.tat) // 1000))
                 raise Throttled(
                     f"rate limit for {kind}: {bucket.capacity} at once, {bucket.per_second} a second;"
                     f" retry in {seconds} s",
                     code="rate_limited",
                     retry_after_seconds=seconds,
                 )
-            expires_at = full_again_ms(outcome, bucket) // 1000 + IDLE_GRACE_SECONDS
-            if self.store.write(player_id, kind, outcome, read, expires_at):
+            if self.store.restart(player_id, kind, step) is None:
                 return
-            if attempt + 1 < WRITE_ATTEMPTS:
-                # lost to another of the player's requests: wait a random while, growing with each
-                # loss, so a burst's requests stop reading and writing in step (each lockstep round is
-                # one write won and one lost by every other: a reviewer counted 199 writes for 32)
-                self.sleep(random.uniform(0, retry_pause(attempt)))
-        # only the player's own concurrent requests write this item: they are a burst themselves
+            # another of the player's requests restarted the idle bucket first: take from it as busy
         self.count("RateLimiterContended")
         raise Throttled(
             f"too many concurrent requests for {kind}; retry in 1 s",

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 
 from mercato.feed.job import Followed
-from mercato.intake.limits import BucketState, RouteClass
+from mercato.intake.limits import MILLI, RouteClass, Seen, Step
 from mercato.leaderboard.ports import BoardPointer, Ledger, Snapshot
 from mercato.leaderboard.ranking import Movement, Standing, Window
 from mercato.memory.exchange import InMemoryExchange
@@ -39,24 +39,34 @@ class MemoryFeedStore:
 
 
 class MemoryBucketStore:
-    """The rate limiter's token buckets: one per player and route class (time to live is moot here)."""
+    """The rate limiter's token buckets, one per player and route class, with the DynamoDB adapter's
+    conditions (time to live is moot here): (rate, TAT) per bucket."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._buckets: dict[tuple[str, RouteClass], BucketState] = {}
+        self._buckets: dict[tuple[str, RouteClass], tuple[int, int]] = {}
 
-    def read(self, player_id: str, kind: RouteClass) -> BucketState | None:
-        with self._lock:
-            return self._buckets.get((player_id, kind))
+    def _seen(self, key: tuple[str, RouteClass], step: Step) -> Seen:
+        held = self._buckets.get(key)
+        return Seen(held[1] if held is not None and held[0] == step.per_second else None)
 
-    def write(
-        self, player_id: str, kind: RouteClass, new: BucketState, read: BucketState | None, expires_at: int
-    ) -> bool:
+    def advance(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
+        key = (player_id, kind)
         with self._lock:
-            if self._buckets.get((player_id, kind)) != read:
-                return False
-            self._buckets[(player_id, kind)] = new
-            return True
+            held = self._buckets.get(key)
+            if held is None or not step.now <= held[1] <= step.latest:  # whatever its rate, as DynamoDB's
+                return self._seen(key, step)
+            self._buckets[key] = (held[0], held[1] + MILLI)
+            return None
+
+    def restart(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
+        key = (player_id, kind)
+        with self._lock:
+            seen = self._seen(key, step)
+            if seen.tat is not None and seen.tat >= step.now:
+                return seen
+            self._buckets[key] = (step.per_second, step.now + MILLI)
+            return None
 
 
 @dataclass

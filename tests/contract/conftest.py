@@ -22,13 +22,15 @@ from mercato.emulators.dynamodb_local import DynamoDBLocal
 from mercato.feed.dynamo import DynamoFeedStore
 from mercato.feed.job import FeedStore
 from mercato.intake.dynamo import DynamoIntakeStore
+from mercato.intake.dynamo_limits import DynamoBucketStore
+from mercato.intake.limits import BucketStore
 from mercato.intake.ports import IntakeStore
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.ports import MatcherStore
 from mercato.memory.exchange import InMemoryExchange
-from mercato.memory.support import MemoryFeedStore
+from mercato.memory.support import MemoryBucketStore, MemoryFeedStore
 from mercato.storage.names import TableNames
-from mercato.storage.tables import create_tables
+from mercato.storage.tables import create_support_tables, create_tables
 from tests.e2e.node_tools import missing
 
 LANES = ("memory", "moto", "dynamodb-local")
@@ -115,6 +117,23 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     else:
         client = request.getfixturevalue("dynamodb_local_client")
         yield _dynamo_backend(lane, client, f"contract{secrets.token_hex(4)}")
+
+
+@pytest.fixture(params=LANES)
+def buckets(request: pytest.FixtureRequest) -> Iterator[BucketStore]:
+    """The rate limiter's bucket store on each lane (its table is one of the support tables)."""
+    lane: str = request.param
+    request.node.user_properties.append((_LANE_PROPERTY, lane))
+    if lane == "memory":
+        yield MemoryBucketStore()
+    elif lane == "moto":
+        client = request.getfixturevalue("moto_client")
+        with mock_aws():
+            yield DynamoBucketStore(client, create_support_tables(client, "contract")["limits"])
+    else:
+        client = request.getfixturevalue("dynamodb_local_client")
+        prefix = f"contract{secrets.token_hex(4)}"
+        yield DynamoBucketStore(client, create_support_tables(client, prefix)["limits"])
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

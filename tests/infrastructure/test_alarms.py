@@ -22,7 +22,7 @@ from aws_cdk.assertions import Template
 
 from mercato.feed.sources import FeedError, Snapshot
 from mercato.intake.auth import Principal, Scope
-from mercato.intake.limits import BucketState, LimiterUnavailable, RouteClass
+from mercato.intake.limits import LimiterUnavailable, RouteClass, Seen, Step
 from mercato.resources import TABLES
 from tests.infrastructure.synthesis import build
 
@@ -92,12 +92,10 @@ class FailingSource:
 
 
 class UnreachableBuckets:
-    def read(self, player_id: str, kind: RouteClass) -> BucketState | None:
+    def advance(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
         raise LimiterUnavailable("the limits table is throttled")
 
-    def write(
-        self, player_id: str, kind: RouteClass, new: BucketState, read: BucketState | None, expires_at: int
-    ) -> bool:
+    def restart(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
         raise LimiterUnavailable("the limits table is throttled")
 
 

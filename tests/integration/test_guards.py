@@ -14,8 +14,6 @@ import pytest
 
 from mercato.feed.dynamo import DynamoFeedStore
 from mercato.intake.dynamo import DynamoIntakeStore
-from mercato.intake.dynamo_limits import DynamoBucketStore
-from mercato.intake.limits import BucketState, RouteClass
 from mercato.intake.service import Intake
 from mercato.leaderboard.dynamo import DynamoLeaderboardStore
 from mercato.leaderboard.ports import BoardPointer
@@ -582,32 +580,6 @@ def test_the_feed_never_stores_a_count_for_a_market_that_does_not_exist(api: Api
     assert not feed.save("ghost", SEASON, was=0, now=1)
     assert not feed.save("ghost", SEASON, was=0, now=1, inherited=True)
     assert scan(api.client, api.tables.markets) == []
-
-
-# -- the rate limiter's buckets ----------------------------------------------------------------
-
-
-@pytest.fixture
-def buckets(dynamodb: Any) -> DynamoBucketStore:
-    return DynamoBucketStore(dynamodb, create_support_tables(dynamodb, "test")["limits"])
-
-
-def test_a_second_first_spend_of_a_bucket_is_refused(buckets: DynamoBucketStore) -> None:
-    # Given two requests that both found alice's bucket missing; the first stored its spend
-    assert buckets.write("alice", RouteClass.ORDERS, BucketState(2_000, NOW_MS), None, 0)
-    # When the second stores its own spend from the same (missing) bucket
-    assert not buckets.write("alice", RouteClass.ORDERS, BucketState(2_000, NOW_MS + 1), None, 0)
-    # Then it is refused, and the first spend is kept
-    assert buckets.read("alice", RouteClass.ORDERS) == BucketState(2_000, NOW_MS)
-
-
-def test_a_spend_from_a_stale_bucket_is_refused_and_the_newer_level_kept(buckets: DynamoBucketStore) -> None:
-    full = BucketState(3_000, NOW_MS)
-    assert buckets.write("alice", RouteClass.ORDERS, full, None, 0)
-    assert buckets.write("alice", RouteClass.ORDERS, BucketState(2_000, NOW_MS + 1), full, 0)
-    # When a request that read the full bucket stores its spend after the other's
-    assert not buckets.write("alice", RouteClass.ORDERS, BucketState(2_000, NOW_MS + 2), full, 0)
-    assert buckets.read("alice", RouteClass.ORDERS) == BucketState(2_000, NOW_MS + 1)
 
 
 # -- the leaderboard ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ another; admin traffic is exempt unless given its own bucket."""
 import threading
 import time
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -171,12 +172,27 @@ def test_a_limits_table_that_errors_lets_orders_through_and_counts_the_failure(
 def test_a_limits_item_the_limiter_cannot_read_lets_orders_through_and_is_counted(
     dynamodb: Any, limited: Limited
 ) -> None:
-    # Given alice's bucket item lost its level (written by hand, or by another version)
+    # Given alice's bucket item holds a TAT that is not a whole number of ticks (written by hand, or
+    # by another version)
     table = limited.limiter.settings.table
-    dynamodb.put_item(TableName=table, Item={"playerId": "alice", "bucket": "orders", "updatedMs": 1})
+    dynamodb.put_item(
+        TableName=table,
+        Item={"playerId": "alice", "bucket": "orders", "tat": Decimal("1.5"), "perSecond": ORDERS.per_second},
+    )
     # When she orders, the order is accepted (the limiter fails open) and the failure counted
     assert limited.api.order("alice", "Buy", 1, 10).status == 202
     assert limited.counted["RateLimiterFailOpen"] == 1
+
+
+def test_a_bucket_item_of_the_earlier_layout_is_started_afresh(dynamodb: Any, limited: Limited) -> None:
+    """Items written before the buckets kept a TAT (a level and its time) are neither an error nor
+    a block: the first request restarts the bucket, full."""
+    table = limited.limiter.settings.table
+    dynamodb.put_item(
+        TableName=table, Item={"playerId": "alice", "bucket": "orders", "level": 0, "updatedMs": 1}
+    )
+    assert [limited.api.order("alice", "Buy", 1, 10).status for _ in range(4)] == [202, 202, 202, 429]
+    assert limited.counted["RateLimiterFailOpen"] == 0
 
 
 def test_concurrent_requests_of_one_player_never_spend_a_token_twice(limited: Limited) -> None:
@@ -226,13 +242,20 @@ class _RoundTrips:
 
     def __init__(self, client: Any, seconds: float) -> None:
         self._client, self._seconds = client, seconds
+        self.writes = 0
+        self._lock = threading.Lock()
 
-    def get_item(self, **kwargs: Any) -> Any:
+    def _count(self) -> None:
         time.sleep(self._seconds)
-        return self._client.get_item(**kwargs)
+        with self._lock:
+            self.writes += 1
+
+    def update_item(self, **kwargs: Any) -> Any:
+        self._count()
+        return self._client.update_item(**kwargs)
 
     def put_item(self, **kwargs: Any) -> Any:
-        time.sleep(self._seconds)
+        self._count()
         return self._client.put_item(**kwargs)
 
 
@@ -242,11 +265,14 @@ def test_a_concurrent_burst_within_the_bucket_is_admitted_whole(
 ) -> None:
     """A reviewer's find: a browser game's page load (8 parallel reads) against a bucket holding 19
     tokens had 1–3 of them answered 429, because a request gave up after losing 5 races to its own
-    player's other requests (each of which had taken a token: progress, not contention)."""
+    player's other requests (each of which had taken a token: progress, not contention). Then the
+    retries cost writes: 132 conditional writes for 32 such requests; now each is one write."""
     settings = LimitSettings(table=limits_table, reads=Bucket(capacity=20, per_second=20))
-    limiter = RateLimiter(settings, DynamoBucketStore(_RoundTrips(dynamodb, 0.005), limits_table), Clock())
+    client = _RoundTrips(dynamodb, 0.005)
+    limiter = RateLimiter(settings, DynamoBucketStore(client, limits_table), Clock())
     alice = Principal("alice", Scope.TRADE)
     limiter.admit(alice, "GET")  # the bucket's item exists, 19 tokens left; the clock stands still
+    assert client.writes == 2  # a new bucket: the busy path refused, then the idle path
     start = threading.Barrier(concurrent)
     outcomes: Counter[str] = Counter()
 
@@ -264,6 +290,7 @@ def test_a_concurrent_burst_within_the_bucket_is_admitted_whole(
     for thread in threads:
         thread.join()
     assert outcomes == Counter(admitted=concurrent)
+    assert client.writes == 2 + concurrent, "one conditional write a request, no read, no retry"
     for _ in range(19 - concurrent):
         limiter.admit(alice, "GET")
     with pytest.raises(Throttled):  # and not one more than the bucket held

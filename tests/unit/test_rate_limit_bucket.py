@@ -1,60 +1,122 @@
-"""The token bucket's arithmetic, in thousandths of a request (no I/O)."""
+"""The token bucket's arithmetic, in ticks (no I/O), and the limiter's rounds over the in-memory
+store: the generic cell rate algorithm admits exactly what a token bucket of the same capacity and
+rate, refilled continuously, admits."""
 
-import random
+from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mercato.intake.auth import Principal, Scope
 from mercato.intake.limits import (
     MILLI,
-    WRITE_ATTEMPTS,
+    WRITE_ROUNDS,
     Bucket,
-    BucketState,
     LimitSettings,
     RateLimiter,
     RouteClass,
-    full_again_ms,
-    refilled,
-    retry_pause,
+    Seen,
+    Step,
+    next_tat,
     route_class,
-    take,
 )
 from mercato.memory.support import MemoryBucketStore
 from mercato.models.errors import Throttled
 
 BUCKET = Bucket(capacity=3, per_second=2)
+ALICE = Principal("alice", Scope.TRADE)
 
 
 def test_a_bucket_never_seen_is_full_and_gives_one_request() -> None:
-    assert refilled(None, BUCKET, now_ms=5_000) == 3 * MILLI
-    assert take(None, BUCKET, now_ms=5_000) == BucketState(level=2 * MILLI, updated_ms=5_000)
+    step = Step.at(5_000, BUCKET)
+    assert step.now == 10_000  # ticks: ms x per_second
+    assert next_tat(None, step) == 10_000 + MILLI
 
 
-def test_an_empty_bucket_says_how_long_until_the_next_request() -> None:
-    empty = BucketState(level=0, updated_ms=1_000)
-    assert take(empty, BUCKET, now_ms=1_000) == 500  # 2 a second: one every 500 ms
-    assert take(empty, BUCKET, now_ms=1_200) == 300
-    assert take(empty, BUCKET, now_ms=1_500) == BucketState(level=0, updated_ms=1_500)
-
-
-def test_refilling_stops_at_capacity() -> None:
-    state = BucketState(level=0, updated_ms=0)
-    assert refilled(state, BUCKET, now_ms=60_000) == 3 * MILLI
-    assert full_again_ms(state, BUCKET) == 1_500
-
-
-def test_a_clock_that_steps_back_refills_nothing() -> None:
-    state = BucketState(level=MILLI // 2, updated_ms=10_000)
-    assert refilled(state, BUCKET, now_ms=9_000) == MILLI // 2
-
-
-def test_three_at_once_then_the_fourth_waits() -> None:
-    state: BucketState | None = None
+def test_three_at_once_then_the_fourth_waits_one_interval() -> None:
+    step = Step.at(0, BUCKET)
+    tat = None
     for _ in range(3):
-        outcome = take(state, BUCKET, now_ms=0)
-        assert isinstance(outcome, BucketState)
-        state = outcome
-    assert take(state, BUCKET, now_ms=0) == 500
+        tat = next_tat(tat, step)
+        assert tat is not None
+    assert next_tat(tat, step) is None
+    assert tat == 3 * MILLI
+    assert step.wait_ms(tat) == 500  # 2 a second: one every 500 ms
+    assert Step.at(200, BUCKET).wait_ms(tat) == 300
+    assert next_tat(tat, Step.at(500, BUCKET)) == 4 * MILLI
+
+
+def test_an_idle_bucket_refills_to_its_capacity_and_no_further() -> None:
+    tat = 0  # emptied long ago
+    step = Step.at(60_000, BUCKET)
+    for _ in range(3):
+        tat = next_tat(tat, step)  # type: ignore[assignment]
+        assert tat is not None
+    assert next_tat(tat, step) is None
+
+
+def test_the_item_expires_only_after_the_bucket_is_full_again() -> None:
+    """Time to live deletes an item a minute after its bucket would be full; deleted early, the
+    bucket would be full before its time."""
+    step = Step.at(1_000_000, BUCKET)  # the TAT after this request is at most 1,000,000 + 1,500 ms
+    assert step.expires_at * 1000 > 1_001_500
+    assert step.expires_at <= 1_001_500 // 1000 + 1 + 60
+
+
+def test_a_request_stamped_in_the_past_never_moves_the_bucket_back_in_time() -> None:
+    """Two Lambda instances whose clocks disagree by 5 s: the slow clock's request must not rewind
+    the bucket, or the fast clock's next request refills those 5 s a second time."""
+    bucket = Bucket(capacity=20, per_second=5)
+    tat: int | None = None
+    admitted = 0
+    for now in [10_000] * 19 + [5_000] + [10_000] * 25:  # one request from the clock 5 s behind
+        after = next_tat(tat, Step.at(now, bucket))
+        if after is not None:
+            tat, admitted = after, admitted + 1
+    assert admitted == 20  # the capacity, at one instant
+
+
+def _token_bucket(bucket: Bucket, times: list[int]) -> list[int | None]:
+    """The reference: a bucket of ``capacity`` tokens refilled continuously at ``per_second``, exact
+    (fractions). Per request, ``None`` when admitted, else the whole ms until a token is there."""
+    level, last = Fraction(bucket.capacity), times[0]
+    outcomes: list[int | None] = []
+    for now in times:
+        level = min(Fraction(bucket.capacity), level + Fraction((now - last) * bucket.per_second, 1000))
+        last = now
+        if level >= 1:
+            level -= 1
+            outcomes.append(None)
+        else:
+            wait = (1 - level) * 1000 / bucket.per_second
+            outcomes.append(int(-(-wait // 1)))
+    return outcomes
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    capacity=st.integers(1, 6),
+    per_second=st.integers(1, 7),
+    gaps=st.lists(st.integers(0, 1_500), min_size=1, max_size=40),
+)
+def test_the_limiter_admits_exactly_what_a_continuous_token_bucket_admits(
+    capacity: int, per_second: int, gaps: list[int]
+) -> None:
+    bucket = Bucket(capacity=capacity, per_second=per_second)
+    times = [1_700_000_000_000 + sum(gaps[: i + 1]) for i in range(len(gaps))]
+    now = [times[0]]
+    limiter = RateLimiter(LimitSettings(table="limits", orders=bucket), MemoryBucketStore(), lambda: now[0])
+    outcomes: list[int | None] = []
+    for at in times:
+        now[0] = at
+        try:
+            limiter.admit(ALICE, "POST")
+            outcomes.append(None)
+        except Throttled as refused:
+            outcomes.append(refused.retry_after_seconds)
+    expected = [wait if wait is None else max(1, -(-wait // 1000)) for wait in _token_bucket(bucket, times)]
+    assert outcomes == expected
 
 
 def test_route_classes() -> None:
@@ -87,75 +149,69 @@ def test_a_bucket_that_is_not_capacity_slash_rate_is_refused(text: str) -> None:
         LimitSettings.from_env({"MERCATO_LIMITS_TABLE": "x-limits", "MERCATO_LIMIT_ORDERS": text})
 
 
-def test_a_request_stamped_in_the_past_never_moves_the_bucket_back_in_time() -> None:
-    """Two Lambda instances whose clocks disagree by 5 s: the slow clock's request must not rewind
-    the bucket, or the fast clock's next request refills those 5 s a second time."""
-    bucket = Bucket(capacity=20, per_second=5)
-    state: BucketState | int | None = None
-    admitted = 0
-    for now in [10_000] * 19 + [5_000] + [10_000] * 25:  # one request from the clock 5 s behind
-        outcome = take(state if isinstance(state, BucketState) else None, bucket, now_ms=now)
-        if isinstance(outcome, BucketState):
-            state, admitted = outcome, admitted + 1
-    assert admitted == 20  # the capacity, at one instant
-
-
-class _Contended(MemoryBucketStore):
-    """A bucket store whose first ``losses`` writes lose their race (another request wrote first)."""
+class _Racing(MemoryBucketStore):
+    """A bucket store on which another request of the player restarts the idle bucket just before
+    each of the first ``losses`` restarts (so each is refused), counting this request's writes."""
 
     def __init__(self, losses: int) -> None:
         super().__init__()
         self.losses = losses
         self.writes = 0
 
-    def write(
-        self, player_id: str, kind: RouteClass, new: BucketState, read: BucketState | None, expires_at: int
-    ) -> bool:
+    def advance(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
         self.writes += 1
-        if self.writes <= self.losses:
-            return False
-        return super().write(player_id, kind, new, read, expires_at)
+        return super().advance(player_id, kind, step)
+
+    def restart(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
+        self.writes += 1
+        if self.losses:
+            self.losses -= 1
+            super().restart(player_id, kind, step)  # the other request's restart lands first
+        return super().restart(player_id, kind, step)
 
 
-@pytest.mark.parametrize("losses", [1, 3, WRITE_ATTEMPTS - 1])
-def test_a_lost_race_is_retried_after_a_random_pause_that_doubles_per_loss(
-    losses: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A reviewer's find: the pauses that keep a burst's requests from retrying in step had no test
-    (removing them left every limiter test green; then a constant or zero pause still passed)."""
-    drawn: list[tuple[float, float]] = []
-
-    def uniform(low: float, high: float) -> float:
-        drawn.append((low, high))
-        return high
-
-    monkeypatch.setattr(random, "uniform", uniform)
-    pauses: list[float] = []
-    store = _Contended(losses)
-    limiter = RateLimiter(
-        LimitSettings(table="limits", orders=BUCKET), store, lambda: 10_000, sleep=pauses.append
-    )
-
-    limiter.admit(Principal("alice", Scope.TRADE), "POST")
-
-    assert store.writes == losses + 1
-    assert len(pauses) == losses
-    assert all(0 <= pause <= retry_pause(n) for n, pause in enumerate(pauses))
-    assert drawn == [(0, retry_pause(n)) for n in range(losses)], "each pause drawn from 0 to its bound"
-    assert pauses == [high for _, high in drawn], "and slept as drawn"
-    assert [retry_pause(n) for n in range(3)] == [0.005, 0.01, 0.02]
-    assert retry_pause(20) == 0.1, "at most 100 ms"
+def test_one_request_on_a_busy_bucket_is_one_write() -> None:
+    store = _Racing(losses=0)
+    limiter = RateLimiter(LimitSettings(table="limits", orders=BUCKET), store, lambda: 10_000)
+    limiter.admit(ALICE, "POST")  # the bucket is new: the busy path is refused, then the idle one
+    assert store.writes == 2
+    limiter.admit(ALICE, "POST")
+    limiter.admit(ALICE, "POST")
+    assert store.writes == 4, "no read, no retry: one conditional write a request"
 
 
-def test_after_its_last_lost_race_a_request_is_refused_at_once() -> None:
-    pauses: list[float] = []
-    limiter = RateLimiter(
-        LimitSettings(table="limits", orders=BUCKET),
-        _Contended(WRITE_ATTEMPTS),
-        lambda: 10_000,
-        sleep=pauses.append,
-    )
+def test_a_restart_lost_to_another_request_takes_from_the_bucket_it_restarted() -> None:
+    store = _Racing(losses=1)
+    limiter = RateLimiter(LimitSettings(table="limits", orders=BUCKET), store, lambda: 10_000)
+    limiter.admit(ALICE, "POST")
+    # advance (no bucket), restart (lost: the other request's landed), advance (taken)
+    assert store.writes == 3
+    assert store.advance("alice", RouteClass.ORDERS, Step.at(10_000, BUCKET)) is None  # the third token
+    assert store.advance("alice", RouteClass.ORDERS, Step.at(10_000, BUCKET)) is not None  # none left
 
-    with pytest.raises(Throttled, match="too many concurrent requests"):
-        limiter.admit(Principal("alice", Scope.TRADE), "POST")
-    assert len(pauses) == WRITE_ATTEMPTS - 1, "no pause after the last attempt"
+
+class _AlwaysIdleAgain(MemoryBucketStore):
+    """A bucket every advance finds idle and every restart finds busy: what only clocks far out of
+    step with each other could produce."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rounds = 0
+
+    def advance(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
+        self.rounds += 1
+        return Seen(step.now - 1)
+
+    def restart(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
+        return Seen(step.now)
+
+
+def test_a_request_that_loses_every_round_is_refused_after_the_last_and_counted() -> None:
+    store = _AlwaysIdleAgain()
+    counted: list[str] = []
+    limiter = RateLimiter(LimitSettings(table="limits", orders=BUCKET), store, lambda: 10_000, counted.append)
+    with pytest.raises(Throttled, match="too many concurrent requests") as refused:
+        limiter.admit(ALICE, "POST")
+    assert refused.value.retry_after_seconds == 1
+    assert store.rounds == WRITE_ROUNDS
+    assert counted == ["RateLimiterContended"]
