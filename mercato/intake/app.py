@@ -91,7 +91,12 @@ STATUS: dict[type[ExchangeError], int] = {
 
 Material = Annotated[str, Path(pattern=MATERIAL_PATTERN, description="a material id")]
 OrderIdPath = Annotated[
-    str, Path(pattern=UUID_PATTERN, description="an order id (a UUIDv7; any other UUID is unknown: 404)")
+    str,
+    Path(
+        pattern=UUID_PATTERN,
+        description="an order id (a UUIDv7; any other UUID is unknown: 404); its hex digits in either"
+        " case (RFC 9562: Swift's uuidString is upper case)",
+    ),
 ]
 PlayerPath = Annotated[str, Path(pattern=TOKEN_PATTERN, description="a player id")]
 Listing = CommodityListing | FootballerListing
@@ -183,7 +188,7 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
         **_doc(200, Order, "order_not_found", access=Access.TRADE),
     )
     def get_order(order_id: OrderIdPath) -> Response[Order]:
-        return _json(200, intake.order(principal().player_id, order_id))
+        return _json(200, intake.order(principal().player_id, order_id.lower()))
 
     @app.get(
         "/orders",
@@ -203,7 +208,7 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
         **_doc(200, Order, "order_not_found", "order_not_open", "order_busy", access=Access.TRADE),
     )
     def cancel_order(order_id: OrderIdPath) -> Response[Order]:
-        return _json(200, intake.cancel(principal().player_id, order_id))
+        return _json(200, intake.cancel(principal().player_id, order_id.lower()))
 
     @app.get(
         "/fills",

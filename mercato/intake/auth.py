@@ -20,6 +20,10 @@ from mercato.models.ids import TOKEN_PATTERN, reserved
 ALGORITHM: Final = "HS256"
 _REQUIRED_CLAIMS: Final = ["exp", "sub", "scope"]
 _PLAYER = re.compile(TOKEN_PATTERN)
+CLOCK_SKEW_SECONDS: Final = 30
+"""How far ahead of the exchange's clock a token's ``iat`` (and ``nbf``) may be: the game server signs
+on its own machine, and a clock a second ahead made every fresh token a 401 (a reviewer's find).
+Expiry gets no such grace: ``authenticate`` checks ``exp`` against the clock itself."""
 VERIFIED_TOKENS: Final = 4096
 """Verified tokens remembered per process (each a few hundred bytes)."""
 
@@ -75,7 +79,11 @@ def _verified_claims(token: str, secret: str) -> dict[str, Any]:
     same token with every request, and checking an HS256 signature costs more than the rest of a
     read. Only verified tokens are remembered (a refusal raises, and is checked again next time)."""
     claims: dict[str, Any] = jwt.decode(
-        token, secret, algorithms=[ALGORITHM], options={"require": _REQUIRED_CLAIMS}
+        token,
+        secret,
+        algorithms=[ALGORITHM],
+        options={"require": _REQUIRED_CLAIMS},
+        leeway=CLOCK_SKEW_SECONDS,
     )
     if not isinstance(claims["exp"], int | float):
         raise jwt.InvalidTokenError("exp must be a number")

@@ -20,6 +20,8 @@ PlayerId = Annotated[str, StringConstraints(strict=True, pattern=TOKEN_PATTERN)]
 
 HOUSE_PREFIX: Final = "house."
 """The house's accounts, one per footballer (``house.<material>``)."""
+DOT_SEGMENTS: Final = (".", "..")
+"""Ids a URL cannot carry as a path segment: every WHATWG URL client drops them, ``%2E`` too."""
 ME: Final = "me"
 """``/accounts/me`` is the caller's own account, so no player is called ``me``."""
 
@@ -31,6 +33,11 @@ def reserved(player_id: str) -> str | None:
         return "the house's accounts are the exchange's own"
     if player_id.lower() == ME:
         return "'me' names the caller's own account in /accounts/me; no player is called 'me'"
+    if player_id in DOT_SEGMENTS:
+        return (
+            f"{player_id!r} cannot be a path segment: browsers and fetch remove it (RFC 3986), so"
+            f" /accounts/{player_id}/orders would reach another route"
+        )
     return None
 
 
