@@ -5,7 +5,7 @@ from typing import Any, Final
 
 from mercato.matcher.book import BookOrder
 from mercato.matcher.dynamo_settlement import transact_items
-from mercato.matcher.ports import DUE_PAGE, BookRead, FootballerState, MarketState
+from mercato.matcher.ports import DUE_PAGE, BookRead, FootballerState, MarketState, PendingGoal
 from mercato.matcher.transactions import Settlement
 from mercato.models.history import HourFigures
 from mercato.models.keys import BUY_PREFIX, SELL_PREFIX
@@ -77,7 +77,7 @@ class DynamoMatcherStore:
             _hours(item),
         )
 
-    def pending_goals(self, material: str) -> list[str]:
+    def pending_goals(self, material: str) -> list[PendingGoal]:
         kwargs: dict[str, Any] = {
             "TableName": self._t.book,
             "KeyConditionExpression": "material = :m AND begins_with(sk, :p)",
@@ -91,7 +91,7 @@ class DynamoMatcherStore:
             "ConsistentRead": True,
         }
         events = sorted(items(self._client.query, **kwargs), key=lambda i: (int(i["createdAt"]), i["sk"]))
-        return [event["eventId"] for event in events]
+        return [PendingGoal(event["eventId"], int(event["createdAt"])) for event in events]
 
     def _get_many(self, table: str, keys: list[dict[str, Any]], key_name: str) -> dict[str, dict[str, Any]]:
         """Consistent ``BatchGetItem``s (100 keys each, unprocessed keys asked again), by ``key_name``."""

@@ -1,7 +1,7 @@
 """The storage port the matcher settles through."""
 
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from mercato.matcher.book import BookOrder
 from mercato.matcher.transactions import Settlement
@@ -70,6 +70,13 @@ class BookRead:
         )
 
 
+class PendingGoal(NamedTuple):
+    """A goal event not applied yet: its id, and when intake accepted it (its ladder's instant)."""
+
+    event_id: str
+    posted_ms: int
+
+
 class MatcherStore(Protocol):
     """Every method may raise :class:`Busy` (throttled: retry after a pause); the writes raise
     :class:`StateMoved` when a condition fails."""
@@ -96,8 +103,8 @@ class MatcherStore(Protocol):
         and FOK orders a minute after they arrived), earliest first, at most :data:`DUE_PAGE`."""
         ...
 
-    def pending_goals(self, material: str) -> list[str]:
-        """The ids of goal events in the material's partition not applied yet, oldest first."""
+    def pending_goals(self, material: str) -> list[PendingGoal]:
+        """The goal events in the material's partition not applied yet, oldest first."""
         ...
 
     def holdings(self, player_id: str, assets: tuple[str, str]) -> tuple[int, int]:

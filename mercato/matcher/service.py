@@ -15,7 +15,7 @@ from typing import ParamSpec, TypeVar
 
 from mercato.matcher.book import BookOrder, Cancel, Fill, Maker, uncross
 from mercato.matcher.house import Quote, house_player, is_house, ladder
-from mercato.matcher.ports import DUE_PAGE, Busy, FootballerState, MatcherStore, StateMoved
+from mercato.matcher.ports import DUE_PAGE, Busy, FootballerState, MatcherStore, PendingGoal, StateMoved
 from mercato.matcher.settlement import (
     MAX_WRITES,
     FokTooLarge,
@@ -26,7 +26,7 @@ from mercato.matcher.settlement import (
     fok_writes,
 )
 from mercato.matcher.transactions import Settlement, Ticker
-from mercato.models.ids import new_order_id
+from mercato.models.ids import new_order_id, order_id_at
 from mercato.models.money import COINS
 from mercato.models.orders import CancelReason, Side, TimeInForce
 
@@ -125,7 +125,8 @@ class Matcher:
                 # item). Goals, then the book, then the goals again, all consistent: every goal
                 # before an order seen is applied in this round, or the round starts again.
                 applied = [event.event_id for event in pre if isinstance(event, GoalApplied)]
-                if self._patiently(self.store.pending_goals, material) != applied:
+                pending = self._patiently(self.store.pending_goals, material)
+                if [goal.event_id for goal in pending] != applied:
                     continue
             orders = {order.order_id: order for order in [*read.orders, *extra, *house_resting]}
             removed = {event.order_id for event in pre if isinstance(event, Cancel)}
@@ -207,7 +208,7 @@ class Matcher:
         player = house_player(material)
         shares, coins = self._patiently(self.store.holdings, player, (material, COINS))
         wanted = ladder(fundamental, footballer.house, shares, coins)
-        events: list[PlanEvent] = [GoalApplied(event_id) for event_id in goals]
+        events: list[PlanEvent] = [GoalApplied(goal.event_id) for goal in goals]
         kept: list[Quote] = []
         for order in sorted(resting, key=lambda o: o.order_id):
             quote = Quote(order.side, order.price, order.quantity)
@@ -228,11 +229,31 @@ class Matcher:
         for quote in kept:
             missing.remove(quote)
         events += [
-            Post(BookOrder(self.new_id(), player, quote.side, quote.price, quote.quantity, TimeInForce.GTC))
-            for quote in missing
+            Post(
+                BookOrder(
+                    self._quote_id(material, goals, n),
+                    player,
+                    quote.side,
+                    quote.price,
+                    quote.quantity,
+                    TimeInForce.GTC,
+                )
+            )
+            for n, quote in enumerate(missing)
         ]
         forget = frozenset(footballer.house_quotes) - {o.order_id for o in resting}
         return events, forget
+
+    def _quote_id(self, material: str, goals: list[PendingGoal], n: int) -> str:
+        """The id of the ``n``-th quote this step posts. After goals, the last goal's instant (and
+        bits from the goal), so the orders placed after the goal replay after its ladder and meet
+        it as takers, at the house's prices, however late the goal's record settles; before, those
+        orders replayed first, an IOC or FOK found no house quote and a GTC buy rested and was
+        filled at its own limit (a reviewer's find). Otherwise a fresh id: a requote is an order
+        arriving now."""
+        if not goals:
+            return self.new_id()
+        return order_id_at(goals[-1].posted_ms, material, goals[-1].event_id, str(n))
 
     def _commit(self, settlement: Settlement) -> None:
         self._patiently(self.store.commit, settlement)

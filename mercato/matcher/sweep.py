@@ -47,14 +47,21 @@ def is_sweep(event: Any) -> bool:
 def needs_waking(store: MatcherStore, material: str, now: int) -> bool:
     """Whether ``material`` needs a settlement: an order due at ``now``, a book whose best bid meets
     its best ask (a settled book never does: the engine trades them, or cancels a self-trade's
-    resting order), or a goal not applied yet. At most four small reads, the first hit ending it."""
+    resting order), a goal not applied yet, or a footballer never settled (an empty book at version
+    0: its listing's wake-up was lost, so the house never quoted; a reviewer's find). At most five
+    small reads, the first hit ending it; the market item is read only for an empty book."""
     if store.due(material, now):
         return True
     bid = store.best_price(material, buy=True)
-    ask = None if bid is None else store.best_price(material, buy=False)
+    ask = store.best_price(material, buy=False)
     if bid is not None and ask is not None and bid >= ask:
         return True
-    return bool(store.pending_goals(material))
+    if store.pending_goals(material):
+        return True
+    if bid is None and ask is None:
+        market = store.market(material)
+        return market is not None and market.footballer is not None and market.version == 0
+    return False
 
 
 def due_markets(

@@ -17,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from mercato.intake.ports import ClientOrderIdTaken, ClientOrderMarker, HouseOpening, Movement, TooManyTrades
 from mercato.matcher.book import BookOrder
-from mercato.matcher.ports import DUE_PAGE, BookRead, FootballerState, MarketState
+from mercato.matcher.ports import DUE_PAGE, BookRead, FootballerState, MarketState, PendingGoal
 from mercato.matcher.transactions import BalanceDelta, FillRecord, MarketDelta, Settlement, TradeRecord
 from mercato.models.accounts import Balance, Deposit, Withdrawal
 from mercato.models.errors import InsufficientBalance, StateMoved
@@ -496,8 +496,12 @@ class InMemoryExchange:
         return due_at_ms(order.time_in_force, order.expires_at, to_millis(created))
 
     @_atomic
-    def pending_goals(self, material: str) -> list[str]:
-        return [row.event.event_id for row in self._goals_in_order(material) if not row.applied]
+    def pending_goals(self, material: str) -> list[PendingGoal]:
+        return [
+            PendingGoal(row.event.event_id, row.posted_ms)
+            for row in self._goals_in_order(material)
+            if not row.applied
+        ]
 
     @_atomic
     def holdings(self, player_id: str, assets: tuple[str, str]) -> tuple[int, int]:

@@ -1,5 +1,6 @@
 """Identifiers: UUIDv7 order ids (RFC 9562) and the deterministic ids derived from them."""
 
+import hashlib
 import threading
 import uuid
 from typing import Annotated, Final
@@ -53,6 +54,19 @@ def new_order_id() -> str:
     """
     with _lock:
         return str(uuid6.uuid7())
+
+
+def order_id_at(millis: int, *seed: str) -> str:
+    """A UUIDv7 carrying ``millis`` whose random bits are drawn from ``seed`` (SHA-256): the same seed
+    gives the same id. The house's quotes after a goal take the goal's instant this way, so the orders
+    placed after the goal replay after the goal's ladder (and meet it), however late the goal settles,
+    and a settlement retried after a conflict posts the same ids again."""
+    if not 0 <= millis < 1 << 48:
+        raise ValueError(f"a UUIDv7 carries 48 bits of milliseconds, not {millis}")
+    bits = int.from_bytes(hashlib.sha256("|".join(seed).encode()).digest()[:10], "big")  # 80 bits
+    rand_a, rand_b = bits >> 68, bits & ((1 << 62) - 1)
+    value = (millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
+    return str(uuid.UUID(int=value))
 
 
 def order_id_millis(order_id: str) -> int:

@@ -19,6 +19,7 @@ from mercato.intake.ports import (
     TooManyTrades,
 )
 from mercato.matcher.house import house_player
+from mercato.matcher.ports import PendingGoal
 from mercato.matcher.transactions import FillRecord, FillSequence, MarketDelta, Settlement, TradeRecord
 from mercato.models.accounts import Balance
 from mercato.models.errors import InsufficientBalance, StateMoved
@@ -26,6 +27,7 @@ from mercato.models.ids import trade_id
 from mercato.models.keys import encode_book_key
 from mercato.models.markets import CommodityMarket, FootballerMarket, HouseParams, Market
 from mercato.models.orders import ANNOUNCED_ORDER_DUE_MS, Order, OrderStatus, Side, TimeInForce
+from mercato.models.times import to_millis
 from mercato.models.views import Level
 from tests.contract.conftest import Backend
 from tests.contract.values import AT, AT_MS, a_deposit, a_goal, a_withdrawal
@@ -478,7 +480,10 @@ def test_goals_are_posted_once_each_and_read_in_posting_order(backend: Backend) 
     records = events.goals("lionel-messi")
     assert [(g.event_id, g.minute, g.applied) for g in records] == [("g-2", 20, False), ("g-1", 30, False)]
     assert records[0].posted_at == AT.replace(microsecond=123_000)
-    assert backend.matcher.pending_goals("lionel-messi") == ["g-2", "g-1"]
+    assert backend.matcher.pending_goals("lionel-messi") == [
+        PendingGoal("g-2", to_millis(AT.replace(microsecond=123_000))),
+        PendingGoal("g-1", to_millis(AT.replace(microsecond=123_000) + timedelta(seconds=1))),
+    ]
 
 
 # -- what settlement writes, as intake reads it -------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from mercato.matcher.handler import handle_batch
 from mercato.matcher.house import house_player
+from mercato.matcher.ports import PendingGoal
 from mercato.storage.items import EVENT_PREFIX
 from tests.integration.pipelines import Engine, PipelineApi, pipeline_on
 
@@ -197,8 +198,8 @@ class _GoalLandsMidSettlement:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    def pending_goals(self, material: str) -> list[str]:
-        goals: list[str] = self._store.pending_goals(material)
+    def pending_goals(self, material: str) -> list[PendingGoal]:
+        goals: list[PendingGoal] = self._store.pending_goals(material)
         if material == MESSI and not self.landed:
             self.landed = True
             assert self._exchange.goal("wc:44:1") == 202

@@ -497,7 +497,7 @@ def test_a_goal_once_applied_is_no_longer_pending(api: Api) -> None:
     goal = {"eventId": "wc:44:1", "material": MESSI, "matchId": "final", "minute": 9}
     assert api.call("POST", "/events/goals", goal, admin=True).status == 202
     matcher = _matcher(api.client, api.tables)
-    assert matcher.store.pending_goals(MESSI) == ["wc:44:1"]
+    assert [goal.event_id for goal in matcher.store.pending_goals(MESSI)] == ["wc:44:1"]
     matcher.settle(MESSI)
     assert matcher.store.pending_goals(MESSI) == []
 

@@ -5,6 +5,7 @@ markets outran the function's 30 s before the first wake-up was put: they were p
 
 from typing import Any
 
+from mercato.matcher.ports import PendingGoal
 from mercato.matcher.sweep import SWEEP_SLICE, SWEEP_TIME_LEFT_MS, wake_due_markets
 
 MINUTE = 60_000
@@ -25,8 +26,11 @@ class Catalog:
     def best_price(self, material: str, buy: bool) -> int | None:
         return None
 
-    def pending_goals(self, material: str) -> list[str]:
+    def pending_goals(self, material: str) -> list[PendingGoal]:
         return []
+
+    def market(self, material: str) -> None:
+        return None  # commodities with empty books: never woken for a lost listing
 
 
 class Kinesis:
