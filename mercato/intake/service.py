@@ -212,7 +212,7 @@ class Intake:
         low = max(0, (high - width * DEFAULT_CANDLES) // width * width) if start is None else _millis(start)
         if low >= high:
             return CandlesView(material=material, interval=interval, candles=[])
-        if high - low > width * MAX_CANDLES:
+        if (high - 1) // width - low // width + 1 > MAX_CANDLES:  # buckets touched, not the width
             raise Invalid(
                 f"the range spans more than {MAX_CANDLES} {interval} candles", code="range_too_large"
             )

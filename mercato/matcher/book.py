@@ -23,6 +23,7 @@ and a dict from signed price to a FIFO level. Cancelled orders are removed lazil
 queue, which keeps a cancel O(1) apart from an emptied level.
 """
 
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from heapq import heappop, heappush
@@ -30,6 +31,7 @@ from typing import NamedTuple
 
 from sortedcontainers import SortedList
 
+from mercato.models.ids import UUID7_PATTERN, order_id_millis
 from mercato.models.money import BPS_DENOMINATOR
 from mercato.models.orders import CancelReason, Side, TimeInForce
 
@@ -37,6 +39,9 @@ BUY = Side.BUY
 SELL = Side.SELL
 GTC = TimeInForce.GTC
 FOK = TimeInForce.FOK
+
+
+_UUID7 = re.compile(UUID7_PATTERN)
 
 
 class BookOrder(NamedTuple):
@@ -458,10 +463,28 @@ def uncross(
     This is the matcher's view of a book read from DynamoDB: the orders that already rested do not
     cross one another, so they replay without trading, and the new arrivals trade in arrival order.
     Running it again on its own result produces nothing: uncrossing is idempotent.
+
+    Each order is submitted at its arrival, the millisecond its UUIDv7 id carries (never later than
+    ``now``, never before the order replayed before it), so expiry is judged where the order
+    arrived, not where the matcher happened to reach it: a good-till-date order that crossed when it
+    arrived trades however late its settlement runs, and a resting one is live for every order that
+    arrived before its expiry (a reviewer's find: a settlement 1 s late expired a crossing GTD order
+    unfilled). What is still due at ``now`` is released at the end.
     """
     book = OrderBook(fee_bps, fok_fits)
     events: list[Event] = []
+    at = 0
     for order in sorted(orders, key=lambda o: o.order_id):
-        events.extend(book.submit(order, now))
+        arrived = arrival_ms(order.order_id)
+        at = now if arrived is None else min(now, max(at, arrived))
+        events.extend(book.submit(order, at))
     events.extend(book.expire(now))
     return Uncrossed(events, book)
+
+
+def arrival_ms(order_id: str) -> int | None:
+    """When an order arrived: the milliseconds of its UUIDv7 id; ``None`` for an id that is not one
+    (a test's hand-written id), which is then judged at ``now``."""
+    if not _UUID7.fullmatch(order_id):
+        return None
+    return order_id_millis(order_id)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mercato.matcher.book import BookOrder, Fill
+from mercato.matcher.book import BookOrder, Fill, arrival_ms
 from mercato.matcher.house import is_house
 from mercato.models.orders import Side, TimeInForce
 from mercato.storage.items import ORDER_PREFIX
@@ -107,7 +107,12 @@ class PriceTime:
         records: Mapping[str, Mapping[str, Any]],
     ) -> list[str]:
         self.compared += 1
-        events = [event for order in arrived for event in book.submit(order, now_ms)]
+        events = []
+        at = 0
+        for order in arrived:  # each at its arrival, as the engine's uncross judges it
+            arrival = arrival_ms(order.order_id)
+            at = now_ms if arrival is None else min(now_ms, max(at, arrival))
+            events += book.submit(order, at)
         events += book.expire(now_ms)
         want = sorted(_fill_key(event) for event in events if isinstance(event, Fill))
         problems = []

@@ -153,6 +153,26 @@ def test_candles_refuse_an_empty_range_a_too_wide_one_and_an_unknown_interval(
 
 
 @pytest.mark.parametrize(
+    ("start", "end", "status"),
+    [
+        ("2026-06-10T00:00:00Z", "2026-06-11T01:00:00Z", 200),  # 1,500 minutes on their boundaries
+        ("2026-06-10T00:00:30Z", "2026-06-11T01:00:30Z", 422),  # 1,500 minutes touching 1,501 candles
+        ("2026-06-10T00:00:30Z", "2026-06-11T01:00:00Z", 200),
+    ],
+)
+def test_the_candle_limit_counts_the_candles_a_range_touches(
+    traded: tuple[Exchange, Clock], start: str, end: str, status: int
+) -> None:
+    """A reviewer's find: the limit compared the range's width with 1,500 candles' width, so a range
+    of exactly that width starting mid-minute answered 1,501 candles."""
+    exchange, _ = traded
+    reply = exchange.call("GET", "/markets/wheat/candles", query={"interval": "1m", "from": start, "to": end})
+    assert reply.status == status
+    if status == 422:
+        assert reply.code == "range_too_large"
+
+
+@pytest.mark.parametrize(
     ("path", "query"),
     [
         (
