@@ -51,6 +51,7 @@ class DynamoBucketStore:
             Item=self._key(player_id, kind)
             | {
                 "tat": step.now + MILLI,
+                "since": step.now,
                 "perSecond": step.per_second,
                 LIMITS.ttl or "expiresAt": step.expires_at,
             },
@@ -81,7 +82,13 @@ def _seen(item: dict[str, Any], step: Step) -> Seen:
     """A refused write's old item: its TAT, or none when it is missing or kept at another rate."""
     if not item or "tat" not in item or item.get("perSecond") != step.per_second:
         return Seen(None)
-    tat = item["tat"]
-    if not isinstance(tat, int) or isinstance(tat, bool):  # an item this code did not write
-        raise LimiterUnavailable(f"the bucket item is not one the limiter wrote: tat={tat!r}")
-    return Seen(tat)
+    tat, since = item["tat"], item.get("since")  # no since: written before it was kept
+    if not _whole(tat) or not (since is None or _whole(since)):
+        raise LimiterUnavailable(
+            f"the bucket item is not one the limiter wrote: tat={tat!r}, since={since!r}"
+        )
+    return Seen(tat, since)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -158,6 +158,9 @@ class Seen:
 
     tat: int | None
     """Its TAT, or ``None`` when there is no bucket kept at the request's rate."""
+    since: int | None = None
+    """The ``now`` (ticks) of the request that restarted it: the clock of whoever began its busy
+    period. A request whose clock is behind that takes from the bucket at that instant instead."""
 
 
 class BucketStore(Protocol):
@@ -167,8 +170,9 @@ class BucketStore(Protocol):
         ...
 
     def restart(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
-        """An idle bucket: set its TAT to ``step.now + MILLI`` if it has none, is kept at another
-        rate, or ``TAT < step.now``. ``None`` when written, else what the bucket holds."""
+        """An idle bucket: set its TAT to ``step.now + MILLI`` (and its ``since`` to ``step.now``) if
+        it has none, is kept at another rate, or ``TAT < step.now``. ``None`` when written, else what
+        the bucket holds."""
         ...
 
 
@@ -195,13 +199,23 @@ class RateLimiter:
             self.count(FAIL_OPEN_METRIC)
 
     def _take(self, player_id: str, kind: RouteClass, bucket: Bucket) -> None:
+        floor_ms = 0
         for _ in range(WRITE_ROUNDS):
-            step = Step.at(self.clock_ms(), bucket)
+            now_ms = self.clock_ms()
+            step = Step.at(max(now_ms, floor_ms), bucket)
             seen = self.store.advance(player_id, kind, step)
             if seen is None:
                 return
+            if seen.tat is not None and seen.since is not None and seen.since > step.now:
+                # our clock is behind the one that restarted the bucket: the TAT looks further ahead
+                # than it is, so take from it at that clock's instant. A clock behind refills nothing
+                # (until it passes that instant) and refuses nothing a bucket holds (a reviewer saw a
+                # request 4 s behind refused with 19 of 20 tokens left)
+                floor_ms = -(-seen.since // bucket.per_second)
+                continue
             if seen.tat is not None and seen.tat >= step.now:  # busy, and one more does not fit
-                seconds = max(1, -(-step.wait_ms(seen.tat) // 1000))
+                # on our clock: until it reaches the instant we took from, then the refill
+                seconds = max(1, -(-(step.wait_ms(seen.tat) + max(0, floor_ms - now_ms)) // 1000))
                 raise Throttled(
                     f"rate limit for {kind}: {bucket.capacity} at once, {bucket.per_second} a second;"
                     f" retry in {seconds} s",

@@ -143,7 +143,10 @@ class Matcher:
             unchanged = (
                 ticker.bid_known and ticker.ask_known and (bid, ask) == (market.best_bid, market.best_ask)
             )
-            if not events and not forget and unchanged:
+            # a footballer's first settlement commits even with nothing to do (a house with nothing
+            # to quote): its version leaves 0, which is how the sweep tells a listing never settled
+            first = market.footballer is not None and market.version == 0
+            if not events and not forget and unchanged and not first:
                 return Settled(material, fills, cancels, transactions, round_)
             filled = sorted({p for f in result.fills for p in (f.buyer_id, f.seller_id) if not is_house(p)})
             planner = Planner(
@@ -245,15 +248,18 @@ class Matcher:
         return events, forget
 
     def _quote_id(self, material: str, goals: list[PendingGoal], n: int) -> str:
-        """The id of the ``n``-th quote this step posts. After goals, the last goal's instant (and
-        bits from the goal), so the orders placed after the goal replay after its ladder and meet
-        it as takers, at the house's prices, however late the goal's record settles; before, those
-        orders replayed first, an IOC or FOK found no house quote and a GTC buy rested and was
-        filled at its own limit (a reviewer's find). Otherwise a fresh id: a requote is an order
-        arriving now."""
+        """The id of the ``n``-th quote this step posts. After goals, the first applied goal's
+        instant (and bits from the goals), so the orders placed after the goal replay after its
+        ladder and meet it as takers, at the house's prices, however late the goal's record
+        settles; before, those orders replayed first, an IOC or FOK found no house quote and a GTC
+        buy rested and was filled at its own limit (a reviewer's find). Otherwise a fresh id: a
+        requote is an order arriving now."""
         if not goals:
             return self.new_id()
-        return order_id_at(goals[-1].posted_ms, material, goals[-1].event_id, str(n))
+        # the first goal's instant: with several goals applied in one step (the old ladder cancelled,
+        # one new ladder for them all), every order placed after any of them meets the new ladder;
+        # at the last goal's, one placed between two goals met no quote at all (a reviewer's find)
+        return order_id_at(goals[0].posted_ms, material, *(goal.event_id for goal in goals), str(n))
 
     def _commit(self, settlement: Settlement) -> None:
         self._patiently(self.store.commit, settlement)

@@ -40,15 +40,17 @@ class MemoryFeedStore:
 
 class MemoryBucketStore:
     """The rate limiter's token buckets, one per player and route class, with the DynamoDB adapter's
-    conditions (time to live is moot here): (rate, TAT) per bucket."""
+    conditions (time to live is moot here): (rate, TAT, since) per bucket."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._buckets: dict[tuple[str, RouteClass], tuple[int, int]] = {}
+        self._buckets: dict[tuple[str, RouteClass], tuple[int, int, int]] = {}
 
     def _seen(self, key: tuple[str, RouteClass], step: Step) -> Seen:
         held = self._buckets.get(key)
-        return Seen(held[1] if held is not None and held[0] == step.per_second else None)
+        if held is None or held[0] != step.per_second:
+            return Seen(None)
+        return Seen(held[1], held[2])
 
     def advance(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
         key = (player_id, kind)
@@ -56,7 +58,7 @@ class MemoryBucketStore:
             held = self._buckets.get(key)
             if held is None or not step.now <= held[1] <= step.latest:  # whatever its rate, as DynamoDB's
                 return self._seen(key, step)
-            self._buckets[key] = (held[0], held[1] + MILLI)
+            self._buckets[key] = (held[0], held[1] + MILLI, held[2])
             return None
 
     def restart(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
@@ -65,7 +67,7 @@ class MemoryBucketStore:
             seen = self._seen(key, step)
             if seen.tat is not None and seen.tat >= step.now:
                 return seen
-            self._buckets[key] = (step.per_second, step.now + MILLI)
+            self._buckets[key] = (step.per_second, step.now + MILLI, step.now)
             return None
 
 

@@ -24,7 +24,7 @@ def test_a_spend_from_a_full_bucket_is_refused_and_changes_nothing(buckets: Buck
     # When a third request at the same instant spends from it
     seen = buckets.advance("alice", RouteClass.ORDERS, step)
     # Then it is refused, and the TAT stays where the two requests left it; a second later one fits
-    assert seen == Seen(step.now + 2 * MILLI)
+    assert seen == Seen(step.now + 2 * MILLI, since=step.now)
     assert buckets.advance("alice", RouteClass.ORDERS, Step.at(NOW_MS + 1_000, ORDERS)) is None
 
 
@@ -33,10 +33,12 @@ def test_an_idle_bucket_is_never_advanced_from_its_past(buckets: BucketStore) ->
     fit, and the bucket would admit sixty at once, not two."""
     assert buckets.restart("alice", RouteClass.ORDERS, Step.at(NOW_MS, ORDERS)) is None
     later = Step.at(NOW_MS + 60_000, ORDERS)
-    assert buckets.advance("alice", RouteClass.ORDERS, later) == Seen(Step.at(NOW_MS, ORDERS).now + MILLI)
+    assert buckets.advance("alice", RouteClass.ORDERS, later) == Seen(
+        Step.at(NOW_MS, ORDERS).now + MILLI, Step.at(NOW_MS, ORDERS).now
+    )
     assert buckets.restart("alice", RouteClass.ORDERS, later) is None
     assert buckets.advance("alice", RouteClass.ORDERS, later) is None
-    assert buckets.advance("alice", RouteClass.ORDERS, later) == Seen(later.now + 2 * MILLI)
+    assert buckets.advance("alice", RouteClass.ORDERS, later) == Seen(later.now + 2 * MILLI, since=later.now)
 
 
 def test_a_bucket_kept_at_another_rate_is_counted_afresh(buckets: BucketStore) -> None:
@@ -49,7 +51,7 @@ def test_a_bucket_kept_at_another_rate_is_counted_afresh(buckets: BucketStore) -
     assert buckets.advance("alice", RouteClass.ORDERS, step) == Seen(None)
     assert buckets.restart("alice", RouteClass.ORDERS, step) is None  # counted afresh at its rate
     assert buckets.advance("alice", RouteClass.ORDERS, step) is None
-    assert buckets.advance("alice", RouteClass.ORDERS, step) == Seen(step.now + 2 * MILLI)
+    assert buckets.advance("alice", RouteClass.ORDERS, step) == Seen(step.now + 2 * MILLI, since=step.now)
 
 
 def test_a_restart_of_a_busy_bucket_is_refused(buckets: BucketStore) -> None:
@@ -58,5 +60,5 @@ def test_a_restart_of_a_busy_bucket_is_refused(buckets: BucketStore) -> None:
     step = Step.at(NOW_MS, ORDERS)
     assert buckets.restart("alice", RouteClass.ORDERS, step) is None
     assert buckets.advance("alice", RouteClass.ORDERS, step) is None
-    assert buckets.restart("alice", RouteClass.ORDERS, step) == Seen(step.now + 2 * MILLI)
-    assert buckets.advance("alice", RouteClass.ORDERS, step) == Seen(step.now + 2 * MILLI)
+    assert buckets.restart("alice", RouteClass.ORDERS, step) == Seen(step.now + 2 * MILLI, since=step.now)
+    assert buckets.advance("alice", RouteClass.ORDERS, step) == Seen(step.now + 2 * MILLI, since=step.now)

@@ -5,6 +5,7 @@ quote and was cancelled, and a GTC buy at 1,200 rested and the new ladder filled
 limit, instead of the house's ask of 1,111. The quotes now carry the goal's instant
 (``Matcher._quote_id``). Each case ran red before the fix, on both lanes."""
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,3 +84,34 @@ def test_a_gtc_buy_placed_after_a_goal_pays_the_houses_ask_not_its_own_limit(exc
         "alice's buy arrived after the goal, so the goal's ladder (ask 1,111) was there first; "
         "she paid her own limit of 1,200 to the house instead"
     )
+
+
+# Two goals settled in one step (the matcher lagging through both): the quotes took the last goal's
+# instant, so an order placed between the goals met no house quote (a reviewer's find, after the fix
+# above); they now take the first goal's.
+
+
+def _goal_order_goal(ex: Exchange, **extra: Any) -> str:
+    assert ex.goal("wc:44:1") == 202
+    time.sleep(0.005)  # distinct milliseconds: goal 1 < order < goal 2
+    reply = ex.order("alice", "Buy", 5, 1_300, MESSI, **extra)
+    assert reply.status == 202, reply.body
+    time.sleep(0.005)
+    assert ex.goal("wc:44:2") == 202
+    ex.drain()  # both goals' records late: they settle in the order's round
+    return str(reply.body["orderId"])
+
+
+def test_an_ioc_placed_between_two_goals_meets_a_house_ladder(exchange: Exchange) -> None:
+    order_id = _goal_order_goal(exchange, timeInForce="IOC")
+    order = exchange.status("alice", order_id)
+    # settled promptly, the IOC buys 5 at the one-goal ladder's ask (1,111); even the two-goal
+    # ladder's ask (1,212) is under its limit of 1,300
+    assert order["filledQuantity"] == 5, f"met no house quote: {order['status']}, {exchange.trades()}"
+
+
+def test_a_gtc_buy_placed_between_two_goals_does_not_pay_its_own_limit(exchange: Exchange) -> None:
+    _goal_order_goal(exchange)
+    prices = [price for price, _ in exchange.trades()]
+    assert prices
+    assert 1_300 not in prices, f"the new ladder took alice's resting buy at her own limit: {prices}"

@@ -48,3 +48,35 @@ def test_the_sweep_leaves_a_settled_footballer_and_an_empty_commodity_alone() ->
 
         store = pipeline.matcher.store
         assert due_markets(store.materials(), partial(needs_waking, store), pipeline.matcher.clock()) == []
+
+
+def test_a_footballer_whose_house_has_nothing_to_quote_is_not_woken_every_minute() -> None:
+    """A reviewer's find: a house with nothing to quote settled to nothing and committed nothing, so
+    its market stayed at version 0 with an empty book and every sweep woke it again; a footballer's
+    first settlement now always commits."""
+    with pipeline_on("memory") as pipeline:
+        assert isinstance(pipeline, MemoryPipeline)
+        api = PipelineApi(pipeline)
+        body = {
+            "material": MESSI,
+            "kind": "footballer",
+            "name": "Lionel Messi",
+            "team": "Argentina",
+            "personId": 44,
+            "baseValue": 1000,
+            "goalValue": 100,
+            "house": {"inventory": 0, "budget": 0},
+        }
+        reply = api.call("POST", "/markets", body, admin=True)
+        assert reply.status == 201, reply.body
+        pipeline.drain()  # the listing's wake-up settled: nothing to quote
+
+        store = pipeline.matcher.store
+        clock = pipeline.matcher.clock
+        woken = []
+        for minute in range(3):  # three sweeps, each settling what it woke
+            found = due_markets(store.materials(), partial(needs_waking, store), clock() + minute * 60_000)
+            for material in found:
+                pipeline.matcher.settle(material)
+            woken.append(found)
+        assert woken[1:] == [[], []], f"woken by every sweep: {woken}"

@@ -215,3 +215,22 @@ def test_a_request_that_loses_every_round_is_refused_after_the_last_and_counted(
     assert refused.value.retry_after_seconds == 1
     assert store.rounds == WRITE_ROUNDS
     assert counted == ["RateLimiterContended"]
+
+
+@pytest.mark.parametrize("behind_ms", [1_000, 4_000, 60_000])
+def test_a_clock_behind_the_one_that_started_the_bucket_takes_from_it_at_that_instant(behind_ms: int) -> None:
+    """A reviewer's find: one request on an intake whose clock ran 4 s ahead, then one on another
+    instance, and the second was refused with 19 of 20 tokens left: its clock saw the TAT 4 s too far
+    ahead. The token bucket before refilled nothing for a clock behind, and refused nothing either."""
+    store = MemoryBucketStore()
+    bucket = Bucket(capacity=20, per_second=5)
+    settings = LimitSettings(table="limits", orders=bucket)
+    ahead = RateLimiter(settings, store, lambda: 1_800_000_000_000 + behind_ms)
+    behind = RateLimiter(settings, store, lambda: 1_800_000_000_000)
+    ahead.admit(ALICE, "POST")
+    for _ in range(19):
+        behind.admit(ALICE, "POST")  # the 19 left, at the instant the bucket was started
+    with pytest.raises(Throttled) as refused:
+        behind.admit(ALICE, "POST")  # and not one more
+    # until this clock reaches the instant the bucket was started, then one token's refill (200 ms)
+    assert refused.value.retry_after_seconds == -(-(behind_ms + 200) // 1000)
