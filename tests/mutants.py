@@ -201,10 +201,11 @@ MUTANTS: Final = (
         killers=(guard("test_a_goal_once_applied_is_no_longer_pending"),),
     ),
     weakened(
-        "matcher: set_ticker attribute_exists(material)",
+        "matcher: set_ticker version = :version",
         MATCHER,
-        "attribute_exists(material)",
+        "version = :version",
         guard("test_the_ticker_is_never_written_for_a_market_that_does_not_exist"),
+        guard("test_a_ticker_read_before_a_later_settlement_is_never_written_over_its_ticker"),
     ),
     Mutant(
         "intake: put-if-absent (commodity markets, goal events)",

@@ -188,8 +188,8 @@ class DynamoMatcherStore:
         )
         return [item["sk"] for item in page.get("Items", [])]
 
-    def set_ticker(self, material: str, best_bid: int | None, best_ask: int | None) -> None:
-        sets, removes, values = [], [], {}
+    def set_ticker(self, material: str, best_bid: int | None, best_ask: int | None, version: int) -> None:
+        sets, removes, values = [], [], {":version": version}
         for name, value in (("bestBid", best_bid), ("bestAsk", best_ask)):
             if value is None:
                 removes.append(name)
@@ -203,10 +203,9 @@ class DynamoMatcherStore:
             "TableName": self._t.markets,
             "Key": {"material": material},
             "UpdateExpression": expression.strip(),
-            "ConditionExpression": "attribute_exists(material)",
+            "ConditionExpression": "version = :version",
+            "ExpressionAttributeValues": values,
         }
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
         self._client.update_item(**kwargs)
 
     def read_orders(self, material: str, keys: list[str]) -> list[BookOrder]:

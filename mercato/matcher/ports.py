@@ -116,8 +116,10 @@ class MatcherStore(Protocol):
         reads)."""
         ...
 
-    def set_ticker(self, material: str, best_bid: int | None, best_ask: int | None) -> None:
-        """Record the top of book read after a settlement (not a settlement write)."""
+    def set_ticker(self, material: str, best_bid: int | None, best_ask: int | None, version: int) -> None:
+        """Record the top of book read after a settlement (not a settlement write), if the market's
+        version is still ``version`` (the one that settlement left); :class:`StateMoved` if not: a
+        later settlement read the book after this one, and its ticker stands."""
         ...
 
     def commit(self, settlement: Settlement) -> None:

@@ -7,6 +7,7 @@ Throttling and transaction conflicts (:class:`Busy`, on any storage call) retry 
 jittered pause.
 """
 
+import contextlib
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -172,7 +173,7 @@ class Matcher:
             # names an expired order's price (a sweep wakes a quiet market once)
             more_due = len(due_page) == DUE_PAGE and due_rounds < MAX_DUE_ROUNDS
             if not more_due and not (ticker.bid_known and ticker.ask_known):
-                self._refresh_ticker(material, ticker)
+                self._refresh_ticker(material, ticker, market.version + len(plan))
             fills += len(result.fills)
             cancels += len(result.cancels) + len(fok_cancels)
             transactions += len(plan)
@@ -188,8 +189,11 @@ class Matcher:
             requotes += 1
         raise SettlementFailed(f"{material}: the book kept changing through {round_} rounds")
 
-    def _refresh_ticker(self, material: str, ticker: Ticker) -> None:
-        """A side the matcher did not see to its end: read its top now that the plan is committed."""
+    def _refresh_ticker(self, material: str, ticker: Ticker, version: int) -> None:
+        """A side the matcher did not see to its end: read its top now that the plan is committed,
+        and write it if no settlement came after the plan's (``version``, the one the plan left).
+        Unconditional, a second writer's later settlement could read and write its ticker between
+        this one's reads and its write, and be overwritten with the older top (a reviewer's note)."""
         bid = (
             ticker.best_bid
             if ticker.bid_known
@@ -200,7 +204,8 @@ class Matcher:
             if ticker.ask_known
             else self._patiently(self.store.best_price, material, buy=False)
         )
-        self._patiently(self.store.set_ticker, material, bid, ask)
+        with contextlib.suppress(StateMoved):  # a later settlement's ticker stands
+            self._patiently(self.store.set_ticker, material, bid, ask, version)
 
     def _house_step(
         self, material: str, footballer: FootballerState, resting: list[BookOrder]

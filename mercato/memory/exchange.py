@@ -514,9 +514,9 @@ class InMemoryExchange:
         return {player: self.state.fill_seq.get(player, 0) for player in players}
 
     @_atomic
-    def set_ticker(self, material: str, best_bid: int | None, best_ask: int | None) -> None:
+    def set_ticker(self, material: str, best_bid: int | None, best_ask: int | None, version: int) -> None:
         row = self.state.markets.get(material)
-        if row is None:
+        if row is None or row.version != version:
             raise StateMoved(material)
         row.market = row.market.model_copy(update={"best_bid": best_bid, "best_ask": best_ask})
 

@@ -407,3 +407,21 @@ def test_a_refused_part_refuses_the_parts_that_would_have_applied(world: World) 
     world.refuses(one_bad)
     world.matcher.commit(fill_of_three())  # and the same settlement without it applies
     assert world.matcher.fill_sequences(["alice"]) == {"alice": 1}
+
+
+def test_a_ticker_at_a_version_that_moved_is_refused_and_one_at_the_current_version_written(
+    world: World,
+) -> None:
+    world.matcher.commit(fill_of_three())  # the market's version is now 1
+    before = world.observe()
+
+    with pytest.raises(StateMoved):
+        world.matcher.set_ticker(WHEAT, 9, 10, 0)
+    with pytest.raises(StateMoved):
+        world.matcher.set_ticker("ghost", 9, 10, 1)
+    assert world.observe() == before
+
+    world.matcher.set_ticker(WHEAT, 9, None, 1)
+    market = world.matcher.market(WHEAT)
+    assert market is not None
+    assert (market.best_bid, market.best_ask, market.version) == (9, None, 1)

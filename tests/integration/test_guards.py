@@ -439,8 +439,29 @@ def test_the_ticker_is_never_written_for_a_market_that_does_not_exist(
     dynamodb: Any, tables: TableNames
 ) -> None:
     with pytest.raises(Exception, match="ConditionalCheckFailed"):
-        DynamoMatcherStore(dynamodb, tables).set_ticker("ghost", 10, 12)
+        DynamoMatcherStore(dynamodb, tables).set_ticker("ghost", 10, 12, 1)
     assert scan(dynamodb, tables.markets) == []
+
+
+def test_a_ticker_read_before_a_later_settlement_is_never_written_over_its_ticker(api: Api) -> None:
+    """Two writers on one market (a stuck invocation, a shard split): the later settlement read the
+    top of book after the earlier one and wrote it; the earlier one's ticker, read before, must not
+    overwrite it (it was written unconditionally: a reviewer's note)."""
+    api.list_market("wheat")
+    api.deposit("alice", "coins", 1_000)
+    api.order("alice", "Buy", 1, 10)
+    matcher = Matcher(DynamoMatcherStore(api.client, api.tables))
+    matcher.settle("wheat")
+    market = matcher.store.market("wheat")
+    assert market is not None
+    before = scan(api.client, api.tables.markets)
+
+    with pytest.raises(Exception, match="ConditionalCheckFailed"):
+        matcher.store.set_ticker("wheat", 9, None, market.version - 1)
+
+    assert scan(api.client, api.tables.markets) == before
+    matcher.store.set_ticker("wheat", 9, None, market.version)
+    assert matcher.store.market("wheat").best_bid == 9  # type: ignore[union-attr]
 
 
 MESSI = "lionel-messi"

@@ -111,7 +111,7 @@ def test_the_matchers_reads_report_throttling_as_busy(code: str) -> None:
 def test_the_matchers_ticker_write_reports_a_missing_market_as_moved_state() -> None:
     store = DynamoMatcherStore(_Refusing(_error("ConditionalCheckFailedException", "UpdateItem")), TABLES)
     with pytest.raises(StateMoved):
-        store.set_ticker("ghost", 10, 12)
+        store.set_ticker("ghost", 10, 12, 1)
 
 
 def test_the_matcher_does_not_hide_a_bug_behind_a_domain_error() -> None:
