@@ -308,16 +308,23 @@ MUTANTS: Final = (
     Mutant(
         "limits: advance tat >= :now",
         LIMITS,
-        '"tat BETWEEN :now AND :latest"',
-        '"(tat BETWEEN :now AND :latest OR tat <= :latest)"',
+        '"tat BETWEEN :now AND :latest AND ',
+        '"(tat BETWEEN :now AND :latest OR tat <= :latest) AND ',
         killers=(bucket("test_an_idle_bucket_is_never_advanced_from_its_past"),),
     ),
     Mutant(
         "limits: advance tat <= :latest",
         LIMITS,
-        '"tat BETWEEN :now AND :latest"',
-        '"(tat BETWEEN :now AND :latest OR (tat >= :now AND attribute_not_exists(mutant)))"',
+        '"tat BETWEEN :now AND :latest AND ',
+        '"(tat BETWEEN :now AND :latest OR (tat >= :now AND attribute_not_exists(mutant))) AND ',
         killers=(bucket("test_a_spend_from_a_full_bucket_is_refused_and_changes_nothing"),),
+    ),
+    Mutant(
+        "limits: advance since <= :now",
+        LIMITS,
+        "(attribute_not_exists(since) OR since <= :now)",
+        always("attribute_not_exists(since) OR since <= :now"),
+        killers=(bucket("test_a_clock_behind_the_last_writer_takes_from_a_long_busy_bucket"),),
     ),
     weakened(
         "limits: restart only an idle bucket",

@@ -30,11 +30,15 @@ class DynamoBucketStore:
             step,
             self._client.update_item,
             Key=self._key(player_id, kind),
-            UpdateExpression="SET tat = tat + :one, #expires = :expires",
+            UpdateExpression="SET tat = tat + :one, since = :now, #expires = :expires",
             # no rate in the condition: a TAT counted at another rate is, in ticks of this one, long
             # past (the rate was raised) or far ahead (lowered), so this refuses it, and the refused
             # write's perSecond sends the request to restart (``_seen``)
-            ConditionExpression="tat BETWEEN :now AND :latest",
+            # and never from a clock behind the last writer's: its since only ever grows, and the
+            # request takes from the bucket at that instant instead (RateLimiter._take)
+            ConditionExpression=(
+                "tat BETWEEN :now AND :latest AND (attribute_not_exists(since) OR since <= :now)"
+            ),
             ExpressionAttributeNames={"#expires": LIMITS.ttl or "expiresAt"},
             ExpressionAttributeValues={
                 ":one": MILLI,

@@ -159,14 +159,17 @@ class Seen:
     tat: int | None
     """Its TAT, or ``None`` when there is no bucket kept at the request's rate."""
     since: int | None = None
-    """The ``now`` (ticks) of the request that restarted it: the clock of whoever began its busy
-    period. A request whose clock is behind that takes from the bucket at that instant instead."""
+    """The ``now`` (ticks) of the last request that wrote it. A request whose clock is behind that
+    takes from the bucket at that instant instead (a clock behind refills nothing, and refuses
+    nothing the bucket holds): the last writer's, not only the restarter's, or a player sending at
+    the sustained rate to an instance seconds ahead is refused on the others (a reviewer's find)."""
 
 
 class BucketStore(Protocol):
     def advance(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:
-        """A busy bucket: add ``MILLI`` to its TAT if ``step.now <= TAT <= step.latest``. ``None``
-        when written, else what the bucket holds."""
+        """A busy bucket: add ``MILLI`` to its TAT (and set its ``since`` to ``step.now``) if
+        ``step.now <= TAT <= step.latest`` and ``since <= step.now``. ``None`` when written, else
+        what the bucket holds."""
         ...
 
     def restart(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:

@@ -56,9 +56,10 @@ class MemoryBucketStore:
         key = (player_id, kind)
         with self._lock:
             held = self._buckets.get(key)
-            if held is None or not step.now <= held[1] <= step.latest:  # whatever its rate, as DynamoDB's
+            # whatever its rate, as DynamoDB's condition
+            if held is None or not step.now <= held[1] <= step.latest or held[2] > step.now:
                 return self._seen(key, step)
-            self._buckets[key] = (held[0], held[1] + MILLI, held[2])
+            self._buckets[key] = (held[0], held[1] + MILLI, step.now)
             return None
 
     def restart(self, player_id: str, kind: RouteClass, step: Step) -> Seen | None:

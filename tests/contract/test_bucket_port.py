@@ -6,8 +6,22 @@ choice between the busy and the idle path are computed from."""
 
 import time
 
-from mercato.intake.limits import MILLI, Bucket, BucketStore, RouteClass, Seen, Step
+import pytest
 
+from mercato.intake.auth import Principal, Scope
+from mercato.intake.limits import (
+    MILLI,
+    Bucket,
+    BucketStore,
+    LimitSettings,
+    RateLimiter,
+    RouteClass,
+    Seen,
+    Step,
+)
+from mercato.models.errors import Throttled
+
+ALICE = Principal("alice", Scope.TRADE)
 NOW_MS = time.time_ns() // 1_000_000
 """Now, not a fixed instant: DynamoDB Local deletes items whose time to live has passed (a bucket
 stamped in the past by a minute or more is full again, so deleting it is right, but not here)."""
@@ -62,3 +76,24 @@ def test_a_restart_of_a_busy_bucket_is_refused(buckets: BucketStore) -> None:
     assert buckets.advance("alice", RouteClass.ORDERS, step) is None
     assert buckets.restart("alice", RouteClass.ORDERS, step) == Seen(step.now + 2 * MILLI, since=step.now)
     assert buckets.advance("alice", RouteClass.ORDERS, step) == Seen(step.now + 2 * MILLI, since=step.now)
+
+
+@pytest.mark.parametrize("ahead_ms", [1_000, 4_000, 10_000])
+def test_a_clock_behind_the_last_writer_takes_from_a_long_busy_bucket(
+    buckets: BucketStore, ahead_ms: int
+) -> None:
+    """A reviewer's find: only a restart stamped the bucket's clock, so a player sending at exactly the
+    sustained rate to an instance seconds ahead (the bucket never idle) was refused on another with
+    19 of 20 tokens left, for as long as that traffic lasted. Every write now stamps it."""
+    bucket = Bucket(capacity=20, per_second=5)
+    settings = LimitSettings(table="limits", orders=bucket)
+    real = [NOW_MS]
+    ahead = RateLimiter(settings, buckets, lambda: real[0] + ahead_ms)
+    behind = RateLimiter(settings, buckets, lambda: real[0])
+    for _ in range(60):  # 5 a second for 12 s on the instance ahead: 19 of 20 tokens left throughout
+        ahead.admit(ALICE, "POST")
+        real[0] += 200
+    for _ in range(19):
+        behind.admit(ALICE, "POST")
+    with pytest.raises(Throttled):
+        behind.admit(ALICE, "POST")
