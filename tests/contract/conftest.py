@@ -10,6 +10,7 @@ Where Java or the DynamoDB Local jar is missing, that lane is skipped with the r
 import json
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,37 +104,37 @@ def moto_client() -> Any:
     return boto3.Session().resource("dynamodb").meta.client
 
 
-@pytest.fixture(params=LANES)
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+@contextmanager
+def _lane(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any, str]]:
+    """The test's lane, recorded for the summary line, with its DynamoDB client (``None`` in memory)
+    and a table prefix no other test of the session uses (moto's state is fresh per test)."""
     lane: str = request.param
     request.node.user_properties.append((_LANE_PROPERTY, lane))
     if lane == "memory":
-        yield _memory()
+        yield lane, None, ""
     elif lane == "moto":
         client = request.getfixturevalue("moto_client")
         moto_atomic.install()
         with mock_aws():
-            yield _dynamo_backend(lane, client, "contract")
+            yield lane, client, "contract"
     else:
-        client = request.getfixturevalue("dynamodb_local_client")
-        yield _dynamo_backend(lane, client, f"contract{secrets.token_hex(4)}")
+        yield lane, request.getfixturevalue("dynamodb_local_client"), f"contract{secrets.token_hex(4)}"
+
+
+@pytest.fixture(params=LANES)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    with _lane(request) as (lane, client, prefix):
+        yield _memory() if client is None else _dynamo_backend(lane, client, prefix)
 
 
 @pytest.fixture(params=LANES)
 def buckets(request: pytest.FixtureRequest) -> Iterator[BucketStore]:
     """The rate limiter's bucket store on each lane (its table is one of the support tables)."""
-    lane: str = request.param
-    request.node.user_properties.append((_LANE_PROPERTY, lane))
-    if lane == "memory":
-        yield MemoryBucketStore()
-    elif lane == "moto":
-        client = request.getfixturevalue("moto_client")
-        with mock_aws():
-            yield DynamoBucketStore(client, create_support_tables(client, "contract")["limits"])
-    else:
-        client = request.getfixturevalue("dynamodb_local_client")
-        prefix = f"contract{secrets.token_hex(4)}"
-        yield DynamoBucketStore(client, create_support_tables(client, prefix)["limits"])
+    with _lane(request) as (_, client, prefix):
+        if client is None:
+            yield MemoryBucketStore()
+        else:
+            yield DynamoBucketStore(client, create_support_tables(client, prefix)["limits"])
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
