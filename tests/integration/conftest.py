@@ -81,8 +81,8 @@ class Api:
         body = {"material": material, "kind": "commodity", "name": material.title()} | extra
         return self.call("POST", "/markets", body, admin=True)
 
-    def list_footballer(self, material: str = "lionel-messi") -> Reply:
-        body = {
+    def list_footballer(self, material: str = "lionel-messi", **extra: Any) -> Reply:
+        body: dict[str, Any] = {
             "material": material,
             "kind": "footballer",
             "name": "Lionel Messi",
@@ -90,7 +90,7 @@ class Api:
             "personId": 44,
             "baseValue": 1000,
             "goalValue": 100,
-        }
+        } | extra
         return self.call("POST", "/markets", body, admin=True)
 
     def deposit(self, player: str, asset: str, quantity: int, deposit_id: str | None = None) -> Reply:

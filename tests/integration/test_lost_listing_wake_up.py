@@ -57,17 +57,7 @@ def test_a_footballer_whose_house_has_nothing_to_quote_is_not_woken_every_minute
     with pipeline_on("memory") as pipeline:
         assert isinstance(pipeline, MemoryPipeline)
         api = PipelineApi(pipeline)
-        body = {
-            "material": MESSI,
-            "kind": "footballer",
-            "name": "Lionel Messi",
-            "team": "Argentina",
-            "personId": 44,
-            "baseValue": 1000,
-            "goalValue": 100,
-            "house": {"inventory": 0, "budget": 0},
-        }
-        reply = api.call("POST", "/markets", body, admin=True)
+        reply = api.list_footballer(MESSI, house={"inventory": 0, "budget": 0})
         assert reply.status == 201, reply.body
         pipeline.drain()  # the listing's wake-up settled: nothing to quote
 
