@@ -50,6 +50,20 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "rate_limited": 429,
     "internal_error": 500,
     "unavailable": 503,
+    # the local server's own answers to a request it cannot read as HTTP (mercato/local/stack.py);
+    # on AWS the function URL's front end frames requests and answers such ones itself
+    "bad_request": 400,
+    "bad_header": 400,
+    "bad_content_length": 400,
+    "short_body": 400,
+    "body_timeout": 408,
+    "headers_timeout": 408,
+    "length_required": 411,
+    "request_uri_too_long": 414,
+    "request_header_fields_too_large": 431,
+    "unsupported_transfer_coding": 501,
+    "http_version_not_supported": 505,
+    "too_many_connections": 503,
 }
 """Every error code the API answers with, and its status."""
 
@@ -63,6 +77,23 @@ _AUTH_CODES: Final = (
     "reserved_player",
 )
 _BODY_CODES: Final = ("malformed_json", "unsupported_media_type")
+FRAMING_CODES: Final = (
+    "bad_request",
+    "bad_header",
+    "bad_content_length",
+    "short_body",
+    "body_timeout",
+    "headers_timeout",
+    "length_required",
+    "request_uri_too_long",
+    "request_header_fields_too_large",
+    "unsupported_transfer_coding",
+    "http_version_not_supported",
+    "too_many_connections",
+)
+"""What the local server answers, on any path, to a request it cannot read as HTTP: a bad request line
+or header, a Content-Length that is not a number or that the body never reaches, a transfer coding
+(chunked: 411; any other: 501), a request too slow or too large, or one connection too many."""
 _ERROR_REF: Final = "#/components/schemas/ErrorBody"
 _BEARER: Final = "bearerAuth"
 _CODES_KEY: Final = "x-error-codes"
@@ -111,6 +142,7 @@ def operation_codes(access: Access, own: list[str]) -> list[str]:
         "throttled",
         "unavailable",
         *_BODY_CODES,
+        *FRAMING_CODES,
     }
     if access is not Access.PUBLIC:
         codes.update(_AUTH_CODES)
@@ -139,6 +171,9 @@ def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
             " (DynamoDB out of reach, or failing on its side: a write may or may not have applied, so "
             "resend a write only with its clientOrderId, depositId or withdrawalId)"
         )
+    framing = [code for code in codes if code in FRAMING_CODES]
+    if framing:
+        response["description"] += f" ({', '.join(framing)}: the local server's HTTP framing)"
     if status in (429, 503):
         response["headers"] = {
             "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
@@ -233,7 +268,7 @@ def _documents_of_the_api() -> dict[str, dict[str, Any]]:
         }
         _security(Access.PUBLIC, operation)
         by_status: dict[int, list[str]] = {}
-        for code in sorted(("body_too_large", "internal_error", *_BODY_CODES)):
+        for code in sorted(("body_too_large", "internal_error", *_BODY_CODES, *FRAMING_CODES)):
             by_status.setdefault(ERROR_STATUS[code], []).append(code)
         for status, codes in sorted(by_status.items()):
             operation["responses"][str(status)] = _error_response(status, codes)

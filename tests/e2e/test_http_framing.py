@@ -304,3 +304,42 @@ def test_a_server_that_closes_ends_its_headers_watchdog() -> None:
     server.server_close()  # as a start that failed does, without ever serving
     watchdog.join(timeout=2)
     assert not watchdog.is_alive()
+
+
+ORDER_PATH = "/orders/01936c5e-7b1a-7c3d-9e2f-3a4b5c6d7e8f"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "path", "method"),
+    [
+        pytest.param(
+            f"DELETE {ORDER_PATH} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: U\r\n\r\n".encode(),
+            "/orders/{order_id}",
+            "delete",
+            id="an unknown transfer coding",
+        ),
+        pytest.param(
+            b"POST /orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "/orders",
+            "post",
+            id="a chunked body",
+        ),
+        pytest.param(
+            b"GET /markets HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+            "/markets",
+            "get",
+            id="a Content-Length that is no number",
+        ),
+    ],
+)
+def test_a_refusal_of_the_http_framing_is_documented_for_the_operation_it_answers(
+    stack: EmbeddedStack, request_bytes: bytes, path: str, method: str
+) -> None:
+    # Given a request the local server cannot read as HTTP (schemathesis sends such headers)
+    head, _, body = exchange(stack, request_bytes).partition(b"\r\n\r\n")
+    status, code = int(head.split()[1]), json.loads(body)["error"]["code"]
+    # Then its status, and its code among that status's codes, are in the document a client reads
+    operation = stack.client("alice").request("GET", "/openapi.json")["paths"][path][method]
+    assert str(status) in operation["responses"], f"{status} {code} undocumented"
+    response = operation["responses"][str(status)]["content"]["application/json"]["schema"]
+    assert code in response["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"]
