@@ -153,6 +153,13 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
             # body errors already carry wire names; path and query parameters carry Python ones
             rename = to_camel if source in ("path", "query") else str
             where = ".".join(rename(part) if isinstance(part, str) else str(part) for part in place)
+            if source == "body" and not where:  # the body as a whole: missing, or a listing's tag
+                discriminator = (detail.get("ctx") or {}).get("discriminator")
+                if discriminator:
+                    where = str(discriminator).strip("'")
+                elif detail["type"] == "missing":
+                    problems.append("body: missing; send one JSON object")
+                    continue
             problems.append(f"{where}: {detail['msg']}" if where else detail["msg"])
         return error_response(Invalid("; ".join(problems), code="invalid_field"))
 

@@ -148,6 +148,7 @@ class Intake:
             asked, kept = listing.model_dump(), market.model_dump()
             if any(kept.get(name) != value for name, value in asked.items()):
                 raise Conflict(f"'{listing.material}' is already listed differently", code="market_exists")
+            market = self._with_day(market)  # the answer GET /markets/{material} gives
         return market, created
 
     def _house_opening(self, listing: FootballerListing) -> HouseOpening:

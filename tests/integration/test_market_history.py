@@ -244,6 +244,21 @@ def test_the_market_shows_the_last_24_hours(traded: tuple[Exchange, Clock]) -> N
     assert exchange.call("GET", "/markets/wheat").body["change24h"] is None
 
 
+def test_listing_a_traded_market_again_answers_its_day_figures(traded: tuple[Exchange, Clock]) -> None:
+    """The identical listing's replay answers the market as GET /markets/{material} does: it answered
+    null day figures for a market that had just traded (a reviewer's find)."""
+    exchange, clock = traded
+    clock.now = T0 + timedelta(days=1, seconds=30)
+
+    relisted = exchange.list_market("wheat")
+
+    assert relisted.status == 200
+    day = ("change24h", "high24h", "low24h", "volume24h")
+    read = exchange.call("GET", "/markets/wheat").body
+    assert {key: relisted.body[key] for key in day} == {key: read[key] for key in day}
+    assert relisted.body["volume24h"] == 17
+
+
 def test_the_day_figures_read_trades_only_from_the_hour_the_window_starts_in(
     traded: tuple[Exchange, Clock], monkeypatch: pytest.MonkeyPatch
 ) -> None:
