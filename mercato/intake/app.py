@@ -147,21 +147,8 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[ErrorBody]:
-        problems = []
-        for detail in error.errors():
-            source, *place = detail["loc"]
-            # body errors already carry wire names; path and query parameters carry Python ones
-            rename = to_camel if source in ("path", "query") else str
-            where = ".".join(rename(part) if isinstance(part, str) else str(part) for part in place)
-            if source == "body" and not where:  # the body as a whole: missing, or a listing's tag
-                discriminator = (detail.get("ctx") or {}).get("discriminator")
-                if discriminator:
-                    where = str(discriminator).strip("'")
-                elif detail["type"] == "missing":
-                    problems.append("body: missing; send one JSON object")
-                    continue
-            problems.append(f"{where}: {detail['msg']}" if where else detail["msg"])
-        return error_response(Invalid("; ".join(problems), code="invalid_field"))
+        problems = "; ".join(_problem(detail) for detail in error.errors())
+        return error_response(Invalid(problems, code="invalid_field"))
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[ErrorBody]:
@@ -496,6 +483,26 @@ def gate(event: dict[str, Any], secret: str, routes: RouteAccess) -> Principal |
         if method == "POST" and not isinstance(value, dict):
             raise Invalid("the body must be one JSON object", code="invalid_field")
     return principal
+
+
+def _problem(detail: Any) -> str:
+    """One validation error in the API's words: the wire name of what is wrong, then what is wrong
+    with it, in words a client can act on where pydantic's would not help."""
+    source, *place = detail["loc"]
+    # body errors already carry wire names; path and query parameters carry Python ones
+    rename = to_camel if source in ("path", "query") else str
+    where = ".".join(rename(part) if isinstance(part, str) else str(part) for part in place)
+    message = detail["msg"]
+    if source == "body" and not where:  # the body as a whole: missing, or a listing's tag
+        discriminator = (detail.get("ctx") or {}).get("discriminator")
+        if not discriminator and detail["type"] == "missing":
+            return "body: missing; send one JSON object"
+        where = str(discriminator or "").strip("'")
+    elif source == "path" and where == "orderId" and detail["type"] == "string_pattern_mismatch":
+        message = "not an order id: send the orderId POST /orders answered (a clientOrderId is not one)"
+    elif source == "query" and isinstance(detail.get("input"), list):  # ?after=0&after=1
+        message = "given more than once; give it once"
+    return f"{where}: {message}" if where else message
 
 
 def _head_as_get(event: dict[str, Any]) -> dict[str, Any]:

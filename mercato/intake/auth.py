@@ -58,7 +58,13 @@ def authenticate(authorization: str | None, secret: str) -> Principal:
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("the token has expired", code="expired_token") from None
     except jwt.InvalidSignatureError:
-        raise Unauthenticated("the token's signature does not verify", code="bad_signature") from None
+        message = (
+            "the token's signature does not verify: it was signed with another secret than this server's"
+        )
+        raise Unauthenticated(message, code="bad_signature") from None
+    except jwt.DecodeError:  # PyJWT's own words ("Not enough segments") tell a client nothing
+        message = "the token is not a JWT (three base64url parts separated by dots)"
+        raise Unauthenticated(message, code="invalid_token") from None
     except jwt.InvalidTokenError as error:
         raise Unauthenticated(f"the token is not valid: {error}", code="invalid_token") from None
     if claims["exp"] <= time.time():  # a cached verification still expires with its token

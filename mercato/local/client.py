@@ -95,7 +95,7 @@ class Client:
         return result
 
     def orders(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
-        """The caller's orders, newest first (``status``: open, filled or cancelled); pass the
+        """The caller's orders, newest first (``status``: open, filled, cancelled or expired); pass the
         answer's ``nextCursor`` as ``cursor`` for the next page."""
         query = {"status": status, "limit": limit, "cursor": cursor}
         result: dict[str, Any] = self.request("GET", "/orders", query=query)

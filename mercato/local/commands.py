@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from mercato.models.text import is_hidden
 
@@ -201,6 +201,8 @@ def _run(args: argparse.Namespace) -> int:
             print(_printable_json(error.body), file=sys.stderr)
         else:
             print(_printable(f"mercato: {error}"), file=sys.stderr)
+            if hint := _HINTS.get(error.code):
+                print(f"mercato: {hint}", file=sys.stderr)
         return 1
     except (OSError, http.client.HTTPException) as error:  # no answer, or one that is not HTTP
         print(
@@ -214,6 +216,16 @@ def _run(args: argparse.Namespace) -> int:
     lines = [_printable_json(answer, indent=2)] if args.json else map(_printable, args.render(answer))
     print("\n".join(lines))
     return 0
+
+
+_HINTS: Final = {
+    "missing_token": "give --player NAME (signs a token with $MERCATO_AUTH_SECRET), --token TOKEN, "
+    "or set $MERCATO_TOKEN",
+    "bad_signature": "the token was signed with another secret than the server's: sign it with the "
+    "MERCATO_AUTH_SECRET the server runs with",
+    "expired_token": "sign a new one (--player NAME, or mercato token NAME)",
+}
+"""What to do next, printed under the API's refusal for the refusals a command line can cure."""
 
 
 def _usage(problem: str) -> NoReturn:

@@ -771,15 +771,20 @@ class EmbeddedStack:
     """The pipeline on moto or DynamoDB Local (not set on the memory engine)."""
     memory: MemoryEngine | None = field(default=None, init=False)
     """The memory engine's services and exchange (only on the memory engine)."""
-    _lane: _Lane = field(init=False)
-    _moto: "ThreadedMotoServer" = field(init=False)
-    _http: _IntakeServer = field(init=False)
+    _lane: _Lane = field(init=False, repr=False)
+    _moto: "ThreadedMotoServer" = field(init=False, repr=False)
+    _http: _IntakeServer = field(init=False, repr=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _pump_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _wake: threading.Event = field(default_factory=threading.Event, init=False)
     _replay_thread: threading.Thread | None = field(default=None, init=False)
     _started: bool = field(default=False, init=False)
+
+    def __repr__(self) -> str:
+        """What a failing test prints for the fixture: the engine, and where it serves once started."""
+        where = f"url={self.url!r}" if self._started else "not started"
+        return f"EmbeddedStack(engine={self.engine!r}, {where})"
 
     @property
     def url(self) -> str:

@@ -174,3 +174,12 @@ def test_a_good_till_date_order_in_a_quiet_market_expires_on_its_own(engine: Any
         assert bob.balances()["balances"]["wheat"] == {"available": 10, "reserved": 0}
         assert bob.book("wheat")["asks"] == []
         assert stack.sweep() == [], "nothing is due any more"
+
+
+def test_the_fixture_prints_as_its_engine_and_url_in_a_failing_test() -> None:
+    """pytest prints the fixture's repr beside a failing assertion: it raised AttributeError for the
+    moto server a memory stack never starts (a reviewer's find)."""
+    stack = EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0)
+    assert repr(stack) == "EmbeddedStack(engine='memory', not started)"
+    with stack:
+        assert repr(stack) == f"EmbeddedStack(engine='memory', url={stack.url!r})"

@@ -525,6 +525,15 @@ def test_admin_moves_on_an_unlisted_material_are_404(world: World, path: str, bo
 
 
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_an_order_path_that_is_no_order_id_says_which_id_to_send(world: World, method: str) -> None:
+    message = rejected(world.api, 422, "invalid_field", method, "/orders/my-own-id-7", player=ALICE)
+    assert (
+        message
+        == "orderId: not an order id: send the orderId POST /orders answered (a clientOrderId is not one)"
+    )
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
 def test_unknown_order_id_is_404(world: World, method: str) -> None:
     unknown = new_order_id()
     message = rejected(world.api, 404, "order_not_found", method, f"/orders/{unknown}", player=ALICE)

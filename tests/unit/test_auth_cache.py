@@ -45,3 +45,14 @@ def test_a_refused_token_is_not_remembered() -> None:
             authenticate(f"Bearer {forged}", SECRET)
 
     assert auth._verified_claims.cache_info().currsize == kept
+
+
+@pytest.mark.parametrize("token", ["abc", "a.b", "a.b.c", "!!.??.##"])
+def test_a_token_that_is_no_jwt_is_told_so_in_the_api_s_words(token: str) -> None:
+    """PyJWT's "Not enough segments" reached the client (a reviewer's find)."""
+    with pytest.raises(Unauthenticated) as refused:
+        authenticate(f"Bearer {token}", SECRET)
+    assert (refused.value.code, str(refused.value)) == (
+        "invalid_token",
+        "the token is not a JWT (three base64url parts separated by dots)",
+    )

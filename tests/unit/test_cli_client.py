@@ -217,6 +217,24 @@ def test_a_refusal_is_one_line_and_exit_1(
     assert capsys.readouterr().err.splitlines() == [said]
 
 
+class _NoToken(_Fake):
+    def do_GET(self) -> None:
+        body = json.dumps({"error": {"code": "missing_token", "message": "a token is required"}}).encode()
+        self._send(401, "application/json", body)
+
+
+def test_a_refusal_the_command_line_can_cure_says_how(capsys: pytest.CaptureFixture[str]) -> None:
+    with serving(_NoToken) as url:
+        status = main(["balances", "--url", url])
+
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "mercato: 401 missing_token: a token is required",
+        "mercato: give --player NAME (signs a token with $MERCATO_AUTH_SECRET), --token TOKEN, "
+        "or set $MERCATO_TOKEN",
+    ]
+
+
 class _Page(_Fake):
     def do_GET(self) -> None:
         page = b"<!doctype html>\n<html>\n<body>\n<h1>Not Found</h1>\n</body>\n</html>\n"
