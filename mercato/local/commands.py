@@ -186,6 +186,14 @@ def _listing(args: argparse.Namespace) -> dict[str, Any]:
     return listing | {key: value for key, value in extra.items() if value is not None}
 
 
+def _list_catalog(client: "Client", args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each listing of the catalog ``mercato up`` starts with, through ``POST /markets``: a deployed
+    stage gets the markets a game was built against locally (an identical listing is a no-op)."""
+    from mercato.local.catalog import DEFAULT_CATALOG
+
+    return [client.list_market(listing.model_dump(mode="json", by_alias=True)) for listing in DEFAULT_CATALOG]
+
+
 def _place(client: "Client", args: argparse.Namespace) -> Any:
     options = {"timeInForce": args.tif, "clientOrderId": args.client_order_id, "expiresAt": args.expires_at}
     return client.place(args.order_command.title(), args.material, args.quantity, args.price, **options)
@@ -448,6 +456,14 @@ def add_client_commands(commands: "argparse._SubParsersAction[argparse.ArgumentP
     )
     board.add_argument("--window", choices=["all", "day", "week"], default="all", help="default all")
     board.add_argument("--limit", type=int, default=20, help="players, 1-100 (default 20)")
+    command(
+        commands,
+        "list-catalog",
+        "list the local stack's default catalog (6 commodities, the 35 footballers of the 2022 final) "
+        "on this URL (admin); listing it again changes nothing",
+        _list_catalog,
+        _markets,
+    )
     listing = command(
         commands,
         "list-market",

@@ -146,3 +146,27 @@ def test_help_explains_every_argument_of_the_client_commands() -> None:
 
     assert len(arguments) > 60
     assert [path for path, text in arguments if not text] == []
+
+
+def test_the_default_catalog_is_listed_on_a_url_once_however_often_it_is_sent(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A deployed stage starts empty; ``list-catalog`` gives it the markets ``mercato up`` has."""
+    from mercato.local.catalog import DEFAULT_CATALOG
+
+    with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0) as empty:
+        monkeypatch.setenv("MERCATO_AUTH_SECRET", empty.secret)
+        monkeypatch.setenv("MERCATO_URL", empty.url)
+        run = Run(capsys)
+        first = run.json("list-catalog", *ADMIN)
+        again = run.json("list-catalog", *ADMIN)
+        listed = run.json("markets")
+
+    expected = sorted(listing.material for listing in DEFAULT_CATALOG)
+    assert isinstance(first, list)
+    assert isinstance(again, list)
+    assert isinstance(listed, list)
+    assert sorted(market["material"] for market in first) == expected
+    assert [market["material"] for market in again] == [market["material"] for market in first]
+    assert sorted(market["material"] for market in listed) == expected
+    assert len(expected) == 41
