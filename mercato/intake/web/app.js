@@ -4,12 +4,24 @@ import { ApiError, getJson, market } from "./api.js";
 import { candleChart } from "./chart.js";
 
 const POLL_MS = 2000;
+/** At most this many footballers' goal lists are read per refresh (the rest on the next ones), so a
+ * catalog of thousands of scorers does not send thousands of requests at once. */
+const GOAL_READS_PER_REFRESH = 8;
 const INTERVALS = {
   "1m": { ms: 60_000, slots: 30 },
   "1h": { ms: 3_600_000, slots: 48 },
   "1d": { ms: 86_400_000, slots: 60 },
 };
-const state = { markets: [], interval: "1m", goals: new Map(), timer: undefined, busy: false, again: false };
+const state = {
+  markets: [],
+  interval: "1m",
+  goals: new Map(),
+  shown: undefined, // the market on screen: without a #fragment it stays until the reader picks another
+  timer: undefined,
+  busy: false,
+  again: false,
+  live: undefined, // the status line's last state, so the live region speaks only when it changes
+};
 const number = new Intl.NumberFormat("en-US");
 
 // -- small DOM helpers ---------------------------------------------------------------------------
@@ -31,14 +43,22 @@ const $ = (selector) => document.querySelector(selector);
 function fillBody(table, rows, emptyText) {
   const body = $(`${table} tbody`);
   const columns = $(`${table} thead tr`).children.length;
+  // a redraw replaces the rows: the link the keyboard was on is focused again in its new row
+  const focused = body.contains(document.activeElement) ? document.activeElement.closest("tr")?.dataset.material : undefined;
   body.replaceChildren(...(rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText))]));
+  if (focused !== undefined) {
+    [...body.querySelectorAll("tr[data-material]")].find((row) => row.dataset.material === focused)?.querySelector("a")?.focus();
+  }
 }
 
-/** The market named by the URL's #fragment, else the first that has traded, else the first. */
+/** The market named by the URL's #fragment; else the one already on screen; else the first that has
+ * traded, else the first (a market trading elsewhere never takes the panel from the one being read). */
 function selected() {
   const wanted = location.hash.slice(1);
-  const named = state.markets.find((m) => m.material === wanted);
-  return (named ?? state.markets.find((m) => m.lastPrice !== null) ?? state.markets[0])?.material;
+  const listed = (material) => state.markets.find((m) => m.material === material);
+  const chosen = listed(wanted) ?? listed(state.shown) ?? state.markets.find((m) => m.lastPrice !== null) ?? state.markets[0];
+  state.shown = chosen?.material;
+  return state.shown;
 }
 
 // -- the change over 24 hours --------------------------------------------------------------------
@@ -47,9 +67,16 @@ function change(marketView) {
   const delta = marketView.change24h;
   if (delta === null || delta === undefined) return { text: "—", className: "flat" };
   const before = (marketView.lastPrice ?? 0) - delta;
-  const percent = before > 0 ? ` (${delta >= 0 ? "+" : ""}${((delta / before) * 100).toFixed(1)} %)` : "";
+  const percent = before > 0 ? ` (${signedPercent((delta / before) * 100)} %)` : "";
   const text = `${delta > 0 ? "+" : ""}${number.format(delta)}${percent}`;
   return { text, className: delta > 0 ? "up" : delta < 0 ? "down" : "flat" };
+}
+
+/** One decimal (two under 0.05 %), a sign only on what is not zero once rounded: never "-0.0". */
+function signedPercent(value) {
+  const text = value.toFixed(Math.abs(value) >= 0.05 ? 1 : 2);
+  if (Number(text) === 0) return "0.0";
+  return value > 0 ? `+${text}` : text;
 }
 
 // -- rendering -----------------------------------------------------------------------------------
@@ -92,7 +119,8 @@ function renderFootballers() {
 function renderTimeline() {
   const names = new Map(state.markets.map((m) => [m.material, m.name]));
   const goals = [...state.goals.entries()].flatMap(([material, known]) => known.goals.map((goal) => ({ material, ...goal })));
-  goals.sort((a, b) => a.matchId.localeCompare(b.matchId) || a.minute - b.minute || a.postedAt.localeCompare(b.postedAt));
+  // in the order they were posted (the feed posts a goal as it is scored), then by minute
+  goals.sort((a, b) => a.postedAt.localeCompare(b.postedAt) || a.minute - b.minute);
   const items = goals.map((goal) =>
     el(
       "li",
@@ -177,30 +205,53 @@ async function refreshMarket(material) {
   const { ms, slots } = INTERVALS[state.interval];
   const to = new Date(Math.ceil(Date.now() / ms) * ms);
   const from = new Date(to.getTime() - slots * ms);
-  const [view, book, trades, candles] = await Promise.all([
+  // each part is drawn when it comes: a refused candle range (422 range_too_large on a busy market's
+  // long view) leaves the ticker, book and trades drawn, and says so where the chart would be
+  const [view, book, trades, candles] = await Promise.allSettled([
     getJson(market(material)),
     getJson(`${market(material)}/book`, { depth: 10 }),
     getJson(`${market(material)}/trades`, { limit: 20 }),
     getJson(`${market(material)}/candles`, { interval: state.interval, from: from.toISOString(), to: to.toISOString() }),
   ]);
-  renderMarket(view);
-  renderBook(book);
-  renderTrades(trades.trades);
-  renderCandles(candles.candles, { from, intervalMs: ms, slots });
+  if (view.status === "fulfilled") renderMarket(view.value);
+  if (book.status === "fulfilled") renderBook(book.value);
+  if (trades.status === "fulfilled") renderTrades(trades.value.trades);
+  const refused = candles.status === "rejected" && candles.reason instanceof ApiError && candles.reason.status === 422;
+  if (candles.status === "fulfilled") renderCandles(candles.value.candles, { from, intervalMs: ms, slots });
+  else if (refused) $("#chart").replaceChildren(el("p", { class: "chart-note" }, `no ${state.interval} candles: ${candles.reason.message}`));
+  const failed = [view, book, trades, refused ? null : candles].find((part) => part?.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
-async function refreshGoals() {
-  const scorers = state.markets.filter((m) => m.kind === "footballer" && m.goals > 0);
-  const stale = scorers.filter((f) => state.goals.get(f.material)?.count !== f.goals);
-  const answers = await Promise.all(stale.map((f) => getJson(`${market(f.material)}/goals`)));
-  stale.forEach((f, i) => state.goals.set(f.material, { count: f.goals, goals: answers[i].goals }));
+async function refreshGoals(current) {
+  // a scorer's goals when its applied count moves, a few a refresh; and the selected footballer's on
+  // every refresh, so a goal posted but not applied yet shows as pending (it moves no count)
+  const stale = state.markets
+    .filter((m) => m.kind === "footballer" && m.goals > 0 && state.goals.get(m.material)?.count !== m.goals)
+    .slice(0, GOAL_READS_PER_REFRESH);
+  const shown = state.markets.find((m) => m.material === current && m.kind === "footballer");
+  const reads = shown && !stale.includes(shown) ? [...stale, shown] : stale;
+  const answers = await Promise.all(reads.map((f) => getJson(`${market(f.material)}/goals`)));
+  reads.forEach((f, i) => state.goals.set(f.material, { count: f.goals, goals: answers[i].goals }));
   renderTimeline();
 }
 
+/** The status line is a live region: its text changes (and is announced) only when the page goes
+ * live or offline, or the reason changes; the time of the last update is shown beside it, unspoken. */
 function setStatus(text, offline) {
   const status = $("#status");
-  status.textContent = text;
+  if (state.live !== text) {
+    status.textContent = text;
+    state.live = text;
+  }
   status.classList.toggle("offline", offline);
+  $("#updated").textContent = offline ? "" : `updated ${new Date().toISOString().slice(11, 19)} UTC`;
+}
+
+function reasonOf(error) {
+  if (error instanceof ApiError) return error.message;
+  if (error?.name === "TimeoutError") return "the exchange did not answer in time";
+  return "the exchange is unreachable";
 }
 
 async function refresh() {
@@ -210,23 +261,30 @@ async function refresh() {
   }
   state.busy = true;
   clearTimeout(state.timer);
+  let wait = POLL_MS;
   try {
     state.markets = await getJson("markets");
     const current = selected();
     renderMarkets(current);
     renderFootballers();
-    await Promise.all([current ? refreshMarket(current) : null, refreshGoals()]);
-    setStatus(`live · updated ${new Date().toISOString().slice(11, 19)} UTC`, false);
+    await Promise.all([current ? refreshMarket(current) : null, refreshGoals(current)]);
+    setStatus("live", false);
   } catch (error) {
-    const reason = error instanceof ApiError ? error.message : "the exchange is unreachable";
-    setStatus(`${reason}; retrying`, true);
+    setStatus(`${reasonOf(error)}; retrying`, true);
+    wait = Math.max(POLL_MS, error?.retryAfterMs ?? 0); // 429 and 503 say when to ask again
   } finally {
     state.busy = false;
-    state.timer = setTimeout(refresh, state.again ? 0 : POLL_MS);
+    // a hidden tab polls nothing (each poll is a function invocation when deployed); it refreshes
+    // as soon as it is shown again
+    if (!document.hidden) state.timer = setTimeout(refresh, state.again ? 0 : wait);
     state.again = false;
   }
 }
 
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) clearTimeout(state.timer);
+  else refresh();
+});
 window.addEventListener("hashchange", refresh);
 document.querySelector("#intervals").addEventListener("click", (event) => {
   const interval = event.target?.dataset?.interval;
