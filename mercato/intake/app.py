@@ -501,7 +501,7 @@ def _problem(detail: Any) -> str:
     elif source == "path" and where == "orderId" and detail["type"] == "string_pattern_mismatch":
         message = "not an order id: send the orderId POST /orders answered (a clientOrderId is not one)"
     elif source == "query" and isinstance(detail.get("input"), list):  # ?after=0&after=1
-        message = "given more than once; give it once"
+        message = "one value only (it came more than once, or with a comma, which joins repeated values)"
     return f"{where}: {message}" if where else message
 
 
