@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Final, cast
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response, content_types
@@ -485,10 +485,24 @@ def gate(event: dict[str, Any], secret: str, routes: RouteAccess) -> Principal |
     return principal
 
 
+_LISTING_KINDS: Final = ("commodity", "footballer")
+"""The tags of the listing union: pydantic puts the one it validated against at the head of a
+field's location (``commodity.material``), which is no wire name."""
+_NOT_ONE_OF_OURS: Final = {
+    "orderId": "not an order id: send the orderId POST /orders answered (a clientOrderId is not one)",
+    "material": "not a material id (1-48 of a-z, 0-9 and -, starting with a letter or digit)",
+    "playerId": "not a player id (1-64 of A-Z a-z 0-9 . _ : -)",
+    "after": "not a fills cursor: send 0, or the cursor the last answer gave",
+}
+"""What a path or query value that fails its pattern is not, said instead of the pattern itself."""
+
+
 def _problem(detail: Any) -> str:
     """One validation error in the API's words: the wire name of what is wrong, then what is wrong
     with it, in words a client can act on where pydantic's would not help."""
     source, *place = detail["loc"]
+    if source == "body" and len(place) > 1 and place[0] in _LISTING_KINDS:
+        place = place[1:]
     # body errors already carry wire names; path and query parameters carry Python ones
     rename = to_camel if source in ("path", "query") else str
     where = ".".join(rename(part) if isinstance(part, str) else str(part) for part in place)
@@ -498,10 +512,14 @@ def _problem(detail: Any) -> str:
         if not discriminator and detail["type"] == "missing":
             return "body: missing; send one JSON object"
         where = str(discriminator or "").strip("'")
-    elif source == "path" and where == "orderId" and detail["type"] == "string_pattern_mismatch":
-        message = "not an order id: send the orderId POST /orders answered (a clientOrderId is not one)"
+    elif (
+        source in ("path", "query")
+        and detail["type"] == "string_pattern_mismatch"
+        and where in _NOT_ONE_OF_OURS
+    ):
+        message = _NOT_ONE_OF_OURS[where]
     elif source == "query" and isinstance(detail.get("input"), list):  # ?after=0&after=1
-        message = "one value only (it came more than once, or with a comma, which joins repeated values)"
+        message = "given more than once; give it once"
     return f"{where}: {message}" if where else message
 
 

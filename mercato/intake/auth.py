@@ -46,6 +46,17 @@ def issue_token(secret: str, player_id: str, scope: Scope = Scope.TRADE, ttl_sec
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+_NOT_A_JWT: Final = "the token is not a JWT (three base64url parts separated by dots)"
+
+
+def _header_reads(token: str) -> bool:
+    try:
+        jwt.get_unverified_header(token.strip())
+    except jwt.InvalidTokenError:
+        return False
+    return True
+
+
 def authenticate(authorization: str | None, secret: str) -> Principal:
     """The principal a ``Authorization: Bearer …`` header proves; :class:`Unauthenticated` otherwise."""
     if not authorization:
@@ -62,8 +73,10 @@ def authenticate(authorization: str | None, secret: str) -> Principal:
             "the token's signature does not verify: it was signed with another secret than this server's"
         )
         raise Unauthenticated(message, code="bad_signature") from None
-    except jwt.DecodeError:  # PyJWT's own words ("Not enough segments") tell a client nothing
-        message = "the token is not a JWT (three base64url parts separated by dots)"
+    except jwt.DecodeError as error:
+        # a token that is no JWT at all gets words a client can act on, not PyJWT's ("Not enough
+        # segments"); one whose header reads but whose claims do not keep PyJWT's, which name the claim
+        message = f"the token is not valid: {error}" if _header_reads(token) else _NOT_A_JWT
         raise Unauthenticated(message, code="invalid_token") from None
     except jwt.InvalidTokenError as error:
         raise Unauthenticated(f"the token is not valid: {error}", code="invalid_token") from None

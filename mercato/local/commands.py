@@ -188,10 +188,26 @@ def _listing(args: argparse.Namespace) -> dict[str, Any]:
 
 def _list_catalog(client: "Client", args: argparse.Namespace) -> list[dict[str, Any]]:
     """Each listing of the catalog ``mercato up`` starts with, through ``POST /markets``: a deployed
-    stage gets the markets a game was built against locally (an identical listing is a no-op)."""
+    stage gets the markets a game was built against locally (an identical listing is a no-op). A
+    listing the API refuses (a market listed differently already) does not stop the others: each
+    refusal is printed, and the command then fails naming them all."""
     from mercato.local.catalog import DEFAULT_CATALOG
+    from mercato.local.client import ApiError
 
-    return [client.list_market(listing.model_dump(mode="json", by_alias=True)) for listing in DEFAULT_CATALOG]
+    listed, refused = [], []
+    for listing in DEFAULT_CATALOG:
+        try:
+            listed.append(client.list_market(listing.model_dump(mode="json", by_alias=True)))
+        except ApiError as error:
+            if error.status >= 500 or error.status in (401, 403, 429):  # not this listing's fault
+                raise
+            print(_printable(f"mercato: {listing.material}: {error}"), file=sys.stderr)
+            refused.append(listing.material)
+    if refused:
+        names = ", ".join(refused)
+        message = f"{len(refused)} of {len(DEFAULT_CATALOG)} listings refused ({names}); the rest are listed"
+        raise ApiError(409, {"error": {"code": "market_exists", "message": message}})
+    return listed
 
 
 def _place(client: "Client", args: argparse.Namespace) -> Any:

@@ -22,7 +22,7 @@ from email.message import Message
 from functools import partial
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
 
 import boto3
@@ -352,7 +352,8 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             self._refuse(_Refused(408, "headers_timeout", _headers_late()))
             return
         phrase = HTTPStatus(code).phrase
-        self._refuse(_Refused(code, phrase.lower().replace(" ", "_").replace("-", "_"), message or phrase))
+        named = _SEND_ERROR_CODES.get(code) or phrase.lower().replace(" ", "_").replace("-", "_")
+        self._refuse(_Refused(code, named, message or phrase))
 
     def _refuse(self, refused: "_Refused") -> None:
         """Answer ``refused`` and close the connection, whatever of the request was read."""
@@ -379,7 +380,11 @@ class _Intake(http.server.BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     def _serve(self) -> None:
-        self.path = _origin_form(self.path)
+        try:
+            self.path = _origin_form(self.path)
+        except ValueError as error:  # an absolute target urlsplit cannot read ("http://[::1/markets")
+            self._refuse(_Refused(400, "bad_request", f"the request target is not a URL: {error}"))
+            return
         try:
             body = self._body()
         except _Refused as refused:
@@ -551,6 +556,16 @@ class _Intake(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+_SEND_ERROR_CODES: Final = {
+    400: "bad_request",
+    414: "request_uri_too_long",
+    431: "request_header_fields_too_large",
+    505: "http_version_not_supported",
+}
+"""The codes of http.server's own refusals, as the OpenAPI document lists them: fixed here, not taken
+from ``HTTPStatus``'s phrases, which change between Python versions (414 is "URI Too Long" from 3.13)."""
 
 
 def _origin_form(target: str) -> str:
@@ -783,7 +798,10 @@ class EmbeddedStack:
 
     def __repr__(self) -> str:
         """What a failing test prints for the fixture: the engine, and where it serves once started."""
-        where = f"url={self.url!r}" if self._started else "not started"
+        try:
+            where = f"url={self.url!r}" if self._started else "not started"
+        except AttributeError:  # a start that failed before its server existed (a port in use)
+            where = "not started"
         return f"EmbeddedStack(engine={self.engine!r}, {where})"
 
     @property
