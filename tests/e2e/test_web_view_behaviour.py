@@ -263,3 +263,119 @@ def test_the_live_region_speaks_only_when_the_status_changes(mercato: EmbeddedSt
     )
     seen = probe(mercato.url + "/", [{"waitStatus": "live"}, {"eval": count, "name": "changes"}])
     assert seen["evals"]["changes"] == 0
+
+
+SHOW = (
+    "(() => { Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'visible'});"
+    " Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});"
+    " document.dispatchEvent(new Event('visibilitychange')); return true; })()"
+)
+
+
+def test_a_refresh_does_not_move_the_focus_again(mercato: EmbeddedStack) -> None:
+    """An unchanged row keeps its nodes: focusing a fresh copy of the link every 2 s fired a focus
+    event a screen reader answers by reading the link out again (a reviewer's find)."""
+    count = (
+        "new Promise(done => { let n = 0; document.addEventListener('focusin', () => n++);"
+        " setTimeout(() => done(n), 5000); })"
+    )
+    seen = probe(
+        mercato.url + "/",
+        [{"waitStatus": "live"}, {"press": "Tab"}, {"eval": count, "name": "focusins"}],
+    )
+    assert seen["evals"]["focusins"] == 0
+
+
+def test_retry_after_survives_switching_tabs(mercato: EmbeddedStack) -> None:
+    """A 503 with Retry-After: 30, then the tab hidden and shown: showing it waits out the 30 s."""
+    body = {"error": {"code": "unavailable", "message": "try again later"}}
+    seen = probe(
+        mercato.url + "/",
+        [
+            {"wait": 800},
+            {"hide": True},
+            {"wait": 200},
+            {"mark": "a"},
+            {"eval": SHOW, "name": "shown"},
+            {"wait": 3000},
+            {"mark": "b"},
+        ],
+        routes=[{"match": r"/markets", "status": 503, "headers": {"Retry-After": "30"}, "body": body}],
+    )
+    assert requests_between(seen, "a", "b", "/markets") == []
+
+
+def test_one_failing_goal_read_does_not_starve_every_other_scorer(mercato: EmbeddedStack) -> None:
+    """One scorer's goal list refused: the others are still read, a few a refresh, in turn."""
+    real = mercato.client("anyone").markets()
+    template = next(m for m in real if m["kind"] == "footballer")
+    scorers = [
+        dict(template, material=f"p{i:04d}", name=f"Player {i}", goals=1, fundamentalValue=1100 - i)
+        for i in range(20)
+    ]
+    goal = {"eventId": "e", "matchId": "m", "minute": 1, "postedAt": "2026-01-01T00:00:00Z", "applied": True}
+    refused = {"error": {"code": "internal_error", "message": "boom"}}
+    seen = probe(
+        mercato.url + "/",
+        [{"wait": 7000}, {"snapshot": "s"}],
+        routes=[
+            {"match": r"/markets$", "body": scorers},
+            {"match": r"/goals$", "body": {"goals": [goal]}},
+            {"match": r"/p0000/goals$", "status": 500, "body": refused},  # registered last: wins
+        ],
+    )
+    reads = [r["url"] for r in seen["requests"] if "/goals" in r["url"]]
+    read_scorers = {url.split("/")[-2] for url in reads}
+    assert "p0019" in read_scorers, sorted(read_scorers)
+
+
+def test_a_refused_candle_range_says_which_interval_is_pressed(mercato: EmbeddedStack) -> None:
+    """A click on 1d whose range is refused (422): the note and the pressed button agree."""
+    refusal = {"error": {"code": "range_too_large", "message": "too many trades"}}
+    pressed = (
+        "[...document.querySelectorAll('#intervals button')]"
+        ".filter(b => b.getAttribute('aria-pressed') === 'true').map(b => b.dataset.interval)"
+    )
+    seen = probe(
+        mercato.url + "/#wheat",
+        [
+            {"waitStatus": "live"},
+            {"click": "#intervals button[data-interval='1d']"},
+            {"wait": 1500},
+            {"eval": "document.querySelector('#chart').textContent", "name": "chart"},
+            {"eval": pressed, "name": "pressed"},
+        ],
+        routes=[{"match": r"/candles\?interval=1d", "status": 422, "body": refusal}],
+    )
+    assert "no 1d candles" in seen["evals"]["chart"]
+    assert seen["evals"]["pressed"] == ["1d"]
+
+
+def _widths(mercato: EmbeddedStack, width: int) -> dict[str, Any]:
+    tables = (
+        "[...document.querySelectorAll('main section table')]"
+        ".filter(t => t.getBoundingClientRect().right"
+        " > t.closest('section').getBoundingClientRect().right + 1"
+        " && getComputedStyle(t.closest('section')).overflowX === 'visible').map(t => t.id)"
+    )
+    seen = probe(
+        mercato.url + "/#lionel-messi",
+        [
+            {"waitStatus": "live"},
+            {"wait": 300},
+            {"eval": "document.documentElement.scrollWidth - innerWidth", "name": "extra"},
+            {"eval": tables, "name": "spilling"},
+        ],
+        viewport=f"{width}x900",
+    )
+    return {
+        "extra": seen["evals"]["extra"],
+        "spilling": seen["evals"]["spilling"],
+        "problems": seen["problems"],
+    }
+
+
+@pytest.mark.parametrize("width", [320, 360])
+def test_the_page_is_never_wider_than_the_window(mercato: EmbeddedStack, width: int) -> None:
+    seen = _widths(mercato, width)
+    assert (seen["extra"], seen["spilling"]) == (0, []), seen

@@ -21,6 +21,7 @@ const state = {
   busy: false,
   again: false,
   live: undefined, // the status line's last state, so the live region speaks only when it changes
+  notBefore: 0, // no refresh before this instant (a 429 or 503's Retry-After), shown or hidden
 };
 const number = new Intl.NumberFormat("en-US");
 
@@ -43,12 +44,21 @@ const $ = (selector) => document.querySelector(selector);
 function fillBody(table, rows, emptyText) {
   const body = $(`${table} tbody`);
   const columns = $(`${table} thead tr`).children.length;
-  // a redraw replaces the rows: the link the keyboard was on is focused again in its new row
-  const focused = body.contains(document.activeElement) ? document.activeElement.closest("tr")?.dataset.material : undefined;
-  body.replaceChildren(...(rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText))]));
-  if (focused !== undefined) {
-    [...body.querySelectorAll("tr[data-material]")].find((row) => row.dataset.material === focused)?.querySelector("a")?.focus();
-  }
+  const wanted = rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText))];
+  // only the rows that changed are replaced: an unchanged row keeps its nodes, so the link the
+  // keyboard is on keeps the focus without a new focus event (a screen reader would read it again)
+  const focused = body.contains(document.activeElement) ? document.activeElement.closest("tr") : null;
+  let refocus;
+  wanted.forEach((row, i) => {
+    const old = body.children[i];
+    if (old?.isEqualNode(row)) return;
+    if (old) {
+      if (old === focused) refocus = row.dataset.material;
+      old.replaceWith(row);
+    } else body.append(row);
+  });
+  while (body.children.length > wanted.length) body.lastElementChild.remove();
+  if (refocus !== undefined) body.querySelector(`tr[data-material="${CSS.escape(refocus)}"] a`)?.focus();
 }
 
 /** The market named by the URL's #fragment; else the one already on screen; else the first that has
@@ -194,6 +204,10 @@ function renderTrades(trades) {
 
 function renderCandles(candles, window) {
   $("#chart").replaceChildren(candleChart(candles, window));
+  pressInterval();
+}
+
+function pressInterval() {
   for (const button of document.querySelectorAll("#intervals button")) {
     button.setAttribute("aria-pressed", String(button.dataset.interval === state.interval));
   }
@@ -218,7 +232,10 @@ async function refreshMarket(material) {
   if (trades.status === "fulfilled") renderTrades(trades.value.trades);
   const refused = candles.status === "rejected" && candles.reason instanceof ApiError && candles.reason.status === 422;
   if (candles.status === "fulfilled") renderCandles(candles.value.candles, { from, intervalMs: ms, slots });
-  else if (refused) $("#chart").replaceChildren(el("p", { class: "chart-note" }, `no ${state.interval} candles: ${candles.reason.message}`));
+  else if (refused) {
+    $("#chart").replaceChildren(el("p", { class: "chart-note" }, `no ${state.interval} candles: ${candles.reason.message}`));
+    pressInterval();
+  }
   const failed = [view, book, trades, refused ? null : candles].find((part) => part?.status === "rejected");
   if (failed) throw failed.reason;
 }
@@ -226,13 +243,26 @@ async function refreshMarket(material) {
 async function refreshGoals(current) {
   // a scorer's goals when its applied count moves, a few a refresh; and the selected footballer's on
   // every refresh, so a goal posted but not applied yet shows as pending (it moves no count)
+  // each read is recorded on its own, and one that failed waits behind those not tried yet, so one
+  // failing list never holds up the others (nor turns the page offline: the timeline can wait)
+  const tried = (m) => state.goals.get(m.material)?.tried ?? 0;
   const stale = state.markets
     .filter((m) => m.kind === "footballer" && m.goals > 0 && state.goals.get(m.material)?.count !== m.goals)
+    .sort((a, b) => tried(a) - tried(b))
     .slice(0, GOAL_READS_PER_REFRESH);
   const shown = state.markets.find((m) => m.material === current && m.kind === "footballer");
   const reads = shown && !stale.includes(shown) ? [...stale, shown] : stale;
-  const answers = await Promise.all(reads.map((f) => getJson(`${market(f.material)}/goals`)));
-  reads.forEach((f, i) => state.goals.set(f.material, { count: f.goals, goals: answers[i].goals }));
+  const answers = await Promise.allSettled(reads.map((f) => getJson(`${market(f.material)}/goals`)));
+  reads.forEach((f, i) => {
+    const known = state.goals.get(f.material);
+    const answer = answers[i];
+    state.goals.set(
+      f.material,
+      answer.status === "fulfilled"
+        ? { count: f.goals, goals: answer.value.goals, tried: Date.now() }
+        : { count: known?.count, goals: known?.goals ?? [], tried: Date.now() },
+    );
+  });
   renderTimeline();
 }
 
@@ -273,6 +303,7 @@ async function refresh() {
     setStatus(`${reasonOf(error)}; retrying`, true);
     wait = Math.max(POLL_MS, error?.retryAfterMs ?? 0); // 429 and 503 say when to ask again
   } finally {
+    state.notBefore = Date.now() + wait;
     state.busy = false;
     // a hidden tab polls nothing (each poll is a function invocation when deployed); it refreshes
     // as soon as it is shown again
@@ -282,8 +313,8 @@ async function refresh() {
 }
 
 document.addEventListener("visibilitychange", () => {
-  if (document.hidden) clearTimeout(state.timer);
-  else refresh();
+  clearTimeout(state.timer);
+  if (!document.hidden) state.timer = setTimeout(refresh, Math.max(0, state.notBefore - Date.now()));
 });
 window.addEventListener("hashchange", refresh);
 document.querySelector("#intervals").addEventListener("click", (event) => {
