@@ -25,6 +25,8 @@ from mercato.local.stack import EmbeddedStack
 MAX_EXAMPLES = 25
 SECRET = "a-schemathesis-secret-that-is-long-enough-0123"
 
+pytestmark = pytest.mark.xdist_group("schemathesis")  # one worker starts the moto stack, not each
+
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[EmbeddedStack]:

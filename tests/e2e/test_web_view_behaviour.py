@@ -143,7 +143,7 @@ def test_a_hidden_tab_polls_nothing_until_it_is_shown(mercato: EmbeddedStack) ->
             {"hide": True},
             {"wait": 2500},
             {"mark": "a"},
-            {"wait": 4000},
+            {"wait": 3000},
             {"mark": "b"},
         ],
     )
@@ -259,7 +259,7 @@ def test_the_live_region_speaks_only_when_the_status_changes(mercato: EmbeddedSt
     count = (
         "new Promise(done => { let n = 0; const s = document.querySelector('#status');"
         " new MutationObserver(() => n++).observe(s, {childList: true, characterData: true, subtree: true});"
-        " setTimeout(() => done(n), 5000); })"
+        " setTimeout(() => done(n), 3000); })"
     )
     seen = probe(mercato.url + "/", [{"waitStatus": "live"}, {"eval": count, "name": "changes"}])
     assert seen["evals"]["changes"] == 0
@@ -277,7 +277,7 @@ def test_a_refresh_does_not_move_the_focus_again(mercato: EmbeddedStack) -> None
     event a screen reader answers by reading the link out again (a reviewer's find)."""
     count = (
         "new Promise(done => { let n = 0; document.addEventListener('focusin', () => n++);"
-        " setTimeout(() => done(n), 5000); })"
+        " setTimeout(() => done(n), 3000); })"
     )
     seen = probe(
         mercato.url + "/",
