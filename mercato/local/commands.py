@@ -245,8 +245,7 @@ def _run(args: argparse.Namespace) -> int:
 _HINTS: Final = {
     "missing_token": "give --player NAME (signs a token with $MERCATO_AUTH_SECRET), --token TOKEN, "
     "or set $MERCATO_TOKEN",
-    "bad_signature": "the token was signed with another secret than the server's: sign it with the "
-    "MERCATO_AUTH_SECRET the server runs with",
+    "bad_signature": "sign it with the MERCATO_AUTH_SECRET the server runs with",
     "expired_token": "sign a new one (--player NAME, or mercato token NAME)",
 }
 """What to do next, printed under the API's refusal for the refusals a command line can cure."""

@@ -18,6 +18,7 @@ from mercato.intake.auth import authenticate
 from mercato.local.cli import main
 from mercato.local.stack import EmbeddedStack, PortInUse
 from mercato.models.errors import Unauthenticated
+from tests.e2e.test_http_framing import exchange
 
 SECRET = "a-review-secret-that-is-long-enough-0123456789"
 NOT_A_JWT = "the token is not a JWT (three base64url parts separated by dots)"
@@ -55,9 +56,7 @@ def test_a_well_formed_jwt_with_a_bad_claim_is_not_told_it_is_no_jwt(claims: Any
     with pytest.raises(Unauthenticated) as refused:
         authenticate(f"Bearer {token}", SECRET)
     assert refused.value.code == "invalid_token"
-    # observed: "the token is not a JWT (three base64url parts separated by dots)"; PyJWT raises
-    # DecodeError for "Expiration Time claim (exp) must be an integer." and for a payload that is
-    # not a JSON object too, and the new `except jwt.DecodeError` (auth.py:65) swallows them
+    # PyJWT raises DecodeError for a claim like these too: only an unreadable header is "not a JWT"
     assert str(refused.value) != NOT_A_JWT
 
 
@@ -94,8 +93,7 @@ def test_a_listing_s_missing_field_is_named_by_its_wire_name(
     stack: EmbeddedStack, body: Any, field: str
 ) -> None:
     message = _refusal(stack, "POST", "/markets", body, admin=True)
-    # observed: "commodity.material: Field required; ..." -- the discriminator's tag is prefixed
-    # as if it were a field of the body (app.py _problem: `where` joins every loc part)
+    # pydantic heads the field's location with the union's tag; the wire name has none
     assert f"{body['kind']}." not in message, message
 
 
@@ -134,8 +132,7 @@ def test_the_repr_of_a_stack_whose_port_was_taken_does_not_raise() -> None:
         stack = EmbeddedStack(engine="memory", port=port, catalog=False)
         with pytest.raises(PortInUse):
             stack.start()
-        # observed: AttributeError: 'EmbeddedStack' object has no attribute '_http' -- start() sets
-        # _started before _IntakeServer() can raise (stack.py:804), and __repr__ trusts _started
+        # start() had set _started before its server could be made
         text = repr(stack)
     assert "memory" in text
 
@@ -144,18 +141,8 @@ def test_the_repr_of_a_stack_whose_port_was_taken_does_not_raise() -> None:
 
 
 def test_an_absolute_form_target_urlsplit_refuses_is_answered_400(stack: EmbeddedStack) -> None:
-    host, port = stack.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port))) as sock:
-        sock.sendall(b"GET http://[::1/markets HTTP/1.1\r\nHost: x\r\n\r\n")
-        sock.settimeout(2)
-        received = b""
-        try:
-            while chunk := sock.recv(65536):
-                received += chunk
-        except TimeoutError:
-            pass
-    # observed: b"" -- _origin_form's urlsplit raises ValueError('Invalid IPv6 URL') in the handler
-    # thread (stack.py:561), socketserver prints a traceback and drops the connection
+    # urlsplit raises on it ("Invalid IPv6 URL"): the connection was dropped without an answer
+    received = exchange(stack, b"GET http://[::1/markets HTTP/1.1\r\nHost: x\r\n\r\n")
     assert received.startswith(b"HTTP/1.1 400 "), received
 
 
