@@ -13,11 +13,15 @@ records and errors; the concurrency tests of intake show the races the lock clos
 
 import copy
 import functools
+import json
 import threading
+from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.core.responses import ActionResult
+from moto.core.serialize import TimestampSerializer
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -31,7 +35,7 @@ from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.validators import UpdateExpressionValidator
-from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 from mercato.storage.items import plain
@@ -49,11 +53,30 @@ def install() -> None:
     (the stream reader must not see a transaction half-applied either), and replace moto's
     ``TransactWriteItems`` with :func:`transact_write_items`."""
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    if not getattr(UpdateExpressionParser.make, _MARK, False):
+        UpdateExpressionParser.make = _parsed_once(UpdateExpressionParser.make)
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        if handler not in MOTO_SERIALIZED:
+            MOTO_SERIALIZED[handler] = handler.serialized
+            handler.serialized = _plain_json(handler.serialized)  # type: ignore[method-assign]
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         original = handler.call_action
         if getattr(original, _MARK, False):
             continue
         handler.call_action = _locked(original)  # type: ignore[method-assign]
+
+
+def _parsed_once(parse: Any) -> Any:
+    """moto parses an ``UpdateExpression`` three times per update (the request's check, the
+    transaction's validation, the write), and the matcher sends the same few expressions all day.
+    The tree is only read (every validator works on its own deep copy), so each text is parsed once."""
+    cached = functools.lru_cache(maxsize=4096)(parse)
+
+    def make(cls: Any, expression: str) -> Any:
+        return cached(expression)
+
+    setattr(make, _MARK, True)
+    return classmethod(make)
 
 
 def _locked(original: Any) -> Any:
@@ -65,6 +88,65 @@ def _locked(original: Any) -> Any:
 
     setattr(call_action, _MARK, True)
     return call_action
+
+
+PLAIN_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+        "DescribeStream",
+        "GetShardIterator",
+        "GetRecords",
+    }
+)
+"""The operations whose results moto builds as wire JSON already (items as ``{"S": ...}`` maps;
+stream records carry one ``datetime``, which AWS sends as epoch seconds)."""
+MOTO_SERIALIZED: dict[type, Any] = {}
+"""moto's own ``serialized`` per handler, kept for the equivalence test."""
+
+
+def plain_response(handler: Any, action_result: ActionResult) -> tuple[int, dict[str, str], str] | None:
+    """The response to an item or stream operation as JSON dumped straight from moto's result, or
+    ``None`` (an error, another operation, a paginated or empty result) for moto's serializer."""
+    result = action_result.result
+    if (
+        type(action_result) not in (ActionResult, DynamoResult)
+        or not isinstance(result, dict)
+        or handler._get_action() not in PLAIN_OPERATIONS
+    ):
+        return None
+    headers = {"Content-Type": "application/x-amz-json-1.0"}
+    headers.update(handler.response_headers)
+    return 200, headers, json.dumps(result, default=_epoch_seconds)
+
+
+def _epoch_seconds(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return TimestampSerializer._timestamp_unixtimestamp(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _plain_json(original: Any) -> Any:
+    """moto 5.2.5 writes every response by walking the operation's output shape in botocore's
+    model, key by key: about a third of what an item operation costs on moto. For the item and
+    stream operations the result is the wire JSON already, so it is dumped as it is; errors and every
+    other operation keep moto's serializer. ``tests/integration/test_moto_transactions.py`` requires
+    the two to write the same JSON for every response of a run of the whole exchange."""
+
+    @functools.wraps(original)
+    def serialized(self: Any, action_result: ActionResult) -> Any:
+        return plain_response(self, action_result) or original(self, action_result)
+
+    setattr(serialized, _MARK, True)
+    return serialized
 
 
 def lock() -> threading.RLock:

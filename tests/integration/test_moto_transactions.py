@@ -5,7 +5,9 @@ conditions fail; some with a malformed update) run through both implementations;
 stream records and every error must come out identical.
 """
 
+import json
 import random
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,7 +15,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.core.responses import ActionResult
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 from mercato.emulators import moto_atomic
 
@@ -127,3 +132,77 @@ def test_the_benchmark_measures_both_paths_on_the_same_sizes() -> None:
     assert figures["sizes"] == [0, 100]
     assert len(figures["moto_ms"]) == len(figures["mercato_ms"]) == len(figures["ratio"]) == 2
     assert all(ms > 0 for ms in figures["moto_ms"] + figures["mercato_ms"])
+
+
+def test_item_and_stream_responses_are_the_json_motos_own_serializer_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.sim.test_memory_and_moto_agree import on_moto
+
+    compared: Counter[str] = Counter()
+    differing: list[str] = []
+
+    def checked(handler: type) -> Callable[[Any, ActionResult], Any]:
+        motos_own = moto_atomic.MOTO_SERIALIZED[handler]
+
+        def serialized(self: Any, action_result: ActionResult) -> Any:
+            theirs = motos_own(self, action_result)
+            ours = moto_atomic.plain_response(self, action_result)
+            if ours is not None:
+                compared[self._get_action()] += 1
+                if (ours[0], ours[1]["Content-Type"], json.loads(ours[2])) != (
+                    theirs[0],
+                    theirs[1]["Content-Type"],
+                    json.loads(theirs[2]),
+                ):
+                    differing.append(f"{self._get_action()}: {ours[2][:300]} != {theirs[2][:300]}")
+            return theirs
+
+        return serialized
+
+    # Given moto's own serializer answering, with the plain JSON path computed beside it
+    moto_atomic.install()
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        monkeypatch.setattr(handler, "serialized", checked(handler))
+    # When a seeded session (orders of every time in force, cancels) runs the whole pipeline
+    on_moto(1)
+    # Then every item response the path would answer is the JSON moto writes
+    assert differing == []
+    answered = {"GetItem", "BatchGetItem", "Query", "TransactWriteItems", "PutItem", "GetRecords"}
+    assert answered <= set(compared), compared
+
+
+def test_one_update_expression_parsed_once_serves_items_with_other_values() -> None:
+    # Given one UpdateExpression text, parsed once and kept
+    moto_atomic.install()
+    with mock_aws():
+        table = boto3.resource("dynamodb", region_name="eu-west-1").create_table(
+            TableName="parsed",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        # When it sets other values on other items, alone and inside transactions
+        for n in range(3):
+            table.update_item(
+                Key={"pk": f"item-{n}"},
+                UpdateExpression="SET #v = :v ADD #c :one",
+                ExpressionAttributeNames={"#v": "value", "#c": "count"},
+                ExpressionAttributeValues={":v": f"value-{n}", ":one": n + 1},
+            )
+        table.meta.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "parsed",
+                        "Key": {"pk": "item-0"},
+                        "UpdateExpression": "SET #v = :v ADD #c :one",
+                        "ExpressionAttributeNames": {"#v": "value", "#c": "count"},
+                        "ExpressionAttributeValues": {":v": "again", ":one": 10},
+                    }
+                }
+            ]
+        )
+        # Then each item holds its own values: the kept tree carries none of an earlier request's
+        items = {i["pk"]: (i["value"], i["count"]) for i in table.scan()["Items"]}
+    assert items == {"item-0": ("again", 11), "item-1": ("value-1", 2), "item-2": ("value-2", 3)}
