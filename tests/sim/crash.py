@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from mercato.emulators import moto_atomic
 from mercato.intake.dynamo import DynamoIntakeStore
-from mercato.local.faults import Crash, FaultPlan, StorageCalls, no_faults
+from mercato.local.faults import Crash, Fault, FaultPlan, StorageCalls, no_faults
 from mercato.local.pipeline import LocalPipeline
 from mercato.matcher.dynamo import DynamoMatcherStore
 from mercato.matcher.house import is_house
@@ -81,6 +81,8 @@ class Outcome:
     """How many calls the target made: a crash run sweeps k over 1..calls."""
     crashes: int
     problems: list[str] = field(default_factory=list)
+    branches: list[tuple[Fault, int, "Outcome"]] = field(default_factory=list)
+    """For a :class:`Branching` run: each crashed run forked from it, by fault and call."""
 
 
 def _drain(pipeline: LocalPipeline) -> int:
@@ -121,6 +123,35 @@ def canonical(pipeline: LocalPipeline, items: dict[str, list[dict[str, Any]]]) -
     for n, record in enumerate(house):
         text = text.replace(record["orderId"], f"house-order-{n}")
     return text
+
+
+@dataclass
+class Branching:
+    """A fault plan that forks the run at each of its calls, once per fault: the child gets the
+    fault there (its only one) and runs to the end, reporting its outcome; the parent waits for it
+    and goes on unfaulted. The child is in exactly the state a run with ``crash_at(k, fault)`` from
+    the set-up would reach at call k (the runs are deterministic), so the sweep gets the same runs
+    without repeating each one's first k - 1 calls."""
+
+    faults: tuple[Fault, ...]
+    outcomes: list[tuple[Fault, int, "Outcome"]] = field(default_factory=list)
+    faulted: bool = False
+    """True in a child: it has had its fault and branches no further."""
+
+    def __call__(self, call: int, operation: str) -> Fault | None:
+        if self.faulted:
+            return None
+        for fault in self.faults:
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(read)
+                self.faulted = True
+                _REPORT_TO[:] = [write]
+                return fault
+            os.close(write)
+            self.outcomes.append((fault, call, _outcome_from(read, pid)))
+        return None
 
 
 @dataclass(frozen=True)
@@ -167,9 +198,14 @@ def _act(pipeline: LocalPipeline, ids: Ids, scenario: Scenario, spec: Run) -> Ou
         crashes += _drain(pipeline)
     calls.enabled = False
     items = scan_tables(pipeline.dynamodb, pipeline.tables)  # one read for the state and the invariants
-    return Outcome(
-        canonical(pipeline, items), calls.calls, crashes, problems(items.__getitem__, pipeline.tables)
-    )
+    branches = spec.plan.outcomes if isinstance(spec.plan, Branching) and not spec.plan.faulted else []
+    found = problems(items.__getitem__, pipeline.tables)
+    return Outcome(canonical(pipeline, items), calls.calls, crashes, found, branches)
+
+
+_REPORT_TO: list[int] = []
+"""Where this forked process writes its outcome: the pipe its parent reads (a :class:`Branching`
+child points it at its own pipe, for it returns through the same frames as the run it forked from)."""
 
 
 def _forked(act: Callable[[], Outcome]) -> Outcome:
@@ -179,16 +215,22 @@ def _forked(act: Callable[[], Outcome]) -> Outcome:
     pid = os.fork()
     if pid == 0:  # the child
         os.close(read)
+        _REPORT_TO[:] = [write]
         try:
             result: Outcome | str = act()
         except BaseException:
             result = traceback.format_exc()
-        with os.fdopen(write, "wb") as out:
+        with os.fdopen(_REPORT_TO[0], "wb") as out:
             pickle.dump(result, out)
         os._exit(0)
     os.close(write)
+    return _outcome_from(read, pid)
+
+
+def _outcome_from(read: int, pid: int) -> Outcome:
+    """The outcome the forked child ``pid`` writes to ``read``'s pipe, once it has ended."""
     with os.fdopen(read, "rb") as answer:
-        result = pickle.load(answer)
+        result: Outcome | str = pickle.load(answer)
     os.waitpid(pid, 0)
     if isinstance(result, str):
         raise AssertionError(f"the run failed:\n{result}")
@@ -214,6 +256,12 @@ def run_all(scenario: Scenario, runs: list[Run]) -> list[Outcome]:
         scenario.setup(Api(pipeline.intake, pipeline.dynamodb, pipeline.tables))
         pipeline.drain()
         return [_forked(lambda spec=spec: _act(pipeline, ids, scenario, spec)) for spec in runs]  # type: ignore[misc]
+
+
+def sweep(scenario: Scenario, target: Target, faults: tuple[Fault, ...]) -> Outcome:
+    """The uncrashed run of ``scenario``, with (in ``branches``) a run for each fault at each call
+    ``target`` makes: every crash-at-one-call run of the sweep, each forked where its fault lands."""
+    return run_all(scenario, [Run(target, Branching(faults))])[0]
 
 
 def run(

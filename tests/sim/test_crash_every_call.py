@@ -3,39 +3,72 @@ dies just before, or just after, its k-th DynamoDB call, for every k its uncrash
 interrupted work is redelivered (the mapping resends the batch, the game resends the request) and
 the final tables must equal the uncrashed run's, with every invariant of DESIGN §8 holding."""
 
+import functools
+
 import pytest
 
 from mercato.local.faults import Fault, crash_at
-from tests.sim.crash import Run, Scenario, Target, run, run_all
+from tests.sim.crash import Outcome, Run, Scenario, Target, run, run_all, sweep
 from tests.sim.scenarios import SCENARIOS, cancel, order, wheat
 
 CRASHES = (Fault.CRASH_BEFORE, Fault.CRASH_AFTER)
 
 
+CHECKED: tuple[str, Target] = ("price improvement", "matcher")
+"""The sweep whose forked runs are also run from the start; it and that check share one worker."""
 SWEEPS = [
-    pytest.param(scenario, target, id=f"{scenario.name}, {target}")
+    pytest.param(
+        scenario,
+        target,
+        id=f"{scenario.name}, {target}",
+        marks=[pytest.mark.xdist_group("crash-sweep-checked")] if (scenario.name, target) == CHECKED else [],
+    )
     for scenario in SCENARIOS
     for target in ("matcher", "intake")
     if target == "matcher" or scenario.intake_sweep
 ]
 
 
+@functools.cache
+def swept(name: str, target: Target) -> Outcome:
+    """The sweep of one scenario, made once per worker."""
+    return sweep(next(s for s in SCENARIOS if s.name == name), target, CRASHES)
+
+
 @pytest.mark.parametrize(("scenario", "target"), SWEEPS)
 def test_a_crash_at_any_call_then_redelivery_ends_exactly_as_the_uncrashed_run(
     scenario: Scenario, target: Target
 ) -> None:
-    clean = run(scenario, target)
+    clean = swept(scenario.name, target)
     assert clean.problems == []
     assert clean.calls > 0, "the target made storage calls to crash at"
-    sweep = [(fault, k) for fault in CRASHES for k in range(1, clean.calls + 1)]
-    crashed = run_all(scenario, [Run(target, crash_at(k, fault)) for fault, k in sweep])
-    assert all(outcome.crashes == 1 for outcome in crashed), "each run crashed exactly once"
+    crashed = clean.branches
+    assert [(fault, k) for fault, k, _ in crashed] == [
+        (fault, k) for k in range(1, clean.calls + 1) for fault in CRASHES
+    ], "a crash before and one after each call"
+    assert all(outcome.crashes == 1 for _, _, outcome in crashed), "each run crashed exactly once"
     failures = [
         (str(fault), k, outcome.problems[:2])
-        for (fault, k), outcome in zip(sweep, crashed, strict=True)
+        for fault, k, outcome in crashed
         if outcome.problems or outcome.state != clean.state
     ]
-    assert failures == [], f"{len(failures)} of {len(sweep)} crash runs ended elsewhere"
+    assert failures == [], f"{len(failures)} of {len(crashed)} crash runs ended elsewhere"
+
+
+@pytest.mark.xdist_group("crash-sweep-checked")
+def test_a_run_forked_where_its_crash_lands_is_the_run_crashed_there_from_the_start() -> None:
+    # Given a sweep: each crashed run forked from the uncrashed one at the call where it crashes
+    clean = swept(*CHECKED)
+    ends = [(fault, k, outcome) for fault, k, outcome in clean.branches if k in (1, clean.calls)]
+    # When the runs crashing at its first and its last call are also run from the start
+    scenario = next(s for s in SCENARIOS if s.name == CHECKED[0])
+    alone = run_all(scenario, [Run(CHECKED[1], crash_at(k, fault)) for fault, k, _ in ends])
+    # Then both ways give each run the same end, call count and crash count
+    assert clean.calls > 1
+    assert len(ends) == 2 * len(CRASHES)
+    assert [(o.state, o.calls, o.crashes) for _, _, o in ends] == [
+        (o.state, o.calls, o.crashes) for o in alone
+    ]
 
 
 def test_a_cancel_landing_before_any_call_of_a_settlement_leaves_one_serial_outcome() -> None:
