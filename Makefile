@@ -9,9 +9,9 @@ TS_STAMP := ts/node_modules/.installed
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install browser test check lint typecheck demo bench soak mutants lock clean
+.PHONY: install browser lambda-assets test check lint typecheck demo bench soak mutants lock clean
 
-install: $(STAMP) $(NODE_STAMP) $(TS_STAMP) browser
+install: $(STAMP) $(NODE_STAMP) $(TS_STAMP) browser lambda-assets
 
 # Idempotent: the venv is rebuilt only when the pins change.
 $(STAMP): pyproject.toml constraints.txt
@@ -25,6 +25,12 @@ $(TS_STAMP): ts/package.json ts/package-lock.json
 		npm ci --prefix ts --no-audit --no-fund --loglevel=error && touch $@ \
 		|| echo "npm ci failed (no registry?): the TypeScript client and web view tests will be skipped"; \
 	else echo "npm not found: the TypeScript client and web view tests will be skipped"; fi
+
+# The Lambda functions' dependencies (manylinux arm64 wheels, pinned by constraints.txt) fetched once
+# into .cache/lambda-assets, keyed by what each function asks for: the CDK synth (the template tests,
+# cdk deploy) reads them there. A download, so it belongs to the install, not to the tests' time.
+lambda-assets: $(STAMP)
+	$(BIN)/python -m cdk.assets
 
 # Debian's chromium for the web view's test, installed once if apt-get can (as root, or sudo without a
 # password); never prompts. Without it that test is skipped, except in CI (.ci/run), where it fails.

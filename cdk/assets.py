@@ -183,3 +183,18 @@ def _tree(folder: Path) -> Iterator[Path]:
             yield from _tree(path)
         else:
             yield path
+
+
+def main() -> None:
+    """``make install``'s step: fetch every function's dependencies into the cache now, so neither
+    the template tests nor ``cdk synth`` download them. Offline, it says so and the install goes on
+    (a synth then tries again)."""
+    for function in FUNCTION_PACKAGES:
+        try:
+            print(f"{function}: {dependencies(function).relative_to(ROOT)}")
+        except subprocess.CalledProcessError:
+            print(f"{function}: its Lambda dependencies could not be fetched (no package index?)")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ transactions through moto's implementation and this one and requires identical t
 records and errors; the concurrency tests of intake show the races the lock closes.
 """
 
+import base64
 import copy
 import functools
 import json
@@ -22,6 +23,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
 from moto.core.serialize import TimestampSerializer
+from moto.core.utils import get_service_model
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -107,30 +109,47 @@ PLAIN_OPERATIONS = frozenset(
         "GetRecords",
     }
 )
-"""The operations whose results moto builds as wire JSON already (items as ``{"S": ...}`` maps;
-stream records carry one ``datetime``, which AWS sends as epoch seconds)."""
+"""The operations whose results moto builds as wire JSON already (items as ``{"S": ...}`` maps),
+but for values JSON has no form for: binary attributes (``bytes``, which AWS sends in base64) and the
+stream records' ``datetime`` (epoch seconds)."""
 MOTO_SERIALIZED: dict[type, Any] = {}
 """moto's own ``serialized`` per handler, kept for the equivalence test."""
 
 
 def plain_response(handler: Any, action_result: ActionResult) -> tuple[int, dict[str, str], str] | None:
     """The response to an item or stream operation as JSON dumped straight from moto's result, or
-    ``None`` (an error, another operation, a paginated or empty result) for moto's serializer."""
+    ``None`` (an error, another operation, a paginated or empty result, a value of another type) for
+    moto's serializer. Only the keys of the operation's output shape are kept, as moto's serializer
+    keeps them (moto's ``DeleteItem`` adds a ``ConsumedCapacityUnits`` the shape does not have)."""
     result = action_result.result
+    operation = handler._get_action()
     if (
         type(action_result) not in (ActionResult, DynamoResult)
         or not isinstance(result, dict)
-        or handler._get_action() not in PLAIN_OPERATIONS
+        or operation not in PLAIN_OPERATIONS
     ):
+        return None
+    keys = _output_keys(handler.boto3_service_name, operation)
+    try:
+        body = json.dumps({k: v for k, v in result.items() if k in keys and v is not None}, default=_wire)
+    except TypeError:
         return None
     headers = {"Content-Type": "application/x-amz-json-1.0"}
     headers.update(handler.response_headers)
-    return 200, headers, json.dumps(result, default=_epoch_seconds)
+    return 200, headers, body
 
 
-def _epoch_seconds(value: Any) -> Any:
+@functools.cache
+def _output_keys(service: str, operation: str) -> frozenset[str]:
+    shape = get_service_model(service).operation_model(operation).output_shape
+    return frozenset(shape.members) if shape is not None else frozenset()
+
+
+def _wire(value: Any) -> Any:
     if isinstance(value, datetime):
         return TimestampSerializer._timestamp_unixtimestamp(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 

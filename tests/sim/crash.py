@@ -146,11 +146,16 @@ class Branching:
             pid = os.fork()
             if pid == 0:
                 os.close(read)
+                os.close(_REPORT_TO[0])  # the uncrashed run's pipe is its own to write
                 self.faulted = True
                 _REPORT_TO[:] = [write]
                 return fault
             os.close(write)
-            self.outcomes.append((fault, call, _outcome_from(read, pid)))
+            # a run that failed is an outcome with the failure as its problem, never an exception
+            # here, inside a storage call, where the exchange's own error handling would take it
+            result = _result_from(read, pid)
+            failed = Outcome("", 0, 0, [f"the run failed:\n{result}"])
+            self.outcomes.append((fault, call, failed if isinstance(result, str) else result))
         return None
 
 
@@ -229,11 +234,23 @@ def _forked(act: Callable[[], Outcome]) -> Outcome:
 
 def _outcome_from(read: int, pid: int) -> Outcome:
     """The outcome the forked child ``pid`` writes to ``read``'s pipe, once it has ended."""
-    with os.fdopen(read, "rb") as answer:
-        result: Outcome | str = pickle.load(answer)
-    os.waitpid(pid, 0)
+    result = _result_from(read, pid)
     if isinstance(result, str):
         raise AssertionError(f"the run failed:\n{result}")
+    return result
+
+
+def _result_from(read: int, pid: int) -> "Outcome | str":
+    """What the forked child ``pid`` writes to ``read``'s pipe (its outcome, or the traceback of
+    what it raised), once it has ended; a child that ends without writing is a failure too."""
+    with os.fdopen(read, "rb") as answer:
+        try:
+            result: Outcome | str = pickle.load(answer)
+        except EOFError:
+            result = "the run ended without reporting an outcome"
+    _, status = os.waitpid(pid, 0)
+    if status and not isinstance(result, str):
+        result = f"the run reported an outcome, then exited with status {status}"
     return result
 
 

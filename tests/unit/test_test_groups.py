@@ -16,14 +16,14 @@ def test_tests_marked_with_one_group_run_on_one_worker(
 ) -> None:
     # Given eight tests in one group, collected first, and eight without a group
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    pytester.makeconftest("from tests.conftest import pytest_collection_modifyitems  # noqa: F401\n")
+    pytester.makeconftest("from tests.conftest import pytest_collection_finish  # noqa: F401\n")
     pytester.makepyfile(
         test_a_grouped=(
             "import pytest\n"
             "pytestmark = pytest.mark.xdist_group('together')\n"
             "@pytest.mark.parametrize('n', range(8))\n"
             "def test_grouped(n):\n"
-            "    pass\n"
+            "    assert n != 3\n"
         ),
         test_b_loose=(
             "import pytest\n@pytest.mark.parametrize('n', range(8))\ndef test_loose(n):\n    pass\n"
@@ -31,8 +31,12 @@ def test_tests_marked_with_one_group_run_on_one_worker(
     )
     # When they run on two workers as make test runs them
     result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadgroup", "-v", "-p", "no:cacheprovider")
-    # Then every grouped test ran, all on the same worker
-    result.assert_outcomes(passed=16)
-    grouped = [line.split()[0] for line in result.outlines if "PASSED" in line and "test_grouped" in line]
+    # Then every grouped test ran, all on the same worker, and reports name them by their own ids
+    result.assert_outcomes(passed=15, failed=1)
+    grouped = [
+        line.split()[0] for line in result.outlines if line.startswith("[gw") and "test_grouped" in line
+    ]
     assert len(grouped) == 8
     assert len(set(grouped)) == 1, grouped
+    assert "FAILED test_a_grouped.py::test_grouped[3] - assert" in result.stdout.str()
+    assert "@together" not in result.stdout.str()
