@@ -52,8 +52,9 @@ MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items
 
 def install() -> None:
     """Idempotent: serialise every DynamoDB and DynamoDB Streams request on one process-wide lock
-    (the stream reader must not see a transaction half-applied either), and replace moto's
-    ``TransactWriteItems`` with :func:`transact_write_items`."""
+    (the stream reader must not see a transaction half-applied either), replace moto's
+    ``TransactWriteItems`` with :func:`transact_write_items`, answer item and stream operations
+    through :func:`plain_response` and parse each update expression once."""
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     if not getattr(UpdateExpressionParser.make, _MARK, False):
         UpdateExpressionParser.make = _parsed_once(UpdateExpressionParser.make)
@@ -61,7 +62,6 @@ def install() -> None:
         if handler not in MOTO_SERIALIZED:
             MOTO_SERIALIZED[handler] = handler.serialized
             handler.serialized = _plain_json(handler.serialized)  # type: ignore[method-assign]
-    for handler in (DynamoHandler, DynamoDBStreamsHandler):
         original = handler.call_action
         if getattr(original, _MARK, False):
             continue
@@ -157,14 +157,13 @@ def _plain_json(original: Any) -> Any:
     """moto 5.2.5 writes every response by walking the operation's output shape in botocore's
     model, key by key: about a third of what an item operation costs on moto. For the item and
     stream operations the result is the wire JSON already, so it is dumped as it is; errors and every
-    other operation keep moto's serializer. ``tests/integration/test_moto_transactions.py`` requires
-    the two to write the same JSON for every response of a run of the whole exchange."""
+    other operation keep moto's serializer. ``tests/integration/test_moto_transactions.py`` calls
+    every operation this path answers and requires the same JSON as moto's serializer writes."""
 
     @functools.wraps(original)
     def serialized(self: Any, action_result: ActionResult) -> Any:
         return plain_response(self, action_result) or original(self, action_result)
 
-    setattr(serialized, _MARK, True)
     return serialized
 
 
