@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
 
-import boto3
-
 from mercato.emulators import dynamodb_local
 from mercato.emulators.dynamodb_local import START_TIMEOUT_SECONDS, DynamoDBLocal
 from mercato.emulators.function_url import function_url_event, joined, query_parameters, response_body
@@ -47,6 +45,7 @@ from mercato.models.views import ErrorBody, ErrorDetail
 from mercato.resources import INTAKE_CORS
 
 if TYPE_CHECKING:  # the moto and DynamoDB lanes are imported when started: the memory engine never needs them
+    import boto3
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
     from mercato.local.pipeline import LocalPipeline
@@ -129,8 +128,11 @@ def _not_ready(event: dict[str, Any], context: Any) -> dict[str, Any]:
     raise RuntimeError("intake is not wired yet")
 
 
-def session() -> boto3.Session:
-    """A session for the local engines (moto, DynamoDB Local)."""
+def session() -> "boto3.Session":
+    """A session for the local engines (moto, DynamoDB Local); boto3 is imported here, so a stack on
+    the in-memory engine (the pytest fixture's default) never pays for it."""
+    import boto3
+
     # moto accepts any credentials; these never leave the machine.
     return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION)
 

@@ -8,9 +8,8 @@ JSON reaches us undecoded.
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final
-
-from boto3.dynamodb.types import TypeDeserializer
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final
 
 from mercato.models.events import GoalEvent, GoalRecord
 from mercato.models.history import PlayerFill
@@ -21,6 +20,9 @@ from mercato.models.times import from_millis as from_millis
 from mercato.models.times import to_millis as to_millis
 from mercato.models.trades import Trade
 from mercato.resources import TRADES
+
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer
 
 Item = dict[str, Any]
 
@@ -80,7 +82,13 @@ def plain(value: Any) -> Any:
 # -- orders ---------------------------------------------------------------------------------------
 
 
-_WIRE = TypeDeserializer()
+@cache
+def _wire() -> "TypeDeserializer":
+    """boto3's codec, imported on first use: the in-memory engine (the pytest fixture's default)
+    never meets wire JSON, and importing boto3 costs it a tenth of a second at start-up."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    return TypeDeserializer()
 
 
 def from_wire(item: Mapping[str, Any]) -> Item:
@@ -88,7 +96,8 @@ def from_wire(item: Mapping[str, Any]) -> Item:
 
     A transaction's cancellation reasons carry the old item this way even through boto3's resource
     layer, which decodes only successful responses."""
-    return {name: plain(_WIRE.deserialize(value)) for name, value in item.items()}
+    wire = _wire()
+    return {name: plain(wire.deserialize(value)) for name, value in item.items()}
 
 
 def book_key(order: Order) -> str:
