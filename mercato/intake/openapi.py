@@ -206,8 +206,9 @@ def openapi_document(app: LambdaFunctionUrlResolver) -> dict[str, Any]:
             version="1",
             description="A play-money exchange for games. Every error is {error: {code, message}}. "
             "Money and quantities are JSON integers written as integers: a number written with a "
-            "fraction or an exponent (10.0, 1e1) is refused with 422 invalid_field, even where its "
-            "value is whole. A request body with no Content-Type is read as JSON; any other declared "
+            "fraction (10.0) is refused with 422 invalid_field, even where its value is whole; an "
+            "exponent (1e1), NaN or Infinity anywhere in a body with 400 malformed_json. A request "
+            "body with no Content-Type is read as JSON; any other declared "
             "type is refused with 415. Unknown body fields and unknown query parameters are refused "
             "with 422 invalid_field.",
         )

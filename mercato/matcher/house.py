@@ -34,11 +34,11 @@ def ladder(fundamental: int, params: HouseParams, shares: int, coins: int) -> li
     """The quotes the house wants around ``fundamental`` when it holds ``shares`` and ``coins`` in all
     (available plus reserved).
 
-    Half-spread ``h = max(1, F × spreadBps)``, step ``s = max(1, F × stepBps)``. Holding more shares
-    than it started with, the house leans its quotes down to sell; holding fewer, up to buy:
-    ``shift = clamp((inventory − shares) × s // size, −h, h)``. Asks sit at ``F + h + shift + k·s``
-    and bids at ``F − h + shift − k·s``, so asks never go below F and bids never above it. Asks are
-    limited by the shares held; bids by the coins and by ``maxInventory``.
+    Half-spread ``h = max(1, F × spreadBps // 10,000)``, step ``s = max(1, F × stepBps // 10,000)``.
+    Holding more shares than it started with, the house leans its quotes down to sell; holding
+    fewer, up to buy: ``shift = clamp((inventory − shares) × s // size, −h, h)``. Asks sit at
+    ``F + h + shift + k·s`` and bids at ``F − h + shift − k·s``, so asks never go below F and bids
+    never above it. Asks are limited by the shares held; bids by the coins and by ``maxInventory``.
     """
     half = max(1, fundamental * params.spread_bps // BPS_DENOMINATOR)
     step = max(1, fundamental * params.step_bps // BPS_DENOMINATOR)
