@@ -29,6 +29,7 @@ from mercato.models.history import (
     CandlesView,
     FillsPage,
     Interval,
+    PlayerFill,
     candles_from,
     day_figures_of,
     day_window,
@@ -231,14 +232,21 @@ class Intake:
     def fills(self, player_id: str, after: str, limit: int) -> FillsPage:
         """The player's fills after the cursor ``after``, oldest first. The cursor is the number of the
         last fill seen: fills are numbered 1, 2, 3, … per player as they settle, so paging by it never
-        skips or repeats one."""
+        skips or repeats one. A page ends before the first number missing from what was read: where
+        reads may see a later fill before an earlier one (a read region's replica applies a
+        transaction's items one by one), the missing fill comes in a later page instead of never."""
         if not re.fullmatch(r"[0-9]{1,12}", after) or int(after) > MAX_FILL_SEQ:
             raise Invalid("after is not a cursor this API returned", code="bad_cursor")
         seen = int(after)
         fills = self.store.fills_after(player_id, seen, limit)
         if not fills and seen > self.store.fill_sequence(player_id):
             raise Invalid("after is beyond this player's fills", code="bad_cursor")
-        return FillsPage(fills=fills, cursor=str(fills[-1].seq if fills else seen))
+        shown: list[PlayerFill] = []
+        for fill in fills:
+            if fill.seq != seen + len(shown) + 1:
+                break
+            shown.append(fill)
+        return FillsPage(fills=shown, cursor=str(shown[-1].seq if shown else seen))
 
     def goals(self, material: str) -> GoalsView:
         """A footballer's goal timeline; 422 for a commodity, which has none."""
