@@ -242,16 +242,16 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
 
     @app.get(
         "/accounts/<player_id>",
-        summary="A player's balances (the game server's)",
-        **_doc(200, AccountView, access=Access.ADMIN),
+        summary="A player's balances and ranks, as /accounts/me shows them to the player (the game server's)",
+        **_doc(200, AccountView | MyAccountView, "reserved_player", access=Access.ADMIN),
     )
-    def player_account(player_id: PlayerPath) -> Response[AccountView]:
-        return _json(200, intake.account(player_id))
+    def player_account(player_id: PlayerPath) -> Response[AccountView | MyAccountView]:
+        return _json(200, intake.player_account(player_id))
 
     @app.get(
         "/accounts/<player_id>/orders",
         summary="A player's orders, newest first (the game server's)",
-        **_doc(200, OrderPage, "bad_cursor", access=Access.ADMIN),
+        **_doc(200, OrderPage, "bad_cursor", "reserved_player", access=Access.ADMIN),
     )
     def player_orders(
         player_id: PlayerPath,
@@ -259,7 +259,7 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
         cursor: Annotated[str | None, Query(max_length=1024)] = None,
     ) -> Response[OrderPage]:
-        return _json(200, intake.orders(player_id, status, limit, cursor))
+        return _json(200, intake.player_orders(player_id, status, limit, cursor))
 
     @app.post(
         "/accounts/<player_id>/deposits",

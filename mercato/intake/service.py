@@ -34,7 +34,7 @@ from mercato.models.history import (
     day_figures_of,
     day_window,
 )
-from mercato.models.ids import new_order_id, reserved
+from mercato.models.ids import DOT_SEGMENTS, ME, new_order_id, reserved
 from mercato.models.markets import CommodityListing, FootballerListing, FootballerMarket, Market, market_from
 from mercato.models.money import COINS
 from mercato.models.orders import MAX_EXPIRY_AHEAD, Order, OrderRequest, OrderStatus, Side
@@ -346,6 +346,19 @@ class Intake:
     def account(self, player_id: str) -> AccountView:
         return AccountView(player_id=player_id, balances=self.store.balances(player_id))
 
+    def player_account(self, player_id: str) -> AccountView:
+        """A player's account as the game server reads it: what ``/accounts/me`` shows that player,
+        ranks included. The house's accounts can be read; ``me`` and dot segments name nobody."""
+        _addressable(player_id)
+        return self.my_account(player_id)
+
+    def player_orders(
+        self, player_id: str, status: OrderStatus | None, limit: int, cursor: str | None
+    ) -> OrderPage:
+        """A player's orders as the game server reads them: what ``/orders`` shows that player."""
+        _addressable(player_id)
+        return self.orders(player_id, status, limit, cursor)
+
     def my_account(self, player_id: str) -> AccountView:
         """The caller's balances and, with a leaderboard, their standing on each window's board."""
         account = self.account(player_id)
@@ -434,6 +447,13 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[int, int]:
     low = 0 if start is None else _millis(start)
     high = LAST_MILLIS if end is None else _millis(end)
     return low, high
+
+
+def _addressable(player_id: str) -> None:
+    """Refuse an id no player can have and no account is kept under: ``me`` (any case) and the dot
+    segments. An admin's ``GET /accounts/me/orders`` answered an empty page for a player "me"."""
+    if player_id.lower() == ME or player_id in DOT_SEGMENTS:
+        raise Forbidden(reserved(player_id) or "", code="reserved_player")
 
 
 def _standing_view(standing: Standing) -> StandingView:

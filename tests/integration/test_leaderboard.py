@@ -151,6 +151,8 @@ def test_the_players_own_rank_is_on_accounts_me(exchange: Exchange) -> None:
     assert set(body["ranks"]) == {"all", "day", "week"}
     unranked = exchange.call("GET", "/accounts/me", player="zoe").body
     assert "ranks" not in unranked
+    # and the game server reads the same account, ranks included, as /accounts/me shows it to frank
+    assert exchange.call("GET", "/accounts/frank", admin=True).body == body
 
 
 class DiesHalfway:

@@ -393,3 +393,16 @@ def test_the_game_server_reads_a_players_balances_and_orders(traded: tuple[Excha
     assert [o["pricePerUnit"] for o in orders.body["orders"] + more.body["orders"]] == [18, 25, 19, 22, 20]
     assert exchange.call("GET", "/accounts/alice", player="alice").code == "wrong_scope"
     assert exchange.call("GET", "/fills", admin=True).code == "wrong_scope"
+
+
+@pytest.mark.parametrize("path", ["/accounts/me/orders", "/accounts/ME/orders", "/accounts/Me"])
+def test_the_game_server_reading_me_is_told_no_player_is_called_me(
+    traded: tuple[Exchange, Clock], path: str
+) -> None:
+    """``me`` names the caller on /accounts/me; an admin's /accounts/me/orders answered 200 with an
+    empty page for a player "me" who can never exist (a reviewer's find)."""
+    exchange, _ = traded
+
+    reply = exchange.call("GET", path, admin=True)
+
+    assert (reply.status, reply.code) == (403, "reserved_player")
