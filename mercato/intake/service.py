@@ -34,7 +34,7 @@ from mercato.models.history import (
     day_figures_of,
     day_window,
 )
-from mercato.models.ids import DOT_SEGMENTS, ME, new_order_id, reserved
+from mercato.models.ids import DOT_SEGMENTS, HOUSE_PREFIX, ME, new_order_id, reserved
 from mercato.models.markets import CommodityListing, FootballerListing, FootballerMarket, Market, market_from
 from mercato.models.money import COINS
 from mercato.models.orders import MAX_EXPIRY_AHEAD, Order, OrderRequest, OrderStatus, Side
@@ -239,7 +239,7 @@ class Intake:
             raise Invalid("after is not a cursor this API returned", code="bad_cursor")
         seen = int(after)
         fills = self.store.fills_after(player_id, seen, limit)
-        if not fills and seen > self.store.fill_sequence(player_id):
+        if not fills and seen > self.store.fill_sequence(player_id) and not self._has_fill(player_id, seen):
             raise Invalid("after is beyond this player's fills", code="bad_cursor")
         shown: list[PlayerFill] = []
         for fill in fills:
@@ -247,6 +247,12 @@ class Intake:
                 break
             shown.append(fill)
         return FillsPage(fills=shown, cursor=str(shown[-1].seq if shown else seen))
+
+    def _has_fill(self, player_id: str, seq: int) -> bool:
+        """Whether fill ``seq`` is readable: a cursor the API returned names one, even where the fill
+        counter written with it is not readable yet (a read region's replica applies a transaction's
+        items one at a time), so such a cursor is never refused."""
+        return any(fill.seq == seq for fill in self.store.fills_after(player_id, seq - 1, 1))
 
     def goals(self, material: str) -> GoalsView:
         """A footballer's goal timeline; 422 for a commodity, which has none."""
@@ -450,9 +456,11 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[int, int]:
 
 
 def _addressable(player_id: str) -> None:
-    """Refuse an id no player can have and no account is kept under: ``me`` (any case) and the dot
-    segments. An admin's ``GET /accounts/me/orders`` answered an empty page for a player "me"."""
-    if player_id.lower() == ME or player_id in DOT_SEGMENTS:
+    """Refuse an id no player can have and no account is kept under: ``me`` (any case), the dot
+    segments and a house id in another case (``House.lionel-messi``; the house's own, lower-case,
+    can be read). An admin's ``GET /accounts/me/orders`` answered an empty page for a player "me"."""
+    house_like = player_id.lower().startswith(HOUSE_PREFIX) and not player_id.startswith(HOUSE_PREFIX)
+    if player_id.lower() == ME or player_id in DOT_SEGMENTS or house_like:
         raise Forbidden(reserved(player_id) or "", code="reserved_player")
 
 

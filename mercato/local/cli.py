@@ -62,18 +62,17 @@ def _bench_spike(args: argparse.Namespace) -> int:
     from mercato.bench.spike import bench_spike, report
 
     _quiet()
-    storage = args.storage
-    if storage == "auto":
-        from mercato.emulators import dynamodb_local
+    local = None
+    if args.storage in ("auto", "dynamodb-local"):
+        from mercato.emulators.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
 
-        why_not = dynamodb_local.missing()
-        storage = "moto" if why_not else "dynamodb-local"
-        if why_not:
-            print(f"mercato: DynamoDB Local cannot start here ({why_not})", file=sys.stderr)
-    if storage == "dynamodb-local":
-        from mercato.emulators.dynamodb_local import DynamoDBLocal
-
-        local = DynamoDBLocal().start()
+        try:
+            local = DynamoDBLocal().start()
+        except DynamoDBLocalUnavailable as error:
+            if args.storage == "dynamodb-local":  # asked for: the one-line error, exit status 1
+                raise
+            print(f"mercato: not in DynamoDB Local ({error})", file=sys.stderr)
+    if local is not None:
         print("mercato: the tables are in DynamoDB Local", file=sys.stderr)
         try:
             figures = bench_spike(

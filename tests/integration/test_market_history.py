@@ -395,14 +395,28 @@ def test_the_game_server_reads_a_players_balances_and_orders(traded: tuple[Excha
     assert exchange.call("GET", "/fills", admin=True).code == "wrong_scope"
 
 
-@pytest.mark.parametrize("path", ["/accounts/me/orders", "/accounts/ME/orders", "/accounts/Me"])
-def test_the_game_server_reading_me_is_told_no_player_is_called_me(
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/me/orders",
+        "/accounts/ME/orders",
+        "/accounts/Me",
+        "/accounts/%2E/orders",
+        "/accounts/%2E%2E",
+        "/accounts/House.lionel-messi",
+        "/accounts/HOUSE.lionel-messi/orders",
+    ],
+)
+def test_the_game_server_reading_an_id_no_player_can_have_is_refused(
     traded: tuple[Exchange, Clock], path: str
 ) -> None:
-    """``me`` names the caller on /accounts/me; an admin's /accounts/me/orders answered 200 with an
-    empty page for a player "me" who can never exist (a reviewer's find)."""
+    """``me`` names the caller on /accounts/me, dot segments are removed by browsers and a house id
+    in another case passes for the house: an admin's /accounts/me/orders answered 200 with an empty
+    page for a player "me" who can never exist (a reviewer's finds). The house's own lower-case
+    accounts stay readable."""
     exchange, _ = traded
 
     reply = exchange.call("GET", path, admin=True)
 
     assert (reply.status, reply.code) == (403, "reserved_player")
+    assert exchange.call("GET", "/accounts/house.lionel-messi", admin=True).status == 200

@@ -105,9 +105,31 @@ def test_bench_spike_keeps_its_tables_in_moto_where_dynamodb_local_cannot_start_
     assert main(["bench", "spike", "--fans", "2", "--sellers", "1", "--json"]) == 0
     captured = capsys.readouterr()
     why_not, storage = captured.err.splitlines()[:2]
-    assert why_not.startswith("mercato: DynamoDB Local cannot start here (the DynamoDB Local jar is missing")
+    assert why_not.startswith("mercato: not in DynamoDB Local (DynamoDB Local cannot start: the DynamoDB")
     assert storage.startswith("mercato: the tables are in moto")
     assert json.loads(captured.out)["fills"] >= 1
+
+
+def test_bench_spike_unasked_runs_on_moto_when_dynamodb_local_fails_to_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Java on the PATH and the jar present, but the start fails (a Java older than 17, say): the
+    unasked spike exited 1 where before it had run on moto (a reviewer's find)."""
+    from mercato.emulators.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
+    from mercato.local.cli import main
+
+    def fails(self: DynamoDBLocal, **_: object) -> DynamoDBLocal:
+        raise DynamoDBLocalUnavailable("DynamoDB Local exited at start: UnsupportedClassVersionError")
+
+    monkeypatch.setattr(DynamoDBLocal, "start", fails)
+
+    assert main(["bench", "spike", "--fans", "2", "--sellers", "1", "--json"]) == 0
+    why_not, storage = capsys.readouterr().err.splitlines()[:2]
+    assert why_not == (
+        "mercato: not in DynamoDB Local (DynamoDB Local exited at start: UnsupportedClassVersionError)"
+    )
+    assert storage.startswith("mercato: the tables are in moto")
+    assert main(["bench", "spike", "--fans", "2", "--dynamodb-local"]) == 1  # asked for: refused
 
 
 def test_bench_spike_takes_dynamodb_local_unasked_where_it_can_start(

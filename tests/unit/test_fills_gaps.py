@@ -6,8 +6,11 @@ the cursor beyond the missing fill, which would then never be delivered (a revie
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import pytest
+
 from mercato.intake.ports import IntakeStore
 from mercato.intake.service import Intake
+from mercato.models.errors import Invalid
 from mercato.models.history import PlayerFill
 from mercato.models.orders import Side
 
@@ -64,3 +67,28 @@ def test_a_page_whose_first_fill_is_missing_is_empty_and_keeps_the_cursor() -> N
     page = _intake(replica).fills("alice", "0", 50)
 
     assert (page.fills, page.cursor) == ([], "0")
+
+
+def test_a_cursor_the_api_returned_is_never_refused_while_the_fill_counter_lags_its_fills() -> None:
+    """The counter (``FILLSEQ``) is written in the same transaction as the fills, so a replica can
+    show fills 3 and 4 before the counter says 4: the next poll with cursor 4 was refused as beyond
+    the player's fills (``422 bad_cursor``; a reviewer's find)."""
+    # Given a replica showing fills 1 to 4 while its counter still reads 2
+    replica = Replica(written=2, visible={1, 2, 3, 4})
+
+    # When alice polls, then polls again with the cursor she was given
+    first = _intake(replica).fills("alice", "0", 50)
+    second = _intake(replica).fills("alice", first.cursor, 50)
+
+    # Then the second poll is an empty page at the same cursor
+    assert ([f.seq for f in first.fills], first.cursor) == ([1, 2, 3, 4], "4")
+    assert (second.fills, second.cursor) == ([], "4")
+
+
+def test_a_cursor_beyond_every_fill_is_still_refused() -> None:
+    replica = Replica(written=2, visible={1, 2})
+
+    with pytest.raises(Invalid) as refused:
+        _intake(replica).fills("alice", "5", 50)
+
+    assert refused.value.code == "bad_cursor"
