@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
 
 from mercato.emulators import dynamodb_local
-from mercato.emulators.dynamodb_local import START_TIMEOUT_SECONDS, DynamoDBLocal
+from mercato.emulators.dynamodb_local import START_TIMEOUT_SECONDS, DynamoDBLocal, DynamoDBLocalUnavailable
 from mercato.emulators.function_url import function_url_event, joined, query_parameters, response_body
 from mercato.feed.job import FeedJob, FeedStore
 from mercato.feed.sources import ReplaySource
@@ -766,7 +766,7 @@ class EmbeddedStack:
     (:mod:`mercato.local.memory_stack`), the fastest; ``pipeline`` is then unset and
     ``memory.exchange`` holds the state. ``moto`` (the AWS shape: stream, pipe, Kinesis; needed for
     ``shared``), DynamoDB Local (needs Java and ``make install``; needed for ``data_dir``), or
-    ``auto`` (DynamoDB Local where it is available, else moto)."""
+    ``auto`` (DynamoDB Local where it starts, else moto, with a warning saying why)."""
     data_dir: Path | None = None
     """Keep the tables in this directory (DynamoDB Local only); None keeps them in memory."""
     storage: str = field(default="", init=False)
@@ -946,7 +946,14 @@ class EmbeddedStack:
         # the pid is recorded as soon as the process exists, before it answers: a mercato killed
         # while the JVM starts leaves one the next start on this directory finds and stops
         spawned = None if self._data is None else self._data.owned_by
-        self._dynamodb_local = DynamoDBLocal(self.data_dir).start(on_spawn=spawned)
+        try:
+            self._dynamodb_local = DynamoDBLocal(self.data_dir).start(on_spawn=spawned)
+        except DynamoDBLocalUnavailable as error:
+            if self.engine != "auto" or self.data_dir is not None:
+                raise  # asked for by name, or the state lives there: the caller says why
+            log.warning("DynamoDB Local did not start (%s); the tables are in moto", error)
+            self.storage = "moto"
+            return None, False
         url = self._dynamodb_local.endpoint_url
         names = session().client("dynamodb", endpoint_url=url).list_tables()["TableNames"]
         return url, any(name.startswith(f"{self.prefix}-") for name in names)

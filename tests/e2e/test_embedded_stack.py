@@ -128,3 +128,24 @@ def test_the_demo_trades_and_ends_with_the_invariants_holding(engine: Literal["m
     # Moto counts the DynamoDB requests the trading cost; the in-memory exchange makes none.
     assert ("DynamoDB requests" in out.getvalue()) == (engine == "moto")
     assert (figures.dynamodb_requests is None) == (engine == "memory")
+
+
+def test_a_stack_on_auto_whose_dynamodb_local_fails_to_start_runs_on_moto(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``engine="auto"`` takes DynamoDB Local where it can start: with Java and the jar present but
+    the start failing (an older Java, say), the stack raised instead of running on moto (a
+    reviewer's find). A stack asked for DynamoDB Local by name still raises."""
+    from mercato.emulators.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
+
+    def fails(self: DynamoDBLocal, **_: object) -> DynamoDBLocal:
+        raise DynamoDBLocalUnavailable("DynamoDB Local exited at start: UnsupportedClassVersionError")
+
+    monkeypatch.setattr(DynamoDBLocal, "start", fails)
+    monkeypatch.setattr("mercato.emulators.dynamodb_local.available", lambda: True)
+
+    with EmbeddedStack(engine="auto", catalog=False) as stack:
+        assert stack.storage == "moto"
+        assert stack.client("alice").balances()["balances"] == {}
+    with pytest.raises(DynamoDBLocalUnavailable), EmbeddedStack(engine="dynamodb-local", catalog=False):
+        pass
