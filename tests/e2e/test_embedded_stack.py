@@ -3,6 +3,7 @@ games use, and the demo."""
 
 import io
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -144,8 +145,11 @@ def test_a_stack_on_auto_whose_dynamodb_local_fails_to_start_runs_on_moto(
     monkeypatch.setattr(DynamoDBLocal, "start", fails)
     monkeypatch.setattr("mercato.emulators.dynamodb_local.available", lambda: True)
 
-    with EmbeddedStack(engine="auto", catalog=False) as stack:
+    # (moto's tables are the process's: a prefix of its own keeps them from the next stack's)
+    prefix = f"auto-{secrets.token_hex(4)}"
+    with EmbeddedStack(engine="auto", catalog=False, prefix=prefix) as stack:
         assert stack.storage == "moto"
         assert stack.client("alice").balances()["balances"] == {}
-    with pytest.raises(DynamoDBLocalUnavailable), EmbeddedStack(engine="dynamodb-local", catalog=False):
+    named = EmbeddedStack(engine="dynamodb-local", catalog=False, prefix=f"{prefix}-named")
+    with pytest.raises(DynamoDBLocalUnavailable), named:
         pass

@@ -2,6 +2,7 @@
 the fixture's default): the same API as on moto, the background pump settling without ``drain()``,
 the leaderboard, the rate limits and the goal replay on the memory stores."""
 
+import secrets
 import time
 from typing import Any
 
@@ -159,7 +160,10 @@ def test_a_good_till_date_order_in_a_quiet_market_expires_on_its_own(engine: Any
     """The stack's sweep (every ``sweep_seconds``, as the deployed schedule every minute) settles a
     market where an order has come due: bob's GTD sell is expired, its wheat released and the book
     emptied with no other order in wheat (a reviewer's sell stayed open and reserved until one came)."""
-    with EmbeddedStack(engine=engine, catalog=False, leaderboard_seconds=0, sweep_seconds=0.1) as stack:
+    prefix = f"gtd-{secrets.token_hex(4)}"  # moto's tables are the process's: a prefix of its own
+    with EmbeddedStack(
+        engine=engine, catalog=False, leaderboard_seconds=0, sweep_seconds=0.1, prefix=prefix
+    ) as stack:
         admin = stack.client("game-server", admin=True)
         admin.list_market({"material": "wheat", "kind": "commodity", "name": "Wheat"})
         admin.deposit("bob", "wheat", 10, "grant-1")
