@@ -19,7 +19,7 @@ from mercato.intake.ports import (
 )
 from mercato.leaderboard.ports import LeaderboardReader
 from mercato.leaderboard.ranking import WINDOWS, Standing, Window
-from mercato.matcher.house import house_player
+from mercato.matcher.house import house_player, is_house
 from mercato.models.accounts import Deposit, Withdrawal
 from mercato.models.errors import Conflict, Forbidden, Invalid, NotFound, StateMoved
 from mercato.models.events import GoalEvent
@@ -34,7 +34,7 @@ from mercato.models.history import (
     day_figures_of,
     day_window,
 )
-from mercato.models.ids import DOT_SEGMENTS, HOUSE_PREFIX, ME, new_order_id, reserved
+from mercato.models.ids import new_order_id, reserved
 from mercato.models.markets import CommodityListing, FootballerListing, FootballerMarket, Market, market_from
 from mercato.models.money import COINS
 from mercato.models.orders import MAX_EXPIRY_AHEAD, Order, OrderRequest, OrderStatus, Side
@@ -459,9 +459,9 @@ def _addressable(player_id: str) -> None:
     """Refuse an id no player can have and no account is kept under: ``me`` (any case), the dot
     segments and a house id in another case (``House.lionel-messi``; the house's own, lower-case,
     can be read). An admin's ``GET /accounts/me/orders`` answered an empty page for a player "me"."""
-    house_like = player_id.lower().startswith(HOUSE_PREFIX) and not player_id.startswith(HOUSE_PREFIX)
-    if player_id.lower() == ME or player_id in DOT_SEGMENTS or house_like:
-        raise Forbidden(reserved(player_id) or "", code="reserved_player")
+    why = reserved(player_id)
+    if why is not None and not is_house(player_id):
+        raise Forbidden(why, code="reserved_player")
 
 
 def _standing_view(standing: Standing) -> StandingView:

@@ -154,8 +154,9 @@ class Branching:
             # a run that failed is an outcome with the failure as its problem, never an exception
             # here, inside a storage call, where the exchange's own error handling would take it
             result = _result_from(read, pid)
-            failed = Outcome("", 0, 0, [f"the run failed:\n{result}"])
-            self.outcomes.append((fault, call, failed if isinstance(result, str) else result))
+            if isinstance(result, str):
+                result = Outcome("", 0, 0, [f"the run failed:\n{result}"])
+            self.outcomes.append((fault, call, result))
         return None
 
 
