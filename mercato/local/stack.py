@@ -580,7 +580,19 @@ def _origin_form(target: str) -> str:
 
 
 def _wants_events(request: http.server.BaseHTTPRequestHandler) -> bool:
-    return "text/event-stream" in ",".join(request.headers.get_all("Accept") or []).lower()
+    """Whether the ``Accept`` header names ``text/event-stream`` with a weight above 0 (``q=0`` says
+    the type is not acceptable, RFC 9110 §12.4.2; a weight that is not a number counts as 1)."""
+    for media_range in ",".join(request.headers.get_all("Accept") or []).split(","):
+        parsed = Message()
+        parsed["Content-Type"] = media_range.strip()
+        if parsed.get_content_type() != "text/event-stream":
+            continue
+        weight = parsed.get_param("q")
+        try:
+            return not isinstance(weight, str) or float(weight) > 0
+        except ValueError:
+            return True
+    return False
 
 
 def _combined(headers: Message) -> dict[str, str]:

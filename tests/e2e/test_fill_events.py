@@ -105,6 +105,31 @@ def test_a_stream_without_a_token_is_refused_in_the_error_shape() -> None:
         assert json.loads(refused.read())["error"]["code"] == "missing_token"
 
 
+@pytest.mark.parametrize(
+    ("accept", "streams"),
+    [
+        ("text/event-stream;q=0", False),
+        ("application/json, text/event-stream; q=0.0", False),
+        ("TEXT/EVENT-STREAM ; Q=0.000", False),
+        ("text/event-stream;q=0.5, application/json", True),
+        ("application/json;q=0.9, text/event-stream", True),
+        ("application/x-text/event-stream", False),
+    ],
+)
+def test_only_an_accept_that_takes_event_streams_opens_a_stream(accept: str, streams: bool) -> None:
+    """``q=0`` marks a type as not acceptable (RFC 9110 §12.4.2): such a client gets the JSON page."""
+    with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0) as stack:
+        headers = {"Accept": accept, "Authorization": f"Bearer {stack.token('alice')}"}
+        with events(stack, headers) as answer:
+            assert answer.status == 200
+            kind = answer.getheader("Content-Type", "")
+            if streams:
+                assert kind == "text/event-stream"
+            else:
+                assert kind.startswith("application/json")
+                assert json.loads(answer.read()) == {"fills": [], "cursor": "0"}
+
+
 def test_a_reconnect_with_a_foreign_last_event_id_is_refused_naming_that_header() -> None:
     """The browser sends back whatever id it last saw; a refusal names the header it came in, not
     the ``after`` parameter the client never sent."""
