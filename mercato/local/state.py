@@ -98,8 +98,8 @@ class DataDir:
         return self.path / CHECKPOINT_FILE
 
     def claim(self) -> None:
-        """Make the directory this process's: refuse if a live ``mercato`` holds it, and stop the
-        DynamoDB Local a killed one left behind."""
+        """Make the directory this process's: refuse if a live ``mercato`` holds its lock, and stop
+        the DynamoDB Local a killed one left behind."""
         self.path.mkdir(parents=True, exist_ok=True)
         # an exclusive lock held for the process's life decides between two started at once (the
         # owner file alone let both read it before either wrote it); the kernel drops it when the
@@ -114,10 +114,10 @@ class DataDir:
                 f"{self.path} is in use by mercato" + (f" (pid {holder.mercato})" if holder else "")
             ) from None
         self._lock.append(lock)
+        # with the lock held, an owner file left behind names a mercato that is gone (its pid may be
+        # another process's by now): it only says which DynamoDB Local to stop
         previous = self._read_owner()
         if previous is not None and previous.mercato != os.getpid():
-            if _alive(previous.mercato) and "mercato" in _command_line(previous.mercato):
-                raise DataDirInUse(f"{self.path} is in use by mercato (pid {previous.mercato})")
             left = previous.dynamodb_local
             if left is not None and _alive(left) and self._serves_here(_command_line(left)):
                 _stop(left)

@@ -100,3 +100,24 @@ def test_a_recorded_pid_now_serving_another_directory_is_left_alone(tmp_path: Pa
         assert _alive(other), "another directory's DynamoDB Local was stopped"
     finally:
         os.kill(other, signal.SIGKILL)
+
+
+def test_a_reused_pid_in_a_stale_owner_file_does_not_refuse_a_free_directory(tmp_path: Path) -> None:
+    """A SIGKILLed ``mercato up`` leaves its owner file; once its pid is reused by any process with
+    "mercato" in its command line (a client command, an editor on a log), the lock is still free and
+    decides: the directory is claimed (a reviewer's start was refused "in use" with nobody holding it)."""
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "/tmp/mercato-notes.txt"])
+    try:
+        while b"mercato-notes" not in Path(f"/proc/{other.pid}/cmdline").read_bytes():  # exec'd
+            time.sleep(0.01)
+        (tmp_path / OWNER_FILE).write_text(Owner(mercato=other.pid).model_dump_json())
+
+        directory = DataDir(tmp_path)
+        directory.claim()
+
+        assert Owner.model_validate_json((tmp_path / OWNER_FILE).read_text()).mercato == os.getpid()
+        assert other.poll() is None  # and the process that reused the pid is left alone
+        directory.release()
+    finally:
+        other.kill()
+        other.wait()
