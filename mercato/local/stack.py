@@ -1016,7 +1016,8 @@ class EmbeddedStack:
     def _watch_dynamodb_local(self) -> None:
         """DynamoDB Local is a child process: if it ends while the stack runs (killed, out of memory),
         every request would answer 503 until a restart. With ``data_dir`` it is started again on the
-        same port and directory, which keeps what it had committed, and what was pending is re-driven
+        same port and directory, which keeps what reached its file (a SIGKILLed JVM can lose the writes
+        it answered in its last few tens of milliseconds), and what was pending is re-driven
         as at a restart; in memory its tables are gone with it, which is said once. A start that
         fails (the port held by another process, the JVM killed again) is tried again, each wait
         twice the last, up to :data:`MAX_WATCH_SECONDS`. The start happens outside the pump's lock,
