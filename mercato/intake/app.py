@@ -207,7 +207,13 @@ def build_app(intake: Intake) -> LambdaFunctionUrlResolver:
     @app.get(
         "/fills",
         summary="Your fills after a cursor, oldest first; pass the answer's cursor as after next time",
-        **_doc(200, FillsPage, "bad_cursor", access=Access.TRADE),
+        description=(
+            "On the local stack, `Accept: text/event-stream` keeps the connection open instead: one "
+            "`fills` event per page of new fills (`id` its cursor; `Last-Event-ID` resumes after it), "
+            "an `error` event in the error shape, and at most eight streams a token (the ninth is "
+            "answered 429 too_many_streams)."
+        ),
+        **_doc(200, FillsPage, "bad_cursor", "too_many_streams", access=Access.TRADE),
     )
     def list_fills(
         after: Annotated[

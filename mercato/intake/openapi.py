@@ -64,6 +64,8 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "unsupported_transfer_coding": 501,
     "http_version_not_supported": 505,
     "too_many_connections": 503,
+    # the local server's event stream of GET /fills: a token holds at most eight at once
+    "too_many_streams": 429,
 }
 """Every error code the API answers with, and its status."""
 

@@ -231,6 +231,14 @@ def test_an_idle_stream_polls_only_when_something_settles() -> None:
             assert len(polls) <= len(players) * (elapsed / 0.25 + 2)
 
 
+def _documented_codes(stack: EmbeddedStack, path: str, status: int) -> list[str]:
+    """The error codes ``/openapi.json`` lists for ``GET path`` answering ``status``."""
+    document = stack.client("anyone").request("GET", "/openapi.json")
+    answer = document["paths"][path]["get"]["responses"][str(status)]["content"]["application/json"]
+    codes: list[str] = answer["schema"]["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"]
+    return codes
+
+
 def test_a_token_holds_at_most_eight_streams_at_once() -> None:
     with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0) as stack:
         alice = {"Authorization": f"Bearer {stack.token('alice')}"} | SSE
@@ -240,6 +248,7 @@ def test_a_token_holds_at_most_eight_streams_at_once() -> None:
             with events(stack, alice) as ninth:
                 assert ninth.status == 429
                 assert json.loads(ninth.read())["error"]["code"] == "too_many_streams"
+                assert "too_many_streams" in _documented_codes(stack, "/fills", 429)  # a reviewer's find
             # the same token spelled as auth also reads it is the same caller (a reviewer opened 48)
             token = alice["Authorization"].removeprefix("Bearer ")
             for spelling in (f"bearer {token}", f"BEARER  {token}", f"Bearer {token} "):
