@@ -60,6 +60,8 @@ PREFIX = "mercato"
 MAX_EMPTY_LINES = 8  # empty lines skipped before a request line, at most
 IDLE_PAUSE_SECONDS = 0.005
 MAX_IDLE_PAUSE_SECONDS = 1.0
+FAILED_PUMP_PAUSE_SECONDS = 1.0
+"""How long the pump waits after a failed poll or batch before it tries again, writes or not."""
 """An idle pump sleeps up to this long; a write to intake wakes it at once."""
 FEED_POLL_SECONDS = 0.5
 LEADERBOARD_SECONDS = 10.0
@@ -982,18 +984,29 @@ class EmbeddedStack:
         """Poll like the services do: at once while there is work; when idle, back off to a second,
         unless a write to intake (or the feed) wakes it first."""
         pause = IDLE_PAUSE_SECONDS
-        rounds = 0
+        rounds = failures = 0
         while not self._stop.is_set():
             rounds += 1
             try:
                 with self._pump_lock:
                     busy = self._lane.pump(fetch=rounds % 20 == 0)
-            except Exception:
+            except Exception as error:
                 # a failed poll or batch (DynamoDB Local restarting, a throttled put): what it
                 # did not forward stays behind its checkpoint and is read again after a pause,
-                # as Pipes and Lambda retry; the thread never ends while the stack runs
-                log.exception("the pipeline's pump failed; it retries after a pause")
-                busy = False
+                # as Pipes and Lambda retry; the thread never ends while the stack runs. The first
+                # failure in a row is logged whole, the rest in a line each, and the pause is not
+                # cut short by writes (each client's retry woke it: a reviewer saw 119 tracebacks
+                # in 5 s while DynamoDB Local was down)
+                failures += 1
+                if failures == 1:
+                    log.exception("the pipeline's pump failed; it retries after a pause")
+                else:
+                    log.warning("the pipeline's pump failed again (%d in a row): %r", failures, error)
+                self._stop.wait(FAILED_PUMP_PAUSE_SECONDS)
+                continue
+            if failures:
+                log.warning("the pipeline's pump works again, after %d failures", failures)
+                failures = 0
             if busy:
                 self._http.settled()
             pause = IDLE_PAUSE_SECONDS if busy else min(pause * 2, MAX_IDLE_PAUSE_SECONDS)
