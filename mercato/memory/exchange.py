@@ -7,7 +7,9 @@ Orders placed through intake rest in the same book the matcher reads and settles
 """
 
 import base64
+import bisect
 import copy
+import heapq
 import json
 import threading
 from collections.abc import Callable
@@ -95,6 +97,24 @@ class ExchangeState:
     fill_seq: dict[str, int] = field(default_factory=dict)
     trades: dict[str, dict[str, _Trade]] = field(default_factory=dict)
     """material -> trade key (the taker's order id, then the maker's book key) -> the trade."""
+    trade_times: dict[str, list[_Trade]] = field(default_factory=dict)
+    """material -> its trades in ``time_key`` order: the by-time index DynamoDB's sort key gives, so
+    a page of a busy market's history is a slice, not a sort of every trade it ever made (a
+    reviewer's 1m candles of 8,000 trades took 379 ms under the exchange's lock)."""
+
+    def add_trade(self, material: str, key: str, row: _Trade) -> None:
+        """Store a trade under its key and in the by-time index (replacing one stored under that key)."""
+        rows = self.trades.setdefault(material, {})
+        times = self.trade_times.setdefault(material, [])
+        old = rows.get(key)
+        if old is not None:
+            times.pop(bisect.bisect_left(times, old.time_key, key=_time_key))
+        rows[key] = row
+        bisect.insort(times, row, key=_time_key)
+
+
+def _time_key(row: _Trade) -> str:
+    return row.time_key
 
 
 def _atomic(method: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -361,35 +381,44 @@ class InMemoryExchange:
     @_atomic
     def recent_trades(self, material: str, limit: int) -> list[Trade]:
         trades = self.state.trades.get(material, {})
-        return [trades[key].trade for key in sorted(trades, reverse=True)[:limit]]
+        return [trades[key].trade for key in heapq.nlargest(limit, trades)]
 
-    def _by_time(self, material: str, start_ms: int, end_ms: int) -> list[_Trade]:
+    def _by_time(
+        self, material: str, start_ms: int, end_ms: int, before: str | None = None
+    ) -> tuple[list[_Trade], int, int]:
+        """The market's by-time index and the bounds of the trades executed in ``[start_ms, end_ms)``
+        (and before the time key ``before``): ``rows[first:last]``, oldest first."""
+        rows = self.state.trade_times.get(material, [])
         low, high = f"{start_ms:013d}", f"{end_ms - 1:013d}~"
-        trades = self.state.trades.get(material, {}).values()
-        return sorted((t for t in trades if low <= t.time_key <= high), key=lambda t: t.time_key)
+        first = bisect.bisect_left(rows, low, key=_time_key)
+        last = bisect.bisect_right(rows, high, key=_time_key)
+        if before is not None:
+            last = max(first, min(last, bisect.bisect_left(rows, before, key=_time_key)))
+        return rows, first, last
 
     @_atomic
     def trades_page(
         self, material: str, limit: int, cursor: str | None, start_ms: int, end_ms: int
     ) -> tuple[list[Trade], str | None]:
-        newest_first = self._by_time(material, start_ms, end_ms)[::-1]
+        before = None
         if cursor:
             fields = _decode_cursor(cursor, {"material", "before"})
             low, high = f"{start_ms:013d}", f"{end_ms - 1:013d}~"
             if fields["material"] != material or not low <= fields["before"] <= high:
                 raise ValueError("not a cursor of this market's trades in this range")
-            newest_first = [t for t in newest_first if t.time_key < fields["before"]]
-        page = newest_first[:limit]
-        if len(newest_first) <= limit:
+            before = fields["before"]
+        rows, first, last = self._by_time(material, start_ms, end_ms, before)
+        page = rows[max(first, last - limit) : last][::-1]  # newest first
+        if last - first <= limit:
             return [t.trade for t in page], None
         return [t.trade for t in page], _encode_cursor({"material": material, "before": page[-1].time_key})
 
     @_atomic
     def trades_between(self, material: str, start_ms: int, end_ms: int, at_most: int | None) -> list[Trade]:
-        found = self._by_time(material, start_ms, end_ms)
-        if at_most is not None and len(found) > at_most:
+        rows, first, last = self._by_time(material, start_ms, end_ms)
+        if at_most is not None and last - first > at_most:
             raise TooManyTrades(f"more than {at_most} trades")
-        return [t.trade for t in found]
+        return [t.trade for t in rows[first:last]]
 
     # -- goal events -------------------------------------------------------------------------
 
@@ -434,7 +463,7 @@ class InMemoryExchange:
         for trade in trades:
             at = _millis(trade.executed_at)
             key = f"{trade.buy_order_id}#{trade.sell_order_id}"
-            self.state.trades.setdefault(trade.material, {})[key] = _Trade(f"{at:013d}#{key}", trade)
+            self.state.add_trade(trade.material, key, _Trade(f"{at:013d}#{key}", trade))
 
     # -- the matcher's port ------------------------------------------------------------------
 
@@ -592,10 +621,9 @@ class InMemoryExchange:
                 state.closed_ms[(filled.player_id, filled.order_id)] = at
         for delta in settlement.balances:
             self._set_balance(delta.player_id, delta.asset, delta.available, delta.reserved)
-        trades = state.trades.setdefault(material, {})
         for trade in settlement.trades:
             key = _trade_key(trade)
-            trades[key] = _Trade(f"{at:013d}#{key}", _trade(material, trade, executed_at))
+            state.add_trade(material, key, _Trade(f"{at:013d}#{key}", _trade(material, trade, executed_at)))
         for sequence in settlement.fill_sequences:
             state.fill_seq[sequence.player_id] = sequence.last
         for fill in settlement.fills:
