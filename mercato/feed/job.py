@@ -100,7 +100,7 @@ class FeedJob:
             stored = player.legacy if inherited and player.legacy is not None else player.feed_goals
             if goals < stored:
                 log.warning(
-                    "a goal count went down; ignored",
+                    f"the feed's goal count for {key} went down ({goals} < {stored}); ignored",
                     extra={"player": key, "stored": stored, "reported": goals},
                 )
                 self._reject(result, "GoalsWentDown")

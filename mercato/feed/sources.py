@@ -11,8 +11,8 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any, Protocol
 
@@ -115,6 +115,8 @@ class ReplaySource:
     speed: float = 1.0
     clock: Callable[[], float] = time.monotonic
     started: float = field(default_factory=time.monotonic)
+    from_minute: float = 0.0
+    """The match minute it was at when ``started`` (0: the kick-off; see :meth:`resumed`)."""
 
     @classmethod
     def wc2022_final(cls, speed: float = 1.0, clock: Callable[[], float] = time.monotonic) -> "ReplaySource":
@@ -123,7 +125,20 @@ class ReplaySource:
         return cls(data["match"], goals, speed, clock, clock())
 
     def minute(self) -> float:
-        return (self.clock() - self.started) * self.speed
+        return self.from_minute + (self.clock() - self.started) * self.speed
+
+    def resumed(self, posted: Mapping[str, int]) -> "ReplaySource":
+        """The replay going on from the last goal of it already ``posted`` (scorer -> goals stored),
+        as a restarted ``mercato up --data`` does: from minute 0 it reported fewer goals than stored
+        for every scorer until it caught up, each poll a warning, for as long as the match lasts (a
+        reviewer's find). Goals of the minute it resumes at that were not posted are still posted."""
+        counts: Counter[str] = Counter()
+        resume = 0
+        for goal in sorted(self.goals, key=lambda g: g.minute):
+            counts[goal.scorer] += 1
+            if counts[goal.scorer] <= posted.get(goal.scorer, 0):
+                resume = goal.minute
+        return replace(self, started=self.clock(), from_minute=resume)
 
     def fetch(self) -> Snapshot:
         now = self.minute()

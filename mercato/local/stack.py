@@ -931,7 +931,10 @@ class EmbeddedStack:
         if self._dynamodb_local is not None:
             targets.append(self._watch_dynamodb_local)
         if self.replay_speed > 0:
-            self.feed = FeedJob(ReplaySource.wc2022_final(self.replay_speed), feed_store, self._lane.service)
+            replay = ReplaySource.wc2022_final(self.replay_speed)
+            # on kept state (a restart on --data) the replay goes on after the goals it posted
+            posted = {f.material: f.feed_goals for f in feed_store.followed(replay.match_id)}
+            self.feed = FeedJob(replay.resumed(posted), feed_store, self._lane.service)
             targets.append(self._replay)
         for target in targets:
             thread = threading.Thread(target=target, daemon=True, name=f"mercato{target.__name__}")

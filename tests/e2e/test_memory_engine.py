@@ -123,7 +123,9 @@ def test_a_batch_the_matcher_fails_stays_queued_and_settles_on_a_later_pump() ->
 def test_a_pump_that_fails_keeps_running_and_settles_what_arrives_after(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with EmbeddedStack(engine="memory", leaderboard_seconds=0) as stack:
+    monkeypatch.setattr(stack_module, "FAILED_PUMP_PAUSE_SECONDS", 0.05)
+    # no sweep: it would settle the crossed book itself while the pump waits out its pause
+    with EmbeddedStack(engine="memory", leaderboard_seconds=0, sweep_seconds=0) as stack:
         # Given a pipeline whose next two pumps fail outright (on moto or DynamoDB Local: a poll of
         # the stream or a put to Kinesis that errs, which the pipe re-raises to be read again)
         assert stack.memory is not None

@@ -310,3 +310,23 @@ def test_the_deployed_feed_uses_the_api_key_put_after_the_first_deploy(
         feed.handler({"detail-type": "Scheduled Event"}, _ScheduleContext())
 
     assert sent == ["GENERATED", "GENERATED", "REAL-KEY"]
+
+
+def test_a_replay_resumed_on_posted_goals_goes_on_after_the_last_of_them() -> None:
+    """A restarted ``mercato up --data`` replayed from minute 0, reporting fewer goals than stored for
+    every scorer until it caught up (a warning each poll for the match's length: a reviewer's find).
+    Resumed, it reports at least what was posted, and the goals after it as they come."""
+    now = [100.0]
+    replay = ReplaySource.wc2022_final(speed=10.0, clock=lambda: now[0])
+    posted = {"lionel-messi": 1, "angel-di-maria": 1, "kylian-mbappe": 1}  # the goals up to minute 80
+
+    resumed = replay.resumed(posted)
+
+    assert resumed.minute() == 80
+    assert resumed.fetch().goals == posted
+    now[0] += 0.15  # minute 81.5: Mbappé's second
+    assert resumed.fetch().goals == posted | {"kylian-mbappe": 2}
+    assert replay.resumed({}).minute() == 0, "nothing posted: from the kick-off"
+    everything = replay.resumed({"lionel-messi": 2, "angel-di-maria": 1, "kylian-mbappe": 3})
+    assert everything.minute() == 118
+    assert everything.fetch().goals == {"lionel-messi": 2, "angel-di-maria": 1, "kylian-mbappe": 3}
