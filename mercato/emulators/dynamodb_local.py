@@ -151,6 +151,13 @@ def find_jar() -> Path | None:
     return None
 
 
+def _one_line(stderr: str) -> str:
+    """What the JVM said, as one line: its lines joined with `` | ``, at most 500 characters from the
+    end (a Java too old for the jar prints a LinkageError and then a stack trace's lines)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return " | ".join(lines)[-500:]
+
+
 def java() -> str | None:
     return shutil.which("java")
 
@@ -159,6 +166,9 @@ def missing() -> str | None:
     """What DynamoDB Local lacks on this machine, in words; None when it can start."""
     if java() is None:
         return "java is not on PATH (install a Java 17 runtime)"
+    configured = os.environ.get(JAR_ENV)
+    if configured and find_jar() is None:
+        return f"{JAR_ENV} names {configured}, which is not a file"
     if find_jar() is None:
         return (
             "the DynamoDB Local jar is missing (in a checkout, run make install; elsewhere,"
@@ -281,7 +291,7 @@ class DynamoDBLocal:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 error = Path(self._log.name).read_text(errors="replace") if self._log else ""
-                raise DynamoDBLocalUnavailable(f"DynamoDB Local exited at start: {error.strip()[-500:]}")
+                raise DynamoDBLocalUnavailable(f"DynamoDB Local exited at start: {_one_line(error)}")
             try:
                 urllib.request.urlopen(self.endpoint_url, timeout=0.5).close()
             except urllib.error.HTTPError:

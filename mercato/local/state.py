@@ -18,6 +18,7 @@ What is lost when the process dies, and how a restart makes up for it:
   the restart finds it through the owner file and stops it before starting its own.
 """
 
+import errno
 import fcntl
 import json
 import logging
@@ -101,6 +102,11 @@ class DataDir:
         """Make the directory this process's: refuse if a live ``mercato`` holds its lock, and stop
         the DynamoDB Local a killed one left behind."""
         self.path.mkdir(parents=True, exist_ok=True)
+        # DynamoDB Local answers a database file it cannot write with an "unknown error" on its first
+        # call, which reads like a damaged file (a reviewer's find): name the file instead
+        for stored in sorted(self.path.glob("*.db")):
+            if not os.access(stored, os.R_OK | os.W_OK):
+                raise PermissionError(errno.EACCES, "this user cannot read and write it", str(stored))
         # an exclusive lock held for the process's life decides between two started at once (the
         # owner file alone let both read it before either wrote it); the kernel drops it when the
         # process ends, killed or not

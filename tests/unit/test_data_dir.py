@@ -121,3 +121,19 @@ def test_a_reused_pid_in_a_stale_owner_file_does_not_refuse_a_free_directory(tmp
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_database_file_this_user_cannot_write_is_named_before_dynamodb_local_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB Local answered its first call on such a file with "an unknown error", which read like
+    a damaged database (a reviewer's find, as root without the capability to override file modes)."""
+    stored = tmp_path / "shared-local-instance.db"
+    stored.write_bytes(b"")
+    readable_only = {str(stored)}
+    monkeypatch.setattr(os, "access", lambda path, mode: str(path) not in readable_only or mode == os.R_OK)
+
+    with pytest.raises(PermissionError) as refused:
+        DataDir(tmp_path).claim()
+
+    assert str(refused.value) == f"[Errno 13] this user cannot read and write it: '{stored}'"

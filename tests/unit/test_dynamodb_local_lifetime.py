@@ -152,3 +152,44 @@ except KeyboardInterrupt:
         os.kill(pid, signal.SIGKILL)
     assert done.returncode == 130
     assert left == [], "the process spawned after the interrupt outlived the program"
+
+
+def test_a_jar_variable_naming_no_file_is_named_in_the_refusal(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """It was told to set the variable it had set (a reviewer's find)."""
+    monkeypatch.setattr(dynamodb_local, "java", lambda: "/usr/bin/java")
+    monkeypatch.setenv(dynamodb_local.JAR_ENV, str(tmp_path / "nowhere.jar"))
+
+    assert (
+        dynamodb_local.missing()
+        == f"{dynamodb_local.JAR_ENV} names {tmp_path / 'nowhere.jar'}, which is not a file"
+    )
+
+
+def test_a_jvm_that_exits_at_start_is_reported_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A Java too old for the jar prints a LinkageError, then a stack trace's lines: the refusal is one
+    line, as every refusal of ``mercato up`` is (it was two, a tab inside)."""
+    jar = tmp_path / "DynamoDBLocal.jar"
+    jar.write_bytes(b"")
+    java = tmp_path / "java"
+    java.write_text(
+        "#!/bin/sh\n"
+        "echo 'Error: LinkageError occurred while loading main class DynamoDBLocal' >&2\n"
+        "printf '\\tjava.lang.UnsupportedClassVersionError: class file version 61.0\\n' >&2\n"
+        "exit 1\n"
+    )
+    java.chmod(0o755)
+    monkeypatch.setenv(dynamodb_local.JAR_ENV, str(jar))
+    monkeypatch.setattr(dynamodb_local, "java", lambda: str(java))
+
+    with pytest.raises(dynamodb_local.DynamoDBLocalUnavailable) as refused:
+        dynamodb_local.DynamoDBLocal().start()
+
+    assert "\n" not in str(refused.value)
+    assert str(refused.value) == (
+        "DynamoDB Local exited at start: Error: LinkageError occurred while loading main class DynamoDBLocal"
+        " | java.lang.UnsupportedClassVersionError: class file version 61.0"
+    )
