@@ -170,7 +170,8 @@ def test_dynamodb_local_that_cannot_start_is_one_clear_line(tmp_path: Path, comm
     assert result.returncode != 0
     (line,) = result.stderr.strip().splitlines()  # one line, no traceback
     assert line.startswith("mercato: DynamoDB Local cannot start: "), line
-    assert "jar is missing" in line or "java is not on PATH" in line, line
+    named = f"MERCATO_DYNAMODB_LOCAL_JAR names {tmp_path / 'no-such.jar'}, which is not a file"
+    assert named in line or "java is not on PATH" in line, line
 
 
 @pytest.mark.parametrize("engine", ["memory", "moto"])

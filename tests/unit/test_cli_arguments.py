@@ -105,7 +105,10 @@ def test_bench_spike_keeps_its_tables_in_moto_where_dynamodb_local_cannot_start_
     assert main(["bench", "spike", "--fans", "2", "--sellers", "1", "--json"]) == 0
     captured = capsys.readouterr()
     why_not, storage = captured.err.splitlines()[:2]
-    assert why_not.startswith("mercato: not in DynamoDB Local (DynamoDB Local cannot start: the DynamoDB")
+    assert why_not == (
+        "mercato: not in DynamoDB Local (DynamoDB Local cannot start:"
+        " MERCATO_DYNAMODB_LOCAL_JAR names /nonexistent/DynamoDBLocal.jar, which is not a file)"
+    )
     assert storage.startswith("mercato: the tables are in moto")
     assert json.loads(captured.out)["fills"] >= 1
 
