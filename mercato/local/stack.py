@@ -1121,8 +1121,11 @@ class EmbeddedStack:
         whose wake-ups the mapping discarded is settled. Not ``full``, only markets with an order due
         are looked for. Returns the materials."""
         matcher = self._lane.matcher
-        needs = partial(needs_waking, matcher.store) if full else matcher.store.due
-        woken = due_markets(matcher.store.materials(), needs, matcher.clock())
+        now = matcher.clock()
+        if full:
+            woken = due_markets(matcher.store.materials(), partial(needs_waking, matcher.store), now)
+        else:  # one look at the by-expiry index, not a query a market
+            woken = matcher.store.due_materials(now)
         with self._retry_lock:
             again = dict(self._unsettled)
         woken = sorted({*woken, *again})

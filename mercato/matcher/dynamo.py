@@ -188,6 +188,17 @@ class DynamoMatcherStore:
         )
         return [item["sk"] for item in page.get("Items", [])]
 
+    def due_materials(self, now: int) -> list[str]:
+        scanned = items(
+            self._client.scan,
+            TableName=self._t.book,
+            IndexName=BOOK.indexes[0].name,
+            FilterExpression="expiry <= :now",
+            ExpressionAttributeValues={":now": f"{now:013d}~"},
+            ProjectionExpression="material",
+        )
+        return sorted({str(item["material"]) for item in scanned})
+
     def set_ticker(self, material: str, best_bid: int | None, best_ask: int | None, version: int) -> None:
         sets, removes, values = [], [], {":version": version}
         for name, value in (("bestBid", best_bid), ("bestAsk", best_ask)):

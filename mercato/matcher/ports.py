@@ -103,6 +103,13 @@ class MatcherStore(Protocol):
         and FOK orders a minute after they arrived), earliest first, at most :data:`DUE_PAGE`."""
         ...
 
+    def due_materials(self, now: int) -> list[str]:
+        """The materials with an order due at or before ``now``, sorted: one look at the whole
+        ``by-expiry`` index (a sparse one: only orders with an expiry), for the embedded stack's
+        frequent sweep; the deployed sweep asks each market (:meth:`due`), which reads no more than
+        the due orders of a catalog however many good-till-date orders rest."""
+        ...
+
     def pending_goals(self, material: str) -> list[PendingGoal]:
         """The goal events in the material's partition not applied yet, oldest first."""
         ...

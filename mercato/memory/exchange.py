@@ -519,6 +519,10 @@ class InMemoryExchange:
         ]
         return [key for _, _, key in sorted(expiring)[:DUE_PAGE]]
 
+    @_atomic
+    def due_materials(self, now: int) -> list[str]:
+        return sorted(material for material in self.state.book if self.due(material, now))
+
     def _due_at(self, order: BookOrder) -> int | None:
         """When the ``by-expiry`` index makes a resting order due, as ``storage.items`` keys it."""
         created = self.state.orders[(order.player_id, order.order_id)].created_at

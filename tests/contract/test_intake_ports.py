@@ -465,6 +465,29 @@ def test_good_till_date_orders_come_due_in_expiry_order(backend: Backend) -> Non
     ]
 
 
+def test_the_materials_with_an_order_due_are_found_in_one_look(backend: Backend) -> None:
+    """The embedded stack's frequent sweep looks at the whole by-expiry index at once (a query a
+    market every 5 s kept an idle ``mercato up --data`` busy); it finds what asking each market finds."""
+    fund(backend.intake, "alice", "wheat", 10)
+    fund(backend.intake, "alice", "coins", 1_000)
+    wheat = order("alice", Side.SELL, 1, 30, n=1, expires_at=AT + timedelta(seconds=10))
+    copper = order("alice", Side.BUY, 1, 20, n=2, expires_at=AT + timedelta(seconds=20))
+    for each in (
+        wheat,
+        copper.model_copy(update={"material": "copper"}),
+        order("alice", Side.SELL, 1, 31, n=3),
+    ):
+        place(backend.intake, each)
+
+    assert backend.matcher.due_materials(AT_MS) == []
+    assert backend.matcher.due_materials(AT_MS + 10_000) == ["wheat"]
+    assert backend.matcher.due_materials(AT_MS + 20_000) == ["copper", "wheat"]
+    asked = [
+        material for material in ("copper", "stone", "wheat") if backend.matcher.due(material, AT_MS + 20_000)
+    ]
+    assert asked == ["copper", "wheat"]
+
+
 # -- goal events ------------------------------------------------------------------------------------
 
 
