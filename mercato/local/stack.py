@@ -60,8 +60,10 @@ PREFIX = "mercato"
 MAX_EMPTY_LINES = 8  # empty lines skipped before a request line, at most
 IDLE_PAUSE_SECONDS = 0.005
 MAX_IDLE_PAUSE_SECONDS = 1.0
+FAILED_PUMP_FIRST_PAUSE_SECONDS = 0.05
 FAILED_PUMP_PAUSE_SECONDS = 1.0
-"""How long the pump waits after a failed poll or batch before it tries again, writes or not."""
+"""How long the pump waits after a failed poll or batch before it tries again, writes or not: the
+first pause after a success, doubled after each failure in a row up to the second."""
 """An idle pump sleeps up to this long; a write to intake wakes it at once."""
 FEED_POLL_SECONDS = 0.5
 LEADERBOARD_SECONDS = 10.0
@@ -589,9 +591,9 @@ def _origin_form(target: str) -> str:
 def _wants_events(request: http.server.BaseHTTPRequestHandler) -> bool:
     """Whether the ``Accept`` header names ``text/event-stream`` with a weight above 0 (``q=0`` says
     the type is not acceptable, RFC 9110 §12.4.2; a weight that is not a number counts as 1)."""
-    for media_range in ",".join(request.headers.get_all("Accept") or []).split(","):
+    for media_range in _media_ranges(",".join(request.headers.get_all("Accept") or [])):
         parsed = Message()
-        parsed["Content-Type"] = media_range.strip()
+        parsed["Content-Type"] = media_range
         if parsed.get_content_type() != "text/event-stream":
             continue
         weight = parsed.get_param("q")
@@ -600,6 +602,25 @@ def _wants_events(request: http.server.BaseHTTPRequestHandler) -> bool:
         except ValueError:
             return True
     return False
+
+
+def _media_ranges(accept: str) -> list[str]:
+    """An ``Accept`` value's media ranges: split at the commas outside quoted strings (a parameter's
+    quoted value may hold one, RFC 9110 §5.6.4)."""
+    ranges, current, quoted, escaped = [], "", False, False
+    for char in accept:
+        if escaped:
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            ranges.append(current.strip())
+            current = ""
+            continue
+        current += char
+    return [*ranges, current.strip()]
 
 
 def _combined(headers: Message) -> dict[str, str]:
@@ -1005,7 +1026,9 @@ class EmbeddedStack:
                     log.exception("the pipeline's pump failed; it retries after a pause")
                 else:
                     log.warning("the pipeline's pump failed again (%d in a row): %r", failures, error)
-                self._stop.wait(FAILED_PUMP_PAUSE_SECONDS)
+                # a transient failure costs a few tens of milliseconds; a lasting one, a try a second
+                first = FAILED_PUMP_FIRST_PAUSE_SECONDS
+                self._stop.wait(min(first * 2 ** (failures - 1), FAILED_PUMP_PAUSE_SECONDS))
                 continue
             if failures:
                 log.warning("the pipeline's pump works again, after %d failures", failures)
@@ -1106,8 +1129,9 @@ class EmbeddedStack:
             full = time.monotonic() - looked >= full_every
             try:
                 self.sweep(full=full)
-            except Exception:  # the next sweep looks again: log and carry on
+            except Exception:  # the next sweep looks again (a full look, if this one was): log and carry on
                 logging.getLogger("mercato.matcher").exception("the sweep failed")
+                continue
             if full:
                 looked = time.monotonic()
 

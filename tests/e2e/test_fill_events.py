@@ -114,6 +114,8 @@ def test_a_stream_without_a_token_is_refused_in_the_error_shape() -> None:
         ("text/event-stream;q=0.5, application/json", True),
         ("application/json;q=0.9, text/event-stream", True),
         ("application/x-text/event-stream", False),
+        ('text/event-stream;note="a,b";q=0', False),  # a quoted comma splits no range
+        ('application/json;note="x,text/event-stream"', False),
     ],
 )
 def test_only_an_accept_that_takes_event_streams_opens_a_stream(accept: str, streams: bool) -> None:

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from mercato.intake.auth import Scope, issue_token
 from mercato.intake.limits import Bucket, LimitSettings
@@ -242,6 +243,7 @@ def test_a_failing_pump_logs_one_traceback_and_keeps_its_pause_through_writes(
     at once and logged a whole traceback each time (a reviewer saw 119 in 5 s, 10,830 lines). Now the
     first failure in a row is logged whole, the others in a line, each after a pause writes do not
     cut short; once the pump works again it says so and goes on."""
+    monkeypatch.setattr(stack_module, "FAILED_PUMP_FIRST_PAUSE_SECONDS", 0.2)
     monkeypatch.setattr(stack_module, "FAILED_PUMP_PAUSE_SECONDS", 0.2)
     with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0, sweep_seconds=0) as stack:
         works = stack._lane.pump
@@ -269,3 +271,76 @@ def test_a_failing_pump_logs_one_traceback_and_keeps_its_pause_through_writes(
         admin.deposit("bob", "wheat", 1, "grant-1")
         stack.client("bob").place("Sell", "wheat", 1, 20)
         _eventually(lambda: stack.client("bob").book("wheat")["asks"] != [], seconds=5)
+
+
+def test_one_pump_failure_holds_the_next_write_for_tens_of_milliseconds_not_a_second() -> None:
+    """A reviewer's find: after one transient failure (a throttled put, a timed-out poll) the pump
+    waited out the whole pause meant for a run of them, and a crossing pair settled a second later."""
+    with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0, sweep_seconds=0) as stack:
+        admin = stack.client("game-server", admin=True)
+        admin.list_market({"material": "wheat", "kind": "commodity", "name": "Wheat"})
+        admin.deposit("bob", "wheat", 10, "grant-1")
+        admin.deposit("amy", "coins", 10_000, "grant-2")
+        stack.drain()
+        works, failed = stack._lane.pump, list[float]()
+
+        def fails_once(fetch: bool = True) -> bool:
+            if not failed:
+                failed.append(time.monotonic())
+                raise RuntimeError("one throttled batch")
+            return works(fetch=fetch)
+
+        stack._lane.pump = fails_once  # type: ignore[method-assign]
+        stack._wake.set()
+        _eventually(lambda: bool(failed), seconds=5)
+        sell = stack.client("bob").place("Sell", "wheat", 1, 20)["orderId"]
+        stack.client("amy").place("Buy", "wheat", 1, 20)
+        placed = time.monotonic()
+        _eventually(lambda: stack.client("bob").order(sell)["status"] == "filled", seconds=5)
+
+        assert time.monotonic() - placed < stack_module.FAILED_PUMP_PAUSE_SECONDS / 2
+
+
+def test_a_failed_full_sweep_is_looked_again_at_the_next_sweep() -> None:
+    """A reviewer's find: a full look that failed (storage hiccuping, as when wake-ups are lost)
+    counted as done, so the next one came a whole ``full_sweep_seconds`` later (60 s on DynamoDB
+    Local) instead of at the next sweep."""
+    looks: list[bool] = []
+    with EmbeddedStack(
+        engine="memory", catalog=False, leaderboard_seconds=0, sweep_seconds=0.05, full_sweep_seconds=0.3
+    ) as stack:
+        sweep = stack.sweep
+
+        def flaky(*, full: bool = True) -> list[str]:
+            looks.append(full)
+            if full and looks.count(True) == 1:
+                raise ConnectionError("DynamoDB Local restarting")
+            return sweep(full=full)
+
+        stack.sweep = flaky  # type: ignore[method-assign]
+        _eventually(lambda: looks.count(True) >= 2, seconds=5)
+
+    failed = looks.index(True)
+    assert looks[failed + 1] is True, f"the look after the failed full one: {looks[: failed + 3]}"
+
+
+def test_markets_a_sweep_never_reached_stay_to_be_retried_with_their_hints() -> None:
+    """A reviewer's find: storage out of reach part-way through a sweep or a restart's re-drive
+    emptied the retry list, the market it met and those never tried with it, IOC and FOK hints and
+    all; only a full look (every minute on DynamoDB Local) could find them again, and no look finds a
+    lost IOC's hint."""
+    with EmbeddedStack(engine="memory", catalog=False, leaderboard_seconds=0, sweep_seconds=0) as stack:
+        stack._unsettled.update({"alpha": [], "beta": ["BUY#000000000020#ioc"], "gamma": []})
+        matcher = stack._lane.matcher
+        settle = matcher.settle
+
+        def out_of_reach_at_beta(material: str, hints: Any = ()) -> Any:
+            if material == "beta":
+                raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+            return settle(material, hints)
+
+        matcher.settle = out_of_reach_at_beta  # type: ignore[method-assign]
+        with pytest.raises(EndpointConnectionError):
+            stack.sweep(full=False)
+
+        assert stack._unsettled == {"beta": ["BUY#000000000020#ioc"], "gamma": []}
