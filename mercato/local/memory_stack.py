@@ -81,6 +81,11 @@ class MemoryEngine:
             limiter=limiter,
         )
 
+    @property
+    def given_up(self) -> int:
+        """Records the mapping gave up on: none, it redelivers a failing one until it settles."""
+        return 0
+
     def pump(self, fetch: bool = True) -> bool:
         """Hand what is queued to the matcher; whether anything was there. A batch the matcher
         could not settle stays queued and is handed over again on a later pump, as Lambda retries a

@@ -133,6 +133,12 @@ class LocalPipeline:
         wake_up(kinesis, stream_name, material)
         self._woken.set()
 
+    @property
+    def given_up(self) -> int:
+        """Records the mapping gave up on after its retries (sent to its on-failure queue): each a
+        wake-up lost, for the stack's next sweep to make up for with a full look."""
+        return self.mapping.sent_to_failure_queue
+
     def pump(self, fetch: bool = True) -> bool:
         """One step of the background loop: move what the pipe and the mapping have; return whether
         anything was there to move. Only the pipe and a cancel's wake-up write to Kinesis here, so the

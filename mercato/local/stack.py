@@ -641,6 +641,9 @@ class _Lane(Protocol):
     @property
     def matcher(self) -> Matcher: ...
 
+    @property
+    def given_up(self) -> int: ...
+
     def pump(self, fetch: bool = True) -> bool: ...
     def drain(self) -> None: ...
     def settle_everything(self, redrive: Redrive) -> int: ...
@@ -1124,16 +1127,19 @@ class EmbeddedStack:
         full_every = (
             FULL_SWEEP_SECONDS[self.storage] if self.full_sweep_seconds is None else self.full_sweep_seconds
         )
-        looked = time.monotonic()
+        looked, given_up = time.monotonic(), self._lane.given_up
         while not self._stop.wait(self._sweep_every()):
-            full = time.monotonic() - looked >= full_every
+            # a record the mapping gave up on is a wake-up lost: look in full at once (the mapping
+            # retries a failing batch without a pause, so a hiccup of storage can use its retries up)
+            lost = self._lane.given_up
+            full = time.monotonic() - looked >= full_every or lost != given_up
             try:
                 self.sweep(full=full)
             except Exception:  # the next sweep looks again (a full look, if this one was): log and carry on
                 logging.getLogger("mercato.matcher").exception("the sweep failed")
                 continue
             if full:
-                looked = time.monotonic()
+                looked, given_up = time.monotonic(), lost
 
     def _sweep_every(self) -> float:
         return SWEEP_SECONDS[self.storage] if self.sweep_seconds is None else self.sweep_seconds

@@ -14,6 +14,7 @@ from mercato.intake.auth import Scope, issue_token
 from mercato.intake.limits import Bucket, LimitSettings
 from mercato.local import stack as stack_module
 from mercato.local.client import ApiError, Client
+from mercato.local.memory_stack import MemoryEngine
 from mercato.local.stack import EmbeddedStack
 from tests.e2e.up import mercato_up
 
@@ -344,3 +345,32 @@ def test_markets_a_sweep_never_reached_stay_to_be_retried_with_their_hints() -> 
             stack.sweep(full=False)
 
         assert stack._unsettled == {"beta": ["BUY#000000000020#ioc"], "gamma": []}
+
+
+def test_a_wake_up_the_mapping_gave_up_on_brings_a_full_look_at_the_next_sweep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The mapping retries a failing batch without a pause, so a hiccup of DynamoDB Local can use its
+    retries up and lose the wake-up (a reviewer's note): a crossed book or a goal would then wait for
+    the minute's full look. A record given up brings that look to the next sweep."""
+    given_up = [0]
+    monkeypatch.setattr(MemoryEngine, "given_up", property(lambda self: given_up[0]))
+    looks: list[bool] = []
+    with EmbeddedStack(
+        engine="memory", catalog=False, leaderboard_seconds=0, sweep_seconds=0.05, full_sweep_seconds=3600
+    ) as stack:
+        sweep = stack.sweep
+
+        def recorded(*, full: bool = True) -> list[str]:
+            looks.append(full)
+            return sweep(full=full)
+
+        stack.sweep = recorded  # type: ignore[method-assign]
+        _eventually(lambda: len(looks) >= 2, seconds=5)
+        given_up[0] += 1  # a batch sent to the on-failure queue
+        _eventually(lambda: True in looks, seconds=5)
+        full_at = looks.index(True)
+        _eventually(lambda: len(looks) >= full_at + 3, seconds=5)
+
+    assert looks[:2] == [False, False], "no full look is due for an hour"
+    assert looks[full_at + 1 : full_at + 3] == [False, False], "one full look per record given up"
