@@ -302,23 +302,38 @@ def test_one_pump_failure_holds_the_next_write_for_tens_of_milliseconds_not_a_se
         assert time.monotonic() - placed < stack_module.FAILED_PUMP_PAUSE_SECONDS / 2
 
 
+def _sweeping_every(full_sweep_seconds: float) -> EmbeddedStack:
+    """A stack with nothing listed whose background sweep runs every 50 ms, in full as given."""
+    return EmbeddedStack(
+        engine="memory",
+        catalog=False,
+        leaderboard_seconds=0,
+        sweep_seconds=0.05,
+        full_sweep_seconds=full_sweep_seconds,
+    )
+
+
+def _record_looks(stack: EmbeddedStack, looks: list[bool], *, fail_first_full: bool = False) -> None:
+    """Record in ``looks`` whether each background sweep was a full one; the first full one fails, as
+    storage hiccuping, if asked."""
+    sweep = stack.sweep
+
+    def recorded(*, full: bool = True) -> list[str]:
+        looks.append(full)
+        if fail_first_full and full and looks.count(True) == 1:
+            raise ConnectionError("DynamoDB Local restarting")
+        return sweep(full=full)
+
+    stack.sweep = recorded  # type: ignore[method-assign]
+
+
 def test_a_failed_full_sweep_is_looked_again_at_the_next_sweep() -> None:
     """A reviewer's find: a full look that failed (storage hiccuping, as when wake-ups are lost)
     counted as done, so the next one came a whole ``full_sweep_seconds`` later (60 s on DynamoDB
     Local) instead of at the next sweep."""
     looks: list[bool] = []
-    with EmbeddedStack(
-        engine="memory", catalog=False, leaderboard_seconds=0, sweep_seconds=0.05, full_sweep_seconds=0.3
-    ) as stack:
-        sweep = stack.sweep
-
-        def flaky(*, full: bool = True) -> list[str]:
-            looks.append(full)
-            if full and looks.count(True) == 1:
-                raise ConnectionError("DynamoDB Local restarting")
-            return sweep(full=full)
-
-        stack.sweep = flaky  # type: ignore[method-assign]
+    with _sweeping_every(0.3) as stack:
+        _record_looks(stack, looks, fail_first_full=True)
         _eventually(lambda: looks.count(True) >= 2, seconds=5)
 
     failed = looks.index(True)
@@ -356,16 +371,8 @@ def test_a_wake_up_the_mapping_gave_up_on_brings_a_full_look_at_the_next_sweep(
     given_up = [0]
     monkeypatch.setattr(MemoryEngine, "given_up", property(lambda self: given_up[0]))
     looks: list[bool] = []
-    with EmbeddedStack(
-        engine="memory", catalog=False, leaderboard_seconds=0, sweep_seconds=0.05, full_sweep_seconds=3600
-    ) as stack:
-        sweep = stack.sweep
-
-        def recorded(*, full: bool = True) -> list[str]:
-            looks.append(full)
-            return sweep(full=full)
-
-        stack.sweep = recorded  # type: ignore[method-assign]
+    with _sweeping_every(3600) as stack:
+        _record_looks(stack, looks)
         _eventually(lambda: len(looks) >= 2, seconds=5)
         given_up[0] += 1  # a batch sent to the on-failure queue
         _eventually(lambda: True in looks, seconds=5)
