@@ -481,7 +481,7 @@ def gate(event: dict[str, Any], secret: str, routes: RouteAccess) -> Principal |
         allowed = sorted([*served, "HEAD"]) if "GET" in served else served
         raise MethodNotAllowed(f"{path} answers {', '.join(allowed)}, not {method}", allow=allowed)
     if raw:  # any request may carry a body, and any body must be JSON
-        _check_json_type(headers.get("content-type"))
+        _check_json_type(headers.get("content-type"), headers.get("content-encoding"))
         value = check_json(raw)
         # Every body a route reads is one object. Powertools would validate an array's first item
         # (it unwraps lists for repeated query parameters): [order, anything] placed the first order
@@ -574,17 +574,30 @@ INTERNAL_ERROR = ExchangeError(
 )
 
 
-def _check_json_type(declared: str | None) -> None:
-    """A body with no Content-Type is read as JSON; a declared type must be JSON (``+json`` too)."""
+def _check_json_type(declared: str | None, coding: str | None = None) -> None:
+    """A body with no Content-Type is read as JSON; a declared type must be JSON (``+json`` too), in
+    UTF-8 (RFC 8259 §8.1: a declared charset must say so), with no content coding but ``identity``
+    (intake decodes none, RFC 9110 §15.5.16: a reviewer's brotli-declared body was read as plain)."""
+    codings = [c.strip().lower() for c in (coding or "").split(",") if c.strip()]
+    if any(c != "identity" for c in codings):
+        raise UnsupportedMediaType(
+            f"the body is encoded as {coding!r}; send it unencoded (no Content-Encoding)"
+        )
     if declared is None or not declared.strip():
         return
-    media = declared.split(";", 1)[0].strip().lower()
+    media, *parameters = (part.strip() for part in declared.split(";"))
+    media = media.lower()
     if media != content_types.APPLICATION_JSON and not (
         media.startswith("application/") and media.endswith("+json")
     ):
         raise UnsupportedMediaType(
             f"the body is declared as {media!r}; send JSON (application/json or no Content-Type)"
         )
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise UnsupportedMediaType(f"the body is declared as charset {charset!r}; JSON is sent as UTF-8")
 
 
 def _as_json(event: dict[str, Any]) -> dict[str, Any]:

@@ -150,6 +150,9 @@ class SimFigures:
     """Sweeps that completed and were checked: no order due at the sweep rests after its drain."""
     seconds: float = 0.0
     failure: str | None = None
+    """Where it failed and the first violation: ``seed S session N step K (what): problem``."""
+    problem: str | None = None
+    """The first violation alone (its kind is :func:`kind_of` it)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -593,7 +596,7 @@ def simulate(
         for number in range(first_session, first_session + sessions):
             run = run_session(seed, number, steps, fault_rate, figures, log, replay, store)
             if run.failure is not None:
-                figures.failure = run.failure
+                figures.failure, figures.problem = run.failure, run.problem
                 break
     figures.seconds = time.perf_counter() - started
     return figures
@@ -620,6 +623,7 @@ def kind_of(problem: str) -> str:
 class Shrunk:
     draws: list[Draw]
     failure: str
+    problem: str
     steps: int
     faults: int
     original_steps: int
@@ -679,9 +683,11 @@ def shrink(
             if fails(run) and _faults(figures) < best_faults:
                 best, length, best_faults, changed = run, run.step or length, _faults(figures), True
     assert best.failure is not None
+    assert best.problem is not None
     return Shrunk(
         draws=best.drawn,
         failure=best.failure,
+        problem=best.problem,
         steps=length,
         faults=best_faults,
         original_steps=first.step or steps,

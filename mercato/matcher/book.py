@@ -8,7 +8,9 @@ Rules (DESIGN §3):
 - Orders are submitted in arrival order, which is order-id order (UUIDv7). A new order trades with
   the best-priced, oldest resting order on the other side while the prices cross.
 - A trade executes at the resting (older) order's price. A buyer whose limit was higher gets the
-  difference on the filled quantity back at once (``Fill.buyer_refund``).
+  difference on the filled quantity back at once (``Fill.buyer_refund``). A house quote that crosses
+  on arrival (a re-quote meeting an order that outlived the old ladder) trades at its own price
+  instead (:attr:`BookOrder.quote`): the house trades only where it quotes.
 - Self-trade prevention: when the best opposite order belongs to the same player, the newer of the
   two, which is always the incoming order, is cancelled; its fills so far stand.
 - ``GTC`` rests what it cannot fill. ``IOC`` trades what it can and the rest is cancelled. ``FOK``
@@ -55,6 +57,10 @@ class BookOrder(NamedTuple):
     time_in_force: TimeInForce = GTC
     expires_at: int | None = None
     """Unix milliseconds; the order stops trading at this instant."""
+    quote: bool = False
+    """A house quote (DESIGN §6): when it crosses resting orders on arrival it trades at its own price,
+    as if it had rested first, so the house only ever trades at the prices it quotes around F and the
+    resting order gets the improvement (a buyer the difference back)."""
 
 
 class Maker(NamedTuple):
@@ -305,6 +311,7 @@ class OrderBook:
         or its own order is next; return what is left and whether its own order stopped it."""
         remaining = order.quantity
         limit = order.price
+        at_own_price = order.quote
         taker = order.player_id
         fee_bps = self.fee_bps
         is_buy = order.side is BUY
@@ -324,7 +331,8 @@ class OrderBook:
                 if maker.player_id == taker:
                     return remaining, True
                 quantity = remaining if remaining < maker.remaining else maker.remaining
-                notional = level_price * quantity
+                price = limit if at_own_price else level_price
+                notional = price * quantity
                 fee = notional * fee_bps // BPS_DENOMINATOR
                 if is_buy:
                     events.append(
@@ -333,11 +341,11 @@ class OrderBook:
                             maker.order_id,
                             taker,
                             maker.player_id,
-                            level_price,
+                            price,
                             quantity,
                             BUY,
                             fee,
-                            (limit - level_price) * quantity,
+                            (limit - price) * quantity,
                         )
                     )
                 else:
@@ -347,11 +355,11 @@ class OrderBook:
                             order.order_id,
                             maker.player_id,
                             taker,
-                            level_price,
+                            price,
                             quantity,
                             SELL,
                             fee,
-                            0,
+                            (level_price - price) * quantity,
                         )
                     )
                 remaining -= quantity

@@ -136,7 +136,13 @@ class Matcher:
             fok_cancels = [_unfilled_fok(orders[order_id]) for order_id in sorted(too_large & set(orders))]
             pre += fok_cancels
             removed |= {event.order_id for event in fok_cancels}
-            book_orders = [o for o in orders.values() if o.order_id not in removed] + posted
+            book_orders = [
+                # the house's orders trade at their own price when they cross on arrival, however they
+                # came (posted now, or read back behind a player's order that settles late: the
+                # simulation's find, a re-quote replayed after a delayed bid sold at the bid's price)
+                order._replace(quote=True) if is_house(order.player_id) else order
+                for order in [o for o in orders.values() if o.order_id not in removed] + posted
+            ]
             result = uncross(book_orders, fee_bps=market.fee_bps, now=now, fok_fits=_fits)
             bid, ask = result.book.best_bid(), result.book.best_ask()
             ticker = Ticker(bid, ask, read.knows_best_bid(bid), read.knows_best_ask(ask))
@@ -264,7 +270,11 @@ class Matcher:
         # the first goal's instant: with several goals applied in one step (the old ladder cancelled,
         # one new ladder for them all), every order placed after any of them meets the new ladder;
         # at the last goal's, one placed between two goals met no quote at all (a reviewer's find)
-        return order_id_at(goals[0].posted_ms, material, *(goal.event_id for goal in goals), str(n))
+        # in ladder order (asks then bids, each best first): an order resting across the new ladder meets
+        # its best quote first, at the quote's price
+        return order_id_at(
+            goals[0].posted_ms, material, *(goal.event_id for goal in goals), str(n), counter=n
+        )
 
     def _commit(self, settlement: Settlement) -> None:
         self._patiently(self.store.commit, settlement)

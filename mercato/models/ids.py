@@ -56,15 +56,19 @@ def new_order_id() -> str:
         return str(uuid6.uuid7())
 
 
-def order_id_at(millis: int, *seed: str) -> str:
+def order_id_at(millis: int, *seed: str, counter: int | None = None) -> str:
     """A UUIDv7 carrying ``millis`` whose random bits are drawn from ``seed`` (SHA-256): the same seed
     gives the same id. The house's quotes after a goal take the goal's instant this way, so the orders
     placed after the goal replay after the goal's ladder (and meet it), however late the goal settles,
-    and a settlement retried after a conflict posts the same ids again."""
+    and a settlement retried after a conflict posts the same ids again. A ``counter`` (12 bits) takes
+    the place of the 12 bits after the version (RFC 9562 §6.2, method 1), so ids at one instant sort
+    by it: a ladder replays in its own order, best quote first."""
     if not 0 <= millis < 1 << 48:
         raise ValueError(f"a UUIDv7 carries 48 bits of milliseconds, not {millis}")
+    if counter is not None and not 0 <= counter < 1 << 12:
+        raise ValueError(f"a UUIDv7's counter has 12 bits, not room for {counter}")
     bits = int.from_bytes(hashlib.sha256("|".join(seed).encode()).digest()[:10], "big")  # 80 bits
-    rand_a, rand_b = bits >> 68, bits & ((1 << 62) - 1)
+    rand_a, rand_b = bits >> 68 if counter is None else counter, bits & ((1 << 62) - 1)
     value = (millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
     return str(uuid.UUID(int=value))
 

@@ -133,9 +133,10 @@ def problems(read: TableReader, tables: TableNames, *, drained: bool = True) -> 
         if order["orderId"] not in recorded
     ]
 
-    # 10. each trade is at its resting order's price, within both orders' limits, and pays its
-    #     market's fee on that price (a matcher that charged twice the fee, or filled a buyer at its own
-    #     limit above the resting ask, left every other check here green: a reviewer's find)
+    # 10. each trade is at its resting order's price (a house quote's own, when it crossed on arrival),
+    #     within both orders' limits, and pays its market's fee on that price (a matcher that charged
+    #     twice the fee, or filled a buyer at its own limit above the resting ask, left every other
+    #     check here green: a reviewer's find)
     problems += _pricing_problems(trades, records, markets)
 
     # 5. when drained, no book is crossed
@@ -183,8 +184,18 @@ def _pricing_problems(
     problems: list[str] = []
     for trade in trades:
         price, trade_id = trade["price"], trade["tradeId"]
-        maker = trade["sellOrderId"] if trade["takerSide"] == "Buy" else trade["buyOrderId"]
-        if maker in limits and price != limits[maker]:
+        buying = trade["takerSide"] == "Buy"
+        maker, taker = (
+            (trade["sellOrderId"], trade["buyOrderId"])
+            if buying
+            else (trade["buyOrderId"], trade["sellOrderId"])
+        )
+        if is_house(trade["buyerId"] if buying else trade["sellerId"]):  # a house quote crossing on arrival
+            if taker in limits and price != limits[taker]:
+                problems.append(
+                    f"pricing: trade {trade_id} at {price}, not its house quote's price {limits[taker]}"
+                )
+        elif maker in limits and price != limits[maker]:
             problems.append(
                 f"pricing: trade {trade_id} at {price}, not its resting order's price {limits[maker]}"
             )

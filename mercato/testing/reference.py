@@ -107,7 +107,8 @@ class ReferenceBook:
         return total
 
     def _fill(self, taker: BookOrder, maker: BookOrder, quantity: int) -> Fill:
-        price = maker.price  # the order that rested first sets the price
+        # the order that rested first sets the price, unless the incoming one is a house quote
+        price = taker.price if taker.quote else maker.price
         buy, sell = (taker, maker) if taker.side is Side.BUY else (maker, taker)
         return Fill(
             buy_order_id=buy.order_id,

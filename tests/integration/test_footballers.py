@@ -128,6 +128,38 @@ def test_a_trade_against_the_house_settles_with_escrow_and_conservation(exchange
     assert len(ladder) == 6, "the house re-quoted what was consumed"
 
 
+@pytest.mark.parametrize("side", ["Buy", "Sell"])
+def test_an_order_beyond_the_ladder_trades_at_the_house_s_prices_not_at_its_own_limit(
+    exchange: Exchange, side: str
+) -> None:
+    # Given the house quoting 30 a side around F = 1,000, and alice ready to trade far more
+    exchange.deposit("alice", "coins", 10_000_000)
+    exchange.deposit("alice", MESSI, 60)
+    exchange.drain()
+    limit = 100_000 if side == "Buy" else 1
+
+    # When she buys 60 at 100,000 (or sells 60 at 1), more than the ladder shows at once
+    placed = exchange.order("alice", side, 60, limit, MESSI).body["orderId"]
+    exchange.drain()
+
+    # Then every share trades at a price the house quoted, around F: each re-quote that met the rest
+    # of her order sold (or bought) at its own price, and she got the difference back
+    trades = [
+        t for t in exchange.read(exchange.tables.trades) if placed in (t["buyOrderId"], t["sellOrderId"])
+    ]
+    assert sum(t["quantity"] for t in trades) > 30, "the house re-quoted and met the rest"
+    assert all(900 <= t["price"] <= 1_100 for t in trades), sorted(t["price"] for t in trades)
+    order = exchange.call("GET", f"/orders/{placed}", player="alice").body
+    notional = sum(t["price"] * t["quantity"] for t in trades)
+    assert order["filledNotional"] == notional
+    coins = exchange.balances("alice")["coins"]
+    fees = sum(t["fee"] for t in trades)
+    spent = notional if side == "Buy" else fees - notional
+    reserved = (60 - order["filledQuantity"]) * limit if side == "Buy" and order["status"] == "open" else 0
+    assert coins["available"] + coins["reserved"] == 10_000_000 - spent
+    assert coins["reserved"] == reserved
+
+
 @pytest.mark.parametrize(
     ("exchange", "fans"),
     [

@@ -266,6 +266,41 @@ def test_any_other_declared_type_is_415_in_the_error_shape_and_changes_nothing(
     assert exchange.snapshot() == before
 
 
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        ({"Content-Encoding": "br"}, "br"),
+        ({"Content-Encoding": "gzip"}, "gzip"),
+        ({"Content-Type": "application/json; charset=utf-16"}, "utf-16"),
+        ({"Content-Type": 'application/json; charset="latin1"'}, "latin1"),
+    ],
+    ids=["brotli", "gzip", "utf-16", "latin1"],
+)
+def test_a_body_encoded_or_in_another_charset_is_415_and_changes_nothing(
+    exchange: Exchange, headers: dict[str, str], named: str
+) -> None:
+    """JSON travels as UTF-8 (RFC 8259 §8.1) and intake decodes no content coding: a declared one is
+    refused (RFC 9110 §15.5.16) rather than read as if it were not there (a reviewer's find: brotli
+    declared over a plain body placed the order; gzip got a misleading 400 'not UTF-8')."""
+    before = exchange.snapshot()
+
+    reply = send(exchange, headers, ORDER)
+
+    assert reply.status == 415, reply.body
+    assert reply.body == {
+        "error": {"code": "unsupported_media_type", "message": reply.body["error"]["message"]}
+    }
+    assert named in reply.body["error"]["message"]
+    assert exchange.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "headers", [{"Content-Encoding": "identity"}, {"Content-Type": "application/json; charset=UTF-8"}]
+)
+def test_identity_coding_and_utf_8_are_json_as_sent(exchange: Exchange, headers: dict[str, str]) -> None:
+    assert send(exchange, headers, ORDER).status == 202
+
+
 @pytest.mark.parametrize("declared", ["text/plain", "application/x-www-form-urlencoded", "application/json"])
 def test_a_missing_body_is_answered_alike_whatever_type_is_declared(
     exchange: Exchange, declared: str

@@ -60,6 +60,30 @@ def test_a_trade_at_the_taker_s_limit_above_the_resting_ask_is_reported(
         assert _pricing(api) == [f"pricing: trade {trade['tradeId']} at 20, not its resting order's price 15"]
 
 
+def test_a_house_re_quote_that_took_a_resting_order_s_limit_is_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def quotes_at_resting_prices(orders: Any, **kwargs: Any) -> book.Uncrossed:
+        return book.uncross([order._replace(quote=False) for order in orders], **kwargs)
+
+    monkeypatch.setattr(service, "uncross", quotes_at_resting_prices)  # the engine before the house rule
+    with pipeline_on("memory") as pipeline:
+        api = PipelineApi(pipeline)
+        assert api.list_footballer("lionel-messi").status == 201  # asks 10 each at 1,010, 1,015, 1,020
+        api.deposit("alice", "coins", 10_000_000)
+        pipeline.drain()
+        api.order("alice", "Buy", 40, 100_000, material="lionel-messi")
+        pipeline.drain()
+        requoted = [t for t in api.read(api.tables.trades) if t["takerSide"] == "Sell"]
+        assert requoted
+        assert all(t["price"] == 100_000 for t in requoted), "the re-quote took alice's limit"
+        quoted = {r["orderId"]: r["price"] for r in api.read(api.tables.orders) if "orderId" in r}
+        assert sorted(_pricing(api)) == sorted(
+            f"pricing: trade {t['tradeId']} at 100000, not its house quote's price {quoted[t['sellOrderId']]}"
+            for t in requoted
+        )
+
+
 def test_fair_trades_at_several_fee_rates_pass() -> None:
     with pipeline_on("memory") as pipeline:
         api = PipelineApi(pipeline)

@@ -323,7 +323,8 @@ def test_a_house_bid_posted_after_a_goal_is_filled_in_the_transaction_that_posts
     assert exchange.problems() == []
     assert exchange.status("bob", ask) == ("filled", 10)
     trades = scan(exchange.client, exchange.tables.trades)
-    assert [(t["price"], t["quantity"], t["buyerId"]) for t in trades] == [(1_050, 10, HOUSE)]
+    # at the house's bid, its own price: the house trades only where it quotes (bob's ask rested first)
+    assert [(t["price"], t["quantity"], t["buyerId"]) for t in trades] == [(1_089, 10, HOUSE)]
     bought = trades[0]["buyOrderId"]
     goal_step = next(
         actions

@@ -53,7 +53,8 @@ def test_a_matcher_whose_buyers_pay_their_limit_is_found_by_the_price_time_check
     figures = simulate(1, store="memory")
 
     assert figures.failure is not None, "the default simulation finds it"
-    assert kind_of(figures.failure.split(": ", 1)[1]) == "price-time", figures.failure
+    assert figures.problem is not None
+    assert kind_of(figures.problem) == "price-time", figures.failure
 
 
 def test_a_matcher_whose_buyers_pay_their_limit_is_found_in_the_tables_alone(
@@ -67,4 +68,5 @@ def test_a_matcher_whose_buyers_pay_their_limit_is_found_in_the_tables_alone(
     figures = simulate(1, store="memory")
 
     assert figures.failure is not None, "the default simulation finds it"
-    assert kind_of(figures.failure.split(": ", 1)[1]) == "pricing", figures.failure
+    assert figures.problem is not None
+    assert kind_of(figures.problem) == "pricing", figures.failure

@@ -57,7 +57,8 @@ def test_a_seeded_bug_shrinks_to_fewer_faults_and_the_short_schedule_fails_the_s
     shrunk = shrink(SEED, 0, STEPS, FAULT_RATE, max_runs=40)
 
     assert shrunk is not None
-    assert kind_of(shrunk.failure.split(": ", 1)[1]) == kind_of(found.failure.split(": ", 1)[1])
+    assert found.problem is not None
+    assert kind_of(shrunk.problem) == kind_of(found.problem)
     assert shrunk.faults < shrunk.original_faults
     assert shrunk.steps <= shrunk.original_steps
     again = simulate(SEED, sessions=1, steps=shrunk.steps, fault_rate=FAULT_RATE, replay=shrunk.draws)

@@ -19,6 +19,8 @@ class Submit:
     player: int
     tif: TimeInForce
     lifetime: int | None
+    quote: bool = False
+    """A house quote: trades at its own price when it crosses on arrival."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ submits = st.builds(
         [TimeInForce.GTC, TimeInForce.GTC, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK]
     ),
     lifetime=st.none() | st.integers(1, 50),
+    quote=st.sampled_from([False, False, False, True]),
 )
 operations = st.lists(
     st.one_of(
@@ -83,7 +86,14 @@ def replay(
             tif = op.tif
             expires = now + op.lifetime if op.lifetime is not None and tif is TimeInForce.GTC else None
             order = BookOrder(
-                f"o{len(submitted):05d}", f"p{op.player}", op.side, op.price, op.quantity, tif, expires
+                f"o{len(submitted):05d}",
+                f"p{op.player}",
+                op.side,
+                op.price,
+                op.quantity,
+                tif,
+                expires,
+                op.quote,
             )
             submitted[order.order_id] = order
             engine_steps.append(engine.submit(order, now))

@@ -89,6 +89,29 @@ def test_buyer_who_reserved_a_higher_limit_gets_the_difference_back(book: OrderB
     assert fill.buyer_refund == (105 - 100) * 4
 
 
+def test_a_house_quote_that_crosses_on_arrival_trades_at_its_own_price(
+    book: OrderBook, order: Orders
+) -> None:
+    # A bid resting far above where the house quotes (it outlived the house's asks)
+    bid = order("bob", BUY, 105, 10)
+    book.submit(bid)
+
+    # The house's new ask crosses it on arrival: it sells at its quote, not at bob's limit
+    (fill,) = book.submit(order("house#m", SELL, 100, 4)._replace(quote=True))
+
+    assert isinstance(fill, Fill)
+    assert (fill.price, fill.taker_side, fill.buyer_refund) == (100, SELL, (105 - 100) * 4)
+
+
+def test_a_house_bid_that_crosses_on_arrival_pays_its_own_price(book: OrderBook, order: Orders) -> None:
+    book.submit(order("alice", SELL, 95, 10))
+
+    (fill,) = book.submit(order("house#m", BUY, 100, 4)._replace(quote=True))
+
+    assert isinstance(fill, Fill)
+    assert (fill.price, fill.taker_side, fill.buyer_refund) == (100, BUY, 0)
+
+
 def test_best_price_trades_first(book: OrderBook, order: Orders) -> None:
     dear = order("alice", SELL, 102, 10)
     cheap = order("carol", SELL, 101, 10)
