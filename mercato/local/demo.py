@@ -288,6 +288,6 @@ def _report(figures: Figures, out: TextIO, tty: bool) -> None:
         print(
             "invariants hold: conservation, escrow = open orders, no overfill, trades once, "
             "no crossed book, hourly figures = trades, goals = goals applied, "
-            "each player's fill records = trades",
+            "each player's fill records = trades, each trade priced by the rules",
             file=out,
         )

@@ -14,8 +14,10 @@ What is lost when the process dies, and how a restart makes up for it:
 - The pipe's place in the stream: the checkpoint file, written after each batch Kinesis accepted.
   The restart resumes after it; records between the checkpoint and the kill are forwarded again
   (at least once, as Pipes delivers), which is harmless.
-- DynamoDB Local itself is a child in its own session, so a killed ``mercato`` leaves it running;
-  the restart finds it through the owner file and stops it before starting its own.
+- DynamoDB Local itself is a child in its own session, started through ``setpriv --pdeathsig TERM``
+  on Linux, so it gets SIGTERM when a killed ``mercato`` dies (``kill -9`` included). Where that is
+  not available it keeps running; the restart finds it through the owner file and stops it before
+  starting its own.
 """
 
 import errno
