@@ -86,7 +86,17 @@ try {
     for (const id of overflowing) problems.push(`at ${width} px the #${id} table overflows its panel`);
   }
   await page.setViewportSize({ width: 1440, height: 900 });
+  const players = () => page.locator("#leaderboard tbody tr[data-player]").evaluateAll((rows) => rows.map((r) => r.dataset.player));
+  const leaderboard = await players();
+  const leaderboardRanks = await page.locator("#leaderboard tbody tr[data-player] td:first-child").allTextContents();
+  // another window is read at once when chosen
+  await page.click('#windows button[data-window="week"]');
+  await page.locator('#windows button[data-window="week"][aria-pressed="true"]').waitFor({ timeout: 5000 });
   const seen = {
+    leaderboard,
+    leaderboardRanks,
+    leaderboardWeek: await players(),
+    leaderboardNote: await page.locator("#leaderboard-note").textContent(),
     title: await page.title(),
     marketTitle: await page.locator("#market-title").textContent(),
     tradeRowsBefore: before,

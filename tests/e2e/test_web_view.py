@@ -27,6 +27,8 @@ def test_the_page_shows_a_trade_placed_through_the_api_within_seconds(
     goal = {"eventId": "web:messi:1", "material": "lionel-messi", "matchId": "final", "minute": 23}
     admin.request("POST", "/events/goals", goal)
     mercato.drain()
+    mercato.rollup()
+    board = [s["playerId"] for s in mercato.client("anyone").leaderboard("all", 10)["standings"]]
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "web-view.png"
 
@@ -58,4 +60,11 @@ def test_the_page_shows_a_trade_placed_through_the_api_within_seconds(
     assert seen["footballers"] > 0
     assert [line.split()[0] for line in seen["timeline"]] == ["23'"]
     assert "Messi" in seen["timeline"][0]
+    # the leaderboard as rolled up before the page opened (the trade it watched moves no one past the
+    # next rollup, 10 s away), and the week's board read when its button is pressed
+    assert {"buyer", "seller"} <= set(board)
+    assert seen["leaderboard"] == board
+    assert seen["leaderboardRanks"] == [str(rank) for rank in range(1, len(board) + 1)]
+    assert {"buyer", "seller"} <= set(seen["leaderboardWeek"])
+    assert "UTC" in seen["leaderboardNote"]
     assert screenshot.stat().st_size > 10_000

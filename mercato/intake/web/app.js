@@ -4,6 +4,10 @@ import { ApiError, getJson, market } from "./api.js";
 import { candleChart } from "./chart.js";
 
 const POLL_MS = 2000;
+/** The leaderboard is read every this many refreshes (it is rolled up every 10 s locally, every few
+ * minutes deployed), and at once when its window changes. */
+const BOARD_EVERY = 5;
+const BOARD_SIZE = 10;
 /** At most this many footballers' goal lists are read per refresh (the rest on the next ones), so a
  * catalog of thousands of scorers does not send thousands of requests at once. */
 const GOAL_READS_PER_REFRESH = 8;
@@ -15,6 +19,9 @@ const INTERVALS = {
 const state = {
   markets: [],
   interval: "1m",
+  window: "all",
+  refreshes: 0,
+  boardDue: true, // read the board on the next refresh
   goals: new Map(),
   shown: undefined, // the market on screen: without a #fragment it stays until the reader picks another
   timer: undefined,
@@ -207,6 +214,40 @@ function renderCandles(candles, window) {
   pressInterval();
 }
 
+function renderBoard(board) {
+  const rows = board.standings.map((s) =>
+    el(
+      "tr",
+      { "data-player": s.playerId },
+      cell(s.rank, "num"),
+      el("td", {}, el("span", { class: "player" }, s.playerId)),
+      cell(coins(s.score), "num"),
+      cell(coins(s.value), "num"),
+    ),
+  );
+  fillBody("#leaderboard", rows, board.generatedAt ? "nobody holds anything yet" : "not rolled up yet");
+  const since = board.since ? `gains since ${board.since.slice(0, 16).replace("T", " ")} UTC; ` : "";
+  $("#leaderboard-note").textContent = board.generatedAt
+    ? `${since}as of ${clock(board.generatedAt)} UTC`
+    : "";
+  for (const button of document.querySelectorAll("#windows button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.window === board.window));
+  }
+}
+
+/** The board of the chosen window, every BOARD_EVERY refreshes. A failed read is tried again on the
+ * next refresh and says so under the board; it never turns the page offline (the market can go on). */
+async function refreshBoard() {
+  if (!state.boardDue && state.refreshes % BOARD_EVERY !== 1) return;
+  try {
+    renderBoard(await getJson("leaderboard", { window: state.window, limit: BOARD_SIZE }));
+    state.boardDue = false;
+  } catch (error) {
+    state.boardDue = true;
+    $("#leaderboard-note").textContent = `the leaderboard was not read: ${reasonOf(error)}`;
+  }
+}
+
 function pressInterval() {
   for (const button of document.querySelectorAll("#intervals button")) {
     button.setAttribute("aria-pressed", String(button.dataset.interval === state.interval));
@@ -297,7 +338,8 @@ async function refresh() {
     const current = selected();
     renderMarkets(current);
     renderFootballers();
-    await Promise.all([current ? refreshMarket(current) : null, refreshGoals(current)]);
+    state.refreshes += 1;
+    await Promise.all([current ? refreshMarket(current) : null, refreshGoals(current), refreshBoard()]);
     setStatus("live", false);
   } catch (error) {
     setStatus(`${reasonOf(error)}; retrying`, true);
@@ -321,6 +363,14 @@ document.querySelector("#intervals").addEventListener("click", (event) => {
   const interval = event.target?.dataset?.interval;
   if (interval && interval in INTERVALS) {
     state.interval = interval;
+    refresh();
+  }
+});
+document.querySelector("#windows").addEventListener("click", (event) => {
+  const chosen = event.target?.dataset?.window;
+  if (chosen === "all" || chosen === "day" || chosen === "week") {
+    state.window = chosen;
+    state.boardDue = true;
     refresh();
   }
 });
