@@ -49,5 +49,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     result = job.poll()
     metrics.add_metric(name="FeedGoalsPosted", unit=MetricUnit.Count, value=len(result.posted))
-    logger.info("polled", posted=result.posted, rejected=dict(result.rejected))
-    return {"posted": result.posted, "rejected": dict(result.rejected)}
+    logger.info("polled", posted=result.posted, repeated=result.repeated, rejected=dict(result.rejected))
+    return {"posted": result.posted, "repeated": result.repeated, "rejected": dict(result.rejected)}

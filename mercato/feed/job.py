@@ -7,9 +7,10 @@ derived from that match or season, the player and the goal number, posted throug
 function as ``POST /events/goals`` (so a re-poll, or a crash between posting and storing, can only
 repeat an id, which is refused as a duplicate). Then it stores the new count, conditional on the old.
 
-Bad input changes nothing: a source error, a player the catalog does not know, or a count that went
-down is logged and counted, nothing is posted for it, the last good count stays, and the next poll
-carries on.
+Bad input changes nothing: a source error, a row with no usable id or count, a player the catalog does
+not know, or a count that went down is logged and counted, nothing is posted for it, the last good
+count stays, and the next poll carries on. A goal taken back upstream (a count that went down, or a
+goal moved to a team-mate) is not taken back here: goals only raise F.
 """
 
 import logging
@@ -55,6 +56,9 @@ class FeedStore(Protocol):
 @dataclass
 class PollResult:
     posted: list[str] = field(default_factory=list)
+    """Goal events this poll stored."""
+    repeated: list[str] = field(default_factory=list)
+    """Goal events it posted that were stored already (a crash between posting and storing the count)."""
     rejected: Counter[str] = field(default_factory=Counter)
 
 
@@ -74,16 +78,22 @@ class FeedJob:
             log.warning("feed source failed; keeping the last good snapshot", extra={"error": str(error)})
             self._reject(result, SOURCE_FAILED)
             return result
+        if snapshot.skipped:
+            log.warning(
+                "the feed sent scorer rows with no usable player id or goal count; left out",
+                extra={"rows": snapshot.skipped},
+            )
+            self._reject(result, "RowSkipped", snapshot.skipped)
         followed = self.store.followed(snapshot.match_id)
         index: dict[str, list[Followed]] = {}
         for f in followed:
             if not snapshot.by_person_id or f.person_id is not None:
                 index.setdefault(str(f.person_id) if snapshot.by_person_id else f.material, []).append(f)
+        unknown: list[str] = []
         for key, goals in sorted(snapshot.goals.items()):
             players = index.get(key, [])
             if not players:
-                log.warning("the feed names a player the catalog does not list", extra={"player": key})
-                self._reject(result, "UnknownPlayer")
+                unknown.append(key)
                 continue
             if len(players) > 1:  # which market scored is a guess: none gets the goals until one is
                 log.warning(
@@ -108,6 +118,12 @@ class FeedJob:
             if goals == stored:
                 continue
             self._post(snapshot, key, player, (stored, goals, inherited), result)
+        if unknown:  # one line a poll: a competition's every scorer the catalog does not follow is many
+            log.info(
+                "the feed names players the catalog does not list",
+                extra={"players": len(unknown), "first": unknown[:5]},
+            )
+            self._reject(result, "UnknownPlayer", len(unknown))
         return result
 
     def _post(
@@ -124,14 +140,14 @@ class FeedJob:
                 }
             )
             try:
-                self.intake.post_goal(event)
+                _, stored_now = self.intake.post_goal(event)
             except ExchangeError as error:
                 log.warning("a goal was refused", extra={"event": event.event_id, "error": error.message})
                 self._reject(result, "GoalRefused")
                 return
-            result.posted.append(event.event_id)
+            (result.posted if stored_now else result.repeated).append(event.event_id)
         self.store.save(player.material, snapshot.match_id, was=stored, now=goals, inherited=inherited)
 
-    def _reject(self, result: PollResult, reason: str) -> None:
-        result.rejected[reason] += 1
-        self.count(reason, 1)
+    def _reject(self, result: PollResult, reason: str, n: int = 1) -> None:
+        result.rejected[reason] += n
+        self.count(reason, n)

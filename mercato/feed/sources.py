@@ -5,6 +5,7 @@ cumulative counts. The job turns rises in that count into goal events; a source 
 remember what it reported before.
 """
 
+import http.client
 import json
 import re
 import time
@@ -35,6 +36,9 @@ class Snapshot:
     ``match_id`` and names its events by it, so another competition or season starts from nought."""
     minutes: dict[tuple[str, int], int] = field(default_factory=dict)
     """(player, goal number) -> the minute, when the source knows it."""
+    skipped: int = 0
+    """Rows of the answer with no usable player id or goal count (football-data.org sends ``null``
+    for what it does not know yet): left out, so one such row holds up nobody else's goals."""
 
 
 class Source(Protocol):
@@ -57,13 +61,16 @@ class ScorersSource:
         try:
             with self.opener(request, timeout=self.timeout_seconds) as response:
                 payload = json.loads(response.read())
-        except (urllib.error.URLError, TimeoutError, OSError) as error:
-            raise FeedError(f"football-data.org did not answer: {error}") from error
+        except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as error:
+            # HTTPException: a body cut short (IncompleteRead) or a broken status line (a reviewer's
+            # find: it escaped the poll and failed the Lambda instead of counting SourceFailed)
+            raise FeedError(f"football-data.org did not answer: {error!r}") from error
         except ValueError as error:
             raise FeedError(f"football-data.org sent something that is not JSON: {error}") from error
         season = parse_season(payload)
+        counts, skipped = parse_scorers(payload)
         return Snapshot(
-            parse_scorers(payload), by_person_id=True, match_id=f"{self.competition}-{season}-scorers"
+            counts, by_person_id=True, match_id=f"{self.competition}-{season}-scorers", skipped=skipped
         )
 
 
@@ -79,24 +86,30 @@ def parse_season(payload: Any) -> str:
     return start[:4]
 
 
-def parse_scorers(payload: Any) -> dict[str, int]:
-    """``{"scorers": [{"player": {"id": 44, ...}, "goals": 3, ...}]}`` -> ``{"44": 3}``."""
-    try:
-        scorers = payload["scorers"]
-        counts: dict[str, int] = {}
-        for row in scorers:
-            person, goals = row["player"]["id"], row["goals"]
-            if (
-                not isinstance(person, int)
-                or isinstance(goals, bool)
-                or not isinstance(goals, int)
-                or goals < 0
-            ):
-                raise FeedError(f"a scorer row with a bad id or goal count: {row!r}")
-            counts[str(person)] = goals
-        return counts
-    except (KeyError, TypeError) as error:
-        raise FeedError(f"the scorers response has an unexpected shape: {error!r}") from error
+def parse_scorers(payload: Any) -> tuple[dict[str, int], int]:
+    """``{"scorers": [{"player": {"id": 44, ...}, "goals": 3, ...}]}`` -> ``({"44": 3}, 0)``: the
+    counts, and how many rows had no usable player id or goal count (``null``, negative, not a whole
+    number), which are left out. An answer without a list of scorers is a :class:`FeedError`."""
+    scorers = payload.get("scorers") if isinstance(payload, dict) else None
+    if not isinstance(scorers, list):
+        raise FeedError(f"the scorers response has no list of scorers: {str(payload)[:200]!r}")
+    counts: dict[str, int] = {}
+    skipped = 0
+    for row in scorers:
+        player = row.get("player") if isinstance(row, dict) else None
+        person = player.get("id") if isinstance(player, dict) else None
+        goals = row.get("goals") if isinstance(row, dict) else None
+        if (
+            isinstance(person, bool)
+            or not isinstance(person, int)
+            or isinstance(goals, bool)
+            or not isinstance(goals, int)
+            or goals < 0
+        ):
+            skipped += 1
+            continue
+        counts[str(person)] = goals
+    return counts, skipped
 
 
 @dataclass(frozen=True)
