@@ -15,6 +15,7 @@ from cdk.capabilities.tables import AnyTable
 from mercato.feed.job import SOURCE_FAILED
 from mercato.intake.limits import FAIL_OPEN_METRIC
 from mercato.observability import NAMESPACE, Service
+from mercato.resources import ALL_TABLES
 
 PIPES_NAMESPACE: Final = "AWS/EventBridge/Pipes"
 PIPE_FAILURES: Final = ("ExecutionFailed", "TargetStageFailed")
@@ -127,17 +128,27 @@ class Monitoring(Construct):
         self.alarms.append(notify(fail_open_alarm(self, "RateLimiterFailOpen"), self.topic))
         fail_open = self.alarms[-1].metric
         throttle_metrics = []
+        indexes = {spec.logical_name: [index.name for index in spec.indexes] for spec in ALL_TABLES}
         for name, table in tables.items():
-            for event in ("ReadThrottleEvents", "WriteThrottleEvents"):
-                metric = cloudwatch.Metric(
-                    namespace="AWS/DynamoDB",
-                    metric_name=event,
-                    dimensions_map={"TableName": table.table_name},
-                    statistic="Sum",
-                    period=period,
+            # a table's metric leaves out its indexes' throttles, and an index throttled on writes
+            # throttles the table's writes (a hot material on book/by-expiry refuses orders): each
+            # index has its own alarms (a reviewer's find)
+            for index in [None, *indexes.get(name, [])]:
+                dimensions = {"TableName": table.table_name} | (
+                    {"GlobalSecondaryIndexName": index} if index else {}
                 )
-                throttle_metrics.append(metric)
-                self._alarm(f"{name.title()}{event}", metric, 1, f"{name} table {event}")
+                what = f"{name} table" + (f" index {index}" if index else "")
+                for event in ("ReadThrottleEvents", "WriteThrottleEvents"):
+                    metric = cloudwatch.Metric(
+                        namespace="AWS/DynamoDB",
+                        metric_name=event,
+                        dimensions_map=dimensions,
+                        statistic="Sum",
+                        period=period,
+                    )
+                    throttle_metrics.append(metric)
+                    alarm_id = name.title() + "".join(p.title() for p in (index or "").split("-"))
+                    self._alarm(f"{alarm_id}{event}", metric, 1, f"{what} {event}")
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=prefix)
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Matcher iterator age (ms)", left=[iterator_age]),

@@ -4,6 +4,7 @@ The stable CDK module has only ``CfnPipe`` (the L2 is alpha); its role gets exac
 source and the target need.
 """
 
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_pipes as pipes
@@ -20,7 +21,23 @@ class BookPipe(Construct):
         super().__init__(scope, id)
         self.name = f"{prefix}-{PIPE.name}"
         """The pipe's name: its metrics' ``PipeName`` dimension."""
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("pipes.amazonaws.com"))
+        stack = Stack.of(self)
+        # only this account's pipe of this name may use the role (the confused deputy: a reviewer's note)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal(
+                "pipes.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="pipes", resource="pipe", resource_name=self.name
+                        )
+                    },
+                },
+            ),
+        )
         book.grant_stream_read(self.role)
         stream.grant_write(self.role)
         assert book.table_stream_arn is not None

@@ -90,7 +90,8 @@ def test_the_read_region_runs_only_a_read_only_intake(stacks: tuple[Template, Te
         assert reads.find_resources(kind) == {}, kind
     assert names(reads, "AWS::DynamoDB::Table") == {"mercato-dev-limits"}  # its own buckets
     (url,) = [r["Properties"] for r in reads.find_resources("AWS::Lambda::Url").values()]
-    assert url["Cors"]["AllowMethods"] == ["GET"]
+    assert url["Cors"]["AllowMethods"] == ["GET", "POST", "DELETE"], "a page must see the 421"
+    assert "Mercato-Write-Url" in url["Cors"]["ExposeHeaders"]
     assert "Retry-After" in url["Cors"]["ExposeHeaders"]
 
 

@@ -133,6 +133,21 @@ def test_the_pipe_filters_keys_and_targets_exactly_as_the_local_runner(template:
     assert "BookEventsStream" in json.dumps(pipe["Target"])
 
 
+def test_only_this_account_s_pipe_may_assume_the_pipe_role(template: Template) -> None:
+    (role,) = [
+        r["Properties"]
+        for logical_id, r in resources(template, "AWS::IAM::Role").items()
+        if logical_id.startswith("PipeRole")
+    ]
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "pipes.amazonaws.com"}
+    assert set(statement["Condition"]) == {"StringEquals", "ArnLike"}
+    assert set(statement["Condition"]["StringEquals"]) == {"aws:SourceAccount"}
+    source = json.dumps(statement["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert ":pipes:" in source
+    assert "pipe/mercato-dev-" in source
+
+
 def test_the_pipe_role_may_read_the_book_stream_and_write_kinesis_only(template: Template) -> None:
     granted = actions(policy_statements(template, "PipeRole"))
     assert {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "kinesis:PutRecords"} <= granted
@@ -329,6 +344,14 @@ def test_alarms_watch_the_iterator_age_the_failure_queue_errors_throttles_and_dy
     assert ("AWS/Lambda", "Throttles") in metrics
     assert ("AWS/DynamoDB", "WriteThrottleEvents") in metrics
     assert ("AWS/DynamoDB", "ReadThrottleEvents") in metrics
+
+    def index_of(alarm: dict[str, Any]) -> str | None:
+        named = [d["Value"] for d in alarm["Dimensions"] if d["Name"] == "GlobalSecondaryIndexName"]
+        return named[0] if named else None
+
+    for event in ("ReadThrottleEvents", "WriteThrottleEvents"):
+        watched = {index_of(a) for a in alarms if a.get("MetricName") == event} - {None}
+        assert watched == {"by-expiry", "by-status", "by-time"}, "an index's throttles are not its table's"
     iterator = next(a for a in alarms if a.get("MetricName") == "IteratorAge")
     assert iterator["Threshold"] == 60_000
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
