@@ -21,7 +21,7 @@ from cdk import assets
 from mercato.matcher.settings import STREAM_NAME_ENV
 from mercato.matcher.sweep import SWEEP_EVENT
 from mercato.pipes.definition import MATCHER_SOURCE, PIPE
-from mercato.resources import ALL_TABLES, BOOK
+from mercato.resources import ALL_TABLES, BOOK, TABLES
 from tests.infrastructure.synthesis import build
 
 # One worker runs every CDK test: each worker that synthesises starts its own jsii runtime, and
@@ -328,6 +328,61 @@ def test_the_feed_runs_every_minute_and_may_only_touch_markets_and_book(template
     feed = function(template, "mercato.feed.handler.handler")
     assert feed["Environment"]["Variables"]["MERCATO_FEED_COMPETITION"] == "WC"
     assert "MERCATO_FEED_API_KEY_ARN" in feed["Environment"]["Variables"]
+
+
+def test_the_feed_is_granted_exactly_the_calls_a_poll_makes(template: Template) -> None:
+    """A poll that stores a count and posts a goal (and one that finds its goal stored already), on
+    moto, with every DynamoDB call recorded: each is granted on its table, and nothing else is."""
+    import boto3
+    from moto import mock_aws
+
+    from mercato.emulators import moto_atomic
+    from mercato.feed.dynamo import DynamoFeedStore
+    from mercato.feed.job import FeedJob
+    from mercato.local.pipeline import LocalPipeline
+    from tests.integration.conftest import SECRET, Api
+    from tests.integration.test_feed import Scripted
+
+    called: set[tuple[str, str]] = set()
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        called.add((f"dynamodb:{model.name}", params.get("TableName", "")))
+
+    moto_atomic.install()
+    with mock_aws():
+        pipeline = LocalPipeline.create(boto3.Session(), "grants", SECRET)
+        Api(pipeline.intake, pipeline.dynamodb, pipeline.tables).list_footballer(
+            "lionel-messi"
+        )  # personId 44
+        feed = FeedJob(
+            Scripted([{"44": 1}, {"44": 1}]),
+            DynamoFeedStore(pipeline.dynamodb, pipeline.tables),
+            pipeline.service,
+        )
+        pipeline.dynamodb.meta.events.register("before-parameter-build.dynamodb", record)
+        feed.poll()
+        pipeline.dynamodb.update_item(  # as if the count had never been stored: the goal is posted again
+            TableName=pipeline.tables.markets,
+            Key={"material": "lionel-messi"},
+            UpdateExpression="REMOVE #count",
+            ExpressionAttributeNames={"#count": "feedGoals:WC-2026-scorers"},
+        )
+        called.discard(("dynamodb:UpdateItem", pipeline.tables.markets))  # the test's own, not the feed's
+        feed.poll()
+        tables = {getattr(pipeline.tables, spec.logical_name): spec.logical_name for spec in TABLES}
+    needed = {(action, tables[table]) for action, table in called}
+
+    granted: set[tuple[str, str]] = set()
+    for statement in policy_statements(template, "FeedFunction"):
+        on = {
+            table_of(part)
+            for part in json.dumps(statement["Resource"]).split('"')
+            if part.startswith("Tables")
+        }
+        granted |= {(action, table) for action in actions([statement]) for table in on}
+    assert needed == granted, (
+        f"called, not granted: {needed - granted}; granted, not called: {granted - needed}"
+    )
 
 
 # -- alarms -----------------------------------------------------------------------------------
