@@ -92,6 +92,7 @@ try {
   // another window is read at once when chosen
   await page.click('#windows button[data-window="week"]');
   await page.locator('#windows button[data-window="week"][aria-pressed="true"]').waitFor({ timeout: 5000 });
+  await page.locator("#leaderboard-note", { hasText: "gains since" }).waitFor({ timeout: 5000 }); // the week's board
   const seen = {
     leaderboard,
     leaderboardRanks,

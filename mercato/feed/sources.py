@@ -89,7 +89,8 @@ def parse_season(payload: Any) -> str:
 def parse_scorers(payload: Any) -> tuple[dict[str, int], int]:
     """``{"scorers": [{"player": {"id": 44, ...}, "goals": 3, ...}]}`` -> ``({"44": 3}, 0)``: the
     counts, and how many rows had no usable player id or goal count (``null``, negative, not a whole
-    number), which are left out. An answer without a list of scorers is a :class:`FeedError`."""
+    number), which are left out. An answer without a list of scorers, or whose every row is left out,
+    is a :class:`FeedError`."""
     scorers = payload.get("scorers") if isinstance(payload, dict) else None
     if not isinstance(scorers, list):
         raise FeedError(f"the scorers response has no list of scorers: {str(payload)[:200]!r}")
@@ -109,6 +110,11 @@ def parse_scorers(payload: Any) -> tuple[dict[str, int], int]:
             skipped += 1
             continue
         counts[str(person)] = goals
+    if scorers and not counts:  # not one row read: a changed format, not a few unknowns (an outage
+        # that counted only RowSkipped, and no alarm watches that: a reviewer's find)
+        raise FeedError(
+            f"no row of the scorers answer has a usable id and goal count: {str(scorers[0])[:200]!r}"
+        )
     return counts, skipped
 
 

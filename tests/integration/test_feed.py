@@ -237,8 +237,18 @@ SEASON = b'{"season": {"startDate": "2026-06-11"}, '
         b'{"errorCode": 429}',
         b'{"scorers": [{"player": {"id": 44}, "goals": 1}]}',
         b'{"season": {"startDate": "26-06-11"}, "scorers": []}',
+        SEASON + b'"scorers": [{"player": {"id": 44}, "goals": null}, {"player": {"id": 45}, "goals": "3"}]}',
     ],
-    ids=["unreachable", "timeout", "not-json", "cut-short", "wrong-shape", "no-season", "bad-season"],
+    ids=[
+        "unreachable",
+        "timeout",
+        "not-json",
+        "cut-short",
+        "wrong-shape",
+        "no-season",
+        "bad-season",
+        "no-row-read",
+    ],
 )
 def test_a_failing_or_malformed_scorers_response_is_a_feed_error(answer: Exception | bytes) -> None:
     def opener(request: Any, timeout: float) -> Response:

@@ -22,6 +22,7 @@ const state = {
   window: "all",
   refreshes: 0,
   boardDue: true, // read the board on the next refresh
+  boardNotBefore: 0, // no board read before this instant (its own 429 or 503's Retry-After)
   goals: new Map(),
   shown: undefined, // the market on screen: without a #fragment it stays until the reader picks another
   timer: undefined,
@@ -239,11 +240,16 @@ function renderBoard(board) {
  * next refresh and says so under the board; it never turns the page offline (the market can go on). */
 async function refreshBoard() {
   if (!state.boardDue && state.refreshes % BOARD_EVERY !== 1) return;
+  if (Date.now() < state.boardNotBefore) return;
+  const asked = state.window;
   try {
-    renderBoard(await getJson("leaderboard", { window: state.window, limit: BOARD_SIZE }));
+    const board = await getJson("leaderboard", { window: asked, limit: BOARD_SIZE });
+    if (state.window !== asked) return; // another window was chosen meanwhile: it is read next
+    renderBoard(board);
     state.boardDue = false;
   } catch (error) {
     state.boardDue = true;
+    state.boardNotBefore = Date.now() + (error?.retryAfterMs ?? 0); // a 429 or 503 says when to ask again
     $("#leaderboard-note").textContent = `the leaderboard was not read: ${reasonOf(error)}`;
   }
 }
@@ -371,6 +377,9 @@ document.querySelector("#windows").addEventListener("click", (event) => {
   if (chosen === "all" || chosen === "day" || chosen === "week") {
     state.window = chosen;
     state.boardDue = true;
+    for (const button of document.querySelectorAll("#windows button")) {
+      button.setAttribute("aria-pressed", String(button.dataset.window === chosen));
+    }
     refresh();
   }
 });
