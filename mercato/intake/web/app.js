@@ -231,8 +231,12 @@ function renderBoard(board) {
   $("#leaderboard-note").textContent = board.generatedAt
     ? `${since}as of ${clock(board.generatedAt)} UTC`
     : "";
+  pressWindow();
+}
+
+function pressWindow() {
   for (const button of document.querySelectorAll("#windows button")) {
-    button.setAttribute("aria-pressed", String(button.dataset.window === board.window));
+    button.setAttribute("aria-pressed", String(button.dataset.window === state.window));
   }
 }
 
@@ -377,9 +381,7 @@ document.querySelector("#windows").addEventListener("click", (event) => {
   if (chosen === "all" || chosen === "day" || chosen === "week") {
     state.window = chosen;
     state.boardDue = true;
-    for (const button of document.querySelectorAll("#windows button")) {
-      button.setAttribute("aria-pressed", String(button.dataset.window === chosen));
-    }
+    pressWindow();
     refresh();
   }
 });
